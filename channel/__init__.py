@@ -1,0 +1,1 @@
+"""Channel side: applies y = h*x + n (maths in ``shared.channel``) to a transmission."""

@@ -1,0 +1,31 @@
+"""The channel's step of the chain: one transmission's symbols through y = h*x + n.
+
+The service (and the in-process pipeline) calls this; the maths lives in
+``shared.channel`` so training uses exactly the same code.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+
+from shared.channel import Channel, ChannelSpec
+
+
+@dataclass
+class ChannelResult:
+    y: torch.Tensor  # (B, n) complex received symbols
+    h: torch.Tensor | None  # (B, n) complex gains, only when the receiver is told them (spec.csi)
+    noise_var: torch.Tensor  # (B,)
+    realised_snr_db: torch.Tensor  # (B,)
+    spec: ChannelSpec
+
+
+def transmit(symbols: torch.Tensor, spec: ChannelSpec, seed: int) -> ChannelResult:
+    """symbols (B, n) complex -> ChannelResult; the realisation depends only on `seed`."""
+    spec.validate()
+    generator = torch.Generator(device=symbols.device).manual_seed(seed)
+    out = Channel(spec.model, spec.block_len)(symbols, spec.snr_db, generator)
+    return ChannelResult(y=out.y, h=out.h if spec.csi else None, noise_var=out.noise_var,
+                         realised_snr_db=out.realised_snr_db, spec=spec)

@@ -1,0 +1,1 @@
+"""Receiver side: task KB (shared), residual source KB, diffusion reconstruction decoder, segmentation decoder."""

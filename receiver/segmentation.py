@@ -1,0 +1,45 @@
+"""JSCC decoder for image segmentation (paper Sec. IV-B).
+
+::
+
+    concat(y_grid, f~_S) (B,*,h,w) -> conv3x3 -> residual block -> residual block -> dropout
+        -> [conv3x3, x2 upsample] x 2 -> 1x1 conv -> class logits (B,K,4h,4w) -> bilinear to (B,K,H,W)
+
+Loss: pixel-wise cross-entropy (eq. 6) with an ignore index for void pixels.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+from torch.nn import functional as F
+
+from shared.config import SegConfig
+from shared.layers import ResidualBlock
+
+
+class SegmentationDecoder(nn.Module):
+    def __init__(self, cfg: SegConfig, in_channels: int, stride: int) -> None:
+        super().__init__()
+        self.cfg = cfg
+        self.stride = stride
+        hid = cfg.hidden
+        self.stem = nn.Conv2d(in_channels, hid, 3, padding=1)
+        self.res = nn.Sequential(ResidualBlock(hid), ResidualBlock(hid))
+        self.dropout = nn.Dropout2d(cfg.dropout)
+        self.up = nn.Sequential(
+            nn.Conv2d(hid, hid, 3, padding=1), nn.GELU(), nn.Upsample(scale_factor=2, mode="bilinear"),
+            nn.Conv2d(hid, hid // 2, 3, padding=1), nn.GELU(), nn.Upsample(scale_factor=2, mode="bilinear"),
+        )
+        self.classifier = nn.Conv2d(hid // 2, cfg.num_classes, 1)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """x (B, C, h, w) on the symbol grid -> logits (B, K, h*stride, w*stride)."""
+        size = (x.shape[-2] * self.stride, x.shape[-1] * self.stride)
+        z = self.dropout(self.res(self.stem(x)))  # (B, hid, h, w)
+        logits = self.classifier(self.up(z))  # (B, K, 4h, 4w)
+        return F.interpolate(logits, size=size, mode="bilinear", align_corners=False)  # (B, K, H, W)
+
+    def loss(self, logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+        """Cross-entropy (eq. 6), void pixels ignored; target (B, H, W) long."""
+        return F.cross_entropy(logits, target, ignore_index=self.cfg.ignore_index)

@@ -1,0 +1,1 @@
+"""What ties the three sides together: the in-process pipeline, CLIs, training, evaluation, benchmarks."""

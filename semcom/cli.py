@@ -1,0 +1,37 @@
+"""`semcom`: the project's command line (train, eval, bench, up)."""
+
+from __future__ import annotations
+
+import sys
+
+USAGE = """usage: semcom COMMAND [ARGS]
+
+commands:
+  bench models    parameters, peak memory and seconds per image of each preset (JSON)
+  bench taskkb    similarity scores behind the task KB's threshold and margin (JSON)
+
+Run `semcom COMMAND --help` for a command's options."""
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if not argv or argv[0] in {"-h", "--help"}:
+        print(USAGE)
+        return 0
+    cmd, rest = argv[0], argv[1:]
+    try:
+        if cmd == "bench" and rest[:1] == ["models"]:
+            from semcom.bench_models import main as run
+            return run(rest[1:])
+        if cmd == "bench" and rest[:1] == ["taskkb"]:
+            from semcom.bench_taskkb import main as run
+            return run(rest[1:])
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+    print(f"semcom: unknown command {' '.join(argv[:2])!r}\n\n{USAGE}", file=sys.stderr)
+    return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,134 @@
+"""The whole chain in one process: task negotiation -> transmitter -> channel -> receiver.
+
+This is the code path the services call step by step; training and evaluation use
+the same modules (``Transmitter``, ``shared.channel``, ``Receiver``).
+"""
+
+from __future__ import annotations
+
+import time
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import torch
+
+from channel.step import ChannelResult, transmit
+from receiver.model import Receiver, received_grid
+from shared.channel import ChannelSpec, receiver_view
+from shared.config import ModelConfig, get_preset
+from shared.packet import SymbolPacket
+from shared.task_kb import TaskKB, TaskMatch, check_agreement
+from shared.weights import load_checkpoint, read_config
+from transmitter.model import Transmitter
+
+DEFAULT_WEIGHTS = Path(__file__).resolve().parent.parent / "weights"
+
+
+def default_device() -> torch.device:
+    return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+
+
+def derive_seed(seed: int, stream: str) -> int:
+    """Independent per-request streams (channel, sampler) from one user seed."""
+    return (seed * 1_000_003 + sum(map(ord, stream)) * 7919) % (2**63 - 1)
+
+
+@dataclass
+class PipelineResult:
+    task: str
+    score: float
+    channel_uses: int
+    cbr: float
+    snr_db: float
+    realised_snr_db: float
+    output: torch.Tensor  # reconstruction: (3, H, W) in [0, 1]; segmentation: (H, W) long class indices
+    class_names: tuple[str, ...]
+    timings: dict[str, float] = field(default_factory=dict)  # seconds per stage
+
+
+class Timer:
+    def __init__(self) -> None:
+        self.timings: dict[str, float] = {}
+
+    @contextmanager
+    def stage(self, name: str):
+        start = time.perf_counter()
+        try:
+            yield
+        finally:
+            self.timings[name] = self.timings.get(name, 0.0) + time.perf_counter() - start
+
+
+def load_models(cfg: ModelConfig | None = None, weights: str | Path | None = None,
+                device: torch.device | str | None = None) -> tuple[ModelConfig, Transmitter, Receiver]:
+    """Builds both sides from a config (or from the config saved beside `weights`) and loads the weights."""
+    if weights is not None:
+        cfg, _ = read_config(weights)
+    if cfg is None:
+        raise ValueError("need a config or a weights directory")
+    device = torch.device(device) if device is not None else default_device()
+    tx, rx = Transmitter(cfg), Receiver(cfg)
+    if weights is not None:
+        load_checkpoint(weights, {"transmitter": tx, "receiver": rx})
+    return cfg, tx.to(device).eval(), rx.to(device).eval()
+
+
+def shipped_weights(preset: str) -> Path | None:
+    d = DEFAULT_WEIGHTS / preset
+    return d if (d / "config.json").exists() else None
+
+
+class Pipeline:
+    """Image + task request + channel settings + seed -> negotiated task, symbols spent, receiver output."""
+
+    def __init__(self, cfg: ModelConfig, transmitter: Transmitter, receiver: Receiver,
+                 tx_kb: TaskKB, rx_kb: TaskKB) -> None:
+        self.cfg = cfg
+        self.transmitter = transmitter
+        self.receiver = receiver
+        self.tx_kb = tx_kb
+        self.rx_kb = rx_kb
+        self.device = next(transmitter.parameters()).device
+
+    @classmethod
+    def load(cls, preset: str = "cpu", weights: str | Path | None = "default",
+             device: torch.device | str | None = None, task_kb: TaskKB | None = None) -> "Pipeline":
+        """`weights="default"` takes the shipped weights of `preset` when there are any, else untrained."""
+        if weights == "default":
+            weights = shipped_weights(preset)
+        cfg, tx, rx = load_models(get_preset(preset) if weights is None else None, weights, device)
+        kb = task_kb if task_kb is not None else TaskKB()
+        return cls(cfg, tx, rx, kb, kb)
+
+    def negotiate(self, request: str) -> TaskMatch:
+        tx, rx = self.tx_kb.match(request), self.rx_kb.match(request)
+        check_agreement(tx, rx, self.tx_kb.fingerprint, self.rx_kb.fingerprint)
+        return tx
+
+    @torch.no_grad()
+    def run(self, image: torch.Tensor, request: str, channel: ChannelSpec = ChannelSpec(), seed: int = 0,
+            steps: int | None = None) -> PipelineResult:
+        """image (3, H, W) in [0, 1]; returns the receiver's output for the negotiated task."""
+        channel.validate()
+        timer = Timer()
+        with timer.stage("negotiate"):
+            match = self.negotiate(request)
+        with timer.stage("encode"):
+            packet = self.transmitter(image[None].to(self.device), match.task)
+        with timer.stage("channel"):
+            rx = transmit(packet.symbols, channel, derive_seed(seed, "channel"))
+        with timer.stage("decode"):
+            output = self.decode(packet, rx, seed, steps)
+        return PipelineResult(task=match.task, score=match.score, channel_uses=packet.channel_uses, cbr=packet.cbr,
+                              snr_db=channel.snr_db, realised_snr_db=float(rx.realised_snr_db[0]),
+                              output=output[0].cpu(), class_names=self.cfg.seg.class_names, timings=timer.timings)
+
+    def decode(self, packet: SymbolPacket, rx: ChannelResult, seed: int, steps: int | None) -> torch.Tensor:
+        """The receiver's step: its view of y on the symbol grid, then the task decoder."""
+        h = rx.h if rx.h is not None else torch.ones_like(rx.y)
+        symbols, snr_map = receiver_view(rx.y, h, rx.noise_var, rx.spec.csi, rx.spec.snr_db)
+        y_grid = received_grid(symbols, snr_map, packet.grid)
+        snr = torch.full((y_grid.shape[0],), float(rx.spec.snr_db), device=y_grid.device)
+        generator = torch.Generator(device=y_grid.device).manual_seed(derive_seed(seed, "sampler"))
+        return self.receiver.decode(y_grid, snr, packet.task, packet.image_size, steps, generator)

@@ -1,0 +1,1 @@
+"""What both sides truly share: config and presets, channel maths, task KB, metrics, layers, weights I/O."""

@@ -1,0 +1,144 @@
+"""The wireless channel of the paper's eq. (1): y = h*x + n.
+
+One implementation for training, evaluation, the in-process pipeline and the
+channel service. Split as Sionna splits it: generate h, then apply y = h*x + n.
+
+Conventions (the field's, see MISSION.md "a correct channel"):
+
+* ``x`` is complex with unit average power per complex symbol, E|x|^2 = 1.
+* ``n ~ CN(0, no)`` with ``no = 10^(-SNR_dB/10)``, split evenly between I and Q
+  (variance no/2 each), so SNR = E|x|^2 / no.
+* AWGN: h = 1.
+* Rayleigh block fading: h ~ CN(0, 1) (E|h|^2 = 1), constant over ``block_len``
+  consecutive symbols of a transmission (``block_len = 0``: one h for the whole
+  transmission, i.e. quasi-static). The SNR is the *average* SNR, E|h x|^2 / no.
+* Receiver knowledge of h: with ``csi=True`` the receiver is told h and equalises
+  with the MMSE equaliser conj(h) y / (|h|^2 + no); with ``csi=False`` it gets the
+  raw y and must cope (as WITT's and Deep JSCC's fading experiments do).
+
+Everything is differentiable in ``x``; all randomness comes from the
+``torch.Generator`` passed in, so a request's seed fixes its channel realisation.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import torch
+
+CHANNEL_MODELS: tuple[str, ...] = ("awgn", "rayleigh")
+SNR_RANGE_DB: tuple[float, float] = (-10.0, 40.0)  # what the services accept
+
+
+@dataclass(frozen=True)
+class ChannelSpec:
+    """What a transmission asks of the channel."""
+
+    model: str = "awgn"
+    snr_db: float = 10.0
+    block_len: int = 0  # Rayleigh coherence, in symbols; 0 = one h per transmission
+    csi: bool = True  # receiver told h (and equalises)
+
+    def validate(self) -> "ChannelSpec":
+        if self.model not in CHANNEL_MODELS:
+            raise ValueError(f"unknown channel model {self.model!r}; known models: {', '.join(CHANNEL_MODELS)}")
+        lo, hi = SNR_RANGE_DB
+        if not (math.isfinite(self.snr_db) and lo <= self.snr_db <= hi):
+            raise ValueError(f"SNR {self.snr_db} dB is outside the supported range [{lo:g}, {hi:g}] dB")
+        if self.block_len < 0:
+            raise ValueError(f"block length must be >= 0 symbols (0 = one block), got {self.block_len}")
+        return self
+
+
+@dataclass
+class ChannelOutput:
+    y: torch.Tensor  # (B, n) complex, received symbols (not equalised)
+    h: torch.Tensor  # (B, n) complex, channel gain per symbol
+    noise_var: torch.Tensor  # (B,) real, no
+    realised_snr_db: torch.Tensor  # (B,) real, 10 log10(|h x|^2 / |n|^2) measured on this realisation
+
+
+def snr_db_to_noise_var(snr_db: torch.Tensor | float) -> torch.Tensor:
+    """no = 10^(-SNR/10) for unit-power symbols."""
+    snr_db = torch.as_tensor(snr_db, dtype=torch.float32)
+    return torch.pow(10.0, -snr_db / 10.0)
+
+
+def complex_normal(shape: tuple[int, ...], generator: torch.Generator | None, device: torch.device | str = "cpu",
+                   var: torch.Tensor | float = 1.0) -> torch.Tensor:
+    """CN(0, var) samples: real and imaginary parts each N(0, var/2)."""
+    re = torch.randn(shape, generator=generator, device=device)
+    im = torch.randn(shape, generator=generator, device=device)
+    std = torch.sqrt(torch.as_tensor(var, dtype=torch.float32, device=device) / 2.0)
+    return torch.complex(re * std, im * std)
+
+
+def normalize_power(x: torch.Tensor) -> torch.Tensor:
+    """Scale each row of complex symbols (B, n) to unit average power per complex symbol."""
+    power = x.abs().pow(2).mean(dim=-1, keepdim=True)  # (B, 1)
+    return x / torch.sqrt(power.clamp_min(1e-12))
+
+
+def rayleigh_gains(batch: int, n: int, block_len: int, generator: torch.Generator | None,
+                   device: torch.device | str = "cpu") -> torch.Tensor:
+    """Block-fading gains (B, n), h ~ CN(0, 1) constant over `block_len` symbols (0 = whole row)."""
+    block = n if block_len <= 0 else block_len
+    n_blocks = math.ceil(n / block)
+    h_blocks = complex_normal((batch, n_blocks), generator, device)  # (B, n_blocks)
+    return h_blocks.repeat_interleave(block, dim=1)[:, :n]  # (B, n)
+
+
+class Channel:
+    """y = h*x + n for a batch of complex symbol rows; per-sample SNR allowed (training)."""
+
+    def __init__(self, model: str = "awgn", block_len: int = 0) -> None:
+        if model not in CHANNEL_MODELS:
+            raise ValueError(f"unknown channel model {model!r}; known models: {', '.join(CHANNEL_MODELS)}")
+        self.model = model
+        self.block_len = block_len
+
+    def gains(self, batch: int, n: int, generator: torch.Generator | None, device) -> torch.Tensor:
+        if self.model == "awgn":
+            return torch.ones(batch, n, dtype=torch.complex64, device=device)
+        return rayleigh_gains(batch, n, self.block_len, generator, device)
+
+    def __call__(self, x: torch.Tensor, snr_db: torch.Tensor | float,
+                 generator: torch.Generator | None = None) -> ChannelOutput:
+        """x: (B, n) complex64 -> ChannelOutput. snr_db: scalar or (B,)."""
+        if not torch.is_complex(x):
+            raise TypeError("channel input must be a complex tensor (B, n)")
+        b, n = x.shape
+        no = snr_db_to_noise_var(snr_db).to(x.device).expand(b).contiguous()  # (B,)
+        h = self.gains(b, n, generator, x.device)  # (B, n)
+        noise = complex_normal((b, n), generator, x.device, var=no[:, None])  # (B, n)
+        hx = h * x  # (B, n)
+        y = hx + noise
+        with torch.no_grad():
+            sig = hx.abs().pow(2).mean(dim=1)
+            nse = noise.abs().pow(2).mean(dim=1).clamp_min(1e-20)
+            realised = 10.0 * torch.log10(sig / nse)
+        return ChannelOutput(y=y, h=h, noise_var=no, realised_snr_db=realised)
+
+
+def mmse_equalize(y: torch.Tensor, h: torch.Tensor, noise_var: torch.Tensor) -> torch.Tensor:
+    """conj(h) y / (|h|^2 + no); y, h: (B, n) complex, noise_var: (B,)."""
+    return torch.conj(h) * y / (h.abs().pow(2) + noise_var[:, None])
+
+
+def effective_snr_db(h: torch.Tensor, noise_var: torch.Tensor) -> torch.Tensor:
+    """Per-symbol SNR |h|^2 / no in dB, (B, n) real."""
+    return 10.0 * torch.log10(h.abs().pow(2).clamp_min(1e-10) / noise_var[:, None])
+
+
+def receiver_view(y: torch.Tensor, h: torch.Tensor, noise_var: torch.Tensor, csi: bool,
+                  nominal_snr_db: torch.Tensor | float) -> tuple[torch.Tensor, torch.Tensor]:
+    """What the receiver sees: (symbols, per-symbol SNR in dB), both (B, n).
+
+    With CSI the symbols are MMSE-equalised and the SNR map is the per-symbol
+    |h|^2/no; without CSI the raw y and the nominal (average) SNR everywhere.
+    """
+    if csi:
+        return mmse_equalize(y, h, noise_var), effective_snr_db(h, noise_var)
+    snr = torch.as_tensor(nominal_snr_db, dtype=torch.float32, device=y.device).expand(y.shape[0])
+    return y, snr[:, None].expand(y.shape).contiguous()

@@ -1,0 +1,215 @@
+"""Model configuration and the one preset registry.
+
+Every network is built from a frozen :class:`ModelConfig`. Presets are plain
+functions gathered in :data:`PRESETS`; the config is saved as JSON beside the
+weights so a checkpoint never has to be rebuilt by guessing sizes.
+
+Presets
+-------
+``paper``  the paper's Table I (Swin window 7 / patch 4 / embed 96 / 3 heads
+           in the first stage, JSCC encoder hidden 128, DiT-XL/2-sized
+           reconstruction decoder: depth 28, patch 2, 16 heads, 21 VOC classes).
+``cpu``    small enough to train on two CPU cores in an hour or two and to
+           decode a 224x224 image in well under a second; 11 CamVid classes.
+``test``   tiny, for the unit tests.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from dataclasses import dataclass, field
+from fractions import Fraction
+from typing import Any, Callable
+
+from shared.classes import CAMVID_CLASSES, VOC_CLASSES
+
+
+@dataclass(frozen=True)
+class SwinConfig:
+    """Transmitter source KB: a hierarchical Swin Transformer (timm)."""
+
+    embed_dim: int = 96
+    depths: tuple[int, ...] = (2, 2, 6)
+    num_heads: tuple[int, ...] = (3, 6, 12)
+    window_size: int = 7
+    patch_size: int = 4
+    feature_dim: int = 96  # channels of f1, f2, f3 once brought to one shape
+
+
+@dataclass(frozen=True)
+class EncoderConfig:
+    """JSCC encoder: concat(image, f) -> residual block -> strided downsampling."""
+
+    hidden: int = 128
+    n_down: int = 2  # stride-2 convolutions after the stride-4 feature grid
+    cbr: str = "1/16"  # channel uses / (H*W*3); sets the number of symbol channels
+
+    @property
+    def stride(self) -> int:
+        """Total spatial reduction from image to symbol grid."""
+        return 4 * 2**self.n_down
+
+    @property
+    def symbol_channels(self) -> int:
+        """Complex symbols per position of the symbol grid (from the CBR)."""
+        c = Fraction(self.cbr) * 3 * self.stride**2
+        if c.denominator != 1 or c < 1:
+            raise ValueError(
+                f"CBR {self.cbr} with stride {self.stride} gives {c} complex channels per position; "
+                f"choose a CBR k/(3*{self.stride}^2) with integer k >= 1 (for example 1/16, 1/32, 1/64)"
+            )
+        return int(c)
+
+
+@dataclass(frozen=True)
+class ReceiverKBConfig:
+    """Receiver source KB: conv in, then two residual blocks (two 3x3 convs each)."""
+
+    hidden: int = 128
+
+
+@dataclass(frozen=True)
+class DiTConfig:
+    """Reconstruction decoder: DiT-style conditional denoiser + upsampler."""
+
+    hidden: int = 1152
+    depth: int = 28
+    heads: int = 16
+    patch: int = 2
+    mlp_ratio: float = 4.0
+    up_channels: tuple[int, ...] = (256, 128, 64, 32)  # one per x2 upsampling stage
+    refine_channels: int = 32  # residual block at full resolution
+
+
+@dataclass(frozen=True)
+class DiffusionConfig:
+    """Noise schedule and sampler of the reconstruction decoder."""
+
+    timesteps: int = 1000
+    schedule: str = "cosine"
+    sample_steps: int = 50  # DDIM steps at inference (user setting)
+    eta: float = 0.0  # DDIM stochasticity, 0 = deterministic
+    latent_loss_weight: float = 1.0
+
+
+@dataclass(frozen=True)
+class SegConfig:
+    """Segmentation decoder: ResNet with two residual blocks + upsampling."""
+
+    hidden: int = 128
+    dropout: float = 0.1
+    class_names: tuple[str, ...] = VOC_CLASSES
+    ignore_index: int = 255
+
+    @property
+    def num_classes(self) -> int:
+        return len(self.class_names)
+
+
+@dataclass(frozen=True)
+class ModelConfig:
+    name: str
+    swin: SwinConfig = field(default_factory=SwinConfig)
+    encoder: EncoderConfig = field(default_factory=EncoderConfig)
+    rx_kb: ReceiverKBConfig = field(default_factory=ReceiverKBConfig)
+    dit: DiTConfig = field(default_factory=DiTConfig)
+    diffusion: DiffusionConfig = field(default_factory=DiffusionConfig)
+    seg: SegConfig = field(default_factory=SegConfig)
+    max_side: int = 4096  # largest image side the transmitter accepts
+    max_pixels: int = 4096 * 4096
+
+    @property
+    def pad_multiple(self) -> int:
+        """Images are padded to a multiple of this (the symbol-grid stride times the DiT patch)."""
+        return self.encoder.stride * self.dit.patch
+
+    def replace(self, **changes: Any) -> "ModelConfig":
+        """A copy with top-level or dotted changes, e.g. ``replace(**{"encoder.cbr": "1/32"})``."""
+        cfg = self
+        for key, value in changes.items():
+            head, _, rest = key.partition(".")
+            if rest:
+                sub = dataclasses.replace(getattr(cfg, head), **{rest: value})
+                cfg = dataclasses.replace(cfg, **{head: sub})
+            else:
+                cfg = dataclasses.replace(cfg, **{head: value})
+        return cfg
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    def to_json(self) -> str:
+        return json.dumps(self.to_dict(), indent=2, sort_keys=True)
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> "ModelConfig":
+        subs = {
+            "swin": SwinConfig,
+            "encoder": EncoderConfig,
+            "rx_kb": ReceiverKBConfig,
+            "dit": DiTConfig,
+            "diffusion": DiffusionConfig,
+            "seg": SegConfig,
+        }
+        kwargs: dict[str, Any] = {}
+        for key, value in d.items():
+            if key in subs:
+                sub_cls = subs[key]
+                known = {f.name for f in dataclasses.fields(sub_cls)}
+                kwargs[key] = sub_cls(**{k: _tuples(v) for k, v in value.items() if k in known})
+            elif key in {f.name for f in dataclasses.fields(cls)}:
+                kwargs[key] = value
+        return cls(**kwargs)
+
+
+def _tuples(v: Any) -> Any:
+    return tuple(v) if isinstance(v, list) else v
+
+
+# ----------------------------------------------------------------------------- presets
+
+
+def paper() -> ModelConfig:
+    """Table I of the paper (DiT-XL/2-sized decoder; 21 PASCAL VOC classes)."""
+    return ModelConfig(name="paper")
+
+
+def cpu() -> ModelConfig:
+    """Trained and shipped here: two CPU cores, about an hour of training."""
+    return ModelConfig(
+        name="cpu",
+        swin=SwinConfig(embed_dim=48, depths=(2, 2, 2), num_heads=(2, 4, 8), feature_dim=48),
+        encoder=EncoderConfig(hidden=96, n_down=2, cbr="1/16"),
+        rx_kb=ReceiverKBConfig(hidden=96),
+        dit=DiTConfig(hidden=192, depth=4, heads=4, patch=2, up_channels=(96, 64, 48, 24), refine_channels=16),
+        diffusion=DiffusionConfig(sample_steps=8),
+        seg=SegConfig(hidden=96, class_names=CAMVID_CLASSES, ignore_index=11),
+        max_side=2048,
+        max_pixels=2048 * 2048,
+    )
+
+
+def test() -> ModelConfig:
+    """Tiny, for unit tests."""
+    return ModelConfig(
+        name="test",
+        swin=SwinConfig(embed_dim=16, depths=(1, 1, 1), num_heads=(1, 2, 4), feature_dim=16),
+        encoder=EncoderConfig(hidden=16, n_down=2, cbr="1/16"),
+        rx_kb=ReceiverKBConfig(hidden=16),
+        dit=DiTConfig(hidden=32, depth=2, heads=2, patch=2, up_channels=(16, 16, 8, 8), refine_channels=8),
+        diffusion=DiffusionConfig(timesteps=100, sample_steps=3),
+        seg=SegConfig(hidden=16, class_names=CAMVID_CLASSES, ignore_index=11),
+        max_side=1024,
+        max_pixels=1024 * 1024,
+    )
+
+
+PRESETS: dict[str, Callable[[], ModelConfig]] = {"paper": paper, "cpu": cpu, "test": test}
+
+
+def get_preset(name: str) -> ModelConfig:
+    try:
+        return PRESETS[name]()
+    except KeyError:
+        raise ValueError(f"unknown preset {name!r}; known presets: {', '.join(PRESETS)}") from None

@@ -1,0 +1,34 @@
+"""What crosses the link: complex symbols plus the little metadata the receiver needs to lay them out."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+
+
+@dataclass
+class SymbolPacket:
+    """One batch of transmissions as the transmitter hands them to the channel.
+
+    symbols: (B, n) complex64, unit average power per complex symbol, n = c*h*w in (c, h, w) order.
+    grid: (c, h, w) - complex channels and spatial size of the symbol grid.
+    image_size: (H, W) of the original image (the receiver crops its output to it).
+    """
+
+    symbols: torch.Tensor
+    grid: tuple[int, int, int]
+    image_size: tuple[int, int]
+    task: str
+
+    @property
+    def channel_uses(self) -> int:
+        """Complex channel uses per image."""
+        c, h, w = self.grid
+        return c * h * w
+
+    @property
+    def cbr(self) -> float:
+        """Channel bandwidth ratio: channel uses / (H * W * 3)."""
+        height, width = self.image_size
+        return self.channel_uses / (height * width * 3)

@@ -1,0 +1,57 @@
+"""Checkpoints: safetensors for tensors, JSON for the config and provenance. Nothing is unpickled."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+from typing import Any
+
+import torch
+from safetensors.torch import load_file, save_file
+
+from shared.config import ModelConfig
+
+WEIGHTS_FILE = "model.safetensors"
+CONFIG_FILE = "config.json"
+
+
+def file_sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def save_checkpoint(directory: str | Path, cfg: ModelConfig, modules: dict[str, torch.nn.Module],
+                    meta: dict[str, Any] | None = None) -> Path:
+    """Writes model.safetensors (keys '<module>.<param>') and config.json {model, meta, sha256}."""
+    d = Path(directory)
+    d.mkdir(parents=True, exist_ok=True)
+    tensors = {f"{name}.{k}": v.detach().cpu().contiguous() for name, m in modules.items()
+               for k, v in m.state_dict().items()}
+    save_file(tensors, str(d / WEIGHTS_FILE))
+    doc = {"model": cfg.to_dict(), "meta": meta or {}, "sha256": file_sha256(d / WEIGHTS_FILE)}
+    (d / CONFIG_FILE).write_text(json.dumps(doc, indent=2, sort_keys=True))
+    return d
+
+
+def read_config(directory: str | Path) -> tuple[ModelConfig, dict[str, Any]]:
+    doc = json.loads((Path(directory) / CONFIG_FILE).read_text())
+    return ModelConfig.from_dict(doc["model"]), doc
+
+
+def load_checkpoint(directory: str | Path, modules: dict[str, torch.nn.Module], verify: bool = True) -> dict[str, Any]:
+    """Loads tensors into `modules` (strict); refuses a weights file whose hash differs from config.json."""
+    d = Path(directory)
+    _, doc = read_config(d)
+    if verify and doc.get("sha256") and file_sha256(d / WEIGHTS_FILE) != doc["sha256"]:
+        raise ValueError(f"{d / WEIGHTS_FILE} does not match the sha256 in {d / CONFIG_FILE}: "
+                         "the weights were changed or corrupted; restore them or retrain")
+    tensors = load_file(str(d / WEIGHTS_FILE))
+    for name, module in modules.items():
+        prefix = name + "."
+        state = {k[len(prefix):]: v for k, v in tensors.items() if k.startswith(prefix)}
+        module.load_state_dict(state, strict=True)
+    return doc

@@ -1,0 +1,77 @@
+import pytest
+import torch
+
+from receiver.dit import DiT
+from receiver.model import Receiver
+from shared.config import DiTConfig
+from shared.task_kb import RECONSTRUCTION, SEGMENTATION
+
+
+@pytest.fixture(scope="module")
+def rx(test_cfg):
+    torch.manual_seed(0)
+    return Receiver(test_cfg).eval()
+
+
+def _y(cfg, b=1, h=7, w=5):
+    return torch.randn(b, 3 * cfg.encoder.symbol_channels, h, w)
+
+
+def test_source_kb_feature_selection(rx, test_cfg):
+    y = _y(test_cfg)
+    hid = test_cfg.rx_kb.hidden
+    r = rx.source_kb(y, RECONSTRUCTION)
+    s = rx.source_kb(y, SEGMENTATION)
+    assert r.shape == (1, 2 * hid, 7, 5) and s.shape == (1, hid, 7, 5)
+    assert torch.allclose(r[:, :hid], s)  # segmentation = first block's output only
+    with pytest.raises(ValueError):
+        rx.source_kb(y, "captioning")
+
+
+def test_dit_shapes_odd_grid_and_adaln_zero():
+    cfg = DiTConfig(hidden=32, depth=2, heads=4, patch=2)
+    dit = DiT(cfg, state_channels=6, cond_channels=5)
+    z = torch.randn(2, 6, 7, 9)
+    out = dit(z, torch.tensor([3, 50]), torch.randn(2, 5, 7, 9), torch.tensor([0.0, 10.0]))
+    assert out.shape == z.shape
+    assert torch.all(out == 0)  # adaLN-Zero: the untrained network outputs zero
+    with torch.no_grad():
+        dit.final.linear.weight.normal_()
+    out2 = dit(z, torch.tensor([3, 50]), torch.randn(2, 5, 7, 9), torch.tensor([0.0, 10.0]))
+    assert out2.abs().sum() > 0
+
+
+@pytest.mark.parametrize("steps", [1, 3, 8])
+def test_reconstruction_any_step_count(rx, test_cfg, steps):
+    y = _y(test_cfg)
+    seen = []
+    img = rx.decode(y, torch.tensor([10.0]), RECONSTRUCTION, (100, 70), steps=steps,
+                    generator=torch.Generator().manual_seed(0), on_step=lambda i, n: seen.append((i, n)))
+    assert img.shape == (1, 3, 100, 70) and 0 <= img.min() and img.max() <= 1
+    assert len(seen) == steps
+
+
+def test_segmentation_label_map(rx, test_cfg):
+    labels = rx.decode(_y(test_cfg), torch.tensor([10.0]), SEGMENTATION, (100, 70))
+    assert labels.shape == (1, 100, 70) and labels.dtype == torch.long
+    assert 0 <= labels.min() and labels.max() < test_cfg.seg.num_classes
+
+
+def test_training_losses_backprop(test_cfg):
+    torch.manual_seed(0)
+    rx = Receiver(test_cfg).train()
+    c = test_cfg.encoder.symbol_channels
+    y = _y(test_cfg, b=2, h=4, w=4)
+    x = torch.complex(torch.randn(2, c, 4, 4), torch.randn(2, c, 4, 4))
+    feats = rx.source_kb(y, RECONSTRUCTION)
+    out = rx.reconstruction.loss(y, feats, torch.tensor([5.0, 15.0]), x, torch.rand(2, 3, 64, 64),
+                                 torch.Generator().manual_seed(0))
+    assert out["recon"].shape == (2, 3, 64, 64)
+    logits = rx.segment_logits(y)
+    target = torch.randint(0, test_cfg.seg.num_classes, (2, 64, 64))
+    target[:, :8] = test_cfg.seg.ignore_index
+    seg = rx.segmentation.loss(logits, target)
+    (out["loss"] + seg).backward()
+    grads = [p.grad for p in rx.parameters()]
+    assert sum(g is not None for g in grads) == len(grads)
+    assert all(torch.isfinite(g).all() for g in grads if g is not None)

@@ -1,0 +1,101 @@
+import math
+
+import pytest
+import torch
+
+from shared.channel import (Channel, ChannelSpec, complex_normal, mmse_equalize, normalize_power, rayleigh_gains,
+                            receiver_view, snr_db_to_noise_var)
+
+N = 400_000
+
+
+def unit_symbols(b: int, n: int, seed: int = 0) -> torch.Tensor:
+    g = torch.Generator().manual_seed(seed)
+    return normalize_power(complex_normal((b, n), g))
+
+
+def test_noise_var_from_snr():
+    assert snr_db_to_noise_var(0.0).item() == pytest.approx(1.0)
+    assert snr_db_to_noise_var(10.0).item() == pytest.approx(0.1)
+    assert snr_db_to_noise_var(-3.0).item() == pytest.approx(10 ** 0.3)
+
+
+@pytest.mark.parametrize("snr_db", [0.0, 7.0, 20.0])
+def test_awgn_measured_snr_within_0p1_db(snr_db):
+    x = unit_symbols(1, N)
+    out = Channel("awgn")(x, snr_db, torch.Generator().manual_seed(1))
+    noise = out.y - x
+    measured = 10 * math.log10(x.abs().pow(2).mean().item() / noise.abs().pow(2).mean().item())
+    assert abs(measured - snr_db) < 0.1
+    assert abs(out.realised_snr_db.item() - snr_db) < 0.1
+    # noise power split evenly between I and Q
+    no = 10 ** (-snr_db / 10)
+    assert noise.real.var().item() == pytest.approx(no / 2, rel=0.02)
+    assert noise.imag.var().item() == pytest.approx(no / 2, rel=0.02)
+    assert torch.all(out.h == 1)
+
+
+def test_unit_power_normalisation():
+    x = normalize_power(3.7 * unit_symbols(4, 1000))
+    assert torch.allclose(x.abs().pow(2).mean(dim=1), torch.ones(4), atol=1e-5)
+
+
+def test_rayleigh_gains_unit_mean_power_and_blocks():
+    g = torch.Generator().manual_seed(2)
+    h = rayleigh_gains(1, N, block_len=1, generator=g)
+    assert h.abs().pow(2).mean().item() == pytest.approx(1.0, abs=0.01)
+    hb = rayleigh_gains(3, 100, block_len=16, generator=g)
+    for start in range(0, 100, 16):
+        block = hb[:, start:start + 16]
+        assert torch.all(block == block[:, :1])
+    assert not torch.all(hb[:, 0] == hb[:, 16])
+    quasi = rayleigh_gains(2, 50, block_len=0, generator=g)
+    assert torch.all(quasi == quasi[:, :1])
+
+
+def test_rayleigh_average_snr_within_0p1_db():
+    x = unit_symbols(1, N, seed=3)
+    out = Channel("rayleigh", block_len=1)(x, 10.0, torch.Generator().manual_seed(4))
+    noise = out.y - out.h * x
+    measured = 10 * math.log10((out.h * x).abs().pow(2).mean().item() / noise.abs().pow(2).mean().item())
+    assert abs(measured - 10.0) < 0.1
+
+
+def test_seeded_and_per_sample_snr():
+    x = unit_symbols(2, 1000)
+    ch = Channel("rayleigh", block_len=10)
+    a = ch(x, torch.tensor([0.0, 20.0]), torch.Generator().manual_seed(5))
+    b = ch(x, torch.tensor([0.0, 20.0]), torch.Generator().manual_seed(5))
+    c = ch(x, torch.tensor([0.0, 20.0]), torch.Generator().manual_seed(6))
+    assert torch.equal(a.y, b.y) and not torch.equal(a.y, c.y)
+    assert a.noise_var.tolist() == pytest.approx([1.0, 0.01])
+
+
+def test_differentiable():
+    x = unit_symbols(1, 64).requires_grad_(True)
+    out = Channel("rayleigh", block_len=8)(x, 5.0, torch.Generator().manual_seed(0))
+    out.y.abs().pow(2).sum().backward()
+    assert x.grad is not None and torch.isfinite(x.grad).all()
+
+
+def test_mmse_equalisation_beats_raw_under_fading():
+    x = unit_symbols(1, 20_000)
+    out = Channel("rayleigh", block_len=4)(x, 15.0, torch.Generator().manual_seed(7))
+    eq = mmse_equalize(out.y, out.h, out.noise_var)
+    assert (eq - x).abs().pow(2).mean() < 0.2 * (out.y - x).abs().pow(2).mean()
+    sym, snr_map = receiver_view(out.y, out.h, out.noise_var, csi=True, nominal_snr_db=15.0)
+    assert torch.equal(sym, eq) and snr_map.shape == out.y.shape
+    sym, snr_map = receiver_view(out.y, out.h, out.noise_var, csi=False, nominal_snr_db=15.0)
+    assert torch.equal(sym, out.y) and torch.all(snr_map == 15.0)
+
+
+def test_spec_validation():
+    ChannelSpec("awgn", 0.0).validate()
+    with pytest.raises(ValueError, match="unknown channel model"):
+        ChannelSpec("rician", 0.0).validate()
+    with pytest.raises(ValueError, match="outside the supported range"):
+        ChannelSpec("awgn", 99.0).validate()
+    with pytest.raises(ValueError, match="outside the supported range"):
+        ChannelSpec("awgn", float("nan")).validate()
+    with pytest.raises(TypeError):
+        Channel("awgn")(torch.ones(1, 4), 0.0)

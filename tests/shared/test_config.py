@@ -1,0 +1,37 @@
+import pytest
+
+from shared.config import PRESETS, EncoderConfig, ModelConfig, get_preset
+
+
+def test_registry_has_the_three_presets():
+    assert set(PRESETS) == {"paper", "cpu", "test"}
+    with pytest.raises(ValueError, match="known presets: paper, cpu, test"):
+        get_preset("huge")
+
+
+def test_paper_preset_is_table_1():
+    cfg = get_preset("paper")
+    assert (cfg.swin.window_size, cfg.swin.patch_size, cfg.swin.num_heads[0], cfg.swin.embed_dim) == (7, 4, 3, 96)
+    assert len(cfg.swin.depths) == 3
+    assert cfg.encoder.hidden == 128
+    assert (cfg.dit.depth, cfg.dit.patch, cfg.dit.heads) == (28, 2, 16)
+    assert cfg.seg.dropout == 0.1 and cfg.seg.num_classes == 21
+
+
+@pytest.mark.parametrize("name", list(PRESETS))
+def test_json_round_trip(name):
+    cfg = get_preset(name)
+    assert ModelConfig.from_dict(cfg.to_dict()) == cfg
+
+
+def test_cbr_sets_symbol_channels():
+    assert EncoderConfig(n_down=2, cbr="1/16").symbol_channels == 48  # 3 * 16^2 / 16
+    assert EncoderConfig(n_down=1, cbr="1/16").symbol_channels == 12
+    assert EncoderConfig(n_down=2, cbr="1/64").symbol_channels == 12
+    with pytest.raises(ValueError, match="integer"):
+        _ = EncoderConfig(n_down=0, cbr="1/7").symbol_channels
+
+
+def test_replace_dotted():
+    cfg = get_preset("test").replace(**{"encoder.cbr": "1/32", "name": "x"})
+    assert cfg.encoder.cbr == "1/32" and cfg.name == "x"

@@ -1,0 +1,65 @@
+import pytest
+import torch
+
+from shared.config import get_preset
+from shared.task_kb import RECONSTRUCTION, SEGMENTATION
+from transmitter.jscc_encoder import JSCCEncoder
+from transmitter.model import Transmitter
+from transmitter.source_kb import SwinSourceKB
+
+
+@pytest.fixture(scope="module")
+def tx(test_cfg):
+    torch.manual_seed(0)
+    return Transmitter(test_cfg).eval()
+
+
+@pytest.mark.parametrize("hw", [(224, 224), (512, 768)])
+def test_feature_levels_and_selection(tx, hw):
+    img = torch.rand(1, 3, *hw)
+    with torch.no_grad():
+        f1, f2, f3 = tx.source_kb.levels(img)
+        grid = (hw[0] // 4, hw[1] // 4)
+        for f in (f1, f2, f3):
+            assert f.shape == (1, tx.cfg.swin.feature_dim, *grid)
+        assert torch.allclose(tx.source_kb(img, RECONSTRUCTION), f1 + f2 + f3, atol=1e-5)
+        assert torch.allclose(tx.source_kb(img, SEGMENTATION), f2 + f3, atol=1e-5)
+    assert tx.source_kb.reductions == [4, 8, 16]
+
+
+@pytest.mark.parametrize("hw", [(224, 224), (512, 768), (100, 130)])
+def test_symbols_unit_power_and_cbr(tx, hw):
+    with torch.no_grad():
+        packet = tx(torch.rand(1, 3, *hw), RECONSTRUCTION)
+    c, h, w = packet.grid
+    s = tx.cfg.encoder.stride
+    assert (h, w) == (-(-hw[0] // s), -(-hw[1] // s))
+    assert packet.symbols.shape == (1, c * h * w) and packet.symbols.is_complex()
+    assert packet.symbols.abs().pow(2).mean().item() == pytest.approx(1.0, abs=1e-4)
+    assert packet.channel_uses == c * h * w
+    assert packet.cbr == pytest.approx(packet.channel_uses / (hw[0] * hw[1] * 3))
+    if hw[0] % s == 0 and hw[1] % s == 0:
+        assert packet.cbr == pytest.approx(1 / 16)
+
+
+def test_tasks_send_different_symbols(tx):
+    img = torch.rand(1, 3, 64, 64)
+    with torch.no_grad():
+        assert not torch.allclose(tx(img, RECONSTRUCTION).symbols, tx(img, SEGMENTATION).symbols)
+
+
+def test_paper_swin_is_table_1():
+    kb = SwinSourceKB(get_preset("paper").swin)
+    stages = kb.backbone.layers_0, kb.backbone.layers_1, kb.backbone.layers_2
+    assert kb.backbone.feature_info.channels() == [96, 192, 384]
+    assert [s.blocks[0].attn.num_heads for s in stages] == [3, 6, 12]
+    assert stages[0].blocks[0].window_size == (7, 7)
+    assert kb.backbone.patch_embed.patch_size == (4, 4)
+
+
+def test_encoder_gradients_flow(test_cfg):
+    enc = JSCCEncoder(test_cfg.encoder, 8)
+    img = torch.rand(2, 3, 32, 32)
+    x = enc(img, torch.randn(2, 8, 8, 8, requires_grad=True))
+    x.abs().sum().backward()
+    assert all(p.grad is not None for p in enc.parameters())

@@ -1,0 +1,1 @@
+"""Transmitter side: task KB (shared), Swin source KB, JSCC encoder."""

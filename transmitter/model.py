@@ -1,0 +1,32 @@
+"""The transmitter's model: source KB + JSCC encoder, image in, complex symbols out."""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from shared.config import ModelConfig
+from shared.layers import pad_to_multiple
+from shared.packet import SymbolPacket
+from transmitter.jscc_encoder import JSCCEncoder
+from transmitter.source_kb import SwinSourceKB
+
+
+class Transmitter(nn.Module):
+    def __init__(self, cfg: ModelConfig) -> None:
+        super().__init__()
+        self.cfg = cfg
+        self.source_kb = SwinSourceKB(cfg.swin)
+        self.encoder = JSCCEncoder(cfg.encoder, self.source_kb.out_channels)
+
+    def encode(self, image: torch.Tensor, task: str) -> torch.Tensor:
+        """image (B,3,H,W) in [0,1] -> symbol grid (B, c, h, w) complex, h = ceil(H/s), w = ceil(W/s)."""
+        padded, _ = pad_to_multiple(image, self.cfg.encoder.stride)  # (B, 3, Hp, Wp)
+        feature = self.source_kb(padded, task)  # (B, Cf, Hp/4, Wp/4)
+        return self.encoder(padded, feature)
+
+    def forward(self, image: torch.Tensor, task: str) -> SymbolPacket:
+        grid = self.encode(image, task)  # (B, c, h, w)
+        b, c, h, w = grid.shape
+        return SymbolPacket(symbols=grid.reshape(b, c * h * w), grid=(c, h, w),
+                            image_size=tuple(image.shape[-2:]), task=task)
