@@ -11,6 +11,7 @@ from dataclasses import dataclass
 import torch
 
 from shared.channel import Channel, ChannelSpec
+from shared.seeding import derive_seed
 
 
 @dataclass
@@ -23,9 +24,9 @@ class ChannelResult:
 
 
 def transmit(symbols: torch.Tensor, spec: ChannelSpec, seed: int) -> ChannelResult:
-    """symbols (B, n) complex -> ChannelResult; the realisation depends only on `seed`."""
+    """symbols (B, n) complex -> ChannelResult; the realisation depends only on the request's `seed`."""
     spec.validate()
-    generator = torch.Generator(device=symbols.device).manual_seed(seed)
+    generator = torch.Generator(device=symbols.device).manual_seed(derive_seed(seed, "channel"))
     out = Channel(spec.model, spec.block_len)(symbols, spec.snr_db, generator)
     return ChannelResult(y=out.y, h=out.h if spec.csi else None, noise_var=out.noise_var,
                          realised_snr_db=out.realised_snr_db, spec=spec)

@@ -8,7 +8,9 @@ from torch import nn
 from receiver.reconstruction import ReconstructionDecoder
 from receiver.segmentation import SegmentationDecoder
 from receiver.source_kb import ReceiverSourceKB
+from shared.channel import ChannelSpec, receiver_view
 from shared.config import ModelConfig
+from shared.seeding import derive_seed
 from shared.task_kb import RECONSTRUCTION, SEGMENTATION
 
 SNR_SCALE_DB = 20.0  # SNR maps enter the networks as dB / 20
@@ -53,3 +55,16 @@ class Receiver(nn.Module):
         if task == SEGMENTATION:
             return self.segment_logits(y_grid).argmax(dim=1)[..., :height, :width]
         raise ValueError(f"unknown task {task!r}; known tasks: {RECONSTRUCTION}, {SEGMENTATION}")
+
+    @torch.no_grad()
+    def receive(self, y: torch.Tensor, h: torch.Tensor | None, noise_var: torch.Tensor, spec: ChannelSpec,
+                grid: tuple[int, int, int], image_size: tuple[int, int], task: str, seed: int,
+                steps: int | None = None, on_step=None) -> torch.Tensor:
+        """The receiver's step: y (B, n) complex (+ h when told) -> its view on the symbol grid -> decoder."""
+        if h is None:
+            h = torch.ones_like(y)
+        symbols, snr_map = receiver_view(y, h, noise_var, spec.csi, spec.snr_db)
+        y_grid = received_grid(symbols, snr_map, grid)
+        snr = torch.full((y_grid.shape[0],), float(spec.snr_db), device=y_grid.device)
+        generator = torch.Generator(device=y_grid.device).manual_seed(derive_seed(seed, "sampler"))
+        return self.decode(y_grid, snr, task, image_size, steps, generator, on_step)

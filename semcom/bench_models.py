@@ -24,13 +24,12 @@ def _params(module: torch.nn.Module) -> int:
 
 
 def measure(preset: str, repeats: int, device: str, weights: str | None) -> dict:
-    from semcom.pipeline import load_models, shipped_weights
-    from shared.config import get_preset
+    from semcom.pipeline import load_models
+    from shared.weights import resolve_weights
 
     torch.manual_seed(0)
-    if weights == "default":
-        weights = shipped_weights(preset)
-    cfg, tx, rx = load_models(get_preset(preset) if weights is None else None, weights, device)
+    cfg, path = resolve_weights(preset, weights)
+    cfg, tx, rx = load_models(cfg, path, device)
     from semcom.pipeline import Pipeline
     from shared.channel import ChannelSpec
 

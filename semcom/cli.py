@@ -7,6 +7,8 @@ import sys
 USAGE = """usage: semcom COMMAND [ARGS]
 
 commands:
+  up              start transmitter, channel and receiver as local processes (Ctrl-C stops them)
+  train           train the system (joint or one task), channel in the loop; resumable; torchrun for DDP
   bench models    parameters, peak memory and seconds per image of each preset (JSON)
   bench taskkb    similarity scores behind the task KB's threshold and margin (JSON)
 
@@ -20,6 +22,12 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     cmd, rest = argv[0], argv[1:]
     try:
+        if cmd == "up":
+            from semcom.launcher import main as run
+            return run(rest)
+        if cmd == "train":
+            from semcom.train import main as run
+            return run(rest)
         if cmd == "bench" and rest[:1] == ["models"]:
             from semcom.bench_models import main as run
             return run(rest[1:])

@@ -14,24 +14,16 @@ from pathlib import Path
 import torch
 
 from channel.step import ChannelResult, transmit
-from receiver.model import Receiver, received_grid
-from shared.channel import ChannelSpec, receiver_view
+from receiver.model import Receiver
+from shared.channel import ChannelSpec
 from shared.config import ModelConfig, get_preset
 from shared.packet import SymbolPacket
 from shared.task_kb import TaskKB, TaskMatch, check_agreement
-from shared.weights import load_checkpoint, read_config
+from shared.weights import load_checkpoint, read_config, resolve_weights
 from transmitter.model import Transmitter
-
-DEFAULT_WEIGHTS = Path(__file__).resolve().parent.parent / "weights"
-
 
 def default_device() -> torch.device:
     return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-
-
-def derive_seed(seed: int, stream: str) -> int:
-    """Independent per-request streams (channel, sampler) from one user seed."""
-    return (seed * 1_000_003 + sum(map(ord, stream)) * 7919) % (2**63 - 1)
 
 
 @dataclass
@@ -63,7 +55,7 @@ class Timer:
 def load_models(cfg: ModelConfig | None = None, weights: str | Path | None = None,
                 device: torch.device | str | None = None) -> tuple[ModelConfig, Transmitter, Receiver]:
     """Builds both sides from a config (or from the config saved beside `weights`) and loads the weights."""
-    if weights is not None:
+    if weights is not None and cfg is None:
         cfg, _ = read_config(weights)
     if cfg is None:
         raise ValueError("need a config or a weights directory")
@@ -72,11 +64,6 @@ def load_models(cfg: ModelConfig | None = None, weights: str | Path | None = Non
     if weights is not None:
         load_checkpoint(weights, {"transmitter": tx, "receiver": rx})
     return cfg, tx.to(device).eval(), rx.to(device).eval()
-
-
-def shipped_weights(preset: str) -> Path | None:
-    d = DEFAULT_WEIGHTS / preset
-    return d if (d / "config.json").exists() else None
 
 
 class Pipeline:
@@ -95,9 +82,8 @@ class Pipeline:
     def load(cls, preset: str = "cpu", weights: str | Path | None = "default",
              device: torch.device | str | None = None, task_kb: TaskKB | None = None) -> "Pipeline":
         """`weights="default"` takes the shipped weights of `preset` when there are any, else untrained."""
-        if weights == "default":
-            weights = shipped_weights(preset)
-        cfg, tx, rx = load_models(get_preset(preset) if weights is None else None, weights, device)
+        cfg, path = resolve_weights(preset, weights)
+        cfg, tx, rx = load_models(cfg, path, device)
         kb = task_kb if task_kb is not None else TaskKB()
         return cls(cfg, tx, rx, kb, kb)
 
@@ -114,21 +100,24 @@ class Pipeline:
         timer = Timer()
         with timer.stage("negotiate"):
             match = self.negotiate(request)
-        with timer.stage("encode"):
-            packet = self.transmitter(image[None].to(self.device), match.task)
-        with timer.stage("channel"):
-            rx = transmit(packet.symbols, channel, derive_seed(seed, "channel"))
-        with timer.stage("decode"):
-            output = self.decode(packet, rx, seed, steps)
+        output, packet, rx = run_chain(self.transmitter, self.receiver, image[None].to(self.device), match.task,
+                                       channel, seed, steps, timer)
         return PipelineResult(task=match.task, score=match.score, channel_uses=packet.channel_uses, cbr=packet.cbr,
                               snr_db=channel.snr_db, realised_snr_db=float(rx.realised_snr_db[0]),
                               output=output[0].cpu(), class_names=self.cfg.seg.class_names, timings=timer.timings)
 
-    def decode(self, packet: SymbolPacket, rx: ChannelResult, seed: int, steps: int | None) -> torch.Tensor:
-        """The receiver's step: its view of y on the symbol grid, then the task decoder."""
-        h = rx.h if rx.h is not None else torch.ones_like(rx.y)
-        symbols, snr_map = receiver_view(rx.y, h, rx.noise_var, rx.spec.csi, rx.spec.snr_db)
-        y_grid = received_grid(symbols, snr_map, packet.grid)
-        snr = torch.full((y_grid.shape[0],), float(rx.spec.snr_db), device=y_grid.device)
-        generator = torch.Generator(device=y_grid.device).manual_seed(derive_seed(seed, "sampler"))
-        return self.receiver.decode(y_grid, snr, packet.task, packet.image_size, steps, generator)
+
+@torch.no_grad()
+def run_chain(transmitter: Transmitter, receiver: Receiver, images: torch.Tensor, task: str, channel: ChannelSpec,
+              seed: int, steps: int | None = None, timer: Timer | None = None
+              ) -> tuple[torch.Tensor, SymbolPacket, ChannelResult]:
+    """Transmitter -> channel -> receiver for a batch (B, 3, H, W); the stages the services run one by one."""
+    timer = timer or Timer()
+    with timer.stage("encode"):
+        packet = transmitter(images, task)
+    with timer.stage("channel"):
+        rx = transmit(packet.symbols, channel, seed)
+    with timer.stage("decode"):
+        output = receiver.receive(rx.y, rx.h, rx.noise_var, rx.spec, packet.grid, packet.image_size, packet.task,
+                                  seed, steps)
+    return output, packet, rx

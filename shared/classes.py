@@ -8,3 +8,18 @@ VOC_CLASSES: tuple[str, ...] = (
 CAMVID_CLASSES: tuple[str, ...] = (
     "sky", "building", "pole", "road", "pavement", "tree", "signsymbol", "fence", "car", "pedestrian", "bicyclist",
 )  # 11 = void
+
+
+def class_colours(num_classes: int) -> list[tuple[int, int, int]]:
+    """The PASCAL VOC colour map (bit-interleaved), one distinct RGB colour per class index."""
+    colours = []
+    for i in range(num_classes):
+        r = g = b = 0
+        c = i
+        for j in range(8):
+            r |= ((c >> 0) & 1) << (7 - j)
+            g |= ((c >> 1) & 1) << (7 - j)
+            b |= ((c >> 2) & 1) << (7 - j)
+            c >>= 3
+        colours.append((r, g, b))
+    return colours

@@ -90,7 +90,7 @@ class DiffusionConfig:
     schedule: str = "cosine"
     sample_steps: int = 50  # DDIM steps at inference (user setting)
     eta: float = 0.0  # DDIM stochasticity, 0 = deterministic
-    latent_loss_weight: float = 1.0
+    latent_loss_weight: float = 0.01  # keeps the encoder's gradient led by the image MSE
 
 
 @dataclass(frozen=True)

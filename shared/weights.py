@@ -55,3 +55,27 @@ def load_checkpoint(directory: str | Path, modules: dict[str, torch.nn.Module], 
         state = {k[len(prefix):]: v for k, v in tensors.items() if k.startswith(prefix)}
         module.load_state_dict(state, strict=True)
     return doc
+
+
+REPO_WEIGHTS = Path(__file__).resolve().parent.parent / "weights"
+
+
+def shipped_weights(preset: str) -> Path | None:
+    """The weights shipped in the repository for `preset` (weights/<preset>/), if any."""
+    d = REPO_WEIGHTS / preset
+    return d if (d / CONFIG_FILE).exists() else None
+
+
+def resolve_weights(preset: str, weights: str | Path | None) -> tuple[ModelConfig, Path | None]:
+    """'default' -> shipped weights of the preset (or untrained if none); 'none' -> untrained; else a directory."""
+    from shared.config import get_preset
+
+    if weights in (None, "none", ""):
+        return get_preset(preset), None
+    path = shipped_weights(preset) if weights == "default" else Path(weights)
+    if path is None:
+        return get_preset(preset), None
+    if not (path / CONFIG_FILE).exists():
+        raise FileNotFoundError(f"no {CONFIG_FILE} in {path}: pass a checkpoint directory written by semcom train")
+    cfg, _ = read_config(path)
+    return cfg, path

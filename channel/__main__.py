@@ -1,0 +1,26 @@
+"""`python -m channel`: the channel emulator service, y = h*x + n."""
+
+from __future__ import annotations
+
+import sys
+
+from shared.service import build_server, default_addr, run_until_signal, server_args, setup_logging
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = server_args("channel", "Channel service: applies y = h*x + n and forwards y to the receiver.")
+    p.add_argument("--receiver-addr", default=default_addr("receiver"), help="receiver service (SEMCOM_RECEIVER_ADDR)")
+    args = p.parse_args(argv)
+    setup_logging(args.log_level, "channel")
+
+    from channel.service import ChannelService
+    from shared.rpc import semcom_pb2_grpc as rpc
+
+    srv = build_server(args.host, args.port, args.workers, ("Channel",))
+    rpc.add_ChannelServicer_to_server(ChannelService(args.receiver_addr, args.deadline), srv.server)
+    srv.server.start()
+    return run_until_signal(srv, args.grace)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,66 @@
+"""Channel gRPC servicer: assemble x, apply y = h*x + n (``channel.step``), forward y (and h) to the receiver."""
+
+from __future__ import annotations
+
+import logging
+import time
+
+import grpc
+
+from channel.step import transmit
+from shared.rpc import semcom_pb2 as pb
+from shared.rpc import semcom_pb2_grpc as rpc
+from shared.service import Loading, client_channel, downstream_error, remaining
+from shared.wire import SymbolAssembler, WireError, header_symbols, spec_from_proto, symbol_blocks
+
+log = logging.getLogger("semcom.channel")
+MAX_SYMBOLS = 1 << 26  # 64 M complex symbols (512 MiB): far above any image the transmitters accept
+
+
+class ChannelService(Loading, rpc.ChannelServicer):
+    def __init__(self, receiver_addr: str, deadline_s: float) -> None:
+        self.receiver_addr = receiver_addr
+        self.receiver_stub = rpc.ReceiverStub(client_channel(receiver_addr))
+        self.deadline_s = deadline_s
+        self.mark_ready()  # nothing to load
+
+    def Transmit(self, request_iterator, context):
+        self.ready(context)
+        first = next(request_iterator, None)
+        if first is None or first.WhichOneof("part") != "header":
+            context.abort(grpc.StatusCode.INVALID_ARGUMENT, "the first message of Transmit must be the header")
+        header = first.header
+        try:
+            spec = spec_from_proto(header.channel).validate()
+            n = header_symbols(header)
+            if n > MAX_SYMBOLS:
+                raise WireError(f"{n} symbols announced, over the channel's cap of {MAX_SYMBOLS}")
+            x = SymbolAssembler(n)
+            for msg in request_iterator:
+                if msg.WhichOneof("part") != "symbols":
+                    raise WireError("only symbol blocks may follow the header")
+                x.add(msg.symbols)
+            symbols = x.tensor()
+        except (ValueError, WireError) as exc:
+            context.abort(grpc.StatusCode.INVALID_ARGUMENT, str(exc))
+        t = time.perf_counter()
+        out = transmit(symbols[None], spec, header.channel.seed)
+        channel_s = time.perf_counter() - t
+        realised = float(out.realised_snr_db[0])
+        header.timings_s["channel"] = channel_s
+
+        def chunks():
+            yield pb.DeliverChunk(header=header, noise_var=float(out.noise_var[0]), realised_snr_db=realised)
+            for block in symbol_blocks(out.y[0]):
+                yield pb.DeliverChunk(y=block)
+            if out.h is not None:
+                for block in symbol_blocks(out.h[0]):
+                    yield pb.DeliverChunk(h=block)
+
+        try:
+            self.receiver_stub.Deliver(chunks(), timeout=remaining(context, self.deadline_s))
+        except grpc.RpcError as err:
+            context.abort(*downstream_error(err, "receiver", self.receiver_addr))
+        log.info("channel %s %s snr=%.1f dB realised=%.2f dB n=%d", header.transmission_id, spec.model,
+                 spec.snr_db, realised, n)
+        return pb.TransmitReply(realised_snr_db=realised, channel_s=channel_s)

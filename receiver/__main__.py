@@ -1,0 +1,41 @@
+"""`python -m receiver`: the receiver service."""
+
+from __future__ import annotations
+
+import sys
+
+from shared.service import (build_server, env, model_args, pick_device, run_until_signal, server_args,
+                            setup_logging)
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = server_args("receiver", "Receiver service: task KB, residual source KB, diffusion and segmentation decoders.")
+    model_args(p)
+    p.add_argument("--queue-depth", type=int, default=env("QUEUE_DEPTH", 16),
+                   help="transmissions waiting for decoding before Deliver says RESOURCE_EXHAUSTED")
+    p.add_argument("--keep", type=int, default=env("KEEP_RESULTS", 256), help="results kept for late readers")
+    p.add_argument("--subscriber-depth", type=int, default=env("SUBSCRIBER_DEPTH", 64),
+                   help="results queued per subscriber before it is dropped as too slow")
+    args = p.parse_args(argv)
+    setup_logging(args.log_level, "receiver")
+
+    from receiver.model import Receiver
+    from receiver.service import ReceiverService
+    from shared.rpc import semcom_pb2_grpc as rpc
+    from shared.task_kb import TaskKB
+    from shared.weights import load_checkpoint, resolve_weights
+
+    srv = build_server(args.host, args.port, args.workers, ("Receiver",))
+    service = ReceiverService(args.queue_depth, args.keep, args.subscriber_depth)
+    rpc.add_ReceiverServicer_to_server(service, srv.server)
+    srv.server.start()
+    cfg, path = resolve_weights(args.preset, args.weights)
+    model = Receiver(cfg)
+    if path is not None:
+        load_checkpoint(path, {"receiver": model})
+    service.attach(model.to(pick_device(args.device)).eval(), TaskKB())
+    return run_until_signal(srv, args.grace, on_stop=lambda: service.drain(args.grace))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,215 @@
+"""Receiver gRPC servicer: negotiate, accept received symbols, decode in a worker, publish results."""
+
+from __future__ import annotations
+
+import logging
+import queue
+import threading
+import time
+from dataclasses import dataclass
+
+import grpc
+import numpy as np
+import torch
+from PIL import Image
+
+from receiver.model import Receiver
+from receiver.results import ResultHub
+from shared.classes import class_colours
+from shared.imageio import encode_png, to_pil
+from shared.rpc import semcom_pb2 as pb
+from shared.rpc import semcom_pb2_grpc as rpc
+from shared.service import Loading
+from shared.task_kb import TASKS, TaskKB, TaskNotUnderstood
+from shared.wire import SymbolAssembler, WireError, header_symbols, spec_from_proto
+
+log = logging.getLogger("semcom.receiver")
+POLL_S = 0.25
+
+
+@dataclass
+class Job:
+    header: pb.TransmissionHeader
+    y: torch.Tensor  # (n,) complex
+    h: torch.Tensor | None
+    noise_var: float
+    realised_snr_db: float
+    accepted: float  # perf_counter when queued
+
+
+class ReceiverService(Loading, rpc.ReceiverServicer):
+    def __init__(self, queue_depth: int = 16, keep: int = 256, subscriber_depth: int = 64) -> None:
+        self.jobs: queue.Queue[Job | None] = queue.Queue(maxsize=queue_depth)
+        self.hub: ResultHub[pb.Result] = ResultHub(keep=keep, queue_depth=subscriber_depth)
+        self.stopping = threading.Event()
+        self.worker = threading.Thread(target=self._work, name="decoder", daemon=True)
+
+    def attach(self, model: Receiver, kb: TaskKB) -> None:
+        self.model, self.kb = model, kb
+        self.device = next(model.parameters()).device
+        self.worker.start()
+        self.mark_ready()
+
+    # ------------------------------------------------------------------ RPCs
+
+    def Negotiate(self, request, context):
+        self.ready(context)
+        try:
+            m = self.kb.match(request.task)
+        except TaskNotUnderstood as exc:
+            context.abort(grpc.StatusCode.INVALID_ARGUMENT, str(exc))
+        return pb.NegotiateReply(task=m.task, score=m.score, kb_fingerprint=self.kb.fingerprint)
+
+    def Deliver(self, request_iterator, context):
+        self.ready(context)
+        if self.stopping.is_set():
+            context.abort(grpc.StatusCode.UNAVAILABLE, "receiver is shutting down")
+        first = next(request_iterator, None)
+        if first is None or first.WhichOneof("part") != "header":
+            context.abort(grpc.StatusCode.INVALID_ARGUMENT, "the first message of Deliver must be the header")
+        header = first.header
+        try:
+            self._check_header(header)
+            n = header_symbols(header)
+            spec = spec_from_proto(header.channel).validate()
+            y = SymbolAssembler(n, "y")
+            h = SymbolAssembler(n, "h") if spec.csi else None
+            for msg in request_iterator:
+                part = msg.WhichOneof("part")
+                if part == "y":
+                    y.add(msg.y)
+                elif part == "h" and h is not None:
+                    h.add(msg.h)
+                else:
+                    raise WireError(f"unexpected {part} message after the header")
+            job = Job(header, y.tensor(), h.tensor() if h is not None else None, first.noise_var,
+                      first.realised_snr_db, time.perf_counter())
+        except (ValueError, WireError) as exc:
+            context.abort(grpc.StatusCode.INVALID_ARGUMENT, str(exc))
+        try:
+            self.jobs.put_nowait(job)
+        except queue.Full:
+            context.abort(grpc.StatusCode.RESOURCE_EXHAUSTED,
+                          f"receiver decoding queue is full ({self.jobs.maxsize} transmissions); retry later")
+        return pb.DeliverReply(queue_position=self.jobs.qsize())
+
+    def _check_header(self, header: pb.TransmissionHeader) -> None:
+        if header.task not in TASKS:
+            raise ValueError(f"unknown task {header.task!r}; known tasks: {', '.join(TASKS)}")
+        if header.kb_fingerprint != self.kb.fingerprint:
+            raise ValueError(f"task KBs differ: transmitter {header.kb_fingerprint}, receiver {self.kb.fingerprint}")
+        cfg = self.model.cfg
+        c, s = cfg.encoder.symbol_channels, cfg.encoder.stride
+        if header.grid_c != c:
+            raise ValueError(f"transmitter sends {header.grid_c} symbol channels, this receiver's model expects {c} "
+                             f"(CBR {cfg.encoder.cbr}): load the same weights on both sides")
+        if (header.grid_h, header.grid_w) != (-(-header.image_height // s), -(-header.image_width // s)):
+            raise ValueError("symbol grid does not match the image size")
+        if not transmission_id_ok(header.transmission_id):
+            raise ValueError("transmission id must be 1-64 characters of [A-Za-z0-9_.-]")
+
+    def Subscribe(self, request, context):
+        self.ready(context)
+        sub = self.hub.subscribe(request.after_sequence)
+        context.add_callback(lambda: self.hub.unsubscribe(sub))
+        try:
+            while context.is_active():
+                try:
+                    seq, result = sub.queue.get(timeout=POLL_S)
+                except queue.Empty:
+                    if sub.overflowed:
+                        context.abort(grpc.StatusCode.RESOURCE_EXHAUSTED,
+                                      f"subscriber too slow: its queue of {self.hub.queue_depth} results overflowed; "
+                                      f"resubscribe with after_sequence={sub.last_sequence}")
+                    if self.stopping.is_set() and self.jobs.empty():
+                        return
+                    continue
+                sub.last_sequence = seq
+                yield result
+        finally:
+            self.hub.unsubscribe(sub)
+
+    def GetResult(self, request, context):
+        self.ready(context)
+        tid = request.transmission_id
+        deadline = context.time_remaining()
+        end = time.monotonic() + (deadline if deadline is not None else 600.0)
+        while context.is_active():
+            result = self.hub.wait(tid, timeout=min(POLL_S * 4, max(0.0, end - time.monotonic())))
+            if result is not None:
+                return result
+            if time.monotonic() >= end:
+                break
+        context.abort(grpc.StatusCode.DEADLINE_EXCEEDED, f"no result for transmission {tid!r} yet")
+
+    # ------------------------------------------------------------------ decoding
+
+    def _work(self) -> None:
+        while True:
+            job = self.jobs.get()
+            if job is None:
+                return
+            try:
+                self._decode(job)
+            except Exception as exc:  # a bad transmission must not kill the decoder
+                log.exception("decoding %s failed", job.header.transmission_id)
+                self.hub.publish(job.header.transmission_id, lambda seq: pb.Result(
+                    transmission_id=job.header.transmission_id, sequence=seq, task=job.header.task,
+                    error=f"decoding failed: {exc}"))
+            finally:
+                self.jobs.task_done()
+
+    def _decode(self, job: Job) -> None:
+        hd = job.header
+        timings = dict(hd.timings_s)
+        timings["rx_queue"] = time.perf_counter() - job.accepted
+        spec = spec_from_proto(hd.channel)
+        grid = (hd.grid_c, hd.grid_h, hd.grid_w)
+        size = (hd.image_height, hd.image_width)
+        t = time.perf_counter()
+        with torch.no_grad():
+            out = self.model.receive(job.y[None].to(self.device), None if job.h is None else job.h[None].to(self.device),
+                                     torch.tensor([job.noise_var], device=self.device), spec, grid, size, hd.task,
+                                     hd.channel.seed, hd.diffusion_steps or None)
+        timings["decode"] = time.perf_counter() - t
+        cfg = self.model.cfg
+        fields = dict(task=hd.task, score=hd.score, channel=hd.channel, realised_snr_db=job.realised_snr_db,
+                      channel_uses=hd.grid_c * hd.grid_h * hd.grid_w,
+                      cbr=hd.grid_c * hd.grid_h * hd.grid_w / (size[0] * size[1] * 3),
+                      height=size[0], width=size[1])
+        t = time.perf_counter()
+        if hd.task == "reconstruction":
+            fields.update(image_png=encode_png(to_pil(out[0])),
+                          diffusion_steps=hd.diffusion_steps or cfg.diffusion.sample_steps)
+        else:
+            labels = out[0].cpu().numpy().astype(np.uint8)  # (H, W) class indices
+            fields.update(labels_png=encode_png(Image.fromarray(labels, mode="L")),
+                          colour_png=encode_png(colourise(labels, cfg.seg.num_classes)),
+                          class_names=list(cfg.seg.class_names))
+        timings["rx_encode_png"] = time.perf_counter() - t
+        self.hub.publish(hd.transmission_id, lambda seq: pb.Result(
+            transmission_id=hd.transmission_id, sequence=seq, timings_s=timings, **fields))
+        log.info("decoded %s task=%s in %.3f s", hd.transmission_id, hd.task, timings["decode"])
+
+    def drain(self, timeout: float) -> None:
+        """Finish queued transmissions (graceful stop), then stop the worker."""
+        self.stopping.set()
+        end = time.monotonic() + timeout
+        while not self.jobs.empty() and time.monotonic() < end:
+            time.sleep(0.05)
+        try:
+            self.jobs.put(None, timeout=max(0.1, end - time.monotonic()))
+        except queue.Full:
+            pass
+        if self.worker.is_alive():
+            self.worker.join(max(0.1, end - time.monotonic()))
+
+
+def transmission_id_ok(tid: str) -> bool:
+    return 0 < len(tid) <= 64 and all(ch.isalnum() or ch in "_.-" for ch in tid)
+
+
+def colourise(labels: np.ndarray, num_classes: int) -> Image.Image:
+    palette = np.array(class_colours(max(num_classes, 1) + 1), dtype=np.uint8)
+    return Image.fromarray(palette[np.clip(labels, 0, num_classes)], mode="RGB")
+

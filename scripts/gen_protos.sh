@@ -1,0 +1,6 @@
+#!/usr/bin/env bash
+# Regenerates shared/rpc/*_pb2*.py from protos/ with the pinned generator (grpcio-tools==1.85.1).
+# The .proto lives at protos/shared/rpc/ so the generated modules import each other as shared.rpc.*.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+python3 -m grpc_tools.protoc -Iprotos --python_out=. --pyi_out=. --grpc_python_out=. protos/shared/rpc/semcom.proto

@@ -1,0 +1,182 @@
+"""Data loaders for the real on-disk layouts.
+
+* ``ImageFolder``   a folder of high-resolution images (DIV2K style): random rescale, crop, flips.
+* ``Kodak``         a folder of PNGs evaluated whole (kodim01.png ... kodim24.png).
+* ``VOCSegmentation`` PASCAL VOC 2012: JPEGImages/, SegmentationClass/ palette PNGs (255 = void),
+                    ImageSets/Segmentation/{train,val}.txt; 21 classes.
+* ``CamVid``        SegNet's CamVid: train.txt / val.txt listing "image label" pairs; 11 classes, 11 = void.
+
+Images are returned as (3, H, W) float in [0, 1], labels as (H, W) long.
+Decoded images are cached in memory (the training sets here are small).
+"""
+
+from __future__ import annotations
+
+import random
+from pathlib import Path
+
+import numpy as np
+import torch
+from PIL import Image
+from torch.utils.data import Dataset
+
+from shared.imageio import to_tensor
+
+IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg"}
+
+
+def list_images(root: str | Path) -> list[Path]:
+    files = sorted(p for p in Path(root).rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES)
+    if not files:
+        raise FileNotFoundError(f"no PNG/JPEG images under {root}")
+    return files
+
+
+def _load_rgb(path: Path, max_side: int | None = None) -> Image.Image:
+    img = Image.open(path).convert("RGB")
+    if max_side and max(img.size) > max_side:
+        s = max_side / max(img.size)
+        img = img.resize((round(img.width * s), round(img.height * s)), Image.BICUBIC)
+    return img
+
+
+class ImageFolder(Dataset):
+    """Random crops of a folder of images, for reconstruction training (DIV2K manner).
+
+    Each item: one image rescaled by a random factor in `scale` (never below the crop),
+    randomly cropped to `crop` x `crop`, flipped left-right with p = 0.5.
+    """
+
+    def __init__(self, roots: list[str | Path], crop: int, scale: tuple[float, float] = (0.35, 1.0),
+                 samples_per_epoch: int = 10_000, max_side: int = 1600) -> None:
+        self.files = [f for r in roots for f in list_images(r)]
+        self.crop = crop
+        self.scale = scale
+        self.samples_per_epoch = samples_per_epoch
+        self._cache = [_load_rgb(f, max_side) for f in self.files]
+
+    def __len__(self) -> int:
+        return self.samples_per_epoch
+
+    def __getitem__(self, idx: int) -> torch.Tensor:
+        rng = random.Random(idx * 7919 + torch.initial_seed())
+        img = self._cache[rng.randrange(len(self._cache))]
+        lo = max(self.scale[0], self.crop / min(img.size))
+        s = rng.uniform(min(lo, 1.0), max(self.scale[1], lo))
+        if abs(s - 1.0) > 1e-3:
+            img = img.resize((max(self.crop, round(img.width * s)), max(self.crop, round(img.height * s))),
+                             Image.BICUBIC)
+        x0 = rng.randint(0, img.width - self.crop)
+        y0 = rng.randint(0, img.height - self.crop)
+        patch = img.crop((x0, y0, x0 + self.crop, y0 + self.crop))
+        if rng.random() < 0.5:
+            patch = patch.transpose(Image.FLIP_LEFT_RIGHT)
+        return to_tensor(patch)
+
+
+class Kodak(Dataset):
+    """A folder of PNGs evaluated whole."""
+
+    def __init__(self, root: str | Path) -> None:
+        self.files = sorted(Path(root).glob("*.png"))
+        if not self.files:
+            raise FileNotFoundError(f"no PNG images in {root}")
+
+    def __len__(self) -> int:
+        return len(self.files)
+
+    def __getitem__(self, idx: int) -> torch.Tensor:
+        return to_tensor(_load_rgb(self.files[idx]))
+
+
+class SegmentationPairs(Dataset):
+    """Image/label pairs with optional random crop + flip; labels are class indices."""
+
+    num_classes: int
+    ignore_index: int
+
+    def __init__(self, pairs: list[tuple[Path, Path]], crop: int | None = None, train: bool = False) -> None:
+        if not pairs:
+            raise FileNotFoundError("no image/label pairs found")
+        self.pairs = pairs
+        self.crop = crop
+        self.train = train
+        self._cache: dict[int, tuple[Image.Image, Image.Image]] = {}
+
+    def __len__(self) -> int:
+        return len(self.pairs)
+
+    def _get(self, idx: int) -> tuple[Image.Image, Image.Image]:
+        if idx not in self._cache:
+            img_path, lab_path = self.pairs[idx]
+            img = Image.open(img_path).convert("RGB")
+            lab = Image.open(lab_path)
+            lab.load()
+            if lab.mode not in ("L", "P"):
+                raise ValueError(f"{lab_path}: label PNG must be 8-bit class indices (mode L or P), got {lab.mode}")
+            if lab.size != img.size:
+                raise ValueError(f"{lab_path}: label size {lab.size} differs from image size {img.size}")
+            self._cache[idx] = (img, lab)
+        return self._cache[idx]
+
+    def __getitem__(self, idx: int) -> tuple[torch.Tensor, torch.Tensor]:
+        img, lab = self._get(idx)
+        if self.train:
+            rng = random.Random(idx * 104729 + torch.initial_seed())
+            if self.crop:
+                s = rng.uniform(max(0.6, self.crop / min(img.size)), 1.25)
+                size = (max(self.crop, round(img.width * s)), max(self.crop, round(img.height * s)))
+                img, lab = img.resize(size, Image.BILINEAR), lab.resize(size, Image.NEAREST)
+                x0, y0 = rng.randint(0, img.width - self.crop), rng.randint(0, img.height - self.crop)
+                box = (x0, y0, x0 + self.crop, y0 + self.crop)
+                img, lab = img.crop(box), lab.crop(box)
+            if rng.random() < 0.5:
+                img, lab = img.transpose(Image.FLIP_LEFT_RIGHT), lab.transpose(Image.FLIP_LEFT_RIGHT)
+        # palette PNGs (VOC) hold class indices in the raw pixel values: read them without converting
+        labels = torch.from_numpy(np.array(lab, dtype=np.uint8).astype(np.int64))
+        return to_tensor(img), labels
+
+
+class CamVid(SegmentationPairs):
+    """SegNet's CamVid layout: `{split}.txt` lists "image label" relative paths."""
+
+    num_classes = 11
+    ignore_index = 11
+
+    def __init__(self, root: str | Path, split: str = "train", crop: int | None = None,
+                 train: bool | None = None) -> None:
+        root = Path(root)
+        listing = root / f"{split}.txt"
+        if not listing.exists():
+            raise FileNotFoundError(f"{listing} not found: expected SegNet's CamVid layout ({split}.txt)")
+        pairs = []
+        for line in listing.read_text().splitlines():
+            if line.strip():
+                img, lab = line.split()[:2]
+                pairs.append((root / img.lstrip("/"), root / lab.lstrip("/")))
+        super().__init__(pairs, crop, split == "train" if train is None else train)
+
+
+class VOCSegmentation(SegmentationPairs):
+    """PASCAL VOC 2012 layout; labels are palette indices, 255 = void."""
+
+    num_classes = 21
+    ignore_index = 255
+
+    def __init__(self, root: str | Path, split: str = "train", crop: int | None = None,
+                 train: bool | None = None) -> None:
+        root = Path(root)
+        listing = root / "ImageSets" / "Segmentation" / f"{split}.txt"
+        if not listing.exists():
+            raise FileNotFoundError(f"{listing} not found: expected the VOC 2012 layout")
+        ids = [i.strip() for i in listing.read_text().splitlines() if i.strip()]
+        pairs = [(root / "JPEGImages" / f"{i}.jpg", root / "SegmentationClass" / f"{i}.png") for i in ids]
+        super().__init__(pairs, crop, split == "train" if train is None else train)
+
+
+def segmentation_dataset(root: str | Path, split: str, crop: int | None = None) -> SegmentationPairs:
+    """CamVid or VOC, told apart by the layout."""
+    root = Path(root)
+    if (root / "ImageSets" / "Segmentation").is_dir():
+        return VOCSegmentation(root, split, crop)
+    return CamVid(root, split, crop)

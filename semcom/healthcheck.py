@@ -1,0 +1,24 @@
+"""`python -m semcom.healthcheck ADDR`: exit 0 when the gRPC health service at ADDR says SERVING.
+
+Used by docker compose health checks: it asks the health service, not just the port.
+"""
+
+from __future__ import annotations
+
+import sys
+
+from semcom.launcher import health_status
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if len(argv) != 1:
+        print("usage: python -m semcom.healthcheck HOST:PORT", file=sys.stderr)
+        return 2
+    status = health_status(argv[0])
+    print(status)
+    return 0 if status == "SERVING" else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

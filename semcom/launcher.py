@@ -1,0 +1,158 @@
+"""`semcom up`: the three services as local processes on loopback, without Docker.
+
+Starts channel, receiver and transmitter (`python -m ...`), waits until each health
+service says SERVING, and on Ctrl-C / SIGTERM stops them with SIGTERM (in-flight work
+finishes) before exiting. ``ServiceProcesses`` is the same thing as a context manager,
+for tests and benchmarks.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import grpc
+from grpc_health.v1 import health_pb2, health_pb2_grpc
+
+from shared.service import DEFAULT_PORTS
+
+ORDER = ("channel", "receiver", "transmitter")
+
+
+def health_status(addr: str, timeout: float = 2.0) -> str:
+    """SERVING / NOT_SERVING / UNAVAILABLE (no answer) of the overall health of the server at addr."""
+    with grpc.insecure_channel(addr) as ch:
+        try:
+            r = health_pb2_grpc.HealthStub(ch).Check(health_pb2.HealthCheckRequest(service=""), timeout=timeout)
+            return health_pb2.HealthCheckResponse.ServingStatus.Name(r.status)
+        except grpc.RpcError:
+            return "UNAVAILABLE"
+
+
+class ServiceProcesses:
+    def __init__(self, ports: dict[str, int] | None = None, host: str = "127.0.0.1", extra_args: list[str] = (),
+                 env: dict[str, str] | None = None, log_dir: str | Path | None = None,
+                 per_service_args: dict[str, list[str]] | None = None) -> None:
+        self.ports = {**DEFAULT_PORTS, **(ports or {})}
+        self.host = host
+        self.extra_args = list(extra_args)
+        self.per_service_args = per_service_args or {}
+        self.env = {**os.environ, **(env or {})}
+        self.log_dir = Path(log_dir) if log_dir else None
+        self.procs: dict[str, subprocess.Popen] = {}
+        self._logs = []
+
+    def addr(self, name: str) -> str:
+        return f"{self.host}:{self.ports[name]}"
+
+    def command(self, name: str) -> list[str]:
+        cmd = [sys.executable, "-m", name, "--host", self.host, "--port", str(self.ports[name])]
+        if name in ("channel", "transmitter"):
+            cmd += ["--receiver-addr", self.addr("receiver")]
+        if name == "transmitter":
+            cmd += ["--channel-addr", self.addr("channel")]
+        if name != "channel":
+            cmd += self.extra_args
+        return cmd + self.per_service_args.get(name, [])
+
+    def start(self, name: str) -> subprocess.Popen:
+        out = None
+        if self.log_dir is not None:
+            self.log_dir.mkdir(parents=True, exist_ok=True)
+            out = open(self.log_dir / f"{name}.log", "ab")
+            self._logs.append(out)
+        proc = subprocess.Popen(self.command(name), env=self.env, stdout=out, stderr=subprocess.STDOUT if out else None)
+        self.procs[name] = proc
+        return proc
+
+    def wait_serving(self, names=ORDER, timeout: float = 300.0) -> None:
+        end = time.monotonic() + timeout
+        for name in names:
+            while health_status(self.addr(name)) != "SERVING":
+                proc = self.procs.get(name)
+                if proc is not None and proc.poll() is not None:
+                    raise RuntimeError(f"{name} exited with code {proc.returncode} before serving")
+                if time.monotonic() > end:
+                    raise TimeoutError(f"{name} at {self.addr(name)} not SERVING after {timeout:.0f} s")
+                time.sleep(0.2)
+
+    def stop(self, name: str, timeout: float = 60.0) -> int | None:
+        proc = self.procs.get(name)
+        if proc is None or proc.poll() is not None:
+            return proc.returncode if proc else None
+        proc.send_signal(signal.SIGTERM)
+        try:
+            return proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            return proc.wait()
+
+    def kill(self, name: str) -> None:
+        proc = self.procs.get(name)
+        if proc is not None and proc.poll() is None:
+            proc.kill()
+            proc.wait()
+
+    def __enter__(self) -> "ServiceProcesses":
+        try:
+            for name in ORDER:
+                self.start(name)
+            self.wait_serving()
+        except BaseException:
+            self.__exit__(None, None, None)
+            raise
+        return self
+
+    def __exit__(self, *exc) -> None:
+        for name in reversed(ORDER):
+            self.stop(name)
+        for f in self._logs:
+            f.close()
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(prog="semcom up", description=__doc__,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--host", default="127.0.0.1")
+    for name, port in DEFAULT_PORTS.items():
+        p.add_argument(f"--{name}-port", type=int, default=port)
+    p.add_argument("--preset", default=None, help="model preset (default: the services' default, cpu)")
+    p.add_argument("--weights", default=None, help="checkpoint directory, 'default' or 'none'")
+    p.add_argument("--device", default=None, help="cpu, cuda or auto")
+    p.add_argument("--timeout", type=float, default=300.0, help="seconds to wait for SERVING")
+    args = p.parse_args(argv)
+    extra = []
+    for flag in ("preset", "weights", "device"):
+        if getattr(args, flag):
+            extra += [f"--{flag}", getattr(args, flag)]
+    ports = {n: getattr(args, f"{n}_port") for n in DEFAULT_PORTS}
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    services = ServiceProcesses(ports, args.host, extra)
+    try:
+        with services:
+            print("semcom up: " + ", ".join(f"{n} {services.addr(n)}" for n in ORDER) + " - all SERVING "
+                  "(Ctrl-C stops them)", flush=True)
+            while not stop.is_set():
+                for name, proc in services.procs.items():
+                    if proc.poll() is not None:
+                        print(f"semcom up: {name} exited with code {proc.returncode}; stopping", file=sys.stderr)
+                        return 1
+                stop.wait(0.5)
+    except KeyboardInterrupt:
+        pass
+    except (RuntimeError, TimeoutError) as exc:
+        print(f"semcom up: {exc}", file=sys.stderr)
+        return 1
+    print("semcom up: stopped", flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,347 @@
+"""`semcom train`: end-to-end training with the channel in the loop.
+
+One transmitter serves both tasks (the paper's point), so ``--task joint`` (the
+default) trains the shared Swin source KB and JSCC encoder with both decoders at
+once: each step draws a reconstruction batch and a segmentation batch, sends each
+through the channel (SNR drawn per sample from --snr-range; AWGN or Rayleigh per
+step) and adds the two losses (eq. 5 + latent MSE, and eq. 6 weighted by --seg-weight).
+``--task reconstruction|segmentation`` trains one branch; starting it from a joint
+checkpoint with ``--freeze-transmitter`` fine-tunes one decoder without moving the
+shared transmitter.
+
+Runs single-process on CPU or GPU, or under ``torchrun --nproc_per_node=N`` (DDP;
+NCCL on GPUs, gloo on CPU). Checkpoints: model.safetensors + config.json (preset,
+classes, CBR, data, steps, git commit), optimizer.safetensors + train_state.json
+for --resume. Nothing is pickled.
+"""
+
+from __future__ import annotations
+
+import argparse
+import itertools
+import json
+import math
+import os
+import random
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+import torch.distributed as dist
+from safetensors.torch import load_file, save_file
+from torch.utils.data import DataLoader, DistributedSampler
+
+from semcom.data import ImageFolder, Kodak, segmentation_dataset
+from semcom.evaluate import reconstruction_quality, segmentation_quality
+from semcom.system import System
+from shared.channel import ChannelSpec
+from shared.config import ModelConfig, get_preset
+from shared.layers import pad_to_multiple
+from shared.metrics import ConfusionMatrix
+from shared.weights import load_checkpoint, read_config, save_checkpoint
+
+TASKS = ("joint", "reconstruction", "segmentation")
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    task: str
+    preset: str
+    rec_data: tuple[str, ...]
+    seg_data: str | None
+    val_rec: str | None
+    out: str
+    steps: int
+    batch: int
+    crop: int
+    lr: float
+    lr_schedule: str
+    warmup: int
+    betas: tuple[float, float]
+    weight_decay: float
+    snr_range: tuple[float, float]
+    rayleigh_prob: float
+    block_len: int
+    seg_weight: float
+    seed: int
+    val_every: int
+    val_images: int
+    ckpt_every: int
+    init: str | None
+    resume: bool
+    freeze_transmitter: bool
+    cbr: str | None
+    workers: int
+    device: str | None
+
+
+def git_commit() -> str:
+    try:
+        return subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True,
+                              cwd=Path(__file__).parent).stdout.strip() or "unknown"
+    except OSError:
+        return "unknown"
+
+
+def _infinite(loader: DataLoader, sampler: DistributedSampler | None):
+    for epoch in itertools.count():
+        if sampler is not None:
+            sampler.set_epoch(epoch)
+        yield from loader
+
+
+def save_optimizer(path: Path, opt: torch.optim.Optimizer) -> None:
+    sd = opt.state_dict()
+    tensors = {f"state.{i}.{k}": v.detach().cpu().contiguous() if torch.is_tensor(v) else torch.tensor(v)
+               for i, st in sd["state"].items() for k, v in st.items()}
+    save_file(tensors, str(path / "optimizer.safetensors"))
+    (path / "optimizer_groups.json").write_text(json.dumps(sd["param_groups"]))
+
+
+def load_optimizer(path: Path, opt: torch.optim.Optimizer) -> None:
+    tensors = load_file(str(path / "optimizer.safetensors"))
+    state: dict[int, dict[str, torch.Tensor]] = {}
+    for key, v in tensors.items():
+        _, i, k = key.split(".", 2)
+        state.setdefault(int(i), {})[k] = v
+    groups = json.loads((path / "optimizer_groups.json").read_text())
+    opt.load_state_dict({"state": state, "param_groups": groups})
+
+
+def lr_at(step: int, tc: TrainConfig) -> float:
+    if step < tc.warmup:
+        return tc.lr * (step + 1) / tc.warmup
+    if tc.lr_schedule == "constant":
+        return tc.lr
+    progress = (step - tc.warmup) / max(1, tc.steps - tc.warmup)
+    return tc.lr * (0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * min(1.0, progress))))
+
+
+class Trainer:
+    def __init__(self, tc: TrainConfig) -> None:
+        self.tc = tc
+        self.distributed = int(os.environ.get("WORLD_SIZE", "1")) > 1
+        if self.distributed:
+            backend = "nccl" if torch.cuda.is_available() and tc.device != "cpu" else "gloo"
+            dist.init_process_group(backend)
+            self.rank, self.world = dist.get_rank(), dist.get_world_size()
+        else:
+            self.rank, self.world = 0, 1
+        if tc.device:
+            self.device = torch.device(tc.device)
+        elif torch.cuda.is_available():
+            self.device = torch.device("cuda", int(os.environ.get("LOCAL_RANK", "0")))
+        else:
+            self.device = torch.device("cpu")
+        if self.device.type == "cuda":
+            torch.cuda.set_device(self.device)
+        seed = tc.seed * 1000 + self.rank
+        torch.manual_seed(seed)
+        random.seed(seed)
+        self.generator = torch.Generator(device=self.device).manual_seed(seed)
+        self.out = Path(tc.out)
+
+        resume_from = self.out if tc.resume and (self.out / "train_state.json").exists() else None
+        if resume_from is not None:
+            cfg, _ = read_config(resume_from)
+        elif tc.init:
+            cfg, _ = read_config(tc.init)
+        else:
+            cfg = get_preset(tc.preset)
+            if tc.cbr:
+                cfg = cfg.replace(**{"encoder.cbr": tc.cbr})
+        self.cfg: ModelConfig = cfg
+        self.system = System(cfg).to(self.device)
+        if resume_from is not None or tc.init:
+            load_checkpoint(resume_from or tc.init, {"transmitter": self.system.transmitter,
+                                                     "receiver": self.system.receiver})
+        if tc.freeze_transmitter:
+            self.system.transmitter.requires_grad_(False)
+        params = [p for p in self.system.parameters() if p.requires_grad]
+        self.opt = torch.optim.AdamW(params, lr=tc.lr, betas=tc.betas, weight_decay=tc.weight_decay)
+        self.step = 0
+        self.history: list[dict] = []
+        if resume_from is not None:
+            load_optimizer(resume_from, self.opt)
+            state = json.loads((resume_from / "train_state.json").read_text())
+            self.step, self.history = state["step"], state.get("history", [])
+        self.model: torch.nn.Module = self.system
+        if self.distributed:
+            self.model = torch.nn.parallel.DistributedDataParallel(
+                self.system, device_ids=[self.device.index] if self.device.type == "cuda" else None,
+                find_unused_parameters=tc.task != "joint")
+        self._build_data()
+
+    def _loader(self, ds) -> tuple[DataLoader, DistributedSampler | None]:
+        sampler = DistributedSampler(ds, seed=self.tc.seed) if self.distributed else None
+        loader = DataLoader(ds, batch_size=self.tc.batch, shuffle=sampler is None, sampler=sampler,
+                            num_workers=self.tc.workers, drop_last=True, persistent_workers=self.tc.workers > 0)
+        return loader, sampler
+
+    def _build_data(self) -> None:
+        tc = self.tc
+        self.rec_iter = self.seg_iter = None
+        if tc.task in ("joint", "reconstruction"):
+            if not tc.rec_data:
+                raise SystemExit("semcom train: --data (images for reconstruction) is required for this task")
+            self.rec_iter = _infinite(*self._loader(ImageFolder(list(tc.rec_data), tc.crop)))
+        if tc.task in ("joint", "segmentation"):
+            if not tc.seg_data:
+                raise SystemExit("semcom train: --seg-data (CamVid or VOC root) is required for this task")
+            seg = segmentation_dataset(tc.seg_data, "train", tc.crop)
+            if seg.num_classes != self.cfg.seg.num_classes or seg.ignore_index != self.cfg.seg.ignore_index:
+                raise SystemExit(f"semcom train: {tc.seg_data} has {seg.num_classes} classes (void "
+                                 f"{seg.ignore_index}) but preset {self.cfg.name} expects "
+                                 f"{self.cfg.seg.num_classes} (void {self.cfg.seg.ignore_index})")
+            self.seg_iter = _infinite(*self._loader(seg))
+            self.seg_val = segmentation_dataset(tc.seg_data, "val")
+        self.rec_val = Kodak(tc.val_rec) if tc.val_rec else None
+
+    def _snr(self) -> torch.Tensor:
+        lo, hi = self.tc.snr_range
+        return lo + (hi - lo) * torch.rand(self.tc.batch, generator=self.generator, device=self.device)
+
+    def train_step(self) -> dict[str, float]:
+        tc = self.tc
+        batch: dict = {"seg_weight": tc.seg_weight}
+        stride = self.cfg.encoder.stride
+        if self.rec_iter is not None:
+            batch["rec_images"] = pad_to_multiple(next(self.rec_iter).to(self.device), stride)[0]
+            batch["rec_snr"] = self._snr()
+        if self.seg_iter is not None:
+            img, lab = next(self.seg_iter)
+            batch["seg_images"], batch["seg_labels"], batch["seg_snr"] = img.to(self.device), lab.to(self.device), \
+                self._snr()
+        rayleigh = torch.rand(1, generator=self.generator, device=self.device).item() < tc.rayleigh_prob
+        for g in self.opt.param_groups:
+            g["lr"] = lr_at(self.step, tc)
+        self.model.train()
+        out = self.model(batch, channel="rayleigh" if rayleigh else "awgn", block_len=tc.block_len,
+                         csi=True, generator=self.generator)
+        self.opt.zero_grad(set_to_none=True)
+        out["loss"].backward()
+        torch.nn.utils.clip_grad_norm_(self.system.parameters(), 1.0)
+        self.opt.step()
+        self.step += 1
+        stats = {"loss": float(out["loss"].detach())}
+        if "image_mse" in out:
+            stats["psnr"] = 10 * math.log10(1.0 / max(float(out["image_mse"]), 1e-10))
+            stats["latent_mse"] = float(out["latent_mse"])
+        if "seg_loss" in out:
+            stats["seg_loss"] = float(out["seg_loss"])
+            cm = ConfusionMatrix(self.cfg.seg.num_classes, self.cfg.seg.ignore_index)
+            cm.update(out["logits"].argmax(1), batch["seg_labels"])
+            stats["miou"] = cm.miou()
+        return stats
+
+    def validate(self) -> dict[str, float]:
+        self.system.eval()
+        tx, rx = self.system.transmitter, self.system.receiver
+        res: dict[str, float] = {"step": self.step}
+        n = self.tc.val_images
+        spec = ChannelSpec("awgn", 10.0)
+        if self.rec_iter is not None and self.rec_val is not None:
+            q = reconstruction_quality(tx, rx, (self.rec_val[i] for i in range(min(n, len(self.rec_val)))), spec)
+            res["val_psnr_10db"] = sum(q["psnr"]) / len(q["psnr"])
+        if self.seg_iter is not None:
+            q = segmentation_quality(tx, rx, (self.seg_val[i] for i in range(0, len(self.seg_val),
+                                                                              max(1, len(self.seg_val) // n))), spec)
+            res["val_miou_10db"] = q["miou"]
+        return res
+
+    def save(self, started: float) -> None:
+        if self.rank != 0:
+            return
+        meta = {"task": self.tc.task, "steps": self.step, "train_data": {"reconstruction": list(self.tc.rec_data),
+                "segmentation": self.tc.seg_data}, "cbr": self.cfg.encoder.cbr, "classes": list(self.cfg.seg.class_names),
+                "git_commit": git_commit(), "train_seconds_this_run": round(time.time() - started, 1),
+                "command": "semcom train " + " ".join(sys.argv[2:] if sys.argv[1:2] == ["train"] else sys.argv[1:])}
+        save_checkpoint(self.out, self.cfg, {"transmitter": self.system.transmitter,
+                                             "receiver": self.system.receiver}, meta)
+        save_optimizer(self.out, self.opt)
+        (self.out / "train_state.json").write_text(json.dumps({"step": self.step, "history": self.history}, indent=1))
+
+    def run(self) -> int:
+        from tqdm import tqdm
+
+        tc = self.tc
+        started = time.time()
+        bar = tqdm(total=tc.steps, initial=self.step, disable=self.rank != 0, dynamic_ncols=True,
+                   desc=f"train {tc.task} [{self.cfg.name}]")
+        running: dict[str, float] = {}
+        while self.step < tc.steps:
+            stats = self.train_step()
+            for k, v in stats.items():
+                if v == v:  # skip NaN mIoU of an empty batch
+                    running[k] = v if k not in running else 0.95 * running[k] + 0.05 * v
+            bar.update(1)
+            bar.set_postfix({k: f"{v:.3g}" for k, v in running.items()})
+            if self.step % tc.val_every == 0 or self.step == tc.steps:
+                if self.rank == 0:
+                    val = self.validate()
+                    val.update({f"train_{k}": round(v, 4) for k, v in running.items()},
+                               elapsed_s=round(time.time() - started, 1))
+                    self.history.append(val)
+                    bar.write(json.dumps(val))
+            if self.step % tc.ckpt_every == 0 or self.step == tc.steps:
+                self.save(started)
+        bar.close()
+        if self.distributed:
+            dist.barrier()
+            dist.destroy_process_group()
+        return 0
+
+
+def parse(argv: list[str] | None) -> TrainConfig:
+    p = argparse.ArgumentParser(prog="semcom train", description=__doc__,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--task", choices=TASKS, default="joint")
+    p.add_argument("--preset", default="cpu", choices=["cpu", "paper", "test"])
+    p.add_argument("--data", action="append", default=[], help="image folder(s) for reconstruction (repeatable)")
+    p.add_argument("--seg-data", help="CamVid (SegNet layout) or VOC 2012 root for segmentation")
+    p.add_argument("--val-data", help="Kodak-style folder of PNGs for reconstruction validation (never trained on)")
+    p.add_argument("--out", required=True, help="checkpoint directory")
+    p.add_argument("--steps", type=int, default=4000)
+    p.add_argument("--batch", type=int, default=8)
+    p.add_argument("--crop", type=int, default=128)
+    p.add_argument("--lr", type=float, default=None, help="default: 1e-4 (paper) or 5e-4 (cpu, test)")
+    p.add_argument("--lr-schedule", choices=["cosine", "constant"], default=None,
+                   help="default: constant (paper) or cosine to 10%% (cpu, test)")
+    p.add_argument("--warmup", type=int, default=100)
+    p.add_argument("--snr-range", default="0:20", help="SNR (dB) drawn uniformly per sample, LO:HI")
+    p.add_argument("--rayleigh-prob", type=float, default=0.25, help="share of steps on Rayleigh block fading")
+    p.add_argument("--block-len", type=int, default=64, help="Rayleigh coherence in symbols during training")
+    p.add_argument("--seg-weight", type=float, default=0.05, help="weight of the segmentation loss in joint training")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--val-every", type=int, default=500)
+    p.add_argument("--val-images", type=int, default=4)
+    p.add_argument("--ckpt-every", type=int, default=250)
+    p.add_argument("--init", help="start from this checkpoint's weights (fresh optimizer)")
+    p.add_argument("--resume", action="store_true", help="continue from --out's checkpoint and optimizer state")
+    p.add_argument("--freeze-transmitter", action="store_true")
+    p.add_argument("--cbr", help="override the preset's CBR, e.g. 1/32")
+    p.add_argument("--workers", type=int, default=0)
+    p.add_argument("--device")
+    a = p.parse_args(argv)
+    lo, hi = (float(v) for v in a.snr_range.split(":"))
+    paperish = a.preset == "paper"
+    return TrainConfig(
+        task=a.task, preset=a.preset, rec_data=tuple(a.data), seg_data=a.seg_data, val_rec=a.val_data, out=a.out,
+        steps=a.steps, batch=a.batch, crop=a.crop, lr=a.lr or (1e-4 if paperish else 5e-4),
+        lr_schedule=a.lr_schedule or ("constant" if paperish else "cosine"), warmup=a.warmup, betas=(0.5, 0.999),
+        weight_decay=0.01, snr_range=(lo, hi), rayleigh_prob=a.rayleigh_prob, block_len=a.block_len,
+        seg_weight=a.seg_weight, seed=a.seed, val_every=a.val_every, val_images=a.val_images,
+        ckpt_every=a.ckpt_every, init=a.init, resume=a.resume, freeze_transmitter=a.freeze_transmitter, cbr=a.cbr,
+        workers=a.workers, device=a.device)
+
+
+def main(argv: list[str] | None = None) -> int:
+    tc = parse(argv)
+    return Trainer(tc).run()
+
+
+if __name__ == "__main__":
+    sys.exit(main())

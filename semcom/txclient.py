@@ -1,0 +1,252 @@
+"""`txclient`: send an image with a task request, watch results, list tasks.
+
+    txclient send IMAGE --task "TEXT" [--snr DB] [--channel awgn|rayleigh] [--seed N] [--out DIR] [--json]
+    txclient watch [--out DIR]
+    txclient tasks
+
+Service addresses: --transmitter / --receiver, or SEMCOM_TRANSMITTER_ADDR / SEMCOM_RECEIVER_ADDR
+(default localhost:50051 and localhost:50053). A failed call prints one line starting with
+the gRPC status name (e.g. ``INVALID_ARGUMENT: ...``) and exits 1.
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import itertools
+import json
+import sys
+import threading
+import time
+from pathlib import Path
+
+import grpc
+
+from shared.rpc import semcom_pb2 as pb
+from shared.rpc import semcom_pb2_grpc as rpc
+from shared.service import client_channel, default_addr, env
+
+
+class ClientError(Exception):
+    """A local problem (unreadable file, unwritable folder): one line, exit 2."""
+
+
+def _spinner(message: str, stop: threading.Event) -> None:
+    for ch in itertools.cycle("|/-\\"):
+        if stop.wait(0.15):
+            break
+        sys.stderr.write(f"\r{message} {ch}")
+        sys.stderr.flush()
+    sys.stderr.write("\r" + " " * (len(message) + 2) + "\r")
+
+
+class Progress:
+    """A spinner on stderr while waiting, when stderr is a terminal."""
+
+    def __init__(self, message: str, enabled: bool) -> None:
+        self.stop = threading.Event()
+        self.thread = threading.Thread(target=_spinner, args=(message, self.stop), daemon=True) if enabled else None
+
+    def __enter__(self):
+        if self.thread:
+            self.thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self.stop.set()
+        if self.thread:
+            self.thread.join()
+
+
+def write_outputs(result: pb.Result, out_dir: Path, stem: str, original: bytes | None) -> list[str]:
+    """Writes the result's images under out_dir; returns the paths."""
+    from PIL import Image
+
+    out_dir.mkdir(parents=True, exist_ok=True)
+    base = out_dir / f"{stem}_{result.transmission_id}"
+    paths = []
+    if result.task == "reconstruction":
+        p = Path(f"{base}_reconstruction.png")
+        p.write_bytes(result.image_png)
+        paths.append(str(p))
+    elif result.task == "segmentation":
+        for suffix, data in (("labels", result.labels_png), ("colour", result.colour_png)):
+            p = Path(f"{base}_{suffix}.png")
+            p.write_bytes(data)
+            paths.append(str(p))
+        p = Path(f"{base}_classes.json")
+        p.write_text(json.dumps({i: n for i, n in enumerate(result.class_names)}, indent=1))
+        paths.append(str(p))
+        if original is not None:
+            orig = Image.open(io.BytesIO(original)).convert("RGB")
+            colour = Image.open(io.BytesIO(result.colour_png)).convert("RGB")
+            if orig.size == colour.size:
+                p = Path(f"{base}_overlay.png")
+                Image.blend(orig, colour, 0.5).save(p)
+                paths.append(str(p))
+    return paths
+
+
+def quality(original: bytes, result: pb.Result) -> dict[str, float]:
+    """PSNR (and MS-SSIM where the image is large enough) of a reconstruction against the original."""
+    from PIL import Image
+
+    from shared.imageio import to_tensor
+    from shared.metrics import ms_ssim, psnr
+
+    a = to_tensor(Image.open(io.BytesIO(original)).convert("RGB"))
+    b = to_tensor(Image.open(io.BytesIO(result.image_png)).convert("RGB"))
+    if a.shape != b.shape:
+        return {}
+    q = {"psnr_db": round(float(psnr(a, b)), 3)}
+    if min(a.shape[-2:]) > 160:
+        q["ms_ssim"] = round(float(ms_ssim(a, b)), 5)
+    return q
+
+
+def cmd_send(args) -> int:
+    path = Path(args.image)
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise ClientError(f"cannot read {path}: {exc.strerror or exc}") from None
+    settings = pb.ChannelSettings(model=args.channel, snr_db=args.snr, block_len=args.block_len, csi=not args.no_csi,
+                                  seed=args.seed)
+    tx = rpc.TransmitterStub(client_channel(args.transmitter))
+    rx = rpc.ReceiverStub(client_channel(args.receiver))
+    started = time.perf_counter()
+    show = sys.stderr.isatty() and not args.json
+    with Progress("sending", show):
+        reply = tx.Send(pb.SendRequest(image=data, task=args.task, channel=settings, diffusion_steps=args.steps,
+                                       transmission_id=args.id or ""), timeout=args.timeout)
+    if not args.json:
+        print(f"task: {reply.task} (score {reply.score:.3f})")
+        print(f"transmission: {reply.transmission_id}  {reply.width}x{reply.height}")
+        print(f"channel: {args.channel} at {args.snr:g} dB (realised {reply.realised_snr_db:.2f} dB), "
+              f"{reply.channel_uses} channel uses, CBR {reply.cbr:.5f} (1/{1 / reply.cbr:.1f})")
+    with Progress("waiting for the receiver", show):
+        result = rx.GetResult(pb.GetResultRequest(transmission_id=reply.transmission_id), timeout=args.timeout)
+    if result.error:
+        print(f"INTERNAL: {result.error}", file=sys.stderr)
+        return 1
+    total_s = time.perf_counter() - started
+    try:
+        outputs = write_outputs(result, Path(args.out), path.stem, data)
+    except OSError as exc:
+        raise ClientError(f"cannot write results to {args.out}: {exc.strerror or exc}") from None
+    q = quality(data, result) if result.task == "reconstruction" else {}
+    doc = {"task": result.task, "score": round(reply.score, 4), "transmission_id": reply.transmission_id,
+           "sequence": result.sequence, "channel": args.channel, "snr_db": args.snr, "seed": args.seed,
+           "realised_snr_db": round(result.realised_snr_db, 3), "channel_uses": result.channel_uses,
+           "cbr": result.cbr, "height": result.height, "width": result.width,
+           "psnr_db": q.get("psnr_db"), "ms_ssim": q.get("ms_ssim"), "outputs": outputs,
+           "timings_s": {k: round(v, 4) for k, v in result.timings_s.items()}, "total_s": round(total_s, 4)}
+    if result.task == "reconstruction":
+        doc["diffusion_steps"] = result.diffusion_steps
+    else:
+        doc["class_names"] = list(result.class_names)
+    if args.json:
+        print(json.dumps(doc))
+    else:
+        if q:
+            print("quality: PSNR {:.2f} dB".format(q["psnr_db"]) +
+                  (f", MS-SSIM {q['ms_ssim']:.4f}" if "ms_ssim" in q else ""))
+        print(f"time: {total_s:.3f} s (decode {result.timings_s.get('decode', 0):.3f} s)")
+        for o in outputs:
+            print(f"wrote {o}")
+    return 0
+
+
+def cmd_watch(args) -> int:
+    rx = rpc.ReceiverStub(client_channel(args.receiver))
+    last = args.after
+    count = 0
+    backoff = 0.5
+    while args.max is None or count < args.max:
+        try:
+            for result in rx.Subscribe(pb.SubscribeRequest(after_sequence=last)):
+                backoff = 0.5
+                if result.sequence <= last:
+                    continue  # already seen before a reconnect
+                last = result.sequence
+                count += 1
+                outputs = write_outputs(result, Path(args.out), "watch", None) if args.out else []
+                line = {"sequence": result.sequence, "transmission_id": result.transmission_id, "task": result.task,
+                        "snr_db": result.channel.snr_db, "channel": result.channel.model, "cbr": result.cbr,
+                        "height": result.height, "width": result.width, "error": result.error or None,
+                        "outputs": outputs}
+                print(json.dumps(line), flush=True)
+                if args.max is not None and count >= args.max:
+                    return 0
+            return 0  # the receiver ended the stream (shutting down)
+        except grpc.RpcError as err:
+            if err.code() != grpc.StatusCode.UNAVAILABLE or not args.reconnect:
+                raise
+            print(f"UNAVAILABLE: {err.details()} - reconnecting in {backoff:.1f} s", file=sys.stderr)
+            time.sleep(backoff)
+            backoff = min(backoff * 2, 5.0)
+    return 0
+
+
+def cmd_tasks(args) -> int:
+    reply = rpc.TransmitterStub(client_channel(args.transmitter)).ListTasks(pb.ListTasksRequest(),
+                                                                             timeout=args.timeout)
+    if args.json:
+        print(json.dumps({"kb_fingerprint": reply.kb_fingerprint, "threshold": reply.threshold,
+                          "tasks": {t.name: list(t.instructions) for t in reply.tasks}}))
+        return 0
+    print(f"task KB {reply.kb_fingerprint} (requests scoring below {reply.threshold:.2f} are refused)")
+    for t in reply.tasks:
+        print(f"{t.name}: " + "; ".join(t.instructions))
+    return 0
+
+
+def parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="txclient", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--transmitter", default=default_addr("transmitter"), help="transmitter address")
+    p.add_argument("--receiver", default=default_addr("receiver"), help="receiver address")
+    p.add_argument("--timeout", type=float, default=env("CLIENT_TIMEOUT_S", 300.0), help="deadline per call, seconds")
+    sub = p.add_subparsers(dest="cmd", required=True)
+    s = sub.add_parser("send", help="send one image")
+    s.add_argument("image")
+    s.add_argument("--task", required=True, help='the task in plain language, e.g. "segment this image"')
+    s.add_argument("--snr", type=float, default=10.0, help="SNR in dB (default 10)")
+    s.add_argument("--channel", default="awgn", help="awgn or rayleigh")
+    s.add_argument("--block-len", type=int, default=0, help="Rayleigh coherence in symbols (0 = one block)")
+    s.add_argument("--no-csi", action="store_true", help="the receiver is not told h")
+    s.add_argument("--seed", type=int, default=0)
+    s.add_argument("--steps", type=int, default=0, help="diffusion sampling steps (0 = receiver default)")
+    s.add_argument("--id", help="transmission id (default: made by the transmitter)")
+    s.add_argument("--out", default="out", help="folder for the results (default ./out)")
+    s.add_argument("--json", action="store_true", help="print one JSON object")
+    s.set_defaults(func=cmd_send)
+    w = sub.add_parser("watch", help="stream every result the receiver produces")
+    w.add_argument("--out", help="also write each result's images here")
+    w.add_argument("--after", type=int, default=0, help="replay kept results after this sequence number")
+    w.add_argument("--max", type=int, help="stop after this many results")
+    w.add_argument("--no-reconnect", dest="reconnect", action="store_false")
+    w.set_defaults(func=cmd_watch)
+    t = sub.add_parser("tasks", help="list the tasks the KB knows")
+    t.add_argument("--json", action="store_true")
+    t.set_defaults(func=cmd_tasks)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    try:
+        return args.func(args)
+    except grpc.RpcError as err:
+        code = err.code().name if hasattr(err, "code") and err.code() else "UNKNOWN"
+        details = (err.details() if hasattr(err, "details") else str(err)) or "no details"
+        print(f"{code}: {' '.join(details.split())}", file=sys.stderr)
+        return 1
+    except ClientError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

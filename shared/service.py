@@ -1,0 +1,179 @@
+"""What every service does the same way: server options, health, reflection, graceful stop, deadlines.
+
+Servicers stay thin: they translate between protobuf and the plain Python of their
+side, and map errors to gRPC status codes with a message a person can act on.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import signal
+import threading
+import time
+from concurrent import futures
+from dataclasses import dataclass
+from typing import Callable
+
+import grpc
+from grpc_health.v1 import health, health_pb2, health_pb2_grpc
+from grpc_reflection.v1alpha import reflection
+
+from shared.rpc import semcom_pb2 as pb
+
+DEFAULT_PORTS = {"transmitter": 50051, "channel": 50052, "receiver": 50053}
+MiB = 1 << 20
+MAX_MESSAGE_BYTES = 4 * MiB  # symbol streams are chunked well below this
+DEFAULT_DEADLINE_S = 120.0
+
+log = logging.getLogger("semcom")
+
+
+def env(name: str, default):
+    """SEMCOM_<NAME> from the environment, typed like `default`."""
+    value = os.environ.get(f"SEMCOM_{name}")
+    if value is None:
+        return default
+    if isinstance(default, bool):
+        return value.lower() in {"1", "true", "yes", "on"}
+    return type(default)(value) if default is not None else value
+
+
+def default_addr(service: str) -> str:
+    return env(f"{service.upper()}_ADDR", f"localhost:{DEFAULT_PORTS[service]}")
+
+
+def server_args(service: str, description: str) -> argparse.ArgumentParser:
+    """Flags every service takes; each defaults to a SEMCOM_* environment variable."""
+    p = argparse.ArgumentParser(prog=f"python -m {service}", description=description)
+    p.add_argument("--host", default=env("HOST", "127.0.0.1"), help="address to bind (SEMCOM_HOST)")
+    p.add_argument("--port", type=int, default=env(f"{service.upper()}_PORT", DEFAULT_PORTS[service]),
+                   help=f"port (SEMCOM_{service.upper()}_PORT, default {DEFAULT_PORTS[service]})")
+    p.add_argument("--workers", type=int, default=env("WORKERS", 16), help="RPC threads (SEMCOM_WORKERS)")
+    p.add_argument("--grace", type=float, default=env("GRACE_S", 30.0),
+                   help="seconds in-flight work may take after SIGTERM (SEMCOM_GRACE_S)")
+    p.add_argument("--deadline", type=float, default=env("DEADLINE_S", DEFAULT_DEADLINE_S),
+                   help="deadline of outgoing calls in seconds (SEMCOM_DEADLINE_S)")
+    p.add_argument("--log-level", default=env("LOG_LEVEL", "INFO"))
+    return p
+
+
+def model_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--device", default=env("DEVICE", "auto"), help="cpu, cuda, cuda:N or auto (SEMCOM_DEVICE)")
+    p.add_argument("--preset", default=env("PRESET", "cpu"), help="model preset (SEMCOM_PRESET)")
+    p.add_argument("--weights", default=env("WEIGHTS", "default"),
+                   help="checkpoint directory, 'default' (shipped weights of the preset) or 'none' (SEMCOM_WEIGHTS)")
+
+
+def pick_device(name: str):
+    import torch
+
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    return torch.device(name)
+
+
+@dataclass
+class Server:
+    server: grpc.Server
+    health: health.HealthServicer
+    port: int
+    names: tuple[str, ...]
+
+    def set_serving(self, serving: bool) -> None:
+        status = health_pb2.HealthCheckResponse.SERVING if serving else health_pb2.HealthCheckResponse.NOT_SERVING
+        for name in ("", *self.names):
+            self.health.set(name, status)
+
+
+def build_server(host: str, port: int, workers: int, service_names: tuple[str, ...],
+                 max_receive_bytes: int = MAX_MESSAGE_BYTES) -> Server:
+    """A server with health (NOT_SERVING until the caller says otherwise) and reflection."""
+    server = grpc.server(
+        futures.ThreadPoolExecutor(max_workers=workers),
+        options=[("grpc.max_receive_message_length", max_receive_bytes),
+                 ("grpc.max_send_message_length", MAX_MESSAGE_BYTES * 4),
+                 ("grpc.so_reuseport", 0)],
+    )
+    health_servicer = health.HealthServicer(experimental_non_blocking=True)
+    health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
+    full_names = tuple(pb.DESCRIPTOR.services_by_name[n].full_name for n in service_names)
+    reflection.enable_server_reflection((*full_names, health.SERVICE_NAME, reflection.SERVICE_NAME), server)
+    bound = server.add_insecure_port(f"{host}:{port}")
+    if bound == 0:
+        raise SystemExit(f"cannot bind {host}:{port} (in use?)")
+    s = Server(server, health_servicer, bound, full_names)
+    s.set_serving(False)
+    return s
+
+
+def run_until_signal(srv: Server, grace_s: float, on_stop: Callable[[], None] | None = None) -> int:
+    """Says SERVING (the server is started, models loaded); on SIGTERM/SIGINT: NOT_SERVING, refuse new
+    calls, let in-flight ones finish within `grace_s`, run `on_stop`, exit 0."""
+    stop = threading.Event()
+
+    def _handler(signum, _frame):
+        log.info("signal %s: draining (grace %.0f s)", signal.Signals(signum).name, grace_s)
+        stop.set()
+
+    signal.signal(signal.SIGTERM, _handler)
+    signal.signal(signal.SIGINT, _handler)
+    srv.set_serving(True)
+    log.info("serving on port %d", srv.port)
+    stop.wait()
+    srv.set_serving(False)
+    done = srv.server.stop(grace_s)
+    if on_stop is not None:
+        on_stop()
+    done.wait(grace_s + 5)
+    log.info("stopped")
+    return 0
+
+
+def client_channel(addr: str) -> grpc.Channel:
+    return grpc.insecure_channel(addr, options=[("grpc.max_receive_message_length", MAX_MESSAGE_BYTES * 4),
+                                                ("grpc.max_send_message_length", MAX_MESSAGE_BYTES * 4)])
+
+
+def remaining(context: grpc.ServicerContext | None, default_s: float) -> float:
+    """Deadline for an outgoing call: ours, shortened to what the caller has left (deadline propagation)."""
+    if context is None:
+        return default_s
+    left = context.time_remaining()
+    return default_s if left is None else max(0.0, min(default_s, left))
+
+
+def downstream_error(err: grpc.RpcError, who: str, addr: str) -> tuple[grpc.StatusCode, str]:
+    """Maps a failed call to another service to (code, message) naming that service."""
+    code = err.code() if hasattr(err, "code") else grpc.StatusCode.UNKNOWN
+    details = err.details() if hasattr(err, "details") else str(err)
+    if code in (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED):
+        return code, f"{who} service at {addr} is unavailable: {details}"
+    return code, details or f"{who} service at {addr} failed"
+
+
+def setup_logging(level: str, service: str) -> None:
+    logging.basicConfig(level=getattr(logging, level.upper(), logging.INFO),
+                        format=f"%(asctime)s {service} %(levelname)s %(message)s")
+
+
+class Loading:
+    """Mixin for servicers registered before their models load: `ready()` is False until `attach()`."""
+
+    _ready = False
+
+    def ready(self, context) -> None:
+        if not self._ready:
+            context.abort(grpc.StatusCode.UNAVAILABLE, f"{type(self).__name__} is still loading its models")
+
+    def mark_ready(self) -> None:
+        self._ready = True
+
+
+class Stopwatch:
+    def __init__(self) -> None:
+        self.timings: dict[str, float] = {}
+
+    def add(self, name: str, start: float) -> None:
+        self.timings[name] = self.timings.get(name, 0.0) + time.perf_counter() - start

@@ -1,0 +1,79 @@
+"""Wire codec: complex symbol tensors <-> chunked SymbolBlock messages, and the header fields.
+
+Symbols travel as little-endian float32 (re, im) pairs, at most ``CHUNK_SYMBOLS`` per
+message (2 MiB), so no message nears gRPC's 4 MiB default whatever the image size.
+"""
+
+from __future__ import annotations
+
+from typing import Iterable, Iterator
+
+import numpy as np
+import torch
+
+from shared.channel import ChannelSpec
+from shared.rpc import semcom_pb2 as pb
+
+CHUNK_SYMBOLS = 1 << 18  # 262 144 complex symbols = 2 MiB per message
+
+
+class WireError(ValueError):
+    """A malformed stream: missing header, wrong sizes, overlapping or missing symbols."""
+
+
+def symbol_blocks(x: torch.Tensor, chunk: int = CHUNK_SYMBOLS) -> Iterator[pb.SymbolBlock]:
+    """(n,) complex tensor -> SymbolBlock messages in order."""
+    arr = torch.view_as_real(x.detach().to(torch.complex64).cpu().contiguous()).numpy().astype("<f4")  # (n, 2)
+    for start in range(0, arr.shape[0], chunk):
+        yield pb.SymbolBlock(offset=start, values=arr[start:start + chunk].tobytes())
+
+
+class SymbolAssembler:
+    """Collects SymbolBlocks of a known length n; checks they tile [0, n) exactly once."""
+
+    def __init__(self, n: int, name: str = "symbols") -> None:
+        if n <= 0:
+            raise WireError(f"{name}: empty transmission")
+        self.n = n
+        self.name = name
+        self.buf = np.zeros((n, 2), dtype="<f4")
+        self.filled = 0
+        self._mask = np.zeros(n, dtype=bool)
+
+    def add(self, block: pb.SymbolBlock) -> None:
+        if len(block.values) % 8:
+            raise WireError(f"{self.name}: block of {len(block.values)} bytes is not whole float32 pairs")
+        k = len(block.values) // 8
+        start = block.offset
+        if start + k > self.n:
+            raise WireError(f"{self.name}: block [{start}, {start + k}) runs past the {self.n} symbols announced")
+        if self._mask[start:start + k].any():
+            raise WireError(f"{self.name}: block at {start} overlaps symbols already received")
+        self.buf[start:start + k] = np.frombuffer(block.values, dtype="<f4").reshape(k, 2)
+        self._mask[start:start + k] = True
+        self.filled += k
+
+    def tensor(self) -> torch.Tensor:
+        if self.filled != self.n:
+            raise WireError(f"{self.name}: received {self.filled} of {self.n} symbols")
+        return torch.view_as_complex(torch.from_numpy(self.buf.astype(np.float32)))  # (n,) complex64
+
+
+def spec_from_proto(c: pb.ChannelSettings) -> ChannelSpec:
+    return ChannelSpec(model=c.model or "awgn", snr_db=c.snr_db, block_len=c.block_len,
+                       csi=c.csi if c.HasField("csi") else True)
+
+
+def spec_to_proto(spec: ChannelSpec, seed: int) -> pb.ChannelSettings:
+    return pb.ChannelSettings(model=spec.model, snr_db=spec.snr_db, block_len=spec.block_len, csi=spec.csi, seed=seed)
+
+
+def header_symbols(h: pb.TransmissionHeader) -> int:
+    return h.grid_c * h.grid_h * h.grid_w
+
+
+def chunks_with_header(header, blocks: Iterable, make) -> Iterator:
+    """Header message first, then one message per block (`make(block)` wraps it)."""
+    yield header
+    for b in blocks:
+        yield make(b)

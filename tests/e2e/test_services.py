@@ -1,0 +1,155 @@
+"""End to end: the three real services as separate processes on loopback, driven as txclient drives them."""
+
+import json
+
+import grpc
+import numpy as np
+import pytest
+from PIL import Image
+
+from semcom import txclient
+from semcom.launcher import health_status
+from shared.rpc import semcom_pb2 as pb
+from shared.rpc import semcom_pb2_grpc as rpc
+from tests.e2e.conftest import png_bytes, png_header_only, start_services
+
+
+def run_client(services, capsys, *args) -> tuple[int, str, str]:
+    rc = txclient.main(["--transmitter", services.addr("transmitter"), "--receiver", services.addr("receiver"),
+                        "--timeout", "60", *args])
+    out = capsys.readouterr()
+    return rc, out.out, out.err
+
+
+def test_reconstruction_224(services, capsys, tmp_path):
+    img = tmp_path / "img.png"
+    img.write_bytes(png_bytes(224, 224))
+    rc, out, err = run_client(services, capsys, "send", str(img), "--task", "please reconstruct this image",
+                              "--snr", "12", "--json", "--out", str(tmp_path / "out"), "--steps", "2")
+    assert rc == 0, err
+    doc = json.loads(out)
+    assert doc["task"] == "reconstruction" and doc["score"] > 0.35
+    assert doc["cbr"] == pytest.approx(1 / 16) and doc["channel_uses"] == 224 * 224 * 3 // 16
+    assert doc["psnr_db"] is not None and doc["ms_ssim"] is not None
+    assert doc["diffusion_steps"] == 2 and abs(doc["realised_snr_db"] - 12) < 1
+    assert {"encode", "channel", "decode", "negotiate"} <= set(doc["timings_s"])
+    (path,) = doc["outputs"]
+    assert Image.open(path).size == (224, 224)
+
+
+def test_segmentation_768x512(services, capsys, tmp_path):
+    img = tmp_path / "wide.png"
+    img.write_bytes(png_bytes(768, 512, seed=1))
+    rc, out, err = run_client(services, capsys, "send", str(img), "--task", "segment this image", "--channel",
+                              "rayleigh", "--block-len", "64", "--json", "--out", str(tmp_path / "out"))
+    assert rc == 0, err
+    doc = json.loads(out)
+    assert doc["task"] == "segmentation" and doc["psnr_db"] is None
+    assert doc["cbr"] == pytest.approx(1 / 16) and doc["channel_uses"] == 768 * 512 * 3 // 16
+    labels = next(p for p in doc["outputs"] if p.endswith("_labels.png"))
+    arr = np.array(Image.open(labels))
+    assert arr.shape == (512, 768) and arr.max() < len(doc["class_names"]) == 11
+    assert any(p.endswith("_overlay.png") for p in doc["outputs"])
+    assert any(p.endswith("_colour.png") for p in doc["outputs"])
+
+
+def test_human_output_and_tasks(services, capsys, tmp_path):
+    img = tmp_path / "img.jpg"
+    Image.new("RGB", (96, 64), (10, 200, 30)).save(img, format="JPEG")
+    rc, out, err = run_client(services, capsys, "send", str(img), "--task", "send me the picture", "--out",
+                              str(tmp_path))
+    assert rc == 0, err
+    assert "task: reconstruction" in out and "CBR" in out and "PSNR" in out and "wrote" in out
+    rc, out, _ = run_client(services, capsys, "tasks")
+    assert rc == 0 and "reconstruction:" in out and "segmentation:" in out
+
+
+def _send_bytes(services, capsys, tmp_path, data: bytes, *args):
+    img = tmp_path / "input.bin"
+    img.write_bytes(data)
+    return run_client(services, capsys, "send", str(img), "--out", str(tmp_path), *args)
+
+
+@pytest.mark.parametrize("data,code,match", [
+    (b"", "INVALID_ARGUMENT", "empty image"),
+    (b"definitely not an image", "INVALID_ARGUMENT", "not a supported image"),
+    (png_bytes(300, 300)[:400], "INVALID_ARGUMENT", "truncated or corrupt"),
+    (b"GIF89a" + b"\x00" * 40, "INVALID_ARGUMENT", "not a supported image"),
+    (png_bytes(1100, 8), "RESOURCE_EXHAUSTED", "over the cap"),
+    (png_header_only(60000, 60000), "RESOURCE_EXHAUSTED", "decompression bomb"),
+    (png_header_only(2000, 2000), "RESOURCE_EXHAUSTED", "over the cap"),
+])
+def test_bad_images(services, capsys, tmp_path, data, code, match):
+    rc, out, err = _send_bytes(services, capsys, tmp_path, data, "--task", "segment this image")
+    assert rc == 1 and out == ""
+    assert err.startswith(f"{code}: ") and match in err and err.count("\n") == 1
+
+
+@pytest.mark.parametrize("args,match", [
+    (["--task", ""], "empty task request"),
+    (["--task", "tell me a joke"], "known tasks: reconstruction, segmentation"),
+    (["--task", "segment this image", "--snr", "80"], "outside the supported range"),
+    (["--task", "segment this image", "--channel", "rician"], "unknown channel model"),
+])
+def test_bad_requests(services, capsys, tmp_path, args, match):
+    rc, _, err = _send_bytes(services, capsys, tmp_path, png_bytes(64, 64), *args)
+    assert rc == 1 and err.startswith("INVALID_ARGUMENT: ") and match in err
+
+
+def test_services_still_serving_after_bad_input(services, capsys, tmp_path):
+    _send_bytes(services, capsys, tmp_path, b"junk", "--task", "segment this image")
+    for name in ("transmitter", "channel", "receiver"):
+        assert health_status(services.addr(name)) == "SERVING"
+    rc, _, err = _send_bytes(services, capsys, tmp_path, png_bytes(64, 64), "--task", "segment this image")
+    assert rc == 0, err
+
+
+def test_bad_streams_to_channel_and_receiver(services):
+    chan = rpc.ChannelStub(grpc.insecure_channel(services.addr("channel")))
+    with pytest.raises(grpc.RpcError) as exc:
+        chan.Transmit(iter([pb.TransmitChunk(symbols=pb.SymbolBlock(offset=0, values=b"\x00" * 8))]), timeout=10)
+    assert exc.value.code() == grpc.StatusCode.INVALID_ARGUMENT and "header" in exc.value.details()
+    header = pb.TransmissionHeader(transmission_id="x1", task="segmentation", grid_c=48, grid_h=2, grid_w=2,
+                                   image_height=32, image_width=32, channel=pb.ChannelSettings(model="awgn"))
+    with pytest.raises(grpc.RpcError) as exc:  # announces 192 symbols, sends 1
+        chan.Transmit(iter([pb.TransmitChunk(header=header),
+                            pb.TransmitChunk(symbols=pb.SymbolBlock(offset=0, values=b"\x00" * 8))]), timeout=10)
+    assert exc.value.code() == grpc.StatusCode.INVALID_ARGUMENT and "received 1 of 192" in exc.value.details()
+    recv = rpc.ReceiverStub(grpc.insecure_channel(services.addr("receiver")))
+    with pytest.raises(grpc.RpcError) as exc:
+        recv.Deliver(iter([pb.DeliverChunk(header=header)]), timeout=10)
+    assert exc.value.code() == grpc.StatusCode.INVALID_ARGUMENT and "task KBs differ" in exc.value.details()
+
+
+def test_watch_streams_results(services, capsys, tmp_path):
+    recv = rpc.ReceiverStub(grpc.insecure_channel(services.addr("receiver")))
+    stream = recv.Subscribe(pb.SubscribeRequest(), timeout=60)
+    rc, out, err = _send_bytes(services, capsys, tmp_path, png_bytes(64, 64), "--task", "segment this image",
+                               "--json")
+    assert rc == 0, err
+    tid = json.loads(out)["transmission_id"]
+    got = next(stream)
+    stream.cancel()
+    assert got.transmission_id == tid and got.task == "segmentation" and got.labels_png
+    # a late reader replays kept results from a sequence number
+    rc, out, err = run_client(services, capsys, "watch", "--after", str(got.sequence - 1), "--max", "1")
+    assert rc == 0 and json.loads(out.splitlines()[0])["transmission_id"] == tid
+
+
+def test_downstream_down_is_unavailable_naming_the_service(tmp_path_factory, capsys, tmp_path):
+    with start_services(tmp_path_factory, "faults") as s:
+        assert s.stop("channel") == 0  # SIGTERM: graceful exit with code 0
+        rc, _, err = run_client(s, capsys, "send", _png(tmp_path), "--task", "segment this image", "--out",
+                                str(tmp_path))
+        assert rc == 1 and err.startswith("UNAVAILABLE: ") and "channel service" in err
+        assert s.stop("receiver") == 0
+        rc, _, err = run_client(s, capsys, "send", _png(tmp_path), "--task", "segment this image", "--out",
+                                str(tmp_path))
+        assert rc == 1 and err.startswith("UNAVAILABLE: ") and "receiver service" in err
+        assert health_status(s.addr("transmitter")) == "SERVING"
+
+
+def _png(tmp_path) -> str:
+    p = tmp_path / "small.png"
+    p.write_bytes(png_bytes(64, 64))
+    return str(p)

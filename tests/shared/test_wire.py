@@ -1,0 +1,42 @@
+import pytest
+import torch
+
+from shared.channel import ChannelSpec
+from shared.wire import CHUNK_SYMBOLS, SymbolAssembler, WireError, spec_from_proto, spec_to_proto, symbol_blocks
+
+
+def test_chunked_round_trip_out_of_order():
+    x = torch.complex(torch.randn(2500), torch.randn(2500))
+    blocks = list(symbol_blocks(x, chunk=1000))
+    assert [b.offset for b in blocks] == [0, 1000, 2000]
+    asm = SymbolAssembler(2500)
+    for b in reversed(blocks):
+        asm.add(b)
+    assert torch.equal(asm.tensor(), x.to(torch.complex64))
+
+
+def test_default_chunk_stays_under_4_mib():
+    assert CHUNK_SYMBOLS * 8 <= 2 * (1 << 20)
+
+
+def test_assembler_rejects_bad_streams():
+    x = torch.complex(torch.randn(10), torch.randn(10))
+    (block,) = symbol_blocks(x)
+    asm = SymbolAssembler(10)
+    asm.add(block)
+    with pytest.raises(WireError, match="overlaps"):
+        asm.add(block)
+    with pytest.raises(WireError, match="runs past"):
+        SymbolAssembler(5).add(block)
+    with pytest.raises(WireError, match="received 0 of 3"):
+        SymbolAssembler(3).tensor()
+    with pytest.raises(WireError, match="empty"):
+        SymbolAssembler(0)
+
+
+def test_channel_settings_round_trip():
+    spec = ChannelSpec("rayleigh", 3.5, block_len=32, csi=False)
+    msg = spec_to_proto(spec, seed=9)
+    assert spec_from_proto(msg) == spec and msg.seed == 9
+    msg.ClearField("csi")
+    assert spec_from_proto(msg).csi is True  # unset means the receiver knows h

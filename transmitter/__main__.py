@@ -1,0 +1,43 @@
+"""`python -m transmitter`: the transmitter service."""
+
+from __future__ import annotations
+
+import sys
+
+from shared.service import (MiB, build_server, default_addr, env, model_args, pick_device, run_until_signal,
+                            server_args, setup_logging)
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = server_args("transmitter", "Transmitter service: task KB, Swin source KB, JSCC encoder.")
+    model_args(p)
+    p.add_argument("--channel-addr", default=default_addr("channel"), help="channel service (SEMCOM_CHANNEL_ADDR)")
+    p.add_argument("--receiver-addr", default=default_addr("receiver"), help="receiver service (SEMCOM_RECEIVER_ADDR)")
+    p.add_argument("--max-image-bytes", type=int, default=env("MAX_IMAGE_BYTES", 32 * MiB),
+                   help="largest accepted image file (SEMCOM_MAX_IMAGE_BYTES)")
+    args = p.parse_args(argv)
+    setup_logging(args.log_level, "transmitter")
+
+    from shared.rpc import semcom_pb2_grpc as rpc
+    from shared.task_kb import TaskKB
+    from shared.weights import load_checkpoint, resolve_weights
+    from transmitter.model import Transmitter
+    from transmitter.service import TransmitterService
+
+    # bind and answer health (NOT_SERVING) first, load the models, then say SERVING
+    srv = build_server(args.host, args.port, args.workers, ("Transmitter",),
+                       max_receive_bytes=args.max_image_bytes + MiB)
+    service = TransmitterService(args.channel_addr, args.receiver_addr, args.max_image_bytes, args.deadline)
+    rpc.add_TransmitterServicer_to_server(service, srv.server)
+    srv.server.start()
+    cfg, path = resolve_weights(args.preset, args.weights)
+    model = Transmitter(cfg)
+    if path is not None:
+        load_checkpoint(path, {"transmitter": model})
+    model = model.to(pick_device(args.device)).eval()
+    service.attach(model, TaskKB())
+    return run_until_signal(srv, args.grace)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,107 @@
+"""Transmitter gRPC servicer: decode the image, negotiate the task, encode, stream symbols to the channel."""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+import uuid
+
+import grpc
+import torch
+
+from shared.channel import ChannelSpec
+from shared.imageio import ImageRejected, decode_image, to_tensor
+from shared.rpc import semcom_pb2 as pb
+from shared.rpc import semcom_pb2_grpc as rpc
+from shared.service import Loading, client_channel, downstream_error, remaining
+from shared.task_kb import NegotiationFailed, TaskKB, TaskMatch, TaskNotUnderstood, check_agreement
+from shared.wire import spec_from_proto, spec_to_proto, symbol_blocks
+from transmitter.model import Transmitter
+
+log = logging.getLogger("semcom.transmitter")
+
+
+class TransmitterService(Loading, rpc.TransmitterServicer):
+    def __init__(self, channel_addr: str, receiver_addr: str, max_image_bytes: int, deadline_s: float) -> None:
+        self.channel_addr, self.receiver_addr = channel_addr, receiver_addr
+        self.channel_stub = rpc.ChannelStub(client_channel(channel_addr))
+        self.receiver_stub = rpc.ReceiverStub(client_channel(receiver_addr))
+        self.max_image_bytes = max_image_bytes
+        self.deadline_s = deadline_s
+        self._model_lock = threading.Lock()  # one encode at a time: the model is not re-entrant on every device
+
+    def attach(self, model: Transmitter, kb: TaskKB) -> None:
+        self.model, self.kb = model, kb
+        self.device = next(model.parameters()).device
+        self.mark_ready()
+
+    def ListTasks(self, request, context):
+        self.ready(context)
+        return pb.ListTasksReply(
+            tasks=[pb.TaskInfo(name=t, instructions=list(p)) for t, p in self.kb.instructions.items()],
+            kb_fingerprint=self.kb.fingerprint, threshold=self.kb.threshold)
+
+    def _negotiate(self, text: str, context) -> TaskMatch:
+        try:
+            mine = self.kb.match(text)
+        except TaskNotUnderstood as exc:
+            context.abort(grpc.StatusCode.INVALID_ARGUMENT, str(exc))
+        try:
+            theirs = self.receiver_stub.Negotiate(pb.NegotiateRequest(task=text),
+                                                  timeout=remaining(context, self.deadline_s))
+        except grpc.RpcError as err:
+            context.abort(*downstream_error(err, "receiver", self.receiver_addr))
+        other = TaskMatch(task=theirs.task, score=theirs.score, scores={}, instruction="")
+        try:
+            check_agreement(mine, other, self.kb.fingerprint, theirs.kb_fingerprint)
+        except NegotiationFailed as exc:
+            context.abort(grpc.StatusCode.FAILED_PRECONDITION, f"task negotiation failed: {exc}")
+        return mine
+
+    def Send(self, request: pb.SendRequest, context):
+        self.ready(context)
+        timings: dict[str, float] = {}
+        t0 = time.perf_counter()
+        cfg = self.model.cfg
+        try:
+            spec = spec_from_proto(request.channel).validate()
+        except ValueError as exc:
+            context.abort(grpc.StatusCode.INVALID_ARGUMENT, str(exc))
+        try:
+            img = decode_image(request.image, self.max_image_bytes, cfg.max_pixels, cfg.max_side)
+        except ImageRejected as exc:
+            code = grpc.StatusCode.RESOURCE_EXHAUSTED if exc.too_large else grpc.StatusCode.INVALID_ARGUMENT
+            context.abort(code, str(exc))
+        timings["tx_decode_image"] = time.perf_counter() - t0
+        t = time.perf_counter()
+        match = self._negotiate(request.task, context)
+        timings["negotiate"] = time.perf_counter() - t
+        tid = request.transmission_id or uuid.uuid4().hex[:12]
+        t = time.perf_counter()
+        with self._model_lock, torch.no_grad():
+            packet = self.model(to_tensor(img)[None].to(self.device), match.task)
+        timings["encode"] = time.perf_counter() - t
+        c, h, w = packet.grid
+        header = pb.TransmissionHeader(
+            transmission_id=tid, task=match.task, grid_c=c, grid_h=h, grid_w=w, image_height=img.height,
+            image_width=img.width, channel=spec_to_proto(spec, request.channel.seed),
+            diffusion_steps=request.diffusion_steps, kb_fingerprint=self.kb.fingerprint, score=match.score,
+            timings_s=timings)
+
+        def chunks():
+            yield pb.TransmitChunk(header=header)
+            for block in symbol_blocks(packet.symbols[0]):
+                yield pb.TransmitChunk(symbols=block)
+
+        t = time.perf_counter()
+        try:
+            reply = self.channel_stub.Transmit(chunks(), timeout=remaining(context, self.deadline_s))
+        except grpc.RpcError as err:
+            code, msg = downstream_error(err, "channel", self.channel_addr)
+            context.abort(code, msg)
+        timings["transmit"] = time.perf_counter() - t
+        log.info("sent %s task=%s uses=%d snr=%.1f", tid, match.task, packet.channel_uses, spec.snr_db)
+        return pb.SendReply(transmission_id=tid, task=match.task, score=match.score, channel_uses=packet.channel_uses,
+                            cbr=packet.cbr, realised_snr_db=reply.realised_snr_db, timings_s=timings,
+                            height=img.height, width=img.width)
