@@ -10,6 +10,7 @@ commands:
   up              start transmitter, channel and receiver as local processes (Ctrl-C stops them)
   train           train the system (joint or one task), channel in the loop; resumable; torchrun for DDP
   bench models    parameters, peak memory and seconds per image of each preset (JSON)
+  bench services  the three services on loopback: throughput, latency, transport overhead, memory (JSON)
   bench taskkb    similarity scores behind the task KB's threshold and margin (JSON)
 
 Run `semcom COMMAND --help` for a command's options."""
@@ -30,6 +31,9 @@ def main(argv: list[str] | None = None) -> int:
             return run(rest)
         if cmd == "bench" and rest[:1] == ["models"]:
             from semcom.bench_models import main as run
+            return run(rest[1:])
+        if cmd == "bench" and rest[:1] == ["services"]:
+            from semcom.bench_services import main as run
             return run(rest[1:])
         if cmd == "bench" and rest[:1] == ["taskkb"]:
             from semcom.bench_taskkb import main as run
