@@ -7,6 +7,7 @@ import sys
 USAGE = """usage: semcom COMMAND [ARGS]
 
 commands:
+  eval            quality against SNR (PSNR, MS-SSIM or mIoU) as JSON + PNG plots
   up              start transmitter, channel and receiver as local processes (Ctrl-C stops them)
   train           train the system (joint or one task), channel in the loop; resumable; torchrun for DDP
   bench models    parameters, peak memory and seconds per image of each preset (JSON)
@@ -23,6 +24,9 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     cmd, rest = argv[0], argv[1:]
     try:
+        if cmd == "eval":
+            from semcom.eval import main as run
+            return run(rest)
         if cmd == "up":
             from semcom.launcher import main as run
             return run(rest)

@@ -228,10 +228,10 @@ class Trainer:
         self.step += 1
         stats = {"loss": float(out["loss"].detach())}
         if "image_mse" in out:
-            stats["psnr"] = 10 * math.log10(1.0 / max(float(out["image_mse"]), 1e-10))
-            stats["latent_mse"] = float(out["latent_mse"])
+            stats["psnr"] = 10 * math.log10(1.0 / max(float(out["image_mse"].detach()), 1e-10))
+            stats["latent_mse"] = float(out["latent_mse"].detach())
         if "seg_loss" in out:
-            stats["seg_loss"] = float(out["seg_loss"])
+            stats["seg_loss"] = float(out["seg_loss"].detach())
             cm = ConfusionMatrix(self.cfg.seg.num_classes, self.cfg.seg.ignore_index)
             cm.update(out["logits"].argmax(1), batch["seg_labels"])
             stats["miou"] = cm.miou()

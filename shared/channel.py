@@ -9,6 +9,8 @@ Conventions (the field's, see MISSION.md "a correct channel"):
 * ``n ~ CN(0, no)`` with ``no = 10^(-SNR_dB/10)``, split evenly between I and Q
   (variance no/2 each), so SNR = E|x|^2 / no.
 * AWGN: h = 1.
+* noiseless: h = 1, n = 0 (the decoders' upper bound); the SNR is then only the
+  value the networks are told.
 * Rayleigh block fading: h ~ CN(0, 1) (E|h|^2 = 1), constant over ``block_len``
   consecutive symbols of a transmission (``block_len = 0``: one h for the whole
   transmission, i.e. quasi-static). The SNR is the *average* SNR, E|h x|^2 / no.
@@ -27,7 +29,7 @@ from dataclasses import dataclass
 
 import torch
 
-CHANNEL_MODELS: tuple[str, ...] = ("awgn", "rayleigh")
+CHANNEL_MODELS: tuple[str, ...] = ("awgn", "rayleigh", "noiseless")
 SNR_RANGE_DB: tuple[float, float] = (-10.0, 40.0)  # what the services accept
 
 
@@ -99,7 +101,7 @@ class Channel:
         self.block_len = block_len
 
     def gains(self, batch: int, n: int, generator: torch.Generator | None, device) -> torch.Tensor:
-        if self.model == "awgn":
+        if self.model in ("awgn", "noiseless"):
             return torch.ones(batch, n, dtype=torch.complex64, device=device)
         return rayleigh_gains(batch, n, self.block_len, generator, device)
 
@@ -111,6 +113,8 @@ class Channel:
         b, n = x.shape
         no = snr_db_to_noise_var(snr_db).to(x.device).expand(b).contiguous()  # (B,)
         h = self.gains(b, n, generator, x.device)  # (B, n)
+        if self.model == "noiseless":
+            no = torch.zeros_like(no)
         noise = complex_normal((b, n), generator, x.device, var=no[:, None])  # (B, n)
         hx = h * x  # (B, n)
         y = hx + noise
@@ -127,8 +131,9 @@ def mmse_equalize(y: torch.Tensor, h: torch.Tensor, noise_var: torch.Tensor) -> 
 
 
 def effective_snr_db(h: torch.Tensor, noise_var: torch.Tensor) -> torch.Tensor:
-    """Per-symbol SNR |h|^2 / no in dB, (B, n) real."""
-    return 10.0 * torch.log10(h.abs().pow(2).clamp_min(1e-10) / noise_var[:, None])
+    """Per-symbol SNR |h|^2 / no in dB, (B, n) real (capped at the top of the supported range)."""
+    snr = 10.0 * torch.log10(h.abs().pow(2).clamp_min(1e-10) / noise_var[:, None].clamp_min(1e-10))
+    return snr.clamp(max=SNR_RANGE_DB[1])
 
 
 def receiver_view(y: torch.Tensor, h: torch.Tensor, noise_var: torch.Tensor, csi: bool,

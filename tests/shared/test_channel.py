@@ -99,3 +99,11 @@ def test_spec_validation():
         ChannelSpec("awgn", float("nan")).validate()
     with pytest.raises(TypeError):
         Channel("awgn")(torch.ones(1, 4), 0.0)
+
+
+def test_noiseless_channel_passes_symbols_through():
+    x = unit_symbols(1, 100)
+    out = Channel("noiseless")(x, 10.0, torch.Generator().manual_seed(0))
+    assert torch.equal(out.y, x) and torch.all(out.noise_var == 0)
+    _, snr_map = receiver_view(out.y, out.h, out.noise_var, csi=True, nominal_snr_db=10.0)
+    assert torch.isfinite(snr_map).all()

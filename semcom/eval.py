@@ -1,0 +1,178 @@
+"""`semcom eval`: quality against SNR, written as JSON (one schema for every system) and PNG plots.
+
+    semcom eval --task reconstruction --data ../shared/data/kodak --channel awgn --snr 0:20:5 --out results/eval
+    semcom eval --task segmentation --data ../shared/data/camvid --channel awgn --snr 0:20:5 --out results/eval
+
+JSON (one file per system, task, channel, data set)::
+
+    {"name", "description", "task", "dataset", "channel", "cbr", "snr_db": [...],
+     "results": {"psnr": [...], "ms_ssim": [...]} | {"miou": [...], "pixel_accuracy": [...]},
+     "noiseless": {...}, "per_image": {...}, "git_commit", "weights", "weights_sha256", "seed", "command"}
+
+Plots are drawn from the JSON files in --out (so curves of other runs and systems in the
+same folder appear together).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+import torch
+
+from semcom.data import Kodak, segmentation_dataset
+from semcom.evaluate import reconstruction_quality, segmentation_quality
+from semcom.pipeline import load_models
+from semcom.train import git_commit
+from shared.channel import ChannelSpec
+from shared.weights import read_config, resolve_weights
+
+SYSTEMS = ("proposed",)
+
+
+def parse_snr(text: str) -> list[float]:
+    """'0:20:5' -> [0, 5, 10, 15, 20]; '1,4,7' -> [1, 4, 7]."""
+    if ":" in text:
+        lo, hi, step = (float(v) for v in text.split(":"))
+        n = int(round((hi - lo) / step)) + 1
+        return [round(lo + i * step, 6) for i in range(n)]
+    return [float(v) for v in text.split(",")]
+
+
+def center_crop(img: torch.Tensor, size: int) -> torch.Tensor:
+    h, w = img.shape[-2:]
+    top, left = max(0, (h - size) // 2), max(0, (w - size) // 2)
+    return img[..., top:top + size, left:left + size]
+
+
+def evaluate_proposed(args, snrs: list[float]) -> dict:
+    from tqdm import tqdm
+
+    cfg, path = resolve_weights(args.preset, args.weights)
+    cfg, tx, rx = load_models(cfg, path, args.device)
+    doc_w = read_config(path)[1] if path else {}
+    settings = [(s, args.channel) for s in snrs] + [(max(snrs), "noiseless")]
+    per_image: dict[str, list] = {}
+    results: dict[str, list] = {}
+    noiseless: dict[str, float] = {}
+    bar = tqdm(settings, desc=f"eval proposed {args.task}", dynamic_ncols=True)
+    for snr, model in bar:
+        spec = ChannelSpec(model, snr, block_len=args.block_len, csi=not args.no_csi)
+        if args.task == "reconstruction":
+            ds = Kodak(args.data)
+            images = (center_crop(ds[i], args.crop) if args.crop else ds[i] for i in range(min(len(ds), args.limit)))
+            q = reconstruction_quality(tx, rx, images, spec, seed=args.seed, steps=args.steps)
+            row = {"psnr": sum(q["psnr"]) / len(q["psnr"])}
+            if q["ms_ssim"]:
+                row["ms_ssim"] = sum(q["ms_ssim"]) / len(q["ms_ssim"])
+            images_q = q
+        else:
+            ds = segmentation_dataset(args.data, args.split)
+            pairs = (ds[i] for i in range(min(len(ds), args.limit)))
+            q = segmentation_quality(tx, rx, pairs, spec, seed=args.seed)
+            row = {"miou": q["miou"], "pixel_accuracy": q["pixel_accuracy"]}
+            images_q = {"iou": q["iou"]}
+        bar.set_postfix({k: f"{v:.3f}" for k, v in row.items()} | {"snr": snr})
+        if model == "noiseless":
+            noiseless = row
+        else:
+            for k, v in row.items():
+                results.setdefault(k, []).append(round(v, 5))
+            per_image[str(snr)] = images_q
+    c = cfg.encoder
+    return {
+        "name": "proposed", "description": "generative semcom (Swin KB + JSCC + DiT diffusion / ResNet decoders)",
+        "task": args.task, "dataset": str(args.data), "split": args.split if args.task == "segmentation" else None,
+        "crop": args.crop, "images": min(len(ds), args.limit), "channel": args.channel, "block_len": args.block_len,
+        "csi": not args.no_csi, "cbr": c.cbr, "snr_db": snrs, "results": results, "noiseless": noiseless,
+        "diffusion_steps": args.steps or cfg.diffusion.sample_steps, "preset": cfg.name, "weights": str(path),
+        "weights_sha256": doc_w.get("sha256"), "train_meta": doc_w.get("meta"), "git_commit": git_commit(),
+        "seed": args.seed, "command": "semcom eval " + " ".join(args.argv), "per_image": per_image,
+    }
+
+
+def plot(out: Path) -> list[str]:
+    """One PNG per (task, dataset tag, channel, metric) from every JSON in `out`."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    docs = [json.loads(p.read_text()) for p in sorted(out.glob("*.json"))]
+    groups: dict[tuple, list[dict]] = {}
+    for d in docs:
+        if "results" not in d or "snr_db" not in d:
+            continue
+        for metric in d["results"]:
+            key = (d["task"], Path(d["dataset"]).name + (f"-crop{d['crop']}" if d.get("crop") else ""), d["channel"],
+                   metric)
+            groups.setdefault(key, []).append(d)
+    written = []
+    for (task, dataset, channel, metric), ds in groups.items():
+        fig, ax = plt.subplots(figsize=(5, 3.6), dpi=120)
+        for d in ds:
+            ax.plot(d["snr_db"], d["results"][metric], marker="o", label=f"{d['name']} (CBR {d['cbr']})")
+            if d.get("noiseless", {}).get(metric) is not None:
+                ax.axhline(d["noiseless"][metric], ls=":", lw=1, color=ax.lines[-1].get_color())
+        ax.set_xlabel("SNR (dB)")
+        ax.set_ylabel({"psnr": "PSNR (dB)", "ms_ssim": "MS-SSIM", "miou": "mIoU",
+                       "pixel_accuracy": "pixel accuracy"}.get(metric, metric))
+        ax.set_title(f"{task}, {dataset}, {channel}", fontsize=9)
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=7)
+        fig.tight_layout()
+        path = out / f"{task}_{dataset}_{channel}_{metric}.png"
+        fig.savefig(path)
+        plt.close(fig)
+        written.append(str(path))
+    return written
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = list(sys.argv[2:] if argv is None else argv)
+    p = argparse.ArgumentParser(prog="semcom eval", description=__doc__,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--task", choices=["reconstruction", "segmentation"], required=True)
+    p.add_argument("--systems", default="proposed", help=f"comma-separated, from: {', '.join(SYSTEMS)}")
+    p.add_argument("--data", required=True, help="Kodak-style folder (reconstruction) or CamVid/VOC root")
+    p.add_argument("--split", default="val", help="segmentation split")
+    p.add_argument("--crop", type=int, default=0, help="centre-crop images to this size (e.g. 224); 0 = whole")
+    p.add_argument("--channel", choices=["awgn", "rayleigh"], default="awgn")
+    p.add_argument("--block-len", type=int, default=0)
+    p.add_argument("--no-csi", action="store_true")
+    p.add_argument("--snr", default="0:20:5", help="LO:HI:STEP or a comma list, dB")
+    p.add_argument("--cbr", help="must match the weights' CBR if given (the proposed system is trained per CBR)")
+    p.add_argument("--preset", default="cpu")
+    p.add_argument("--weights", default="default")
+    p.add_argument("--steps", type=int, help="diffusion sampling steps (default: the preset's)")
+    p.add_argument("--limit", type=int, default=10**9, help="evaluate at most this many images")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--device", default="cpu")
+    p.add_argument("--out", required=True)
+    args = p.parse_args(argv)
+    args.argv = argv
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    snrs = parse_snr(args.snr)
+    for system in args.systems.split(","):
+        if system != "proposed":
+            print(f"semcom eval: unknown system {system!r}; available: {', '.join(SYSTEMS)}", file=sys.stderr)
+            return 2
+        cfg, _ = resolve_weights(args.preset, args.weights)
+        if args.cbr and args.cbr != cfg.encoder.cbr:
+            print(f"semcom eval: the weights were trained at CBR {cfg.encoder.cbr}, not {args.cbr}", file=sys.stderr)
+            return 2
+        doc = evaluate_proposed(args, snrs)
+        tag = Path(args.data).name + (f"-crop{args.crop}" if args.crop else "")
+        path = out / f"{args.task}_{tag}_{args.channel}_{system}.json"
+        path.write_text(json.dumps(doc, indent=1) + "\n")
+        print(json.dumps({k: doc[k] for k in ("name", "task", "channel", "cbr", "snr_db", "results", "noiseless")}))
+    for png in plot(out):
+        print(f"wrote {png}", file=sys.stderr)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

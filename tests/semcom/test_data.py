@@ -1,0 +1,41 @@
+import pytest
+import torch
+
+from semcom.data import CamVid, ImageFolder, Kodak, VOCSegmentation, segmentation_dataset
+
+
+def test_image_folder_random_crops(image_folder):
+    torch.manual_seed(0)
+    ds = ImageFolder([image_folder], crop=64, samples_per_epoch=10)
+    assert len(ds) == 10 and len(ds.files) == 4  # recursive, PNG and JPEG
+    x = ds[3]
+    assert x.shape == (3, 64, 64) and 0 <= x.min() and x.max() <= 1
+    assert torch.equal(ds[3], x)  # deterministic per index and seed
+
+
+def test_kodak_whole_images(image_folder):
+    ds = Kodak(image_folder / "sub")
+    assert len(ds) == 3 and ds[1].shape == (3, 144, 170)
+    with pytest.raises(FileNotFoundError):
+        Kodak(image_folder / "nothing")
+
+
+def test_camvid_layout(camvid_root):
+    ds = CamVid(camvid_root, "val")
+    img, lab = ds[0]
+    assert img.shape == (3, 64, 96) and lab.shape == (64, 96) and lab.dtype == torch.long
+    assert set(lab.unique().tolist()) == {0, 3, 11}
+    train = CamVid(camvid_root, "train", crop=48)
+    img, lab = train[1]
+    assert img.shape == (3, 48, 48) and lab.shape == (48, 48)
+    assert isinstance(segmentation_dataset(camvid_root, "train"), CamVid)
+
+
+def test_voc_layout_reads_palette_indices(voc_root):
+    ds = segmentation_dataset(voc_root, "train")
+    assert isinstance(ds, VOCSegmentation) and len(ds) == 2
+    img, lab = ds[0]
+    assert img.shape == (3, 40, 50)
+    assert set(lab.unique().tolist()) == {0, 15, 255}  # raw palette indices, not RGB
+    assert VOCSegmentation.num_classes == 21 and VOCSegmentation.ignore_index == 255
+    assert len(VOCSegmentation(voc_root, "val")) == 1

@@ -1,0 +1,22 @@
+import json
+
+from semcom.eval import main, parse_snr
+
+
+def test_parse_snr():
+    assert parse_snr("0:20:5") == [0, 5, 10, 15, 20]
+    assert parse_snr("1,4,7") == [1, 4, 7]
+
+
+def test_eval_writes_json_and_plots(image_folder, camvid_root, tmp_path):
+    out = tmp_path / "eval"
+    assert main(["--task", "reconstruction", "--data", str(image_folder / "sub"), "--snr", "0:10:10", "--preset",
+                 "test", "--weights", "none", "--limit", "2", "--out", str(out), "--steps", "2"]) == 0
+    doc = json.loads((out / "reconstruction_sub_awgn_proposed.json").read_text())
+    assert doc["snr_db"] == [0, 10] and len(doc["results"]["psnr"]) == 2 and "psnr" in doc["noiseless"]
+    assert doc["cbr"] == "1/16" and doc["seed"] == 0 and doc["command"].startswith("semcom eval")
+    assert (out / "reconstruction_sub_awgn_psnr.png").exists()
+    assert main(["--task", "segmentation", "--data", str(camvid_root), "--snr", "5", "--preset", "test",
+                 "--weights", "none", "--out", str(out)]) == 0
+    doc = json.loads((out / "segmentation_camvid_awgn_proposed.json").read_text())
+    assert 0 <= doc["results"]["miou"][0] <= 1

@@ -1,0 +1,56 @@
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+import torch
+
+from semcom.train import Trainer, parse
+from shared.weights import read_config
+
+
+def _args(image_folder, camvid_root, out, *extra):
+    return ["--preset", "test", "--data", str(image_folder), "--seg-data", str(camvid_root), "--out", str(out),
+            "--batch", "2", "--crop", "64", "--val-every", "1000", "--ckpt-every", "1000", "--warmup", "1",
+            "--lr", "2e-3", *extra]
+
+
+def test_joint_training_loss_falls_and_resumes(image_folder, camvid_root, tmp_path):
+    out = tmp_path / "ckpt"
+    tr = Trainer(parse(_args(image_folder, camvid_root, out, "--steps", "30", "--rayleigh-prob", "0")))
+    losses = [tr.train_step()["loss"] for _ in range(30)]
+    assert sum(losses[-5:]) / 5 < 0.8 * sum(losses[:5]) / 5
+    tr.save(0.0)
+    cfg, doc = read_config(out)
+    assert cfg.name == "test" and doc["meta"]["steps"] == 30 and doc["meta"]["cbr"] == "1/16"
+    assert doc["meta"]["classes"][0] == "sky" and doc["meta"]["task"] == "joint"
+    # resume: same weights and optimizer state, step counter continues
+    tr2 = Trainer(parse(_args(image_folder, camvid_root, out, "--steps", "31", "--resume")))
+    assert tr2.step == 30
+    for a, b in zip(tr.system.parameters(), tr2.system.parameters()):
+        assert torch.equal(a.detach().cpu(), b.detach().cpu())
+    assert tr2.opt.state_dict()["state"].keys() == tr.opt.state_dict()["state"].keys()
+    assert tr2.run() == 0
+    assert json.loads((out / "train_state.json").read_text())["step"] == 31
+
+
+def test_segmentation_only_with_frozen_transmitter(image_folder, camvid_root, tmp_path):
+    first = tmp_path / "a"
+    Trainer(parse(_args(image_folder, camvid_root, first, "--steps", "1"))).save(0.0)
+    tr = Trainer(parse(_args(image_folder, camvid_root, tmp_path / "b", "--steps", "2", "--task", "segmentation",
+                             "--init", str(first), "--freeze-transmitter")))
+    before = [p.clone() for p in tr.system.transmitter.parameters()]
+    tr.train_step()
+    assert all(torch.equal(a, b) for a, b in zip(before, tr.system.transmitter.parameters()))
+
+
+@pytest.mark.slow
+def test_ddp_two_processes_gloo(image_folder, camvid_root, tmp_path):
+    out = tmp_path / "ddp"
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node=2", "--master_port=29533",
+           "-m", "semcom.train", *_args(image_folder, camvid_root, out, "--steps", "3", "--device", "cpu")]
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    proc = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=600)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert json.loads((out / "train_state.json").read_text())["step"] == 3
