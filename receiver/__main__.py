@@ -23,17 +23,13 @@ def main(argv: list[str] | None = None) -> int:
     from receiver.service import ReceiverService
     from shared.rpc import semcom_pb2_grpc as rpc
     from shared.task_kb import TaskKB
-    from shared.weights import load_checkpoint, resolve_weights
+    from shared.weights import load_side
 
     srv = build_server(args.host, args.port, args.workers, ("Receiver",))
     service = ReceiverService(args.queue_depth, args.keep, args.subscriber_depth)
     rpc.add_ReceiverServicer_to_server(service, srv.server)
     srv.server.start()
-    cfg, path = resolve_weights(args.preset, args.weights)
-    model = Receiver(cfg)
-    if path is not None:
-        load_checkpoint(path, {"receiver": model})
-    service.attach(model.to(pick_device(args.device)).eval(), TaskKB())
+    service.attach(load_side(Receiver, "receiver", args.preset, args.weights, pick_device(args.device)), TaskKB())
     return run_until_signal(srv, args.grace, on_stop=lambda: service.drain(args.grace))
 
 

@@ -79,3 +79,12 @@ def resolve_weights(preset: str, weights: str | Path | None) -> tuple[ModelConfi
         raise FileNotFoundError(f"no {CONFIG_FILE} in {path}: pass a checkpoint directory written by semcom train")
     cfg, _ = read_config(path)
     return cfg, path
+
+
+def load_side(cls, key: str, preset: str, weights: str | Path | None, device) -> torch.nn.Module:
+    """Builds one side's model (`cls(cfg)`) from a preset or checkpoint and loads its `key` weights, in eval mode."""
+    cfg, path = resolve_weights(preset, weights)
+    model = cls(cfg)
+    if path is not None:
+        load_checkpoint(path, {key: model})
+    return model.to(device).eval()

@@ -20,7 +20,7 @@ def main(argv: list[str] | None = None) -> int:
 
     from shared.rpc import semcom_pb2_grpc as rpc
     from shared.task_kb import TaskKB
-    from shared.weights import load_checkpoint, resolve_weights
+    from shared.weights import load_side
     from transmitter.model import Transmitter
     from transmitter.service import TransmitterService
 
@@ -30,12 +30,7 @@ def main(argv: list[str] | None = None) -> int:
     service = TransmitterService(args.channel_addr, args.receiver_addr, args.max_image_bytes, args.deadline)
     rpc.add_TransmitterServicer_to_server(service, srv.server)
     srv.server.start()
-    cfg, path = resolve_weights(args.preset, args.weights)
-    model = Transmitter(cfg)
-    if path is not None:
-        load_checkpoint(path, {"transmitter": model})
-    model = model.to(pick_device(args.device)).eval()
-    service.attach(model, TaskKB())
+    service.attach(load_side(Transmitter, "transmitter", args.preset, args.weights, pick_device(args.device)), TaskKB())
     return run_until_signal(srv, args.grace)
 
 

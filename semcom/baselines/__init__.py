@@ -1,0 +1,1 @@
+"""Baselines of the paper's comparisons (reconstruction and segmentation)."""
