@@ -1,0 +1,51 @@
+"""The weights shipped in weights/cpu load by default and do real work (issue: training and shipped weights)."""
+
+from pathlib import Path
+
+import pytest
+import torch
+
+from semcom.data import CamVid, Kodak
+from semcom.evaluate import reconstruction_quality, segmentation_quality
+from semcom.pipeline import load_models
+from shared.channel import ChannelSpec
+from shared.config import get_preset
+from shared.weights import resolve_weights, shipped_weights
+
+DATA = Path(__file__).resolve().parents[3] / "shared" / "data"
+
+
+@pytest.fixture(scope="module")
+def shipped():
+    path = shipped_weights("cpu")
+    assert path is not None, "weights/cpu/ is missing: the services' default weights must ship with the repo"
+    return load_models(None, path, "cpu")
+
+
+def test_shipped_weights_are_the_default():
+    cfg, path = resolve_weights("cpu", "default")
+    assert path == shipped_weights("cpu") and cfg.name == "cpu"
+    size = sum(f.stat().st_size for f in path.iterdir())
+    assert size < 50 * 2**20
+
+
+@pytest.mark.skipif(not (DATA / "kodak").is_dir(), reason="needs ../shared/data/kodak")
+def test_reconstruction_beats_untrained_on_kodak(shipped):
+    _, tx, rx = shipped
+    img = Kodak(DATA / "kodak")[14][:, 128:384, 256:512]  # 256x256 centre of kodim15
+    spec = ChannelSpec("awgn", 20.0)
+    trained = reconstruction_quality(tx, rx, [img], spec)["psnr"][0]
+    torch.manual_seed(0)
+    _, utx, urx = load_models(get_preset("cpu"), None, "cpu")
+    untrained = reconstruction_quality(utx, urx, [img], spec)["psnr"][0]
+    assert trained > untrained + 5.0, (trained, untrained)
+
+
+@pytest.mark.skipif(not (DATA / "camvid").is_dir(), reason="needs ../shared/data/camvid")
+def test_segmentation_well_above_chance_on_camvid(shipped):
+    _, tx, rx = shipped
+    ds = CamVid(DATA / "camvid", "val")
+    q = segmentation_quality(tx, rx, [ds[i] for i in (0, 50)], ChannelSpec("awgn", 10.0))
+    chance = 1 / 11
+    assert q["miou"] > 2 * chance, q
+    assert q["pixel_accuracy"] > 0.5, q
