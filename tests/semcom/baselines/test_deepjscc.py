@@ -1,0 +1,36 @@
+import pytest
+import torch
+
+from semcom.baselines.deepjscc import ADJSCC, BASELINES, DeepJSCC, symbol_channels
+
+
+@pytest.mark.parametrize("cls", [DeepJSCC, ADJSCC])
+def test_shapes_power_and_cbr(cls):
+    torch.manual_seed(0)
+    m = cls("1/16", width=8)
+    img = torch.rand(2, 3, 32, 48)
+    snr = torch.tensor([0.0, 20.0])
+    x = m.encode(img, snr)
+    assert x.shape == (2, 3, 8, 12) and x.is_complex()  # CBR 1/16 at stride 4: 3 complex channels
+    assert x.numel() / 2 / (32 * 48 * 3) == pytest.approx(1 / 16)
+    assert x.abs().pow(2).flatten(1).mean(1).tolist() == pytest.approx([1.0, 1.0], abs=1e-4)
+    out = m.decode(x, snr)
+    assert out.shape == img.shape and 0 <= out.min() and out.max() <= 1
+    out.mean().backward()
+    assert all(p.grad is not None for p in m.parameters())
+
+
+def test_adjscc_uses_the_snr():
+    torch.manual_seed(0)
+    m = ADJSCC("1/16", width=8)
+    img = torch.rand(1, 3, 16, 16)
+    assert not torch.allclose(m.encode(img, torch.tensor([0.0])), m.encode(img, torch.tensor([20.0])))
+    d = DeepJSCC("1/16", width=8)
+    assert torch.allclose(d.encode(img, torch.tensor([0.0])), d.encode(img, torch.tensor([20.0])))
+
+
+def test_registry_and_cbr_check():
+    assert set(BASELINES) == {"deepjscc", "adjscc"}
+    assert symbol_channels("1/48") == 1
+    with pytest.raises(ValueError):
+        symbol_channels("1/100")
