@@ -15,9 +15,11 @@ def main(argv: list[str] | None = None) -> int:
 
     from channel.service import ChannelService
     from shared.rpc import semcom_pb2_grpc as rpc
+    from shared.security import Security
 
-    srv = build_server(args.host, args.port, args.workers, ("Channel",))
-    rpc.add_ChannelServicer_to_server(ChannelService(args.receiver_addr, args.deadline), srv.server)
+    security = Security.from_args(args)
+    srv = build_server(args.host, args.port, args.workers, ("Channel",), security=security)
+    rpc.add_ChannelServicer_to_server(ChannelService(args.receiver_addr, args.deadline, security), srv.server)
     srv.server.start()
     return run_until_signal(srv, args.grace)
 

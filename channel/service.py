@@ -10,6 +10,7 @@ import grpc
 from channel.step import transmit
 from shared.rpc import semcom_pb2 as pb
 from shared.rpc import semcom_pb2_grpc as rpc
+from shared.security import Security
 from shared.service import Loading, client_channel, downstream_error, remaining
 from shared.wire import SymbolAssembler, WireError, header_symbols, spec_from_proto, symbol_blocks
 
@@ -18,9 +19,9 @@ MAX_SYMBOLS = 1 << 26  # 64 M complex symbols (512 MiB): far above any image the
 
 
 class ChannelService(Loading, rpc.ChannelServicer):
-    def __init__(self, receiver_addr: str, deadline_s: float) -> None:
+    def __init__(self, receiver_addr: str, deadline_s: float, security: Security = Security()) -> None:
         self.receiver_addr = receiver_addr
-        self.receiver_stub = rpc.ReceiverStub(client_channel(receiver_addr))
+        self.receiver_stub = rpc.ReceiverStub(client_channel(receiver_addr, security))
         self.deadline_s = deadline_s
         self.mark_ready()  # nothing to load
 

@@ -22,10 +22,11 @@ def main(argv: list[str] | None = None) -> int:
     from receiver.model import Receiver
     from receiver.service import ReceiverService
     from shared.rpc import semcom_pb2_grpc as rpc
+    from shared.security import Security
     from shared.task_kb import TaskKB
     from shared.weights import load_side
 
-    srv = build_server(args.host, args.port, args.workers, ("Receiver",))
+    srv = build_server(args.host, args.port, args.workers, ("Receiver",), security=Security.from_args(args))
     service = ReceiverService(args.queue_depth, args.keep, args.subscriber_depth)
     rpc.add_ReceiverServicer_to_server(service, srv.server)
     srv.server.start()

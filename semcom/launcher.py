@@ -20,14 +20,15 @@ from pathlib import Path
 import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
+from shared.security import Security
 from shared.service import DEFAULT_PORTS
 
 ORDER = ("channel", "receiver", "transmitter")
 
 
-def health_status(addr: str, timeout: float = 2.0) -> str:
+def health_status(addr: str, timeout: float = 2.0, security: Security = Security()) -> str:
     """SERVING / NOT_SERVING / UNAVAILABLE (no answer) of the overall health of the server at addr."""
-    with grpc.insecure_channel(addr) as ch:
+    with security.channel(addr) as ch:
         try:
             r = health_pb2_grpc.HealthStub(ch).Check(health_pb2.HealthCheckRequest(service=""), timeout=timeout)
             return health_pb2.HealthCheckResponse.ServingStatus.Name(r.status)
@@ -38,7 +39,8 @@ def health_status(addr: str, timeout: float = 2.0) -> str:
 class ServiceProcesses:
     def __init__(self, ports: dict[str, int] | None = None, host: str = "127.0.0.1", extra_args: list[str] = (),
                  env: dict[str, str] | None = None, log_dir: str | Path | None = None,
-                 per_service_args: dict[str, list[str]] | None = None) -> None:
+                 per_service_args: dict[str, list[str]] | None = None, security: Security = Security()) -> None:
+        self.security = security
         self.ports = {**DEFAULT_PORTS, **(ports or {})}
         self.host = host
         self.extra_args = list(extra_args)
@@ -74,7 +76,7 @@ class ServiceProcesses:
     def wait_serving(self, names=ORDER, timeout: float = 300.0) -> None:
         end = time.monotonic() + timeout
         for name in names:
-            while health_status(self.addr(name)) != "SERVING":
+            while health_status(self.addr(name), security=self.security) != "SERVING":
                 proc = self.procs.get(name)
                 if proc is not None and proc.poll() is not None:
                     raise RuntimeError(f"{name} exited with code {proc.returncode} before serving")
@@ -134,7 +136,9 @@ def main(argv: list[str] | None = None) -> int:
     ports = {n: getattr(args, f"{n}_port") for n in DEFAULT_PORTS}
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
-    services = ServiceProcesses(ports, args.host, extra)
+    from semcom.healthcheck import env_security
+
+    services = ServiceProcesses(ports, args.host, extra, security=env_security())
     try:
         with services:
             print("semcom up: " + ", ".join(f"{n} {services.addr(n)}" for n in ORDER) + " - all SERVING "

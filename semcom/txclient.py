@@ -24,6 +24,7 @@ import grpc
 
 from shared.rpc import semcom_pb2 as pb
 from shared.rpc import semcom_pb2_grpc as rpc
+from shared.security import Security, add_security_args
 from shared.service import client_channel, default_addr, env
 
 
@@ -112,8 +113,8 @@ def cmd_send(args) -> int:
         raise ClientError(f"cannot read {path}: {exc.strerror or exc}") from None
     settings = pb.ChannelSettings(model=args.channel, snr_db=args.snr, block_len=args.block_len, csi=not args.no_csi,
                                   seed=args.seed)
-    tx = rpc.TransmitterStub(client_channel(args.transmitter))
-    rx = rpc.ReceiverStub(client_channel(args.receiver))
+    tx = rpc.TransmitterStub(client_channel(args.transmitter, args.security))
+    rx = rpc.ReceiverStub(client_channel(args.receiver, args.security))
     started = time.perf_counter()
     show = sys.stderr.isatty() and not args.json
     with Progress("sending", show):
@@ -158,7 +159,7 @@ def cmd_send(args) -> int:
 
 
 def cmd_watch(args) -> int:
-    rx = rpc.ReceiverStub(client_channel(args.receiver))
+    rx = rpc.ReceiverStub(client_channel(args.receiver, args.security))
     last = args.after
     count = 0
     backoff = 0.5
@@ -189,7 +190,7 @@ def cmd_watch(args) -> int:
 
 
 def cmd_tasks(args) -> int:
-    reply = rpc.TransmitterStub(client_channel(args.transmitter)).ListTasks(pb.ListTasksRequest(),
+    reply = rpc.TransmitterStub(client_channel(args.transmitter, args.security)).ListTasks(pb.ListTasksRequest(),
                                                                              timeout=args.timeout)
     if args.json:
         print(json.dumps({"kb_fingerprint": reply.kb_fingerprint, "threshold": reply.threshold,
@@ -206,6 +207,7 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--transmitter", default=default_addr("transmitter"), help="transmitter address")
     p.add_argument("--receiver", default=default_addr("receiver"), help="receiver address")
     p.add_argument("--timeout", type=float, default=env("CLIENT_TIMEOUT_S", 300.0), help="deadline per call, seconds")
+    add_security_args(p, env)
     sub = p.add_subparsers(dest="cmd", required=True)
     s = sub.add_parser("send", help="send one image")
     s.add_argument("image")
@@ -235,6 +237,7 @@ def parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
     try:
+        args.security = Security.from_args(args)
         return args.func(args)
     except grpc.RpcError as err:
         code = err.code().name if hasattr(err, "code") and err.code() else "UNKNOWN"

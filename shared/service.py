@@ -21,6 +21,7 @@ from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
 from shared.rpc import semcom_pb2 as pb
+from shared.security import Security, add_security_args
 
 DEFAULT_PORTS = {"transmitter": 50051, "channel": 50052, "receiver": 50053}
 MiB = 1 << 20
@@ -56,6 +57,7 @@ def server_args(service: str, description: str) -> argparse.ArgumentParser:
     p.add_argument("--deadline", type=float, default=env("DEADLINE_S", DEFAULT_DEADLINE_S),
                    help="deadline of outgoing calls in seconds (SEMCOM_DEADLINE_S)")
     p.add_argument("--log-level", default=env("LOG_LEVEL", "INFO"))
+    add_security_args(p, env)
     return p
 
 
@@ -88,10 +90,12 @@ class Server:
 
 
 def build_server(host: str, port: int, workers: int, service_names: tuple[str, ...],
-                 max_receive_bytes: int = MAX_MESSAGE_BYTES) -> Server:
-    """A server with health (NOT_SERVING until the caller says otherwise) and reflection."""
+                 max_receive_bytes: int = MAX_MESSAGE_BYTES, security: Security = Security()) -> Server:
+    """A server with health (NOT_SERVING until the caller says otherwise), reflection, and optional
+    TLS / mutual TLS and token authentication (``shared.security``)."""
     server = grpc.server(
         futures.ThreadPoolExecutor(max_workers=workers),
+        interceptors=security.interceptors(),
         options=[("grpc.max_receive_message_length", max_receive_bytes),
                  ("grpc.max_send_message_length", MAX_MESSAGE_BYTES * 4),
                  ("grpc.so_reuseport", 0)],
@@ -100,7 +104,7 @@ def build_server(host: str, port: int, workers: int, service_names: tuple[str, .
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
     full_names = tuple(pb.DESCRIPTOR.services_by_name[n].full_name for n in service_names)
     reflection.enable_server_reflection((*full_names, health.SERVICE_NAME, reflection.SERVICE_NAME), server)
-    bound = server.add_insecure_port(f"{host}:{port}")
+    bound = security.add_port(server, f"{host}:{port}")
     if bound == 0:
         raise SystemExit(f"cannot bind {host}:{port} (in use?)")
     s = Server(server, health_servicer, bound, full_names)
@@ -131,9 +135,9 @@ def run_until_signal(srv: Server, grace_s: float, on_stop: Callable[[], None] | 
     return 0
 
 
-def client_channel(addr: str) -> grpc.Channel:
-    return grpc.insecure_channel(addr, options=[("grpc.max_receive_message_length", MAX_MESSAGE_BYTES * 4),
-                                                ("grpc.max_send_message_length", MAX_MESSAGE_BYTES * 4)])
+def client_channel(addr: str, security: Security = Security()) -> grpc.Channel:
+    return security.channel(addr, options=[("grpc.max_receive_message_length", MAX_MESSAGE_BYTES * 4),
+                                           ("grpc.max_send_message_length", MAX_MESSAGE_BYTES * 4)])
 
 
 def remaining(context: grpc.ServicerContext | None, default_s: float) -> float:

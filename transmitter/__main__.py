@@ -19,15 +19,17 @@ def main(argv: list[str] | None = None) -> int:
     setup_logging(args.log_level, "transmitter")
 
     from shared.rpc import semcom_pb2_grpc as rpc
+    from shared.security import Security
     from shared.task_kb import TaskKB
     from shared.weights import load_side
     from transmitter.model import Transmitter
     from transmitter.service import TransmitterService
 
     # bind and answer health (NOT_SERVING) first, load the models, then say SERVING
+    security = Security.from_args(args)
     srv = build_server(args.host, args.port, args.workers, ("Transmitter",),
-                       max_receive_bytes=args.max_image_bytes + MiB)
-    service = TransmitterService(args.channel_addr, args.receiver_addr, args.max_image_bytes, args.deadline)
+                       max_receive_bytes=args.max_image_bytes + MiB, security=security)
+    service = TransmitterService(args.channel_addr, args.receiver_addr, args.max_image_bytes, args.deadline, security)
     rpc.add_TransmitterServicer_to_server(service, srv.server)
     srv.server.start()
     service.attach(load_side(Transmitter, "transmitter", args.preset, args.weights, pick_device(args.device)), TaskKB())

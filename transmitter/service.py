@@ -14,6 +14,7 @@ from shared.channel import ChannelSpec
 from shared.imageio import ImageRejected, decode_image, to_tensor
 from shared.rpc import semcom_pb2 as pb
 from shared.rpc import semcom_pb2_grpc as rpc
+from shared.security import Security
 from shared.service import Loading, client_channel, downstream_error, remaining
 from shared.task_kb import NegotiationFailed, TaskKB, TaskMatch, TaskNotUnderstood, check_agreement
 from shared.wire import spec_from_proto, spec_to_proto, symbol_blocks
@@ -23,10 +24,11 @@ log = logging.getLogger("semcom.transmitter")
 
 
 class TransmitterService(Loading, rpc.TransmitterServicer):
-    def __init__(self, channel_addr: str, receiver_addr: str, max_image_bytes: int, deadline_s: float) -> None:
+    def __init__(self, channel_addr: str, receiver_addr: str, max_image_bytes: int, deadline_s: float,
+                 security: Security = Security()) -> None:
         self.channel_addr, self.receiver_addr = channel_addr, receiver_addr
-        self.channel_stub = rpc.ChannelStub(client_channel(channel_addr))
-        self.receiver_stub = rpc.ReceiverStub(client_channel(receiver_addr))
+        self.channel_stub = rpc.ChannelStub(client_channel(channel_addr, security))
+        self.receiver_stub = rpc.ReceiverStub(client_channel(receiver_addr, security))
         self.max_image_bytes = max_image_bytes
         self.deadline_s = deadline_s
         self._model_lock = threading.Lock()  # one encode at a time: the model is not re-entrant on every device

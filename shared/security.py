@@ -1,0 +1,154 @@
+"""Optional transport security and authentication for every service and client.
+
+* TLS: ``--tls-cert/--tls-key`` (PEM) on a server; a client verifies the server with
+  ``--tls-ca``. Mutual TLS: a server started with ``--mtls`` requires a client
+  certificate signed by ``--tls-ca``; clients present ``--tls-cert/--tls-key``.
+  Services calling other services use their own certificate as client identity.
+* Shared token: ``--token`` (or ``SEMCOM_TOKEN`` / ``SEMCOM_TOKEN_FILE``); every RPC
+  except the health service must carry ``authorization: Bearer <token>``, else
+  UNAUTHENTICATED.
+
+Every flag has a ``SEMCOM_*`` environment variable. With none set, everything is
+plaintext on loopback, as for local development.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hmac
+from dataclasses import dataclass
+from pathlib import Path
+
+import grpc
+
+HEALTH_PREFIX = "/grpc.health.v1.Health/"
+
+
+@dataclass(frozen=True)
+class Security:
+    cert: bytes | None = None
+    key: bytes | None = None
+    ca: bytes | None = None
+    mtls: bool = False
+    token: str | None = None
+
+    @property
+    def tls(self) -> bool:
+        return self.ca is not None or self.cert is not None
+
+    @classmethod
+    def from_args(cls, args: argparse.Namespace) -> "Security":
+        def read(path: str | None) -> bytes | None:
+            if not path:
+                return None
+            try:
+                return Path(path).read_bytes()
+            except OSError as exc:
+                raise SystemExit(f"cannot read {path}: {exc.strerror}") from None
+
+        token = args.token
+        if not token and args.token_file:
+            token = (read(args.token_file) or b"").decode().strip()
+        sec = cls(read(args.tls_cert), read(args.tls_key), read(args.tls_ca), bool(args.mtls), token or None)
+        if (sec.cert is None) != (sec.key is None):
+            raise SystemExit("--tls-cert and --tls-key go together")
+        if sec.mtls and (sec.ca is None or sec.cert is None):
+            raise SystemExit("--mtls needs --tls-ca (to verify clients) and --tls-cert/--tls-key")
+        return sec
+
+    # ------------------------------------------------------------------ server side
+
+    def add_port(self, server: grpc.Server, address: str) -> int:
+        if self.cert is None:
+            return server.add_insecure_port(address)
+        creds = grpc.ssl_server_credentials([(self.key, self.cert)], root_certificates=self.ca if self.mtls else None,
+                                            require_client_auth=self.mtls)
+        return server.add_secure_port(address, creds)
+
+    def interceptors(self) -> list[grpc.ServerInterceptor]:
+        return [TokenAuth(self.token)] if self.token else []
+
+    # ------------------------------------------------------------------ client side
+
+    def channel(self, address: str, options: list[tuple[str, int]] | None = None) -> grpc.Channel:
+        options = options or []
+        if self.tls:
+            creds = grpc.ssl_channel_credentials(root_certificates=self.ca, private_key=self.key,
+                                                 certificate_chain=self.cert)
+            ch = grpc.secure_channel(address, creds, options=options)
+        else:
+            ch = grpc.insecure_channel(address, options=options)
+        if self.token:
+            ch = grpc.intercept_channel(ch, AddToken(self.token))
+        return ch
+
+
+def add_security_args(p: argparse.ArgumentParser, env) -> None:
+    g = p.add_argument_group("security (all optional)")
+    g.add_argument("--tls-cert", default=env("TLS_CERT", ""), help="PEM certificate (SEMCOM_TLS_CERT)")
+    g.add_argument("--tls-key", default=env("TLS_KEY", ""), help="PEM private key (SEMCOM_TLS_KEY)")
+    g.add_argument("--tls-ca", default=env("TLS_CA", ""), help="PEM CA bundle that signs peers (SEMCOM_TLS_CA)")
+    g.add_argument("--mtls", action="store_true", default=env("MTLS", False),
+                   help="servers require client certificates signed by --tls-ca (SEMCOM_MTLS)")
+    g.add_argument("--token", default=env("TOKEN", ""), help="shared token for every RPC but health (SEMCOM_TOKEN)")
+    g.add_argument("--token-file", default=env("TOKEN_FILE", ""), help="read the token from a file (SEMCOM_TOKEN_FILE)")
+
+
+class TokenAuth(grpc.ServerInterceptor):
+    """UNAUTHENTICATED for any RPC but health without `authorization: Bearer <token>`."""
+
+    def __init__(self, token: str) -> None:
+        self.expected = f"Bearer {token}".encode()
+
+        def deny(request, context):
+            context.abort(grpc.StatusCode.UNAUTHENTICATED, "missing or wrong token: send 'authorization: Bearer "
+                                                           "<token>' (txclient --token or SEMCOM_TOKEN)")
+
+        self._deny = {
+            (False, False): grpc.unary_unary_rpc_method_handler(deny),
+            (False, True): grpc.unary_stream_rpc_method_handler(deny),
+            (True, False): grpc.stream_unary_rpc_method_handler(deny),
+            (True, True): grpc.stream_stream_rpc_method_handler(deny),
+        }
+
+    def intercept_service(self, continuation, handler_call_details):
+        if handler_call_details.method.startswith(HEALTH_PREFIX):
+            return continuation(handler_call_details)
+        for key, value in handler_call_details.invocation_metadata or ():
+            if key == "authorization" and hmac.compare_digest(str(value).encode(), self.expected):
+                return continuation(handler_call_details)
+        handler = continuation(handler_call_details)
+        if handler is None:
+            return None
+        return self._deny[(handler.request_streaming, handler.response_streaming)]
+
+
+class _ClientCallDetails(grpc.ClientCallDetails):
+    def __init__(self, details, metadata) -> None:
+        self.method = details.method
+        self.timeout = details.timeout
+        self.metadata = metadata
+        self.credentials = details.credentials
+        self.wait_for_ready = getattr(details, "wait_for_ready", None)
+        self.compression = getattr(details, "compression", None)
+
+
+class AddToken(grpc.UnaryUnaryClientInterceptor, grpc.UnaryStreamClientInterceptor,
+               grpc.StreamUnaryClientInterceptor, grpc.StreamStreamClientInterceptor):
+    def __init__(self, token: str) -> None:
+        self.header = ("authorization", f"Bearer {token}")
+
+    def _details(self, details):
+        return _ClientCallDetails(details, list(details.metadata or []) + [self.header])
+
+    def intercept_unary_unary(self, continuation, details, request):
+        return continuation(self._details(details), request)
+
+    def intercept_unary_stream(self, continuation, details, request):
+        return continuation(self._details(details), request)
+
+    def intercept_stream_unary(self, continuation, details, request_iterator):
+        return continuation(self._details(details), request_iterator)
+
+    def intercept_stream_stream(self, continuation, details, request_iterator):
+        return continuation(self._details(details), request_iterator)
