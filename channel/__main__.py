@@ -11,15 +11,17 @@ def main(argv: list[str] | None = None) -> int:
     p = server_args("channel", "Channel service: applies y = h*x + n and forwards y to the receiver.")
     p.add_argument("--receiver-addr", default=default_addr("receiver"), help="receiver service (SEMCOM_RECEIVER_ADDR)")
     args = p.parse_args(argv)
-    setup_logging(args.log_level, "channel")
+    setup_logging(args.log_level, "channel", args.log_format)
 
     from channel.service import ChannelService
     from shared.rpc import semcom_pb2_grpc as rpc
+    from shared.observability import Metrics
     from shared.security import Security
 
-    security = Security.from_args(args)
-    srv = build_server(args.host, args.port, args.workers, ("Channel",), security=security)
-    rpc.add_ChannelServicer_to_server(ChannelService(args.receiver_addr, args.deadline, security), srv.server)
+    security, metrics = Security.from_args(args), Metrics("channel")
+    srv = build_server(args.host, args.port, args.workers, ("Channel",), security=security, metrics=metrics)
+    rpc.add_ChannelServicer_to_server(ChannelService(args.receiver_addr, args.deadline, security, metrics), srv.server)
+    metrics.serve(args.metrics_port, args.host)
     srv.server.start()
     return run_until_signal(srv, args.grace)
 

@@ -10,6 +10,7 @@ import grpc
 from channel.step import transmit
 from shared.rpc import semcom_pb2 as pb
 from shared.rpc import semcom_pb2_grpc as rpc
+from shared.observability import Metrics
 from shared.security import Security
 from shared.service import Loading, client_channel, downstream_error, remaining
 from shared.wire import SymbolAssembler, WireError, header_symbols, spec_from_proto, symbol_blocks
@@ -19,7 +20,9 @@ MAX_SYMBOLS = 1 << 26  # 64 M complex symbols (512 MiB): far above any image the
 
 
 class ChannelService(Loading, rpc.ChannelServicer):
-    def __init__(self, receiver_addr: str, deadline_s: float, security: Security = Security()) -> None:
+    def __init__(self, receiver_addr: str, deadline_s: float, security: Security = Security(),
+                 metrics: Metrics | None = None) -> None:
+        self.metrics = metrics or Metrics("channel")
         self.receiver_addr = receiver_addr
         self.receiver_stub = rpc.ReceiverStub(client_channel(receiver_addr, security))
         self.deadline_s = deadline_s
@@ -47,6 +50,7 @@ class ChannelService(Loading, rpc.ChannelServicer):
         t = time.perf_counter()
         out = transmit(symbols[None], spec, header.channel.seed)
         channel_s = time.perf_counter() - t
+        self.metrics.stage("channel", channel_s)
         realised = float(out.realised_snr_db[0])
         header.timings_s["channel"] = channel_s
 
@@ -62,6 +66,6 @@ class ChannelService(Loading, rpc.ChannelServicer):
             self.receiver_stub.Deliver(chunks(), timeout=remaining(context, self.deadline_s))
         except grpc.RpcError as err:
             context.abort(*downstream_error(err, "receiver", self.receiver_addr))
-        log.info("channel %s %s snr=%.1f dB realised=%.2f dB n=%d", header.transmission_id, spec.model,
-                 spec.snr_db, realised, n)
+        log.info("forwarded", extra={"transmission_id": header.transmission_id, "channel": spec.model,
+                                     "snr_db": spec.snr_db, "realised_snr_db": round(realised, 3), "symbols": n})
         return pb.TransmitReply(realised_snr_db=realised, channel_s=channel_s)

@@ -17,17 +17,21 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--subscriber-depth", type=int, default=env("SUBSCRIBER_DEPTH", 64),
                    help="results queued per subscriber before it is dropped as too slow")
     args = p.parse_args(argv)
-    setup_logging(args.log_level, "receiver")
+    setup_logging(args.log_level, "receiver", args.log_format)
 
     from receiver.model import Receiver
     from receiver.service import ReceiverService
     from shared.rpc import semcom_pb2_grpc as rpc
+    from shared.observability import Metrics
     from shared.security import Security
     from shared.task_kb import TaskKB
     from shared.weights import load_side
 
-    srv = build_server(args.host, args.port, args.workers, ("Receiver",), security=Security.from_args(args))
-    service = ReceiverService(args.queue_depth, args.keep, args.subscriber_depth)
+    metrics = Metrics("receiver")
+    srv = build_server(args.host, args.port, args.workers, ("Receiver",), security=Security.from_args(args),
+                       metrics=metrics)
+    service = ReceiverService(args.queue_depth, args.keep, args.subscriber_depth, metrics)
+    metrics.serve(args.metrics_port, args.host)
     rpc.add_ReceiverServicer_to_server(service, srv.server)
     srv.server.start()
     service.attach(load_side(Receiver, "receiver", args.preset, args.weights, pick_device(args.device)), TaskKB())

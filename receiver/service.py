@@ -19,6 +19,7 @@ from shared.classes import class_colours
 from shared.imageio import encode_png, to_pil
 from shared.rpc import semcom_pb2 as pb
 from shared.rpc import semcom_pb2_grpc as rpc
+from shared.observability import Metrics
 from shared.service import Loading
 from shared.task_kb import TASKS, TaskKB, TaskNotUnderstood
 from shared.wire import SymbolAssembler, WireError, header_symbols, spec_from_proto
@@ -38,7 +39,9 @@ class Job:
 
 
 class ReceiverService(Loading, rpc.ReceiverServicer):
-    def __init__(self, queue_depth: int = 16, keep: int = 256, subscriber_depth: int = 64) -> None:
+    def __init__(self, queue_depth: int = 16, keep: int = 256, subscriber_depth: int = 64,
+                 metrics: Metrics | None = None) -> None:
+        self.metrics = metrics or Metrics("receiver")
         self.jobs: queue.Queue[Job | None] = queue.Queue(maxsize=queue_depth)
         self.hub: ResultHub[pb.Result] = ResultHub(keep=keep, queue_depth=subscriber_depth)
         self.stopping = threading.Event()
@@ -88,6 +91,7 @@ class ReceiverService(Loading, rpc.ReceiverServicer):
             context.abort(grpc.StatusCode.INVALID_ARGUMENT, str(exc))
         try:
             self.jobs.put_nowait(job)
+            self.metrics.queue_depth.labels("receiver").set(self.jobs.qsize())
         except queue.Full:
             context.abort(grpc.StatusCode.RESOURCE_EXHAUSTED,
                           f"receiver decoding queue is full ({self.jobs.maxsize} transmissions); retry later")
@@ -112,12 +116,14 @@ class ReceiverService(Loading, rpc.ReceiverServicer):
         self.ready(context)
         sub = self.hub.subscribe(request.after_sequence)
         context.add_callback(lambda: self.hub.unsubscribe(sub))
+        self.metrics.subscribers.labels("receiver").set(self.hub.subscriber_count())
         try:
             while context.is_active():
                 try:
                     seq, result = sub.queue.get(timeout=POLL_S)
                 except queue.Empty:
                     if sub.overflowed:
+                        self.metrics.dropped.labels("receiver").inc()
                         context.abort(grpc.StatusCode.RESOURCE_EXHAUSTED,
                                       f"subscriber too slow: its queue of {self.hub.queue_depth} results overflowed; "
                                       f"resubscribe with after_sequence={sub.last_sequence}")
@@ -128,6 +134,7 @@ class ReceiverService(Loading, rpc.ReceiverServicer):
                 yield result
         finally:
             self.hub.unsubscribe(sub)
+            self.metrics.subscribers.labels("receiver").set(self.hub.subscriber_count())
 
     def GetResult(self, request, context):
         self.ready(context)
@@ -158,6 +165,7 @@ class ReceiverService(Loading, rpc.ReceiverServicer):
                     error=f"decoding failed: {exc}"))
             finally:
                 self.jobs.task_done()
+                self.metrics.queue_depth.labels("receiver").set(self.jobs.qsize())
 
     def _decode(self, job: Job) -> None:
         hd = job.header
@@ -187,9 +195,12 @@ class ReceiverService(Loading, rpc.ReceiverServicer):
                           colour_png=encode_png(colourise(labels, cfg.seg.num_classes)),
                           class_names=list(cfg.seg.class_names))
         timings["rx_encode_png"] = time.perf_counter() - t
+        for stage in ("rx_queue", "decode", "rx_encode_png"):
+            self.metrics.stage(stage, timings[stage])
         self.hub.publish(hd.transmission_id, lambda seq: pb.Result(
             transmission_id=hd.transmission_id, sequence=seq, timings_s=timings, **fields))
-        log.info("decoded %s task=%s in %.3f s", hd.transmission_id, hd.task, timings["decode"])
+        log.info("decoded", extra={"transmission_id": hd.transmission_id, "task": hd.task,
+                                   "decode_s": round(timings["decode"], 4)})
 
     def drain(self, timeout: float) -> None:
         """Finish queued transmissions (graceful stop), then stop the worker."""

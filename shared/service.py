@@ -57,6 +57,10 @@ def server_args(service: str, description: str) -> argparse.ArgumentParser:
     p.add_argument("--deadline", type=float, default=env("DEADLINE_S", DEFAULT_DEADLINE_S),
                    help="deadline of outgoing calls in seconds (SEMCOM_DEADLINE_S)")
     p.add_argument("--log-level", default=env("LOG_LEVEL", "INFO"))
+    p.add_argument("--log-format", choices=["text", "json"], default=env("LOG_FORMAT", "text"),
+                   help="text, or one JSON object per line (SEMCOM_LOG_FORMAT)")
+    p.add_argument("--metrics-port", type=int, default=env(f"{service.upper()}_METRICS_PORT", 0),
+                   help=f"serve Prometheus metrics over HTTP on this port, 0 = off (SEMCOM_{service.upper()}_METRICS_PORT)")
     add_security_args(p, env)
     return p
 
@@ -90,12 +94,13 @@ class Server:
 
 
 def build_server(host: str, port: int, workers: int, service_names: tuple[str, ...],
-                 max_receive_bytes: int = MAX_MESSAGE_BYTES, security: Security = Security()) -> Server:
+                 max_receive_bytes: int = MAX_MESSAGE_BYTES, security: Security = Security(),
+                 metrics=None) -> Server:
     """A server with health (NOT_SERVING until the caller says otherwise), reflection, and optional
     TLS / mutual TLS and token authentication (``shared.security``)."""
     server = grpc.server(
         futures.ThreadPoolExecutor(max_workers=workers),
-        interceptors=security.interceptors(),
+        interceptors=security.interceptors() + ([metrics.interceptor()] if metrics is not None else []),
         options=[("grpc.max_receive_message_length", max_receive_bytes),
                  ("grpc.max_send_message_length", MAX_MESSAGE_BYTES * 4),
                  ("grpc.so_reuseport", 0)],
@@ -157,9 +162,41 @@ def downstream_error(err: grpc.RpcError, who: str, addr: str) -> tuple[grpc.Stat
     return code, details or f"{who} service at {addr} failed"
 
 
-def setup_logging(level: str, service: str) -> None:
-    logging.basicConfig(level=getattr(logging, level.upper(), logging.INFO),
-                        format=f"%(asctime)s {service} %(levelname)s %(message)s")
+_STANDARD = set(logging.LogRecord("", 0, "", 0, "", None, None).__dict__) | {"message", "asctime"}
+
+
+class StructuredFormatter(logging.Formatter):
+    """`text`: time service level message key=value...; `json`: one JSON object per line.
+
+    Fields passed as ``extra={...}`` (transmission_id, task, ...) are kept as fields.
+    """
+
+    def __init__(self, service: str, fmt: str) -> None:
+        super().__init__()
+        self.service, self.fmt = service, fmt
+
+    def format(self, record: logging.LogRecord) -> str:
+        fields = {k: v for k, v in record.__dict__.items() if k not in _STANDARD}
+        ts = self.formatTime(record, "%Y-%m-%dT%H:%M:%S")
+        msg = record.getMessage()
+        if record.exc_info:
+            fields["error"] = self.formatException(record.exc_info)
+        if self.fmt == "json":
+            import json
+
+            return json.dumps({"ts": ts, "service": self.service, "level": record.levelname, "msg": msg, **fields},
+                              default=str)
+        extra = " ".join(f"{k}={v}" for k, v in fields.items() if k != "error")
+        text = f"{ts} {self.service} {record.levelname} {msg}" + (f" {extra}" if extra else "")
+        return text + (f"\n{fields['error']}" if "error" in fields else "")
+
+
+def setup_logging(level: str, service: str, fmt: str | None = None) -> None:
+    handler = logging.StreamHandler()
+    handler.setFormatter(StructuredFormatter(service, fmt or env("LOG_FORMAT", "text")))
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(getattr(logging, level.upper(), logging.INFO))
 
 
 class Loading:

@@ -16,9 +16,10 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--max-image-bytes", type=int, default=env("MAX_IMAGE_BYTES", 32 * MiB),
                    help="largest accepted image file (SEMCOM_MAX_IMAGE_BYTES)")
     args = p.parse_args(argv)
-    setup_logging(args.log_level, "transmitter")
+    setup_logging(args.log_level, "transmitter", args.log_format)
 
     from shared.rpc import semcom_pb2_grpc as rpc
+    from shared.observability import Metrics
     from shared.security import Security
     from shared.task_kb import TaskKB
     from shared.weights import load_side
@@ -26,10 +27,12 @@ def main(argv: list[str] | None = None) -> int:
     from transmitter.service import TransmitterService
 
     # bind and answer health (NOT_SERVING) first, load the models, then say SERVING
-    security = Security.from_args(args)
+    security, metrics = Security.from_args(args), Metrics("transmitter")
     srv = build_server(args.host, args.port, args.workers, ("Transmitter",),
-                       max_receive_bytes=args.max_image_bytes + MiB, security=security)
-    service = TransmitterService(args.channel_addr, args.receiver_addr, args.max_image_bytes, args.deadline, security)
+                       max_receive_bytes=args.max_image_bytes + MiB, security=security, metrics=metrics)
+    service = TransmitterService(args.channel_addr, args.receiver_addr, args.max_image_bytes, args.deadline, security,
+                                 metrics)
+    metrics.serve(args.metrics_port, args.host)
     rpc.add_TransmitterServicer_to_server(service, srv.server)
     srv.server.start()
     service.attach(load_side(Transmitter, "transmitter", args.preset, args.weights, pick_device(args.device)), TaskKB())

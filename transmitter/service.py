@@ -14,6 +14,7 @@ from shared.channel import ChannelSpec
 from shared.imageio import ImageRejected, decode_image, to_tensor
 from shared.rpc import semcom_pb2 as pb
 from shared.rpc import semcom_pb2_grpc as rpc
+from shared.observability import Metrics
 from shared.security import Security
 from shared.service import Loading, client_channel, downstream_error, remaining
 from shared.task_kb import NegotiationFailed, TaskKB, TaskMatch, TaskNotUnderstood, check_agreement
@@ -25,7 +26,8 @@ log = logging.getLogger("semcom.transmitter")
 
 class TransmitterService(Loading, rpc.TransmitterServicer):
     def __init__(self, channel_addr: str, receiver_addr: str, max_image_bytes: int, deadline_s: float,
-                 security: Security = Security()) -> None:
+                 security: Security = Security(), metrics: Metrics | None = None) -> None:
+        self.metrics = metrics or Metrics("transmitter")
         self.channel_addr, self.receiver_addr = channel_addr, receiver_addr
         self.channel_stub = rpc.ChannelStub(client_channel(channel_addr, security))
         self.receiver_stub = rpc.ReceiverStub(client_channel(receiver_addr, security))
@@ -103,7 +105,10 @@ class TransmitterService(Loading, rpc.TransmitterServicer):
             code, msg = downstream_error(err, "channel", self.channel_addr)
             context.abort(code, msg)
         timings["transmit"] = time.perf_counter() - t
-        log.info("sent %s task=%s uses=%d snr=%.1f", tid, match.task, packet.channel_uses, spec.snr_db)
+        for stage, seconds in timings.items():
+            self.metrics.stage(stage, seconds)
+        log.info("sent", extra={"transmission_id": tid, "task": match.task, "channel_uses": packet.channel_uses,
+                                "snr_db": spec.snr_db, "channel": spec.model})
         return pb.SendReply(transmission_id=tid, task=match.task, score=match.score, channel_uses=packet.channel_uses,
                             cbr=packet.cbr, realised_snr_db=reply.realised_snr_db, timings_s=timings,
                             height=img.height, width=img.width)

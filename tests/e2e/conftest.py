@@ -22,10 +22,15 @@ def free_ports(n: int) -> list[int]:
 
 
 def start_services(tmp_path_factory, name: str) -> ServiceProcesses:
-    ports = dict(zip(("transmitter", "channel", "receiver"), free_ports(3)))
-    return ServiceProcesses(ports, extra_args=["--preset", "test", "--weights", "none", "--device", "cpu"],
-                            env={"SEMCOM_DEADLINE_S": "20", "SEMCOM_GRACE_S": "10"},
-                            log_dir=tmp_path_factory.mktemp(name))
+    names = ("transmitter", "channel", "receiver")
+    p = free_ports(6)
+    ports, metrics = dict(zip(names, p[:3])), dict(zip(names, p[3:]))
+    s = ServiceProcesses(ports, extra_args=["--preset", "test", "--weights", "none", "--device", "cpu"],
+                         env={"SEMCOM_DEADLINE_S": "20", "SEMCOM_GRACE_S": "10", "SEMCOM_LOG_FORMAT": "json"},
+                         log_dir=tmp_path_factory.mktemp(name),
+                         per_service_args={n: ["--metrics-port", str(metrics[n])] for n in names})
+    s.metrics_ports = metrics
+    return s
 
 
 @pytest.fixture(scope="session")

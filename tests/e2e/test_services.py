@@ -153,3 +153,39 @@ def _png(tmp_path) -> str:
     p = tmp_path / "small.png"
     p.write_bytes(png_bytes(64, 64))
     return str(p)
+
+
+def _scrape(services, name: str) -> str:
+    import urllib.request
+
+    with urllib.request.urlopen(f"http://127.0.0.1:{services.metrics_ports[name]}/metrics", timeout=10) as r:
+        return r.read().decode()
+
+
+def test_prometheus_metrics(services, capsys, tmp_path):
+    _send_bytes(services, capsys, tmp_path, png_bytes(64, 64), "--task", "segment this image")
+    _send_bytes(services, capsys, tmp_path, b"junk", "--task", "segment this image")
+    tx = _scrape(services, "transmitter")
+    assert 'semcom_requests_total{code="OK",method="Send",service="transmitter"}' in tx
+    assert 'semcom_requests_total{code="INVALID_ARGUMENT",method="Send",service="transmitter"}' in tx
+    assert 'semcom_stage_seconds_count{service="transmitter",stage="encode"}' in tx
+    assert 'semcom_stage_seconds_count{service="channel",stage="channel"}' in _scrape(services, "channel")
+    rx = _scrape(services, "receiver")
+    assert 'semcom_stage_seconds_count{service="receiver",stage="decode"}' in rx
+    assert "semcom_queue_depth" in rx and "semcom_subscribers" in rx
+
+
+def test_logs_are_structured_with_the_transmission_id(services, capsys, tmp_path):
+    rc, out, err = _send_bytes(services, capsys, tmp_path, png_bytes(64, 64), "--task", "segment this image",
+                               "--json")
+    assert rc == 0, err
+    tid = json.loads(out)["transmission_id"]
+    import time
+
+    for _ in range(50):
+        lines = (services.log_dir / "receiver.log").read_text().splitlines()
+        hits = [json.loads(line) for line in lines if line.startswith("{") and tid in line]
+        if hits:
+            break
+        time.sleep(0.1)
+    assert hits and hits[-1]["transmission_id"] == tid and hits[-1]["service"] == "receiver"
