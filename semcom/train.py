@@ -314,7 +314,9 @@ def parse(argv: list[str] | None) -> TrainConfig:
     p.add_argument("--snr-range", default="0:20", help="SNR (dB) drawn uniformly per sample, LO:HI")
     p.add_argument("--rayleigh-prob", type=float, default=0.25, help="share of steps on Rayleigh block fading")
     p.add_argument("--block-len", type=int, default=64, help="Rayleigh coherence in symbols during training")
-    p.add_argument("--seg-weight", type=float, default=0.05, help="weight of the segmentation loss in joint training")
+    p.add_argument("--seg-weight", type=float, default=0.01,
+                   help="weight of the segmentation loss in joint training (0.01 balances the two losses' gradients "
+                        "on the shared transmitter)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--val-every", type=int, default=500)
     p.add_argument("--val-images", type=int, default=4)
