@@ -2,6 +2,10 @@
 
     semcom eval --task reconstruction --data ../shared/data/kodak --channel awgn --snr 0:20:5 --out results/eval
     semcom eval --task segmentation --data ../shared/data/camvid --channel awgn --snr 0:20:5 --out results/eval
+    semcom eval --task reconstruction --systems proposed,jpeg-16qam-1/2,deepjscc --data ../shared/data/kodak ...
+
+Systems: proposed; deepjscc and adjscc (trained with `semcom train --system NAME`, read from
+--baseline-weights); jpeg-{16,64}qam-{1/2,2/3} (JPEG + 5G LDPC + QAM, no training).
 
 JSON (one file per system, task, channel, data set)::
 
@@ -23,13 +27,21 @@ from pathlib import Path
 import torch
 
 from semcom.data import Kodak, segmentation_dataset
-from semcom.evaluate import reconstruction_quality, segmentation_quality
+from semcom.evaluate import segmentation_quality
 from semcom.pipeline import load_models
 from semcom.train import git_commit
 from shared.channel import ChannelSpec
 from shared.weights import read_config, resolve_weights
 
-SYSTEMS = ("proposed",)
+CLASSICAL = {f"jpeg-{2 ** m}qam-{r}": (m, r) for m in (4, 6) for r in ("1/2", "2/3")}
+SYSTEMS = ("proposed", "deepjscc", "adjscc", *CLASSICAL)
+DESCRIPTIONS = {
+    "proposed": "generative semcom (Swin KB + JSCC + DiT diffusion / ResNet decoders)",
+    "deepjscc": "Deep JSCC (Bourtsoulatze et al.)",
+    "adjscc": "ADJSCC (Xu et al.), SNR-adaptive attention modules",
+    **{k: f"JPEG + 5G LDPC rate {r} + {2 ** m}-QAM (Sionna), mean image when a block fails"
+       for k, (m, r) in CLASSICAL.items()},
+}
 
 
 def parse_snr(text: str) -> list[float]:
@@ -47,49 +59,101 @@ def center_crop(img: torch.Tensor, size: int) -> torch.Tensor:
     return img[..., top:top + size, left:left + size]
 
 
-def evaluate_proposed(args, snrs: list[float]) -> dict:
+def build_reconstructor(system: str, args, images: list[torch.Tensor]):
+    """(reconstruct(img, spec, seed) -> img, cbr, provenance) for one system."""
+    from semcom.pipeline import run_chain
+    from shared.task_kb import RECONSTRUCTION
+
+    if system == "proposed":
+        cfg, path = resolve_weights(args.preset, args.weights)
+        cfg, tx, rx = load_models(cfg, path, args.device)
+        doc = read_config(path)[1] if path else {}
+
+        def rec(img, spec, seed):
+            return run_chain(tx, rx, img[None].to(next(tx.parameters()).device), RECONSTRUCTION, spec, seed,
+                             args.steps)[0][0].cpu()
+
+        prov = {"weights": str(path), "weights_sha256": doc.get("sha256"), "train_meta": doc.get("meta"),
+                "preset": cfg.name, "diffusion_steps": args.steps or cfg.diffusion.sample_steps}
+        return rec, cfg.encoder.cbr, prov
+    if system in ("deepjscc", "adjscc"):
+        from semcom.baselines.system import BaselineSystem
+
+        path = Path(args.baseline_weights) / system
+        if not (path / "config.json").exists():
+            raise SystemExit(f"semcom eval: no trained {system} in {path}: train one with "
+                             f"`semcom train --system {system} --task reconstruction --out {path} ...`")
+        model = BaselineSystem.load(path)
+        doc = json.loads((path / "config.json").read_text())
+        return (lambda img, spec, seed: model.reconstruct(img, spec, seed)), model.cbr, \
+            {"weights": str(path), "weights_sha256": doc.get("sha256"), "train_meta": doc.get("meta")}
+    from fractions import Fraction
+
+    from semcom.baselines.classical import JPEGLDPCQAM
+
+    m, rate = CLASSICAL[system]
+    chain = JPEGLDPCQAM(m, rate)
+    cbr = args.cbr or resolve_weights(args.preset, args.weights)[0].encoder.cbr
+    mean = torch.stack([i.mean(dim=(1, 2)) for i in images]).mean(0)[:, None, None]  # the data set's mean colour
+
+    def rec(img, spec, seed):
+        return chain.transmit(img, float(Fraction(cbr)), spec, seed, mean.expand_as(img)).image
+
+    return rec, cbr, {"codeword_bits": chain.n, "info_bits_per_codeword": chain.k, "ldpc_iterations": 20}
+
+
+@torch.no_grad()
+def evaluate(system: str, args, snrs: list[float]) -> dict:
     from tqdm import tqdm
 
-    cfg, path = resolve_weights(args.preset, args.weights)
-    cfg, tx, rx = load_models(cfg, path, args.device)
-    doc_w = read_config(path)[1] if path else {}
+    from shared.metrics import ms_ssim, psnr
+
     settings = [(s, args.channel) for s in snrs] + [(max(snrs), "noiseless")]
-    per_image: dict[str, list] = {}
+    per_image: dict[str, dict] = {}
     results: dict[str, list] = {}
     noiseless: dict[str, float] = {}
-    bar = tqdm(settings, desc=f"eval proposed {args.task}", dynamic_ncols=True)
+    if args.task == "reconstruction":
+        ds = Kodak(args.data)
+        images = [center_crop(ds[i], args.crop) if args.crop else ds[i] for i in range(min(len(ds), args.limit))]
+        reconstruct, cbr, prov = build_reconstructor(system, args, images)
+    else:
+        if system != "proposed":
+            raise SystemExit(f"semcom eval: segmentation baselines are not implemented yet (asked for {system})")
+        ds = segmentation_dataset(args.data, args.split)
+        cfg, path = resolve_weights(args.preset, args.weights)
+        cfg, tx, rx = load_models(cfg, path, args.device)
+        doc = read_config(path)[1] if path else {}
+        cbr, prov = cfg.encoder.cbr, {"weights": str(path), "weights_sha256": doc.get("sha256"),
+                                      "train_meta": doc.get("meta"), "preset": cfg.name}
+    n_images = min(len(ds), args.limit)
+    bar = tqdm(settings, desc=f"eval {system} {args.task}", dynamic_ncols=True)
     for snr, model in bar:
         spec = ChannelSpec(model, snr, block_len=args.block_len, csi=not args.no_csi)
         if args.task == "reconstruction":
-            ds = Kodak(args.data)
-            images = (center_crop(ds[i], args.crop) if args.crop else ds[i] for i in range(min(len(ds), args.limit)))
-            q = reconstruction_quality(tx, rx, images, spec, seed=args.seed, steps=args.steps)
-            row = {"psnr": sum(q["psnr"]) / len(q["psnr"])}
-            if q["ms_ssim"]:
-                row["ms_ssim"] = sum(q["ms_ssim"]) / len(q["ms_ssim"])
-            images_q = q
+            q: dict[str, list] = {"psnr": [], "ms_ssim": []}
+            for i, img in enumerate(images):
+                out = reconstruct(img, spec, args.seed + i)
+                q["psnr"].append(float(psnr(img[None], out[None])))
+                if min(img.shape[-2:]) > 160:
+                    q["ms_ssim"].append(float(ms_ssim(img[None], out[None])))
+            row = {k: sum(v) / len(v) for k, v in q.items() if v}
         else:
-            ds = segmentation_dataset(args.data, args.split)
-            pairs = (ds[i] for i in range(min(len(ds), args.limit)))
-            q = segmentation_quality(tx, rx, pairs, spec, seed=args.seed)
+            q = segmentation_quality(tx, rx, (ds[i] for i in range(n_images)), spec, seed=args.seed)
             row = {"miou": q["miou"], "pixel_accuracy": q["pixel_accuracy"]}
-            images_q = {"iou": q["iou"]}
+            q = {"iou": q["iou"]}
         bar.set_postfix({k: f"{v:.3f}" for k, v in row.items()} | {"snr": snr})
         if model == "noiseless":
             noiseless = row
         else:
             for k, v in row.items():
                 results.setdefault(k, []).append(round(v, 5))
-            per_image[str(snr)] = images_q
-    c = cfg.encoder
+            per_image[str(snr)] = q
     return {
-        "name": "proposed", "description": "generative semcom (Swin KB + JSCC + DiT diffusion / ResNet decoders)",
-        "task": args.task, "dataset": str(args.data), "split": args.split if args.task == "segmentation" else None,
-        "crop": args.crop, "images": min(len(ds), args.limit), "channel": args.channel, "block_len": args.block_len,
-        "csi": not args.no_csi, "cbr": c.cbr, "snr_db": snrs, "results": results, "noiseless": noiseless,
-        "diffusion_steps": args.steps or cfg.diffusion.sample_steps, "preset": cfg.name, "weights": str(path),
-        "weights_sha256": doc_w.get("sha256"), "train_meta": doc_w.get("meta"), "git_commit": git_commit(),
-        "seed": args.seed, "command": "semcom eval " + " ".join(args.argv), "per_image": per_image,
+        "name": system, "description": DESCRIPTIONS[system], "task": args.task, "dataset": str(args.data),
+        "split": args.split if args.task == "segmentation" else None, "crop": args.crop, "images": n_images,
+        "channel": args.channel, "block_len": args.block_len, "csi": not args.no_csi, "cbr": cbr, "snr_db": snrs,
+        "results": results, "noiseless": noiseless, **prov, "git_commit": git_commit(), "seed": args.seed,
+        "command": "semcom eval " + " ".join(args.argv), "per_image": per_image,
     }
 
 
@@ -145,7 +209,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--snr", default="0:20:5", help="LO:HI:STEP or a comma list, dB")
     p.add_argument("--cbr", help="must match the weights' CBR if given (the proposed system is trained per CBR)")
     p.add_argument("--preset", default="cpu")
-    p.add_argument("--weights", default="default")
+    p.add_argument("--weights", default="default", help="the proposed system's checkpoint ('default': shipped)")
+    p.add_argument("--baseline-weights", default="weights/baselines",
+                   help="folder with one trained checkpoint per learned baseline (deepjscc/, adjscc/)")
     p.add_argument("--steps", type=int, help="diffusion sampling steps (default: the preset's)")
     p.add_argument("--limit", type=int, default=10**9, help="evaluate at most this many images")
     p.add_argument("--seed", type=int, default=0)
@@ -157,16 +223,18 @@ def main(argv: list[str] | None = None) -> int:
     out.mkdir(parents=True, exist_ok=True)
     snrs = parse_snr(args.snr)
     for system in args.systems.split(","):
-        if system != "proposed":
+        if system not in SYSTEMS:
             print(f"semcom eval: unknown system {system!r}; available: {', '.join(SYSTEMS)}", file=sys.stderr)
             return 2
-        cfg, _ = resolve_weights(args.preset, args.weights)
-        if args.cbr and args.cbr != cfg.encoder.cbr:
-            print(f"semcom eval: the weights were trained at CBR {cfg.encoder.cbr}, not {args.cbr}", file=sys.stderr)
-            return 2
-        doc = evaluate_proposed(args, snrs)
+        if system == "proposed" and args.cbr:
+            cfg, _ = resolve_weights(args.preset, args.weights)
+            if args.cbr != cfg.encoder.cbr:
+                print(f"semcom eval: the weights were trained at CBR {cfg.encoder.cbr}, not {args.cbr}",
+                      file=sys.stderr)
+                return 2
+        doc = evaluate(system, args, snrs)
         tag = Path(args.data).name + (f"-crop{args.crop}" if args.crop else "")
-        path = out / f"{args.task}_{tag}_{args.channel}_{system}.json"
+        path = out / f"{args.task}_{tag}_{args.channel}_{system.replace('/', '')}.json"
         path.write_text(json.dumps(doc, indent=1) + "\n")
         print(json.dumps({k: doc[k] for k in ("name", "task", "channel", "cbr", "snr_db", "results", "noiseless")}))
     for png in plot(out):

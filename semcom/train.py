@@ -76,6 +76,7 @@ class TrainConfig:
     cbr: str | None
     workers: int
     device: str | None
+    system: str = "proposed"
 
 
 def git_commit() -> str:
@@ -145,6 +146,35 @@ class Trainer:
         self.out = Path(tc.out)
 
         resume_from = self.out if tc.resume and (self.out / "train_state.json").exists() else None
+        if tc.system != "proposed":
+            self._init_baseline(tc, resume_from)
+        else:
+            self._init_proposed(tc, resume_from)
+        params = [p for p in self.system.parameters() if p.requires_grad]
+        self.opt = torch.optim.AdamW(params, lr=tc.lr, betas=tc.betas, weight_decay=tc.weight_decay)
+        self.step = 0
+        self.history: list[dict] = []
+        if resume_from is not None:
+            load_optimizer(resume_from, self.opt)
+            state = json.loads((resume_from / "train_state.json").read_text())
+            self.step, self.history = state["step"], state.get("history", [])
+        self.model: torch.nn.Module = self.system
+        if self.distributed:
+            self.model = torch.nn.parallel.DistributedDataParallel(
+                self.system, device_ids=[self.device.index] if self.device.type == "cuda" else None,
+                find_unused_parameters=tc.task != "joint")
+        self._build_data()
+
+    def _init_baseline(self, tc: TrainConfig, resume_from: Path | None) -> None:
+        from semcom.baselines.system import BaselineSystem
+
+        if tc.task != "reconstruction":
+            raise SystemExit(f"semcom train: baseline {tc.system} is a reconstruction system: use --task reconstruction")
+        src = resume_from or tc.init
+        self.system = (BaselineSystem.load(src) if src else BaselineSystem(tc.system, tc.cbr or "1/16")).to(self.device)
+        self.cfg = get_preset(tc.preset)
+
+    def _init_proposed(self, tc: TrainConfig, resume_from: Path | None) -> None:
         if resume_from is not None:
             cfg, _ = read_config(resume_from)
         elif tc.init:
@@ -160,20 +190,6 @@ class Trainer:
                                                      "receiver": self.system.receiver})
         if tc.freeze_transmitter:
             self.system.transmitter.requires_grad_(False)
-        params = [p for p in self.system.parameters() if p.requires_grad]
-        self.opt = torch.optim.AdamW(params, lr=tc.lr, betas=tc.betas, weight_decay=tc.weight_decay)
-        self.step = 0
-        self.history: list[dict] = []
-        if resume_from is not None:
-            load_optimizer(resume_from, self.opt)
-            state = json.loads((resume_from / "train_state.json").read_text())
-            self.step, self.history = state["step"], state.get("history", [])
-        self.model: torch.nn.Module = self.system
-        if self.distributed:
-            self.model = torch.nn.parallel.DistributedDataParallel(
-                self.system, device_ids=[self.device.index] if self.device.type == "cuda" else None,
-                find_unused_parameters=tc.task != "joint")
-        self._build_data()
 
     def _loader(self, ds) -> tuple[DataLoader, DistributedSampler | None]:
         sampler = DistributedSampler(ds, seed=self.tc.seed) if self.distributed else None
@@ -229,7 +245,8 @@ class Trainer:
         stats = {"loss": float(out["loss"].detach())}
         if "image_mse" in out:
             stats["psnr"] = 10 * math.log10(1.0 / max(float(out["image_mse"].detach()), 1e-10))
-            stats["latent_mse"] = float(out["latent_mse"].detach())
+            if "latent_mse" in out:
+                stats["latent_mse"] = float(out["latent_mse"].detach())
         if "seg_loss" in out:
             stats["seg_loss"] = float(out["seg_loss"].detach())
             cm = ConfusionMatrix(self.cfg.seg.num_classes, self.cfg.seg.ignore_index)
@@ -239,10 +256,18 @@ class Trainer:
 
     def validate(self) -> dict[str, float]:
         self.system.eval()
-        tx, rx = self.system.transmitter, self.system.receiver
         res: dict[str, float] = {"step": self.step}
         n = self.tc.val_images
         spec = ChannelSpec("awgn", 10.0)
+        if self.tc.system != "proposed":
+            if self.rec_val is not None:
+                from shared.metrics import psnr
+
+                vals = [float(psnr(self.rec_val[i], self.system.reconstruct(self.rec_val[i], spec, i)))
+                        for i in range(min(n, len(self.rec_val)))]
+                res["val_psnr_10db"] = sum(vals) / len(vals)
+            return res
+        tx, rx = self.system.transmitter, self.system.receiver
         if self.rec_iter is not None and self.rec_val is not None:
             q = reconstruction_quality(tx, rx, (self.rec_val[i] for i in range(min(n, len(self.rec_val)))), spec)
             res["val_psnr_10db"] = sum(q["psnr"]) / len(q["psnr"])
@@ -259,8 +284,11 @@ class Trainer:
                 "segmentation": self.tc.seg_data}, "cbr": self.cfg.encoder.cbr, "classes": list(self.cfg.seg.class_names),
                 "git_commit": git_commit(), "train_seconds_this_run": round(time.time() - started, 1),
                 "command": "semcom train " + " ".join(sys.argv[2:] if sys.argv[1:2] == ["train"] else sys.argv[1:])}
-        save_checkpoint(self.out, self.cfg, {"transmitter": self.system.transmitter,
-                                             "receiver": self.system.receiver}, meta)
+        if self.tc.system != "proposed":
+            self.system.save(self.out, meta)
+        else:
+            save_checkpoint(self.out, self.cfg, {"transmitter": self.system.transmitter,
+                                                 "receiver": self.system.receiver}, meta)
         save_optimizer(self.out, self.opt)
         (self.out / "train_state.json").write_text(json.dumps({"step": self.step, "history": self.history}, indent=1))
 
@@ -270,7 +298,7 @@ class Trainer:
         tc = self.tc
         started = time.time()
         bar = tqdm(total=tc.steps, initial=self.step, disable=self.rank != 0, dynamic_ncols=True,
-                   desc=f"train {tc.task} [{self.cfg.name}]")
+                   desc=f"train {tc.system if tc.system != 'proposed' else tc.task} [{self.cfg.name}]")
         running: dict[str, float] = {}
         while self.step < tc.steps:
             stats = self.train_step()
@@ -298,6 +326,8 @@ class Trainer:
 def parse(argv: list[str] | None) -> TrainConfig:
     p = argparse.ArgumentParser(prog="semcom train", description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--system", default="proposed", choices=["proposed", "deepjscc", "adjscc"],
+                   help="the proposed system, or a learned baseline (reconstruction only)")
     p.add_argument("--task", choices=TASKS, default="joint")
     p.add_argument("--preset", default="cpu", choices=["cpu", "paper", "test"])
     p.add_argument("--data", action="append", default=[], help="image folder(s) for reconstruction (repeatable)")
@@ -337,7 +367,7 @@ def parse(argv: list[str] | None) -> TrainConfig:
         weight_decay=0.01, snr_range=(lo, hi), rayleigh_prob=a.rayleigh_prob, block_len=a.block_len,
         seg_weight=a.seg_weight, seed=a.seed, val_every=a.val_every, val_images=a.val_images,
         ckpt_every=a.ckpt_every, init=a.init, resume=a.resume, freeze_transmitter=a.freeze_transmitter, cbr=a.cbr,
-        workers=a.workers, device=a.device)
+        workers=a.workers, device=a.device, system=a.system)
 
 
 def main(argv: list[str] | None = None) -> int:

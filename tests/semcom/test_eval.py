@@ -20,3 +20,13 @@ def test_eval_writes_json_and_plots(image_folder, camvid_root, tmp_path):
                  "--weights", "none", "--out", str(out)]) == 0
     doc = json.loads((out / "segmentation_camvid_awgn_proposed.json").read_text())
     assert 0 <= doc["results"]["miou"][0] <= 1
+
+
+def test_untrained_learned_baseline_is_a_clear_error(image_folder, tmp_path):
+    import pytest
+
+    with pytest.raises(SystemExit, match="no trained deepjscc"):
+        main(["--task", "reconstruction", "--systems", "deepjscc", "--data", str(image_folder / "sub"),
+              "--baseline-weights", str(tmp_path / "none"), "--out", str(tmp_path / "o")])
+    assert main(["--task", "reconstruction", "--systems", "bpg", "--data", str(image_folder / "sub"),
+                 "--out", str(tmp_path / "o")]) == 2

@@ -54,3 +54,21 @@ def test_ddp_two_processes_gloo(image_folder, camvid_root, tmp_path):
     proc = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=600)
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert json.loads((out / "train_state.json").read_text())["step"] == 3
+
+
+@pytest.mark.parametrize("system", ["deepjscc", "adjscc"])
+def test_baseline_training_loss_falls_and_saves(image_folder, camvid_root, tmp_path, system):
+    from semcom.baselines.system import BaselineSystem
+    from shared.channel import ChannelSpec
+
+    out = tmp_path / system
+    tr = Trainer(parse(["--system", system, "--task", "reconstruction", "--data", str(image_folder), "--out",
+                        str(out), "--batch", "4", "--crop", "64", "--steps", "25", "--warmup", "1", "--lr", "3e-3",
+                        "--val-every", "1000", "--ckpt-every", "1000", "--rayleigh-prob", "0"]))
+    losses = [tr.train_step()["loss"] for _ in range(25)]
+    assert sum(losses[-5:]) / 5 < 0.8 * sum(losses[:5]) / 5
+    tr.save(0.0)
+    loaded = BaselineSystem.load(out)
+    assert loaded.name == system and loaded.cbr == "1/16"
+    img = torch.rand(3, 40, 52)
+    assert loaded.reconstruct(img, ChannelSpec("awgn", 10.0), seed=0).shape == img.shape

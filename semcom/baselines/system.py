@@ -1,0 +1,79 @@
+"""Learned baselines as trainable systems: the same channel, receiver view and checkpoint format as the proposed one.
+
+Checkpoint: ``model.safetensors`` (key prefix ``model.``) + ``config.json``
+``{"system": "deepjscc", "cbr": "1/16", "width": 32, "meta": {...}, "sha256": ...}``.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+from safetensors.torch import load_file, save_file
+from torch import nn
+
+from channel.step import transmit
+from semcom.baselines.deepjscc import BASELINES, STRIDE
+from shared.channel import Channel, ChannelSpec, receiver_view
+from shared.layers import pad_to_multiple
+from shared.weights import CONFIG_FILE, WEIGHTS_FILE, file_sha256
+
+
+class BaselineSystem(nn.Module):
+    def __init__(self, name: str, cbr: str = "1/16", width: int = 32) -> None:
+        super().__init__()
+        if name not in BASELINES:
+            raise ValueError(f"unknown baseline {name!r}; known: {', '.join(BASELINES)}")
+        self.name, self.cbr, self.width = name, cbr, width
+        self.model = BASELINES[name](cbr, width)
+
+    def _through(self, x: torch.Tensor, snr_db: torch.Tensor, channel: str, block_len: int, csi: bool,
+                 generator) -> torch.Tensor:
+        b, c, h, w = x.shape
+        out = Channel(channel, block_len)(x.reshape(b, -1), snr_db, generator)
+        y, _ = receiver_view(out.y, out.h, out.noise_var, csi, snr_db)
+        return y.reshape(b, c, h, w)
+
+    def forward(self, batch: dict, channel: str = "awgn", block_len: int = 0, csi: bool = True,
+                generator: torch.Generator | None = None) -> dict[str, torch.Tensor]:
+        img, snr = batch["rec_images"], batch["rec_snr"]
+        x = self.model.encode(img, snr)
+        recon = self.model.decode(self._through(x, snr, channel, block_len, csi, generator), snr)
+        mse = F.mse_loss(recon, img)
+        return {"loss": mse, "image_mse": mse, "recon": recon}
+
+    @torch.no_grad()
+    def reconstruct(self, image: torch.Tensor, spec: ChannelSpec, seed: int) -> torch.Tensor:
+        """(3, H, W) -> (3, H, W) through the project's channel step (as the services apply it)."""
+        h, w = image.shape[-2:]
+        padded, _ = pad_to_multiple(image[None], STRIDE)
+        snr = torch.tensor([float(spec.snr_db)])
+        x = self.model.encode(padded, snr)
+        b, c, gh, gw = x.shape
+        rx = transmit(x.reshape(1, -1), spec, seed)
+        hh = rx.h if rx.h is not None else torch.ones_like(rx.y)
+        y, _ = receiver_view(rx.y, hh, rx.noise_var, spec.csi, spec.snr_db)
+        return self.model.decode(y.reshape(b, c, gh, gw), snr)[0, :, :h, :w]
+
+    def save(self, directory: str | Path, meta: dict | None = None) -> Path:
+        d = Path(directory)
+        d.mkdir(parents=True, exist_ok=True)
+        save_file({f"model.{k}": v.detach().cpu().contiguous() for k, v in self.model.state_dict().items()},
+                  str(d / WEIGHTS_FILE))
+        doc = {"system": self.name, "cbr": self.cbr, "width": self.width, "meta": meta or {},
+               "sha256": file_sha256(d / WEIGHTS_FILE)}
+        (d / CONFIG_FILE).write_text(json.dumps(doc, indent=2, sort_keys=True))
+        return d
+
+    @classmethod
+    def load(cls, directory: str | Path) -> "BaselineSystem":
+        d = Path(directory)
+        doc = json.loads((d / CONFIG_FILE).read_text())
+        if file_sha256(d / WEIGHTS_FILE) != doc.get("sha256"):
+            raise ValueError(f"{d / WEIGHTS_FILE} does not match the sha256 in {d / CONFIG_FILE}")
+        system = cls(doc["system"], doc["cbr"], doc.get("width", 32))
+        state = {k[len("model."):]: v for k, v in load_file(str(d / WEIGHTS_FILE)).items()}
+        system.model.load_state_dict(state, strict=True)
+        return system.eval()
