@@ -23,7 +23,7 @@ def _params(module: torch.nn.Module) -> int:
     return sum(p.numel() for p in module.parameters())
 
 
-def measure(preset: str, repeats: int, device: str, weights: str | None) -> dict:
+def measure(preset: str, repeats: int, device: str, weights: str | None, warmup: bool = True) -> dict:
     from semcom.pipeline import load_models
     from shared.weights import resolve_weights
 
@@ -54,7 +54,8 @@ def measure(preset: str, repeats: int, device: str, weights: str | None) -> dict
     for h, w in SIZES:
         img = torch.rand(3, h, w, generator=torch.Generator().manual_seed(0))
         for task in ("reconstruction", "segmentation"):
-            pipe.run(img, task, ChannelSpec("awgn", 10.0), seed=0)  # warm-up
+            if warmup:
+                pipe.run(img, task, ChannelSpec("awgn", 10.0), seed=0)
             times = []
             for i in range(repeats):
                 t0 = time.perf_counter()
@@ -86,18 +87,19 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--repeats", type=int, default=3)
     p.add_argument("--device", default="cpu")
     p.add_argument("--weights", default="default", help="'default' (shipped, if any), 'none', or a directory")
+    p.add_argument("--no-warmup", action="store_true", help="skip the untimed first run (large presets)")
     p.add_argument("--out", help="write the JSON here too")
     p.add_argument("--_child", help=argparse.SUPPRESS)
     args = p.parse_args(argv)
     weights = None if args.weights == "none" else args.weights
     if args._child:
-        print(json.dumps(measure(args._child, args.repeats, args.device, weights)))
+        print(json.dumps(measure(args._child, args.repeats, args.device, weights, not args.no_warmup)))
         return 0
     results = []
     for preset in args.preset or ["cpu", "paper"]:
         print(f"measuring {preset} ...", file=sys.stderr)
         cmd = [sys.executable, "-m", "semcom.bench_models", "--_child", preset, "--repeats", str(args.repeats),
-               "--device", args.device, "--weights", args.weights]
+               "--device", args.device, "--weights", args.weights] + (["--no-warmup"] if args.no_warmup else [])
         proc = subprocess.run(cmd, capture_output=True, text=True)
         if proc.returncode != 0:
             print(proc.stderr, file=sys.stderr)

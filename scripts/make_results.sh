@@ -1,0 +1,15 @@
+#!/usr/bin/env bash
+# Re-makes the committed results: quality tables of the shipped weights and the benchmarks.
+#   bash scripts/make_results.sh            (about 25 minutes on two CPU cores)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+D=${SEMCOM_DATA:-../shared/data}
+R=results
+mkdir -p $R/eval
+semcom eval --task reconstruction --data $D/kodak --channel awgn --snr 0:20:5 --out $R/eval
+semcom eval --task segmentation --data $D/camvid --channel awgn --snr 0:20:5 --out $R/eval
+semcom bench models --preset cpu --out $R/bench_models_cpu.json > /dev/null
+semcom bench services --clients 1 --count 10 --image $D/kodak/kodim23.png --out $R/bench_services_224.json > /dev/null
+semcom bench taskkb --out $R/bench_taskkb.json > /dev/null
+semcom bench models --preset paper --repeats 1 --no-warmup --weights none --out $R/bench_models_paper.json > /dev/null
+python3 scripts/results_table.py
