@@ -13,6 +13,8 @@ def main(argv: list[str] | None = None) -> int:
     model_args(p)
     p.add_argument("--channel-addr", default=default_addr("channel"), help="channel service (SEMCOM_CHANNEL_ADDR)")
     p.add_argument("--receiver-addr", default=default_addr("receiver"), help="receiver service (SEMCOM_RECEIVER_ADDR)")
+    p.add_argument("--max-concurrent", type=int, default=env("MAX_CONCURRENT", 8),
+                   help="transmissions in flight before Send says RESOURCE_EXHAUSTED (SEMCOM_MAX_CONCURRENT)")
     p.add_argument("--max-image-bytes", type=int, default=env("MAX_IMAGE_BYTES", 32 * MiB),
                    help="largest accepted image file (SEMCOM_MAX_IMAGE_BYTES)")
     args = p.parse_args(argv)
@@ -31,7 +33,7 @@ def main(argv: list[str] | None = None) -> int:
     srv = build_server(args.host, args.port, args.workers, ("Transmitter",),
                        max_receive_bytes=args.max_image_bytes + MiB, security=security, metrics=metrics)
     service = TransmitterService(args.channel_addr, args.receiver_addr, args.max_image_bytes, args.deadline, security,
-                                 metrics)
+                                 metrics, args.max_concurrent)
     metrics.serve(args.metrics_port, args.host)
     rpc.add_TransmitterServicer_to_server(service, srv.server)
     srv.server.start()

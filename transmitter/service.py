@@ -26,8 +26,10 @@ log = logging.getLogger("semcom.transmitter")
 
 class TransmitterService(Loading, rpc.TransmitterServicer):
     def __init__(self, channel_addr: str, receiver_addr: str, max_image_bytes: int, deadline_s: float,
-                 security: Security = Security(), metrics: Metrics | None = None) -> None:
+                 security: Security = Security(), metrics: Metrics | None = None, max_concurrent: int = 8) -> None:
         self.metrics = metrics or Metrics("transmitter")
+        self.max_concurrent = max_concurrent
+        self._slots = threading.BoundedSemaphore(max_concurrent)
         self.channel_addr, self.receiver_addr = channel_addr, receiver_addr
         self.channel_stub = rpc.ChannelStub(client_channel(channel_addr, security))
         self.receiver_stub = rpc.ReceiverStub(client_channel(receiver_addr, security))
@@ -65,6 +67,24 @@ class TransmitterService(Loading, rpc.TransmitterServicer):
 
     def Send(self, request: pb.SendRequest, context):
         self.ready(context)
+        if not self._slots.acquire(blocking=False):
+            context.abort(grpc.StatusCode.RESOURCE_EXHAUSTED,
+                          f"transmitter is busy: {self.max_concurrent} transmissions in flight (its cap); retry later")
+        try:
+            return self._send(request, context)
+        finally:
+            self._slots.release()
+
+    @staticmethod
+    def _still_wanted(context, stage: str) -> None:
+        """Stop between stages when the caller cancelled or its deadline passed."""
+        if not context.is_active():
+            context.abort(grpc.StatusCode.CANCELLED, f"caller went away before {stage}")
+        left = context.time_remaining()
+        if left is not None and left <= 0:
+            context.abort(grpc.StatusCode.DEADLINE_EXCEEDED, f"deadline passed before {stage}")
+
+    def _send(self, request: pb.SendRequest, context):
         timings: dict[str, float] = {}
         t0 = time.perf_counter()
         cfg = self.model.cfg
@@ -81,6 +101,7 @@ class TransmitterService(Loading, rpc.TransmitterServicer):
         t = time.perf_counter()
         match = self._negotiate(request.task, context)
         timings["negotiate"] = time.perf_counter() - t
+        self._still_wanted(context, "encoding")
         tid = request.transmission_id or uuid.uuid4().hex[:12]
         t = time.perf_counter()
         with self._model_lock, torch.no_grad():
@@ -98,6 +119,7 @@ class TransmitterService(Loading, rpc.TransmitterServicer):
             for block in symbol_blocks(packet.symbols[0]):
                 yield pb.TransmitChunk(symbols=block)
 
+        self._still_wanted(context, "transmitting")
         t = time.perf_counter()
         try:
             reply = self.channel_stub.Transmit(chunks(), timeout=remaining(context, self.deadline_s))
