@@ -12,7 +12,7 @@ from shared.rpc import semcom_pb2 as pb
 from shared.rpc import semcom_pb2_grpc as rpc
 from shared.observability import Metrics
 from shared.security import Security
-from shared.service import Loading, client_channel, downstream_error, remaining
+from shared.service import Loading, call_downstream, client_channel, downstream_error
 from shared.wire import SymbolAssembler, WireError, header_symbols, spec_from_proto, symbol_blocks
 
 log = logging.getLogger("semcom.channel")
@@ -24,7 +24,8 @@ class ChannelService(Loading, rpc.ChannelServicer):
                  metrics: Metrics | None = None) -> None:
         self.metrics = metrics or Metrics("channel")
         self.receiver_addr = receiver_addr
-        self.receiver_stub = rpc.ReceiverStub(client_channel(receiver_addr, security))
+        self.receiver_conn = client_channel(receiver_addr, security)
+        self.receiver_stub = rpc.ReceiverStub(self.receiver_conn)
         self.deadline_s = deadline_s
         self.mark_ready()  # nothing to load
 
@@ -63,7 +64,8 @@ class ChannelService(Loading, rpc.ChannelServicer):
                     yield pb.DeliverChunk(h=block)
 
         try:
-            self.receiver_stub.Deliver(chunks(), timeout=remaining(context, self.deadline_s))
+            call_downstream(lambda t: self.receiver_stub.Deliver(chunks(), timeout=t), self.receiver_conn, context,
+                            self.deadline_s)
         except grpc.RpcError as err:
             context.abort(*downstream_error(err, "receiver", self.receiver_addr))
         log.info("forwarded", extra={"transmission_id": header.transmission_id, "channel": spec.model,

@@ -141,8 +141,27 @@ def run_until_signal(srv: Server, grace_s: float, on_stop: Callable[[], None] | 
 
 
 def client_channel(addr: str, security: Security = Security()) -> grpc.Channel:
+    """A channel with our message sizes and a short reconnect backoff (a restarted peer is found within ~1 s)."""
     return security.channel(addr, options=[("grpc.max_receive_message_length", MAX_MESSAGE_BYTES * 4),
-                                           ("grpc.max_send_message_length", MAX_MESSAGE_BYTES * 4)])
+                                           ("grpc.max_send_message_length", MAX_MESSAGE_BYTES * 4),
+                                           ("grpc.initial_reconnect_backoff_ms", 100),
+                                           ("grpc.min_reconnect_backoff_ms", 100),
+                                           ("grpc.max_reconnect_backoff_ms", 1000)])
+
+
+def call_downstream(call, channel: grpc.Channel, context, deadline_s: float, reconnect_wait_s: float = 2.0):
+    """`call(timeout)`, and once more if the peer was unreachable but becomes ready within a short wait
+    (a restarted service); the deadline left to the caller bounds everything."""
+    try:
+        return call(remaining(context, deadline_s))
+    except grpc.RpcError as err:
+        if err.code() != grpc.StatusCode.UNAVAILABLE:
+            raise
+        try:
+            grpc.channel_ready_future(channel).result(timeout=min(reconnect_wait_s, remaining(context, deadline_s)))
+        except grpc.FutureTimeoutError:
+            raise err from None
+        return call(remaining(context, deadline_s))
 
 
 def remaining(context: grpc.ServicerContext | None, default_s: float) -> float:

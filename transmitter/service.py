@@ -16,7 +16,7 @@ from shared.rpc import semcom_pb2 as pb
 from shared.rpc import semcom_pb2_grpc as rpc
 from shared.observability import Metrics
 from shared.security import Security
-from shared.service import Loading, client_channel, downstream_error, remaining
+from shared.service import Loading, call_downstream, client_channel, downstream_error
 from shared.task_kb import NegotiationFailed, TaskKB, TaskMatch, TaskNotUnderstood, check_agreement
 from shared.wire import spec_from_proto, spec_to_proto, symbol_blocks
 from transmitter.model import Transmitter
@@ -31,8 +31,10 @@ class TransmitterService(Loading, rpc.TransmitterServicer):
         self.max_concurrent = max_concurrent
         self._slots = threading.BoundedSemaphore(max_concurrent)
         self.channel_addr, self.receiver_addr = channel_addr, receiver_addr
-        self.channel_stub = rpc.ChannelStub(client_channel(channel_addr, security))
-        self.receiver_stub = rpc.ReceiverStub(client_channel(receiver_addr, security))
+        self.channel_conn = client_channel(channel_addr, security)
+        self.receiver_conn = client_channel(receiver_addr, security)
+        self.channel_stub = rpc.ChannelStub(self.channel_conn)
+        self.receiver_stub = rpc.ReceiverStub(self.receiver_conn)
         self.max_image_bytes = max_image_bytes
         self.deadline_s = deadline_s
         self._model_lock = threading.Lock()  # one encode at a time: the model is not re-entrant on every device
@@ -54,8 +56,8 @@ class TransmitterService(Loading, rpc.TransmitterServicer):
         except TaskNotUnderstood as exc:
             context.abort(grpc.StatusCode.INVALID_ARGUMENT, str(exc))
         try:
-            theirs = self.receiver_stub.Negotiate(pb.NegotiateRequest(task=text),
-                                                  timeout=remaining(context, self.deadline_s))
+            theirs = call_downstream(lambda t: self.receiver_stub.Negotiate(pb.NegotiateRequest(task=text), timeout=t),
+                                     self.receiver_conn, context, self.deadline_s)
         except grpc.RpcError as err:
             context.abort(*downstream_error(err, "receiver", self.receiver_addr))
         other = TaskMatch(task=theirs.task, score=theirs.score, scores={}, instruction="")
@@ -122,7 +124,8 @@ class TransmitterService(Loading, rpc.TransmitterServicer):
         self._still_wanted(context, "transmitting")
         t = time.perf_counter()
         try:
-            reply = self.channel_stub.Transmit(chunks(), timeout=remaining(context, self.deadline_s))
+            reply = call_downstream(lambda t: self.channel_stub.Transmit(chunks(), timeout=t), self.channel_conn,
+                                    context, self.deadline_s)
         except grpc.RpcError as err:
             code, msg = downstream_error(err, "channel", self.channel_addr)
             context.abort(code, msg)
