@@ -61,8 +61,6 @@ class Receiver(nn.Module):
                 grid: tuple[int, int, int], image_size: tuple[int, int], task: str, seed: int,
                 steps: int | None = None, on_step=None) -> torch.Tensor:
         """The receiver's step: y (B, n) complex (+ h when told) -> its view on the symbol grid -> decoder."""
-        if h is None:
-            h = torch.ones_like(y)
         symbols, snr_map = receiver_view(y, h, noise_var, spec.csi, spec.snr_db)
         y_grid = received_grid(symbols, snr_map, grid)
         snr = torch.full((y_grid.shape[0],), float(spec.snr_db), device=y_grid.device)

@@ -160,9 +160,9 @@ class ReceiverService(Loading, rpc.ReceiverServicer):
                 self._decode(job)
             except Exception as exc:  # a bad transmission must not kill the decoder
                 log.exception("decoding %s failed", job.header.transmission_id)
+                error = f"decoding failed: {exc}"
                 self.hub.publish(job.header.transmission_id, lambda seq: pb.Result(
-                    transmission_id=job.header.transmission_id, sequence=seq, task=job.header.task,
-                    error=f"decoding failed: {exc}"))
+                    transmission_id=job.header.transmission_id, sequence=seq, task=job.header.task, error=error))
             finally:
                 self.jobs.task_done()
                 self.metrics.queue_depth.labels("receiver").set(self.jobs.qsize())

@@ -27,7 +27,7 @@ from pathlib import Path
 import torch
 
 from semcom.data import Kodak, segmentation_dataset
-from semcom.evaluate import segmentation_quality
+from semcom.evaluate import chain_reconstructor, reconstruction_quality, segmentation_quality
 from semcom.pipeline import load_models
 from semcom.train import git_commit
 from shared.channel import ChannelSpec
@@ -61,18 +61,11 @@ def center_crop(img: torch.Tensor, size: int) -> torch.Tensor:
 
 def build_reconstructor(system: str, args, images: list[torch.Tensor]):
     """(reconstruct(img, spec, seed) -> img, cbr, provenance) for one system."""
-    from semcom.pipeline import run_chain
-    from shared.task_kb import RECONSTRUCTION
-
     if system == "proposed":
         cfg, path = resolve_weights(args.preset, args.weights)
         cfg, tx, rx = load_models(cfg, path, args.device)
         doc = read_config(path)[1] if path else {}
-
-        def rec(img, spec, seed):
-            return run_chain(tx, rx, img[None].to(next(tx.parameters()).device), RECONSTRUCTION, spec, seed,
-                             args.steps)[0][0].cpu()
-
+        rec = chain_reconstructor(tx, rx, args.steps)
         prov = {"weights": str(path), "weights_sha256": doc.get("sha256"), "train_meta": doc.get("meta"),
                 "preset": cfg.name, "diffusion_steps": args.steps or cfg.diffusion.sample_steps}
         return rec, cfg.encoder.cbr, prov
@@ -106,8 +99,6 @@ def build_reconstructor(system: str, args, images: list[torch.Tensor]):
 def evaluate(system: str, args, snrs: list[float]) -> dict:
     from tqdm import tqdm
 
-    from shared.metrics import ms_ssim, psnr
-
     settings = [(s, args.channel) for s in snrs] + [(max(snrs), "noiseless")]
     per_image: dict[str, dict] = {}
     results: dict[str, list] = {}
@@ -130,12 +121,7 @@ def evaluate(system: str, args, snrs: list[float]) -> dict:
     for snr, model in bar:
         spec = ChannelSpec(model, snr, block_len=args.block_len, csi=not args.no_csi)
         if args.task == "reconstruction":
-            q: dict[str, list] = {"psnr": [], "ms_ssim": []}
-            for i, img in enumerate(images):
-                out = reconstruct(img, spec, args.seed + i)
-                q["psnr"].append(float(psnr(img[None], out[None])))
-                if min(img.shape[-2:]) > 160:
-                    q["ms_ssim"].append(float(ms_ssim(img[None], out[None])))
+            q = reconstruction_quality(reconstruct, images, spec, seed=args.seed)
             row = {k: sum(v) / len(v) for k, v in q.items() if v}
         else:
             q = segmentation_quality(tx, rx, (ds[i] for i in range(n_images)), spec, seed=args.seed)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Iterable
+from typing import Callable, Iterable
 
 import torch
 
@@ -14,15 +14,26 @@ from shared.task_kb import RECONSTRUCTION, SEGMENTATION
 from transmitter.model import Transmitter
 
 
-@torch.no_grad()
-def reconstruction_quality(tx: Transmitter, rx: Receiver, images: Iterable[torch.Tensor], spec: ChannelSpec,
-                           seed: int = 0, steps: int | None = None) -> dict[str, list[float]]:
-    """Per-image PSNR and MS-SSIM; `images` yields (3, H, W) in [0, 1]."""
+Reconstructor = Callable[[torch.Tensor, ChannelSpec, int], torch.Tensor]  # (image, channel, seed) -> image
+
+
+def chain_reconstructor(tx: Transmitter, rx: Receiver, steps: int | None = None) -> Reconstructor:
+    """The proposed system as a Reconstructor: (3, H, W) -> (3, H, W) through `run_chain`."""
     device = next(tx.parameters()).device
+
+    def reconstruct(img: torch.Tensor, spec: ChannelSpec, seed: int) -> torch.Tensor:
+        return run_chain(tx, rx, img[None].to(device), RECONSTRUCTION, spec, seed, steps)[0][0].cpu()
+
+    return reconstruct
+
+
+@torch.no_grad()
+def reconstruction_quality(reconstruct: Reconstructor, images: Iterable[torch.Tensor], spec: ChannelSpec,
+                           seed: int = 0) -> dict[str, list[float]]:
+    """Per-image PSNR and MS-SSIM of any system; `images` yields (3, H, W) in [0, 1], image i uses seed + i."""
     out: dict[str, list[float]] = {"psnr": [], "ms_ssim": []}
     for i, img in enumerate(images):
-        rec, _, _ = run_chain(tx, rx, img[None].to(device), RECONSTRUCTION, spec, seed + i, steps)
-        rec = rec.cpu()
+        rec = reconstruct(img, spec, seed + i)[None]
         out["psnr"].append(float(psnr(img[None], rec)))
         if min(img.shape[-2:]) > 160:
             out["ms_ssim"].append(float(ms_ssim(img[None], rec)))

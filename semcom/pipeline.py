@@ -16,7 +16,7 @@ import torch
 from channel.step import ChannelResult, transmit
 from receiver.model import Receiver
 from shared.channel import ChannelSpec
-from shared.config import ModelConfig, get_preset
+from shared.config import ModelConfig
 from shared.packet import SymbolPacket
 from shared.task_kb import TaskKB, TaskMatch, check_agreement
 from shared.weights import load_checkpoint, read_config, resolve_weights

@@ -35,7 +35,7 @@ from safetensors.torch import load_file, save_file
 from torch.utils.data import DataLoader, DistributedSampler
 
 from semcom.data import ImageFolder, Kodak, segmentation_dataset
-from semcom.evaluate import reconstruction_quality, segmentation_quality
+from semcom.evaluate import chain_reconstructor, reconstruction_quality, segmentation_quality
 from semcom.system import System
 from shared.channel import ChannelSpec
 from shared.config import ModelConfig, get_preset
@@ -259,18 +259,15 @@ class Trainer:
         res: dict[str, float] = {"step": self.step}
         n = self.tc.val_images
         spec = ChannelSpec("awgn", 10.0)
-        if self.tc.system != "proposed":
-            if self.rec_val is not None:
-                from shared.metrics import psnr
-
-                vals = [float(psnr(self.rec_val[i], self.system.reconstruct(self.rec_val[i], spec, i)))
-                        for i in range(min(n, len(self.rec_val)))]
-                res["val_psnr_10db"] = sum(vals) / len(vals)
+        baseline = self.tc.system != "proposed"
+        if self.rec_iter is not None and self.rec_val is not None:
+            reconstruct = self.system.reconstruct if baseline else chain_reconstructor(self.system.transmitter,
+                                                                                         self.system.receiver)
+            q = reconstruction_quality(reconstruct, (self.rec_val[i] for i in range(min(n, len(self.rec_val)))), spec)
+            res["val_psnr_10db"] = sum(q["psnr"]) / len(q["psnr"])
+        if baseline:
             return res
         tx, rx = self.system.transmitter, self.system.receiver
-        if self.rec_iter is not None and self.rec_val is not None:
-            q = reconstruction_quality(tx, rx, (self.rec_val[i] for i in range(min(n, len(self.rec_val)))), spec)
-            res["val_psnr_10db"] = sum(q["psnr"]) / len(q["psnr"])
         if self.seg_iter is not None:
             q = segmentation_quality(tx, rx, (self.seg_val[i] for i in range(0, len(self.seg_val),
                                                                               max(1, len(self.seg_val) // n))), spec)

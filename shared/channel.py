@@ -136,14 +136,17 @@ def effective_snr_db(h: torch.Tensor, noise_var: torch.Tensor) -> torch.Tensor:
     return snr.clamp(max=SNR_RANGE_DB[1])
 
 
-def receiver_view(y: torch.Tensor, h: torch.Tensor, noise_var: torch.Tensor, csi: bool,
+def receiver_view(y: torch.Tensor, h: torch.Tensor | None, noise_var: torch.Tensor, csi: bool,
                   nominal_snr_db: torch.Tensor | float) -> tuple[torch.Tensor, torch.Tensor]:
     """What the receiver sees: (symbols, per-symbol SNR in dB), both (B, n).
 
     With CSI the symbols are MMSE-equalised and the SNR map is the per-symbol
-    |h|^2/no; without CSI the raw y and the nominal (average) SNR everywhere.
+    |h|^2/no; without CSI (h unused, may be None) the raw y and the nominal
+    (average) SNR everywhere.
     """
     if csi:
+        if h is None:
+            raise ValueError("a receiver with CSI needs the channel gains h")
         return mmse_equalize(y, h, noise_var), effective_snr_db(h, noise_var)
     snr = torch.as_tensor(nominal_snr_db, dtype=torch.float32, device=y.device).expand(y.shape[0])
     return y, snr[:, None].expand(y.shape).contiguous()

@@ -10,7 +10,6 @@ import uuid
 import grpc
 import torch
 
-from shared.channel import ChannelSpec
 from shared.imageio import ImageRejected, decode_image, to_tensor
 from shared.rpc import semcom_pb2 as pb
 from shared.rpc import semcom_pb2_grpc as rpc

@@ -53,8 +53,7 @@ class BaselineSystem(nn.Module):
         x = self.model.encode(padded, snr)
         b, c, gh, gw = x.shape
         rx = transmit(x.reshape(1, -1), spec, seed)
-        hh = rx.h if rx.h is not None else torch.ones_like(rx.y)
-        y, _ = receiver_view(rx.y, hh, rx.noise_var, spec.csi, spec.snr_db)
+        y, _ = receiver_view(rx.y, rx.h, rx.noise_var, spec.csi, spec.snr_db)
         return self.model.decode(y.reshape(b, c, gh, gw), snr)[0, :, :h, :w]
 
     def save(self, directory: str | Path, meta: dict | None = None) -> Path:

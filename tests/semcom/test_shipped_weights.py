@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from semcom.data import CamVid, Kodak
-from semcom.evaluate import reconstruction_quality, segmentation_quality
+from semcom.evaluate import chain_reconstructor, reconstruction_quality, segmentation_quality
 from semcom.pipeline import load_models
 from shared.channel import ChannelSpec
 from shared.config import get_preset
@@ -34,10 +34,10 @@ def test_reconstruction_beats_untrained_on_kodak(shipped):
     _, tx, rx = shipped
     img = Kodak(DATA / "kodak")[14][:, 128:384, 256:512]  # 256x256 centre of kodim15
     spec = ChannelSpec("awgn", 20.0)
-    trained = reconstruction_quality(tx, rx, [img], spec)["psnr"][0]
+    trained = reconstruction_quality(chain_reconstructor(tx, rx), [img], spec)["psnr"][0]
     torch.manual_seed(0)
     _, utx, urx = load_models(get_preset("cpu"), None, "cpu")
-    untrained = reconstruction_quality(utx, urx, [img], spec)["psnr"][0]
+    untrained = reconstruction_quality(chain_reconstructor(utx, urx), [img], spec)["psnr"][0]
     assert trained > untrained + 5.0, (trained, untrained)
 
 

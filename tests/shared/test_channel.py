@@ -107,3 +107,11 @@ def test_noiseless_channel_passes_symbols_through():
     assert torch.equal(out.y, x) and torch.all(out.noise_var == 0)
     _, snr_map = receiver_view(out.y, out.h, out.noise_var, csi=True, nominal_snr_db=10.0)
     assert torch.isfinite(snr_map).all()
+
+
+def test_receiver_view_without_gains():
+    y = unit_symbols(1, 8)
+    sym, snr_map = receiver_view(y, None, torch.tensor([0.1]), csi=False, nominal_snr_db=10.0)
+    assert torch.equal(sym, y) and torch.all(snr_map == 10.0)
+    with pytest.raises(ValueError, match="needs the channel gains"):
+        receiver_view(y, None, torch.tensor([0.1]), csi=True, nominal_snr_db=10.0)
