@@ -105,6 +105,11 @@ def evaluate(system: str, args, snrs: list[float]) -> dict:
     noiseless: dict[str, float] = {}
     if args.task == "reconstruction":
         ds = Kodak(args.data)
+        if args.images:
+            wanted = set(args.images.split(","))
+            ds.files = [f for f in ds.files if f.name in wanted]
+            if not ds.files:
+                raise SystemExit(f"semcom eval: none of {args.images} in {args.data}")
         images = [center_crop(ds[i], args.crop) if args.crop else ds[i] for i in range(min(len(ds), args.limit))]
         reconstruct, cbr, prov = build_reconstructor(system, args, images)
     else:
@@ -199,6 +204,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--baseline-weights", default="weights/baselines",
                    help="folder with one trained checkpoint per learned baseline (deepjscc/, adjscc/)")
     p.add_argument("--steps", type=int, help="diffusion sampling steps (default: the preset's)")
+    p.add_argument("--images", help="only these file names, comma-separated (e.g. kodim05.png)")
     p.add_argument("--limit", type=int, default=10**9, help="evaluate at most this many images")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--device", default="cpu")
