@@ -16,6 +16,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--keep", type=int, default=env("KEEP_RESULTS", 256), help="results kept for late readers")
     p.add_argument("--subscriber-depth", type=int, default=env("SUBSCRIBER_DEPTH", 64),
                    help="results queued per subscriber before it is dropped as too slow")
+    p.add_argument("--results-dir", default=env("RESULTS_DIR", None),
+                   help="also keep the last --keep results in this directory, so that they, their sequence "
+                        "numbers and the epoch survive a restart (default: memory only; a restart starts a new epoch)")
     args = p.parse_args(argv)
     setup_logging(args.log_level, "receiver", args.log_format)
 
@@ -30,7 +33,7 @@ def main(argv: list[str] | None = None) -> int:
     metrics = Metrics("receiver")
     srv = build_server(args.host, args.port, args.workers, ("Receiver",), security=Security.from_args(args),
                        metrics=metrics)
-    service = ReceiverService(args.queue_depth, args.keep, args.subscriber_depth, metrics)
+    service = ReceiverService(args.queue_depth, args.keep, args.subscriber_depth, metrics, args.results_dir)
     metrics.serve(args.metrics_port, args.host)
     rpc.add_ReceiverServicer_to_server(service, srv.server)
     srv.server.start()

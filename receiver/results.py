@@ -7,15 +7,23 @@
 * Each subscriber has its own queue of ``queue_depth``: a slow subscriber never slows
   decoding or the others. When its queue overflows it is dropped and told so
   (its stream ends with RESOURCE_EXHAUSTED naming the sequence to resume after).
+* Sequence numbers belong to an *epoch*. Without a store, every start is a new epoch
+  (numbering restarts at 1): a subscriber resuming with an older epoch gets every kept
+  result, all of which are new to it, so nothing is replayed twice and nothing produced
+  since the restart is missed. With a :class:`ResultStore` (a directory), the kept results,
+  the epoch and the numbering survive restarts.
 """
 
 from __future__ import annotations
 
 import collections
 import itertools
+import os
 import queue
 import threading
-from typing import Generic, TypeVar
+import uuid
+from pathlib import Path
+from typing import Callable, Generic, TypeVar
 
 T = TypeVar("T")
 
@@ -28,16 +36,73 @@ class Subscriber(Generic[T]):
         self.last_sequence = 0  # of the last result handed to this subscriber
 
 
+class ResultStore(Generic[T]):
+    """Kept results on disk: one file per result (``<sequence>.<transmission id>.bin``) and the epoch.
+
+    Writes are atomic (temporary file + rename), so a crash leaves whole files only;
+    files that do not parse are skipped on load. Serialisation is the caller's (the
+    receiver stores its protobuf messages): nothing is unpickled.
+    """
+
+    def __init__(self, root: str | Path, keep: int, dump: Callable[[T], bytes], parse: Callable[[bytes], T]) -> None:
+        self.root = Path(root)
+        self.root.mkdir(parents=True, exist_ok=True)
+        self.keep, self.dump, self.parse = keep, dump, parse
+        epoch_file = self.root / "epoch"
+        if not epoch_file.exists():
+            self._write(epoch_file, uuid.uuid4().hex[:16].encode())
+        self.epoch = epoch_file.read_text().strip()
+
+    @staticmethod
+    def _write(path: Path, data: bytes) -> None:
+        tmp = path.with_name(path.name + ".tmp")
+        with open(tmp, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+
+    def _files(self) -> list[tuple[int, str, Path]]:
+        out = []
+        for p in self.root.glob("*.bin"):
+            seq, _, tid = p.stem.partition(".")
+            if seq.isdigit() and tid:
+                out.append((int(seq), tid, p))
+        return sorted(out)
+
+    def load(self) -> list[tuple[int, str, T]]:
+        """Kept results, oldest first."""
+        out = []
+        for seq, tid, p in self._files()[-self.keep:]:
+            try:
+                out.append((seq, tid, self.parse(p.read_bytes())))
+            except Exception:  # a damaged file loses one result, not the store
+                continue
+        return out
+
+    def save(self, seq: int, transmission_id: str, result: T) -> None:
+        self._write(self.root / f"{seq:012d}.{transmission_id}.bin", self.dump(result))
+        files = self._files()
+        for _, _, p in files[: max(0, len(files) - self.keep)]:
+            p.unlink(missing_ok=True)
+
+
 class ResultHub(Generic[T]):
-    def __init__(self, keep: int = 256, queue_depth: int = 64) -> None:
+    def __init__(self, keep: int = 256, queue_depth: int = 64, store: ResultStore[T] | None = None) -> None:
         self.keep = keep
         self.queue_depth = queue_depth
+        self.store = store
+        self.epoch = store.epoch if store is not None else uuid.uuid4().hex[:16]
         self._lock = threading.Condition()
         self._history: collections.OrderedDict[str, tuple[int, T]] = collections.OrderedDict()
         self._sequence = 0
         self._subscribers: dict[int, Subscriber[T]] = {}
         self._ids = itertools.count(1)
         self.dropped_subscribers = 0
+        if store is not None:
+            for seq, tid, result in store.load():
+                self._history[tid] = (seq, result)
+                self._sequence = max(self._sequence, seq)
 
     @property
     def sequence(self) -> int:
@@ -52,6 +117,8 @@ class ResultHub(Generic[T]):
         with self._lock:
             self._sequence += 1
             result = make(self._sequence)
+            if self.store is not None:
+                self.store.save(self._sequence, transmission_id, result)
             self._history[transmission_id] = (self._sequence, result)
             while len(self._history) > self.keep:
                 self._history.popitem(last=False)
@@ -69,12 +136,21 @@ class ResultHub(Generic[T]):
             sub.overflowed = True
             self.dropped_subscribers += 1
 
-    def subscribe(self, after_sequence: int = 0) -> Subscriber[T]:
-        """A new subscriber; with `after_sequence` > 0 the kept results after it are queued first."""
+    def subscribe(self, after_sequence: int = 0, epoch: str = "") -> Subscriber[T]:
+        """A new subscriber; with `after_sequence` > 0 the kept results after it are queued first.
+
+        `epoch` is the epoch `after_sequence` was counted in; another epoch than this hub's
+        means this receiver restarted without its history, so every kept result is replayed.
+        """
         with self._lock:
             sub: Subscriber[T] = Subscriber(next(self._ids), self.queue_depth)
+            if epoch and epoch != self.epoch:
+                after_sequence = 0
+                replay = True
+            else:
+                replay = after_sequence > 0
             sub.last_sequence = after_sequence
-            if after_sequence > 0:
+            if replay:
                 for seq, result in self._history.values():
                     if seq > after_sequence:
                         self._offer(sub, seq, result)

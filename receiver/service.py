@@ -14,7 +14,7 @@ import torch
 from PIL import Image
 
 from receiver.model import Receiver
-from receiver.results import ResultHub
+from receiver.results import ResultHub, ResultStore
 from shared.classes import class_colours
 from shared.imageio import encode_png, to_pil
 from shared.rpc import semcom_pb2 as pb
@@ -40,10 +40,12 @@ class Job:
 
 class ReceiverService(Loading, rpc.ReceiverServicer):
     def __init__(self, queue_depth: int = 16, keep: int = 256, subscriber_depth: int = 64,
-                 metrics: Metrics | None = None) -> None:
+                 metrics: Metrics | None = None, results_dir: str | None = None) -> None:
         self.metrics = metrics or Metrics("receiver")
         self.jobs: queue.Queue[Job | None] = queue.Queue(maxsize=queue_depth)
-        self.hub: ResultHub[pb.Result] = ResultHub(keep=keep, queue_depth=subscriber_depth)
+        store = ResultStore(results_dir, keep, pb.Result.SerializeToString, pb.Result.FromString) \
+            if results_dir else None
+        self.hub: ResultHub[pb.Result] = ResultHub(keep=keep, queue_depth=subscriber_depth, store=store)
         self.stopping = threading.Event()
         self.worker = threading.Thread(target=self._work, name="decoder", daemon=True)
 
@@ -114,7 +116,7 @@ class ReceiverService(Loading, rpc.ReceiverServicer):
 
     def Subscribe(self, request, context):
         self.ready(context)
-        sub = self.hub.subscribe(request.after_sequence)
+        sub = self.hub.subscribe(request.after_sequence, request.epoch)
         context.add_callback(lambda: self.hub.unsubscribe(sub))
         self.metrics.subscribers.labels("receiver").set(self.hub.subscriber_count())
         try:
@@ -126,7 +128,7 @@ class ReceiverService(Loading, rpc.ReceiverServicer):
                         self.metrics.dropped.labels("receiver").inc()
                         context.abort(grpc.StatusCode.RESOURCE_EXHAUSTED,
                                       f"subscriber too slow: its queue of {self.hub.queue_depth} results overflowed; "
-                                      f"resubscribe with after_sequence={sub.last_sequence}")
+                                      f"resubscribe with after_sequence={sub.last_sequence} epoch={self.hub.epoch}")
                     if self.stopping.is_set() and self.jobs.empty():
                         return
                     continue
@@ -162,7 +164,8 @@ class ReceiverService(Loading, rpc.ReceiverServicer):
                 log.exception("decoding %s failed", job.header.transmission_id)
                 error = f"decoding failed: {exc}"
                 self.hub.publish(job.header.transmission_id, lambda seq: pb.Result(
-                    transmission_id=job.header.transmission_id, sequence=seq, task=job.header.task, error=error))
+                    transmission_id=job.header.transmission_id, sequence=seq, epoch=self.hub.epoch, task=job.header.task,
+                    error=error))
             finally:
                 self.jobs.task_done()
                 self.metrics.queue_depth.labels("receiver").set(self.jobs.qsize())
@@ -198,7 +201,7 @@ class ReceiverService(Loading, rpc.ReceiverServicer):
         for stage in ("rx_queue", "decode", "rx_encode_png"):
             self.metrics.stage(stage, timings[stage])
         self.hub.publish(hd.transmission_id, lambda seq: pb.Result(
-            transmission_id=hd.transmission_id, sequence=seq, timings_s=timings, **fields))
+            transmission_id=hd.transmission_id, sequence=seq, epoch=self.hub.epoch, timings_s=timings, **fields))
         log.info("decoded", extra={"transmission_id": hd.transmission_id, "task": hd.task,
                                    "decode_s": round(timings["decode"], 4)})
 

@@ -160,32 +160,36 @@ def cmd_send(args) -> int:
 
 def cmd_watch(args) -> int:
     rx = rpc.ReceiverStub(client_channel(args.receiver, args.security))
-    last = args.after
+    last, epoch = args.after, args.epoch
     count = 0
     backoff = 0.5
     while args.max is None or count < args.max:
         try:
-            for result in rx.Subscribe(pb.SubscribeRequest(after_sequence=last)):
+            for result in rx.Subscribe(pb.SubscribeRequest(after_sequence=last, epoch=epoch)):
                 backoff = 0.5
-                if result.sequence <= last:
+                if result.epoch == epoch and result.sequence <= last:
                     continue  # already seen before a reconnect
+                if result.epoch != epoch:  # the receiver restarted: a new numbering
+                    epoch = result.epoch
                 last = result.sequence
                 count += 1
                 outputs = write_outputs(result, Path(args.out), "watch", None) if args.out else []
-                line = {"sequence": result.sequence, "transmission_id": result.transmission_id, "task": result.task,
-                        "snr_db": result.channel.snr_db, "channel": result.channel.model, "cbr": result.cbr,
-                        "height": result.height, "width": result.width, "error": result.error or None,
-                        "outputs": outputs}
+                line = {"epoch": result.epoch, "sequence": result.sequence, "transmission_id": result.transmission_id,
+                        "task": result.task, "snr_db": result.channel.snr_db, "channel": result.channel.model,
+                        "cbr": result.cbr, "height": result.height, "width": result.width,
+                        "error": result.error or None, "outputs": outputs}
                 print(json.dumps(line), flush=True)
                 if args.max is not None and count >= args.max:
                     return 0
-            return 0  # the receiver ended the stream (shutting down)
+            if not args.reconnect:
+                return 0  # the receiver ended the stream (shutting down)
+            print(f"stream ended (receiver stopping?) - reconnecting in {backoff:.1f} s", file=sys.stderr, flush=True)
         except grpc.RpcError as err:
             if err.code() != grpc.StatusCode.UNAVAILABLE or not args.reconnect:
                 raise
-            print(f"UNAVAILABLE: {err.details()} - reconnecting in {backoff:.1f} s", file=sys.stderr)
-            time.sleep(backoff)
-            backoff = min(backoff * 2, 5.0)
+            print(f"UNAVAILABLE: {err.details()} - reconnecting in {backoff:.1f} s", file=sys.stderr, flush=True)
+        time.sleep(backoff)
+        backoff = min(backoff * 2, 5.0)
     return 0
 
 
@@ -225,8 +229,11 @@ def parser() -> argparse.ArgumentParser:
     w = sub.add_parser("watch", help="stream every result the receiver produces")
     w.add_argument("--out", help="also write each result's images here")
     w.add_argument("--after", type=int, default=0, help="replay kept results after this sequence number")
+    w.add_argument("--epoch", default="", help="the epoch --after was counted in (printed with every result); "
+                                               "if the receiver has restarted since, all it kept is replayed")
     w.add_argument("--max", type=int, help="stop after this many results")
-    w.add_argument("--no-reconnect", dest="reconnect", action="store_false")
+    w.add_argument("--no-reconnect", dest="reconnect", action="store_false",
+                   help="exit when the receiver goes away instead of reconnecting and resuming")
     w.set_defaults(func=cmd_watch)
     t = sub.add_parser("tasks", help="list the tasks the KB knows")
     t.add_argument("--json", action="store_true")

@@ -181,10 +181,12 @@ class DeliverReply(_message.Message):
     def __init__(self, queue_position: _Optional[int] = ...) -> None: ...
 
 class SubscribeRequest(_message.Message):
-    __slots__ = ("after_sequence",)
+    __slots__ = ("after_sequence", "epoch")
     AFTER_SEQUENCE_FIELD_NUMBER: _ClassVar[int]
+    EPOCH_FIELD_NUMBER: _ClassVar[int]
     after_sequence: int
-    def __init__(self, after_sequence: _Optional[int] = ...) -> None: ...
+    epoch: str
+    def __init__(self, after_sequence: _Optional[int] = ..., epoch: _Optional[str] = ...) -> None: ...
 
 class GetResultRequest(_message.Message):
     __slots__ = ("transmission_id",)
@@ -193,7 +195,7 @@ class GetResultRequest(_message.Message):
     def __init__(self, transmission_id: _Optional[str] = ...) -> None: ...
 
 class Result(_message.Message):
-    __slots__ = ("transmission_id", "sequence", "task", "score", "channel", "realised_snr_db", "channel_uses", "cbr", "height", "width", "image_png", "labels_png", "colour_png", "class_names", "timings_s", "diffusion_steps", "error")
+    __slots__ = ("transmission_id", "sequence", "task", "score", "channel", "realised_snr_db", "channel_uses", "cbr", "height", "width", "image_png", "labels_png", "colour_png", "class_names", "timings_s", "diffusion_steps", "error", "epoch")
     class TimingsSEntry(_message.Message):
         __slots__ = ("key", "value")
         KEY_FIELD_NUMBER: _ClassVar[int]
@@ -218,6 +220,7 @@ class Result(_message.Message):
     TIMINGS_S_FIELD_NUMBER: _ClassVar[int]
     DIFFUSION_STEPS_FIELD_NUMBER: _ClassVar[int]
     ERROR_FIELD_NUMBER: _ClassVar[int]
+    EPOCH_FIELD_NUMBER: _ClassVar[int]
     transmission_id: str
     sequence: int
     task: str
@@ -235,4 +238,5 @@ class Result(_message.Message):
     timings_s: _containers.ScalarMap[str, float]
     diffusion_steps: int
     error: str
-    def __init__(self, transmission_id: _Optional[str] = ..., sequence: _Optional[int] = ..., task: _Optional[str] = ..., score: _Optional[float] = ..., channel: _Optional[_Union[ChannelSettings, _Mapping]] = ..., realised_snr_db: _Optional[float] = ..., channel_uses: _Optional[int] = ..., cbr: _Optional[float] = ..., height: _Optional[int] = ..., width: _Optional[int] = ..., image_png: _Optional[bytes] = ..., labels_png: _Optional[bytes] = ..., colour_png: _Optional[bytes] = ..., class_names: _Optional[_Iterable[str]] = ..., timings_s: _Optional[_Mapping[str, float]] = ..., diffusion_steps: _Optional[int] = ..., error: _Optional[str] = ...) -> None: ...
+    epoch: str
+    def __init__(self, transmission_id: _Optional[str] = ..., sequence: _Optional[int] = ..., task: _Optional[str] = ..., score: _Optional[float] = ..., channel: _Optional[_Union[ChannelSettings, _Mapping]] = ..., realised_snr_db: _Optional[float] = ..., channel_uses: _Optional[int] = ..., cbr: _Optional[float] = ..., height: _Optional[int] = ..., width: _Optional[int] = ..., image_png: _Optional[bytes] = ..., labels_png: _Optional[bytes] = ..., colour_png: _Optional[bytes] = ..., class_names: _Optional[_Iterable[str]] = ..., timings_s: _Optional[_Mapping[str, float]] = ..., diffusion_steps: _Optional[int] = ..., error: _Optional[str] = ..., epoch: _Optional[str] = ...) -> None: ...

@@ -21,14 +21,15 @@ def free_ports(n: int) -> list[int]:
     return ports
 
 
-def start_services(tmp_path_factory, name: str) -> ServiceProcesses:
+def start_services(tmp_path_factory, name: str, per_service_args: dict[str, list[str]] | None = None) -> ServiceProcesses:
     names = ("transmitter", "channel", "receiver")
     p = free_ports(6)
     ports, metrics = dict(zip(names, p[:3])), dict(zip(names, p[3:]))
     s = ServiceProcesses(ports, extra_args=["--preset", "test", "--weights", "none", "--device", "cpu"],
                          env={"SEMCOM_DEADLINE_S": "20", "SEMCOM_GRACE_S": "10", "SEMCOM_LOG_FORMAT": "json"},
                          log_dir=tmp_path_factory.mktemp(name),
-                         per_service_args={n: ["--metrics-port", str(metrics[n])] for n in names})
+                         per_service_args={n: ["--metrics-port", str(metrics[n])] + (per_service_args or {}).get(n, [])
+                                           for n in names})
     s.metrics_ports = metrics
     return s
 

@@ -1,18 +1,27 @@
 """Faults with real processes on loopback: a killed service, then a restarted one."""
 
+import json
+import queue
+import subprocess
+import sys
+import threading
 import time
+import urllib.request
+
+import pytest
 
 from semcom import txclient
 from semcom.launcher import health_status
 from tests.e2e.conftest import png_bytes, start_services
 
 
-def _send(s, capsys, tmp_path, timeout="30"):
+def _send(s, capsys, tmp_path, timeout="30", tid=None):
     img = tmp_path / "x.png"
     img.write_bytes(png_bytes(64, 64))
     t0 = time.monotonic()
     rc = txclient.main(["--transmitter", s.addr("transmitter"), "--receiver", s.addr("receiver"), "--timeout", timeout,
-                        "send", str(img), "--task", "segment this image", "--out", str(tmp_path)])
+                        "send", str(img), "--task", "segment this image", "--out", str(tmp_path)]
+                       + (["--id", tid] if tid else []))
     return rc, capsys.readouterr().err, time.monotonic() - t0
 
 
@@ -29,3 +38,74 @@ def test_channel_killed_then_restarted(tmp_path_factory, capsys, tmp_path):
         s.wait_serving(["channel"], timeout=120)
         rc, err, _ = _send(s, capsys, tmp_path)
         assert rc == 0, err
+
+
+class Watcher:
+    """`txclient watch` as its own process; its JSON lines collected by a reader thread."""
+
+    def __init__(self, s, *args):
+        self.proc = subprocess.Popen([sys.executable, "-m", "semcom.txclient", "--receiver", s.addr("receiver"),
+                                      "watch", *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        self.lines: queue.Queue = queue.Queue()
+        self.err: list[str] = []
+        threading.Thread(target=self._read, args=(self.proc.stdout, self.lines.put), daemon=True).start()
+        threading.Thread(target=self._read, args=(self.proc.stderr, self.err.append), daemon=True).start()
+
+    @staticmethod
+    def _read(stream, put):
+        for line in stream:
+            put(line)
+
+    def take(self, n: int, timeout: float = 120.0) -> list[dict]:
+        return [json.loads(self.lines.get(timeout=timeout)) for _ in range(n)]
+
+    def close(self):
+        if self.proc.poll() is None:
+            self.proc.kill()
+        self.proc.wait()
+
+
+def _subscribers(s) -> float:
+    url = f"http://127.0.0.1:{s.metrics_ports['receiver']}/metrics"
+    with urllib.request.urlopen(url, timeout=10) as r:
+        for line in r.read().decode().splitlines():
+            if line.startswith('semcom_subscribers{service="receiver"}'):
+                return float(line.split()[-1])
+    return 0.0
+
+
+def _wait_for(cond, what: str, timeout: float = 120.0):
+    end = time.monotonic() + timeout
+    while not cond():
+        assert time.monotonic() < end, f"gave up waiting for {what}"
+        time.sleep(0.1)
+
+
+@pytest.mark.parametrize("persist", [False, True], ids=["memory", "results-dir"])
+def test_receiver_restart_subscriber_resumes_without_loss_or_duplicates(tmp_path_factory, capsys, tmp_path, persist):
+    extra = {"receiver": ["--results-dir", str(tmp_path / "results")]} if persist else {}
+    with start_services(tmp_path_factory, "faults-rx-restart", per_service_args=extra) as s:
+        watcher = Watcher(s, "--max", "4")
+        try:
+            _wait_for(lambda: _subscribers(s) == 1, "the watcher to subscribe")
+            for tid in ("before-1", "before-2"):
+                assert _send(s, capsys, tmp_path, tid=tid)[0] == 0
+            first = watcher.take(2)
+            s.kill("receiver")  # SIGKILL: subscribers see the stream break
+            _wait_for(lambda: any("UNAVAILABLE" in e for e in watcher.err), "the watcher to see UNAVAILABLE")
+            s.start("receiver")
+            s.wait_serving(["receiver"], timeout=120)
+            for tid in ("after-1", "after-2"):
+                assert _send(s, capsys, tmp_path, tid=tid)[0] == 0
+            second = watcher.take(2)
+            assert watcher.proc.wait(timeout=60) == 0  # --max 4 reached: exactly four results, no more
+        finally:
+            watcher.close()
+    ids = [r["transmission_id"] for r in first + second]
+    assert ids == ["before-1", "before-2", "after-1", "after-2"]  # none lost, none twice, in order
+    keys = {(r["epoch"], r["sequence"]) for r in first + second}
+    assert len(keys) == 4
+    if persist:  # the store keeps the epoch and the numbering goes on
+        assert [r["sequence"] for r in first + second] == [1, 2, 3, 4] and len({e for e, _ in keys}) == 1
+    else:  # a new epoch, numbering restarted
+        assert [r["sequence"] for r in second] == [1, 2] and first[0]["epoch"] != second[0]["epoch"]

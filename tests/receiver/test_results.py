@@ -1,6 +1,7 @@
+import json
 import threading
 
-from receiver.results import ResultHub
+from receiver.results import ResultHub, ResultStore
 
 
 def test_sequence_history_and_replay():
@@ -28,3 +29,43 @@ def test_wait_for_a_result_published_later():
     threading.Timer(0.05, lambda: hub.publish("late", lambda seq: "done")).start()
     assert hub.wait("late", timeout=5) == "done"
     assert hub.wait("never", timeout=0.01) is None
+
+
+def _drain(sub):
+    out = []
+    while not sub.queue.empty():
+        out.append(sub.queue.get_nowait()[0])
+    return out
+
+
+def test_restart_without_store_is_a_new_epoch_and_replays_all_it_kept():
+    before = ResultHub(keep=10)
+    for i in range(3):
+        before.publish(f"a{i}", lambda seq: seq)
+    after = ResultHub(keep=10)  # the receiver restarted: history gone, numbering from 1
+    assert after.epoch != before.epoch
+    after.publish("b0", lambda seq: seq)
+    after.publish("b1", lambda seq: seq)
+    # the subscriber saw up to sequence 3 of the old epoch: both new results are new to it
+    assert _drain(after.subscribe(after_sequence=3, epoch=before.epoch)) == [1, 2]
+    # same epoch: only what follows after_sequence
+    assert _drain(after.subscribe(after_sequence=1, epoch=after.epoch)) == [2]
+
+
+def test_store_keeps_results_epoch_and_numbering_across_restarts(tmp_path):
+    def store():
+        return ResultStore(tmp_path, keep=3, dump=lambda r: json.dumps(r).encode(), parse=lambda b: json.loads(b))
+
+    first = ResultHub(keep=3, store=store())
+    for i in range(5):
+        first.publish(f"t.{i}", lambda seq, i=i: {"seq": seq, "i": i})
+    assert len(list(tmp_path.glob("*.bin"))) == 3  # bounded on disk too
+    (tmp_path / "000000000099.junk.bin").write_bytes(b"\xff not json")  # a damaged file is skipped
+    second = ResultHub(keep=3, store=store())
+    assert second.epoch == first.epoch and second.sequence >= 5
+    assert second.get("t.4") == {"seq": 5, "i": 4} and second.get("t.1") is None
+    assert _drain(second.subscribe(after_sequence=3, epoch=first.epoch)) == [4, 5]
+    (tmp_path / "000000000099.junk.bin").unlink()
+    third = ResultHub(keep=3, store=store())
+    third.publish("t.5", lambda seq: {"seq": seq})
+    assert third.sequence == 6  # numbering goes on, no sequence is reused
