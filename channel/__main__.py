@@ -20,7 +20,9 @@ def main(argv: list[str] | None = None) -> int:
 
     security, metrics = Security.from_args(args), Metrics("channel")
     srv = build_server(args.host, args.port, args.workers, ("Channel",), security=security, metrics=metrics)
-    rpc.add_ChannelServicer_to_server(ChannelService(args.receiver_addr, args.deadline, security, metrics), srv.server)
+    service = ChannelService(args.receiver_addr, args.deadline, security, metrics)
+    service.draining = srv.draining
+    rpc.add_ChannelServicer_to_server(service, srv.server)
     metrics.serve(args.metrics_port, args.host)
     srv.server.start()
     return run_until_signal(srv, args.grace)

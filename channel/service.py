@@ -20,6 +20,8 @@ MAX_SYMBOLS = 1 << 26  # 64 M complex symbols (512 MiB): far above any image the
 
 
 class ChannelService(Loading, rpc.ChannelServicer):
+    service_name = "channel"
+
     def __init__(self, receiver_addr: str, deadline_s: float, security: Security = Security(),
                  metrics: Metrics | None = None) -> None:
         self.metrics = metrics or Metrics("channel")
@@ -30,7 +32,7 @@ class ChannelService(Loading, rpc.ChannelServicer):
         self.mark_ready()  # nothing to load
 
     def Transmit(self, request_iterator, context):
-        self.ready(context)
+        self.accepting(context)
         first = next(request_iterator, None)
         if first is None or first.WhichOneof("part") != "header":
             context.abort(grpc.StatusCode.INVALID_ARGUMENT, "the first message of Transmit must be the header")

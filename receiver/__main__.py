@@ -35,10 +35,11 @@ def main(argv: list[str] | None = None) -> int:
                        metrics=metrics)
     service = ReceiverService(args.queue_depth, args.keep, args.subscriber_depth, metrics, args.results_dir)
     metrics.serve(args.metrics_port, args.host)
+    service.draining = srv.draining
     rpc.add_ReceiverServicer_to_server(service, srv.server)
     srv.server.start()
     service.attach(load_side(Receiver, "receiver", args.preset, args.weights, pick_device(args.device)), TaskKB())
-    return run_until_signal(srv, args.grace, on_stop=lambda: service.drain(args.grace))
+    return run_until_signal(srv, args.grace, on_stop=service.drain)
 
 
 if __name__ == "__main__":

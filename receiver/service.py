@@ -39,14 +39,19 @@ class Job:
 
 
 class ReceiverService(Loading, rpc.ReceiverServicer):
+    service_name = "receiver"
+
     def __init__(self, queue_depth: int = 16, keep: int = 256, subscriber_depth: int = 64,
                  metrics: Metrics | None = None, results_dir: str | None = None) -> None:
         self.metrics = metrics or Metrics("receiver")
-        self.jobs: queue.Queue[Job | None] = queue.Queue(maxsize=queue_depth)
+        self.jobs: queue.Queue[Job] = queue.Queue(maxsize=queue_depth)
         store = ResultStore(results_dir, keep, pb.Result.SerializeToString, pb.Result.FromString) \
             if results_dir else None
         self.hub: ResultHub[pb.Result] = ResultHub(keep=keep, queue_depth=subscriber_depth, store=store)
-        self.stopping = threading.Event()
+        self.stopping = threading.Event()  # drain(): take no more, finish what was accepted
+        self.finished = threading.Event()  # the decoder has published everything it accepted
+        self._delivering = 0  # Deliver calls past the acceptance check, still reading their stream
+        self._lock = threading.Lock()
         self.worker = threading.Thread(target=self._work, name="decoder", daemon=True)
 
     def attach(self, model: Receiver, kb: TaskKB) -> None:
@@ -58,7 +63,7 @@ class ReceiverService(Loading, rpc.ReceiverServicer):
     # ------------------------------------------------------------------ RPCs
 
     def Negotiate(self, request, context):
-        self.ready(context)
+        self.accepting(context)
         try:
             m = self.kb.match(request.task)
         except TaskNotUnderstood as exc:
@@ -66,9 +71,18 @@ class ReceiverService(Loading, rpc.ReceiverServicer):
         return pb.NegotiateReply(task=m.task, score=m.score, kb_fingerprint=self.kb.fingerprint)
 
     def Deliver(self, request_iterator, context):
-        self.ready(context)
-        if self.stopping.is_set():
-            context.abort(grpc.StatusCode.UNAVAILABLE, "receiver is shutting down")
+        with self._lock:
+            self.accepting(context)
+            if self.stopping.is_set():
+                context.abort(grpc.StatusCode.UNAVAILABLE, "receiver is shutting down and takes no new work")
+            self._delivering += 1
+        try:
+            return self._deliver(request_iterator, context)
+        finally:
+            with self._lock:
+                self._delivering -= 1
+
+    def _deliver(self, request_iterator, context):
         first = next(request_iterator, None)
         if first is None or first.WhichOneof("part") != "header":
             context.abort(grpc.StatusCode.INVALID_ARGUMENT, "the first message of Deliver must be the header")
@@ -115,7 +129,7 @@ class ReceiverService(Loading, rpc.ReceiverServicer):
             raise ValueError("transmission id must be 1-64 characters of [A-Za-z0-9_.-]")
 
     def Subscribe(self, request, context):
-        self.ready(context)
+        self.accepting(context)
         sub = self.hub.subscribe(request.after_sequence, request.epoch)
         context.add_callback(lambda: self.hub.unsubscribe(sub))
         self.metrics.subscribers.labels("receiver").set(self.hub.subscriber_count())
@@ -129,8 +143,8 @@ class ReceiverService(Loading, rpc.ReceiverServicer):
                         context.abort(grpc.StatusCode.RESOURCE_EXHAUSTED,
                                       f"subscriber too slow: its queue of {self.hub.queue_depth} results overflowed; "
                                       f"resubscribe with after_sequence={sub.last_sequence} epoch={self.hub.epoch}")
-                    if self.stopping.is_set() and self.jobs.empty():
-                        return
+                    if self.finished.is_set() and sub.queue.empty():
+                        return  # shutting down and everything decoded was handed over
                     continue
                 sub.last_sequence = seq
                 yield result
@@ -154,21 +168,28 @@ class ReceiverService(Loading, rpc.ReceiverServicer):
     # ------------------------------------------------------------------ decoding
 
     def _work(self) -> None:
-        while True:
-            job = self.jobs.get()
-            if job is None:
-                return
-            try:
-                self._decode(job)
-            except Exception as exc:  # a bad transmission must not kill the decoder
-                log.exception("decoding %s failed", job.header.transmission_id)
-                error = f"decoding failed: {exc}"
-                self.hub.publish(job.header.transmission_id, lambda seq: pb.Result(
-                    transmission_id=job.header.transmission_id, sequence=seq, epoch=self.hub.epoch, task=job.header.task,
-                    error=error))
-            finally:
-                self.jobs.task_done()
-                self.metrics.queue_depth.labels("receiver").set(self.jobs.qsize())
+        try:
+            while True:
+                try:
+                    job = self.jobs.get(timeout=POLL_S)
+                except queue.Empty:
+                    with self._lock:
+                        if self.stopping.is_set() and self._delivering == 0 and self.jobs.empty():
+                            return  # draining and nothing more can arrive
+                    continue
+                try:
+                    self._decode(job)
+                except Exception as exc:  # a bad transmission must not kill the decoder
+                    log.exception("decoding %s failed", job.header.transmission_id)
+                    error = f"decoding failed: {exc}"
+                    self.hub.publish(job.header.transmission_id, lambda seq: pb.Result(
+                        transmission_id=job.header.transmission_id, sequence=seq, epoch=self.hub.epoch,
+                        task=job.header.task, error=error))
+                finally:
+                    self.jobs.task_done()
+                    self.metrics.queue_depth.labels("receiver").set(self.jobs.qsize())
+        finally:
+            self.finished.set()
 
     def _decode(self, job: Job) -> None:
         hd = job.header
@@ -206,17 +227,14 @@ class ReceiverService(Loading, rpc.ReceiverServicer):
                                    "decode_s": round(timings["decode"], 4)})
 
     def drain(self, timeout: float) -> None:
-        """Finish queued transmissions (graceful stop), then stop the worker."""
+        """Graceful stop: accept nothing new, decode and publish everything accepted (within `timeout`)."""
         self.stopping.set()
-        end = time.monotonic() + timeout
-        while not self.jobs.empty() and time.monotonic() < end:
-            time.sleep(0.05)
-        try:
-            self.jobs.put(None, timeout=max(0.1, end - time.monotonic()))
-        except queue.Full:
-            pass
         if self.worker.is_alive():
-            self.worker.join(max(0.1, end - time.monotonic()))
+            self.worker.join(timeout)
+        else:
+            self.finished.set()
+        if not self.finished.is_set():
+            log.warning("grace period over with %d transmission(s) still queued", self.jobs.qsize())
 
 
 def transmission_id_ok(tid: str) -> bool:

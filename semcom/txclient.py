@@ -105,6 +105,26 @@ def quality(original: bytes, result: pb.Result) -> dict[str, float]:
     return q
 
 
+def fetch_result(conn: grpc.Channel, transmission_id: str, deadline: float) -> pb.Result:
+    """GetResult until `deadline` (a perf_counter time): if the receiver goes away meanwhile, wait for it
+    to come back and ask again (a receiver restarted with --results-dir still has the result)."""
+    rx = rpc.ReceiverStub(conn)
+    while True:
+        try:
+            return rx.GetResult(pb.GetResultRequest(transmission_id=transmission_id),
+                                timeout=max(0.1, deadline - time.perf_counter()))
+        except grpc.RpcError as err:
+            left = deadline - time.perf_counter()
+            if err.code() != grpc.StatusCode.UNAVAILABLE or left <= 0.5:
+                raise
+            print(f"receiver unavailable ({err.details()}); waiting up to {left:.0f} s for it to come back",
+                  file=sys.stderr, flush=True)
+            try:
+                grpc.channel_ready_future(conn).result(timeout=left)
+            except grpc.FutureTimeoutError:
+                raise err from None
+
+
 def cmd_send(args) -> int:
     path = Path(args.image)
     try:
@@ -114,7 +134,7 @@ def cmd_send(args) -> int:
     settings = pb.ChannelSettings(model=args.channel, snr_db=args.snr, block_len=args.block_len, csi=not args.no_csi,
                                   seed=args.seed)
     tx = rpc.TransmitterStub(client_channel(args.transmitter, args.security))
-    rx = rpc.ReceiverStub(client_channel(args.receiver, args.security))
+    rx_conn = client_channel(args.receiver, args.security)
     started = time.perf_counter()
     show = sys.stderr.isatty() and not args.json
     with Progress("sending", show):
@@ -126,7 +146,7 @@ def cmd_send(args) -> int:
         print(f"channel: {args.channel} at {args.snr:g} dB (realised {reply.realised_snr_db:.2f} dB), "
               f"{reply.channel_uses} channel uses, CBR {reply.cbr:.5f} (1/{1 / reply.cbr:.1f})")
     with Progress("waiting for the receiver", show):
-        result = rx.GetResult(pb.GetResultRequest(transmission_id=reply.transmission_id), timeout=args.timeout)
+        result = fetch_result(rx_conn, reply.transmission_id, started + args.timeout)
     if result.error:
         print(f"INTERNAL: {result.error}", file=sys.stderr)
         return 1

@@ -2,6 +2,7 @@
 
 * ``semcom_requests_total{service,method,code}``  RPCs by final gRPC status code
 * ``semcom_rpc_seconds{service,method}``          RPC latency
+* ``semcom_in_flight{service,method}``            RPCs in progress
 * ``semcom_stage_seconds{service,stage}``         time per stage of the chain (encode, channel, decode, ...)
 * ``semcom_queue_depth{service}``                 transmissions waiting for decoding
 * ``semcom_subscribers{service}``                 open Subscribe streams
@@ -27,6 +28,7 @@ class Metrics:
                                 ["service", "method", "code"], registry=r)
         self.rpc_seconds = Histogram("semcom_rpc_seconds", "RPC latency", ["service", "method"],
                                      buckets=STAGE_BUCKETS, registry=r)
+        self.in_flight = Gauge("semcom_in_flight", "RPCs in progress", ["service", "method"], registry=r)
         self.stage_seconds = Histogram("semcom_stage_seconds", "Seconds per stage of the chain", ["service", "stage"],
                                        buckets=STAGE_BUCKETS, registry=r)
         self.queue_depth = Gauge("semcom_queue_depth", "Transmissions waiting for decoding", ["service"], registry=r)
@@ -66,14 +68,19 @@ class MetricsInterceptor(grpc.ServerInterceptor):
             return handler
         method = handler_call_details.method.rsplit("/", 1)[-1]
 
+        in_flight = self.m.in_flight.labels(self.m.service, method)
+
         def unary(behavior):
             def wrapped(request, context):
                 start = time.perf_counter()
+                in_flight.inc()
                 try:
                     response = behavior(request, context)
                 except Exception:
                     self._record(method, start, _code(context) if _code(context) != "OK" else "UNKNOWN")
                     raise
+                finally:
+                    in_flight.dec()
                 self._record(method, start, _code(context))
                 return response
             return wrapped
@@ -81,11 +88,14 @@ class MetricsInterceptor(grpc.ServerInterceptor):
         def streaming(behavior):
             def wrapped(request, context):
                 start = time.perf_counter()
+                in_flight.inc()
                 try:
                     yield from behavior(request, context)
                 except Exception:
                     self._record(method, start, _code(context) if _code(context) != "OK" else "UNKNOWN")
                     raise
+                finally:
+                    in_flight.dec()
                 self._record(method, start, _code(context))
             return wrapped
 

@@ -80,12 +80,70 @@ def pick_device(name: str):
     return torch.device(name)
 
 
+class ActiveCalls(grpc.ServerInterceptor):
+    """Counts the RPCs in progress (health and reflection excepted), so a stop can wait for them."""
+
+    def __init__(self) -> None:
+        self._n = 0
+        self._cond = threading.Condition()
+
+    @property
+    def count(self) -> int:
+        return self._n
+
+    def _add(self, d: int) -> None:
+        with self._cond:
+            self._n += d
+            self._cond.notify_all()
+
+    def wait_idle(self, timeout: float) -> bool:
+        with self._cond:
+            return self._cond.wait_for(lambda: self._n == 0, timeout=max(0.0, timeout))
+
+    def intercept_service(self, continuation, handler_call_details):
+        handler = continuation(handler_call_details)
+        if handler is None or handler_call_details.method.startswith("/grpc."):
+            return handler
+
+        def unary(behavior):
+            def wrapped(request, context):
+                self._add(1)
+                try:
+                    return behavior(request, context)
+                finally:
+                    self._add(-1)
+            return wrapped
+
+        def streaming(behavior):
+            def wrapped(request, context):
+                self._add(1)
+                try:
+                    yield from behavior(request, context)
+                finally:
+                    self._add(-1)
+            return wrapped
+
+        if handler.unary_unary:
+            return grpc.unary_unary_rpc_method_handler(unary(handler.unary_unary), handler.request_deserializer,
+                                                       handler.response_serializer)
+        if handler.stream_unary:
+            return grpc.stream_unary_rpc_method_handler(unary(handler.stream_unary), handler.request_deserializer,
+                                                        handler.response_serializer)
+        if handler.unary_stream:
+            return grpc.unary_stream_rpc_method_handler(streaming(handler.unary_stream),
+                                                        handler.request_deserializer, handler.response_serializer)
+        return grpc.stream_stream_rpc_method_handler(streaming(handler.stream_stream), handler.request_deserializer,
+                                                     handler.response_serializer)
+
+
 @dataclass
 class Server:
     server: grpc.Server
     health: health.HealthServicer
     port: int
     names: tuple[str, ...]
+    active: ActiveCalls
+    draining: threading.Event
 
     def set_serving(self, serving: bool) -> None:
         status = health_pb2.HealthCheckResponse.SERVING if serving else health_pb2.HealthCheckResponse.NOT_SERVING
@@ -98,9 +156,10 @@ def build_server(host: str, port: int, workers: int, service_names: tuple[str, .
                  metrics=None) -> Server:
     """A server with health (NOT_SERVING until the caller says otherwise), reflection, and optional
     TLS / mutual TLS and token authentication (``shared.security``)."""
+    active = ActiveCalls()
     server = grpc.server(
         futures.ThreadPoolExecutor(max_workers=workers),
-        interceptors=security.interceptors() + ([metrics.interceptor()] if metrics is not None else []),
+        interceptors=security.interceptors() + ([metrics.interceptor()] if metrics is not None else []) + [active],
         options=[("grpc.max_receive_message_length", max_receive_bytes),
                  ("grpc.max_send_message_length", MAX_MESSAGE_BYTES * 4),
                  ("grpc.so_reuseport", 0)],
@@ -112,14 +171,19 @@ def build_server(host: str, port: int, workers: int, service_names: tuple[str, .
     bound = security.add_port(server, f"{host}:{port}")
     if bound == 0:
         raise SystemExit(f"cannot bind {host}:{port} (in use?)")
-    s = Server(server, health_servicer, bound, full_names)
+    s = Server(server, health_servicer, bound, full_names, active, threading.Event())
     s.set_serving(False)
     return s
 
 
-def run_until_signal(srv: Server, grace_s: float, on_stop: Callable[[], None] | None = None) -> int:
-    """Says SERVING (the server is started, models loaded); on SIGTERM/SIGINT: NOT_SERVING, refuse new
-    calls, let in-flight ones finish within `grace_s`, run `on_stop`, exit 0."""
+def run_until_signal(srv: Server, grace_s: float, on_stop: Callable[[float], None] | None = None) -> int:
+    """Says SERVING (the server is started, models loaded); on SIGTERM/SIGINT drains, then exits 0:
+
+    1. health says NOT_SERVING (and keeps answering), ``srv.draining`` is set: servicers refuse
+       new work with UNAVAILABLE ("shutting down") while reads of finished work still answer;
+    2. ``on_stop(seconds_left)`` finishes the service's own queued work (the receiver's decoder);
+    3. in-flight RPCs get what is left of `grace_s` to finish, then the server stops.
+    """
     stop = threading.Event()
 
     def _handler(signum, _frame):
@@ -131,11 +195,15 @@ def run_until_signal(srv: Server, grace_s: float, on_stop: Callable[[], None] | 
     srv.set_serving(True)
     log.info("serving on port %d", srv.port)
     stop.wait()
+    end = time.monotonic() + grace_s
     srv.set_serving(False)
-    done = srv.server.stop(grace_s)
+    srv.draining.set()
     if on_stop is not None:
-        on_stop()
-    done.wait(grace_s + 5)
+        on_stop(max(0.1, end - time.monotonic()))
+    idle = srv.active.wait_idle(end - time.monotonic())
+    if not idle:
+        log.warning("grace period over with %d call(s) still in progress: cancelling them", srv.active.count)
+    srv.server.stop(1.0).wait(6)
     log.info("stopped")
     return 0
 
@@ -219,13 +287,25 @@ def setup_logging(level: str, service: str, fmt: str | None = None) -> None:
 
 
 class Loading:
-    """Mixin for servicers registered before their models load: `ready()` is False until `attach()`."""
+    """Mixin for servicers registered before their models load and drained before they stop.
+
+    `ready()` refuses calls until `mark_ready()`; `accepting()` also refuses new work once
+    `draining` (the server's, set on SIGTERM) is set. Reads of finished work use `ready()`.
+    """
 
     _ready = False
+    service_name = "service"
+    draining: threading.Event | None = None
 
     def ready(self, context) -> None:
         if not self._ready:
-            context.abort(grpc.StatusCode.UNAVAILABLE, f"{type(self).__name__} is still loading its models")
+            context.abort(grpc.StatusCode.UNAVAILABLE, f"{self.service_name} is still loading its models")
+
+    def accepting(self, context) -> None:
+        self.ready(context)
+        if self.draining is not None and self.draining.is_set():
+            context.abort(grpc.StatusCode.UNAVAILABLE,
+                          f"{self.service_name} is shutting down and takes no new work; retry when it is back")
 
     def mark_ready(self) -> None:
         self._ready = True

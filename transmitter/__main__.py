@@ -35,6 +35,7 @@ def main(argv: list[str] | None = None) -> int:
     service = TransmitterService(args.channel_addr, args.receiver_addr, args.max_image_bytes, args.deadline, security,
                                  metrics, args.max_concurrent)
     metrics.serve(args.metrics_port, args.host)
+    service.draining = srv.draining
     rpc.add_TransmitterServicer_to_server(service, srv.server)
     srv.server.start()
     service.attach(load_side(Transmitter, "transmitter", args.preset, args.weights, pick_device(args.device)), TaskKB())

@@ -24,6 +24,8 @@ log = logging.getLogger("semcom.transmitter")
 
 
 class TransmitterService(Loading, rpc.TransmitterServicer):
+    service_name = "transmitter"
+
     def __init__(self, channel_addr: str, receiver_addr: str, max_image_bytes: int, deadline_s: float,
                  security: Security = Security(), metrics: Metrics | None = None, max_concurrent: int = 8) -> None:
         self.metrics = metrics or Metrics("transmitter")
@@ -67,7 +69,7 @@ class TransmitterService(Loading, rpc.TransmitterServicer):
         return mine
 
     def Send(self, request: pb.SendRequest, context):
-        self.ready(context)
+        self.accepting(context)
         if not self._slots.acquire(blocking=False):
             context.abort(grpc.StatusCode.RESOURCE_EXHAUSTED,
                           f"transmitter is busy: {self.max_concurrent} transmissions in flight (its cap); retry later")

@@ -2,6 +2,7 @@
 
 import json
 import queue
+import signal
 import subprocess
 import sys
 import threading
@@ -12,6 +13,7 @@ import pytest
 
 from semcom import txclient
 from semcom.launcher import health_status
+from shared.service import client_channel
 from tests.e2e.conftest import png_bytes, start_services
 
 
@@ -65,13 +67,18 @@ class Watcher:
         self.proc.wait()
 
 
-def _subscribers(s) -> float:
-    url = f"http://127.0.0.1:{s.metrics_ports['receiver']}/metrics"
+def _metric(s, service: str, sample: str) -> float:
+    """One sample of a service's Prometheus metrics, e.g. 'semcom_in_flight{method="Send",service="transmitter"}'."""
+    url = f"http://127.0.0.1:{s.metrics_ports[service]}/metrics"
     with urllib.request.urlopen(url, timeout=10) as r:
         for line in r.read().decode().splitlines():
-            if line.startswith('semcom_subscribers{service="receiver"}'):
+            if line.startswith(sample + " "):
                 return float(line.split()[-1])
     return 0.0
+
+
+def _subscribers(s) -> float:
+    return _metric(s, "receiver", 'semcom_subscribers{service="receiver"}')
 
 
 def _wait_for(cond, what: str, timeout: float = 120.0):
@@ -99,6 +106,9 @@ def test_receiver_restart_subscriber_resumes_without_loss_or_duplicates(tmp_path
                 assert _send(s, capsys, tmp_path, tid=tid)[0] == 0
             second = watcher.take(2)
             assert watcher.proc.wait(timeout=60) == 0  # --max 4 reached: exactly four results, no more
+            if persist:  # a result from before the restart can still be fetched by its id
+                kept = txclient.fetch_result(client_channel(s.addr("receiver")), "before-1", time.perf_counter() + 30)
+                assert kept.sequence == 1 and kept.epoch == first[0]["epoch"]
         finally:
             watcher.close()
     ids = [r["transmission_id"] for r in first + second]
@@ -109,3 +119,43 @@ def test_receiver_restart_subscriber_resumes_without_loss_or_duplicates(tmp_path
         assert [r["sequence"] for r in first + second] == [1, 2, 3, 4] and len({e for e, _ in keys}) == 1
     else:  # a new epoch, numbering restarted
         assert [r["sequence"] for r in second] == [1, 2] and first[0]["epoch"] != second[0]["epoch"]
+
+
+def test_sigterm_under_load_drains_then_exits_zero(tmp_path_factory, tmp_path):
+    """SIGTERM to the receiver with four transmissions accepted and their clients waiting for results."""
+    with start_services(tmp_path_factory, "faults-sigterm") as s:
+        img = tmp_path / "big.png"
+        img.write_bytes(png_bytes(512, 512))
+
+        def send(tid):
+            return subprocess.run([sys.executable, "-m", "semcom.txclient", "--transmitter", s.addr("transmitter"),
+                                   "--receiver", s.addr("receiver"), "--timeout", "120", "send", str(img),
+                                   "--task", "reconstruct the image", "--steps", "100", "--id", tid, "--json",
+                                   "--out", str(tmp_path / tid)], capture_output=True, text=True)
+
+        clients = {}
+        for i in range(4):
+            tid = f"load-{i}"
+            t = threading.Thread(target=lambda tid=tid: clients.__setitem__(tid, send(tid)))
+            t.start()
+            clients[tid + "/thread"] = t
+        get = 'semcom_in_flight{method="GetResult",service="receiver"}'
+        done = 'semcom_requests_total{code="OK",method="GetResult",service="receiver"}'
+        # every client's transmission accepted and its GetResult called (waiting or, if decoding was quick, done)
+        _wait_for(lambda: _metric(s, "receiver", get) + _metric(s, "receiver", done) >= 4,
+                  "four clients waiting for their results")
+        rx = s.procs["receiver"]
+        rx.send_signal(signal.SIGTERM)
+        status = health_status(s.addr("receiver"))
+        assert status in ("NOT_SERVING", "UNAVAILABLE")  # draining, or already gone: never SERVING again
+        late = send("late")  # new work is refused while draining or after the exit
+        assert late.returncode == 1 and late.stderr.startswith("UNAVAILABLE: ") and "receiver" in late.stderr
+        assert rx.wait(timeout=60) == 0
+        for i in range(4):
+            clients[f"load-{i}/thread"].join(timeout=120)
+            r = clients[f"load-{i}"]
+            assert r.returncode == 0, r.stderr  # accepted before SIGTERM -> result delivered
+            doc = json.loads(r.stdout)
+            assert doc["transmission_id"] == f"load-{i}" and doc["diffusion_steps"] == 100
+        log = (s.log_dir / "receiver.log").read_text()
+        assert "draining" in log and "stopped" in log and "still queued" not in log
