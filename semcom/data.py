@@ -45,22 +45,30 @@ class ImageFolder(Dataset):
 
     Each item: one image rescaled by a random factor in `scale` (never below the crop),
     randomly cropped to `crop` x `crop`, flipped left-right with p = 0.5.
+
+    With several roots, each root is drawn equally often whatever its size, so that a
+    large folder of one kind (367 CamVid street frames) does not drown a small folder of
+    varied photographs (22 high-resolution ones, which random rescaling multiplies).
     """
 
     def __init__(self, roots: list[str | Path], crop: int, scale: tuple[float, float] = (0.35, 1.0),
                  samples_per_epoch: int = 10_000, max_side: int = 1600) -> None:
-        self.files = [f for r in roots for f in list_images(r)]
+        groups = [list_images(r) for r in roots]
+        self.files = [f for g in groups for f in g]
         self.crop = crop
         self.scale = scale
         self.samples_per_epoch = samples_per_epoch
         self._cache = [_load_rgb(f, max_side) for f in self.files]
+        starts = [sum(len(g) for g in groups[:i]) for i in range(len(groups))]
+        self._groups = [range(st, st + len(g)) for st, g in zip(starts, groups) if g]
 
     def __len__(self) -> int:
         return self.samples_per_epoch
 
     def __getitem__(self, idx: int) -> torch.Tensor:
         rng = random.Random(idx * 7919 + torch.initial_seed())
-        img = self._cache[rng.randrange(len(self._cache))]
+        group = self._groups[rng.randrange(len(self._groups))]
+        img = self._cache[group[rng.randrange(len(group))]]
         lo = max(self.scale[0], self.crop / min(img.size))
         s = rng.uniform(min(lo, 1.0), max(self.scale[1], lo))
         if abs(s - 1.0) > 1e-3:

@@ -13,6 +13,19 @@ def test_image_folder_random_crops(image_folder):
     assert torch.equal(ds[3], x)  # deterministic per index and seed
 
 
+def test_image_folder_draws_each_root_equally_often(tmp_path):
+    from PIL import Image
+
+    for root, n, colour in (("few", 1, (255, 0, 0)), ("many", 9, (0, 0, 255))):
+        (tmp_path / root).mkdir()
+        for i in range(n):
+            Image.new("RGB", (80, 80), colour).save(tmp_path / root / f"{i}.png")
+    torch.manual_seed(0)
+    ds = ImageFolder([tmp_path / "few", tmp_path / "many"], crop=32, samples_per_epoch=400)
+    red = sum(float(ds[i][0].mean()) > 0.5 for i in range(len(ds)))
+    assert 160 < red < 240  # about half, not a tenth
+
+
 def test_kodak_whole_images(image_folder):
     ds = Kodak(image_folder / "sub")
     assert len(ds) == 3 and ds[1].shape == (3, 144, 170)
