@@ -1,10 +1,16 @@
 """`semcom bench services`: the three services on loopback against the same work in-process.
 
 Starts the services as local processes (or uses running ones with --no-start), then
-for each task: N concurrent clients send images for a bounded time (or count), each
-waiting for its result as txclient does. Reports throughput, p50/p95/p99 latency per
-task, the in-process pipeline time of the same image (the transport overhead ratio),
-failures, and the peak memory of each service process. JSON out.
+for each task (or, with --mixed, both tasks interleaved in one phase: a soak test):
+N concurrent clients send images for a bounded time (or count), each waiting for its
+result as txclient does. Reports throughput, p50/p95/p99 latency per task, the
+in-process pipeline time of the same image (the transport overhead ratio), failures,
+and the memory of each service process (resident at start and end, and peak).
+
+Delivery is audited: a separate subscriber follows the receiver's result stream during
+the load; every transmission the transmitter accepted must appear there exactly once
+("lost" counts those that never did, "duplicated" those that came twice) and its
+client's GetResult must have returned it. JSON out.
 """
 
 from __future__ import annotations
@@ -45,14 +51,46 @@ def test_image(size: tuple[int, int], path: str | None) -> bytes:
     return buf.getvalue()
 
 
-def peak_rss_mib(pid: int) -> float | None:
+def rss_mib(pid: int, field: str = "VmHWM") -> float | None:
+    """Resident memory of a process from /proc: VmRSS (now) or VmHWM (peak), MiB."""
     try:
         for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-            if line.startswith("VmHWM:"):
-                return int(line.split()[1]) / 1024
+            if line.startswith(field + ":"):
+                return round(int(line.split()[1]) / 1024, 1)
     except OSError:
         return None
     return None
+
+
+class Audit:
+    """Follows the receiver's result stream and counts how often each transmission id appears."""
+
+    def __init__(self, rx) -> None:
+        self.seen: dict[str, int] = {}
+        self.errors: list[str] = []
+        self._cond = threading.Condition()
+        self._call = rx.Subscribe(pb.SubscribeRequest())
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        try:
+            for result in self._call:
+                with self._cond:
+                    self.seen[result.transmission_id] = self.seen.get(result.transmission_id, 0) + 1
+                    self._cond.notify_all()
+        except grpc.RpcError as err:
+            if err.code() != grpc.StatusCode.CANCELLED:
+                self.errors.append(f"{err.code().name}: {err.details()}")
+
+    def finish(self, sent: set[str], timeout: float) -> dict:
+        with self._cond:
+            self._cond.wait_for(lambda: sent <= self.seen.keys(), timeout=timeout)
+            seen = dict(self.seen)
+        self._call.cancel()
+        return {"accepted": len(sent), "lost": len(sent - seen.keys()),
+                "duplicated": sum(1 for tid in sent if seen.get(tid, 0) > 1),
+                "unexpected": len(seen.keys() - sent), "subscriber_errors": self.errors}
 
 
 def percentile(values: list[float], q: float) -> float:
@@ -60,22 +98,39 @@ def percentile(values: list[float], q: float) -> float:
     return s[min(len(s) - 1, max(0, round(q / 100 * (len(s) - 1))))]
 
 
-def one_send(tx, rx, data: bytes, task: str, seed: int, timeout: float) -> float:
+def one_send(tx, rx, data: bytes, task: str, seed: int, timeout: float, sent: set[str] | None = None,
+             lock: threading.Lock | None = None) -> float:
     t0 = time.perf_counter()
     reply = tx.Send(pb.SendRequest(image=data, task=TASK_TEXT[task], channel=pb.ChannelSettings(
         model="awgn", snr_db=10.0, seed=seed)), timeout=timeout)
+    if sent is not None:
+        with lock:
+            sent.add(reply.transmission_id)
     result = rx.GetResult(pb.GetResultRequest(transmission_id=reply.transmission_id), timeout=timeout)
     if result.error:
         raise RuntimeError(result.error)
+    if result.transmission_id != reply.transmission_id or result.task != task:
+        raise RuntimeError(f"GetResult({reply.transmission_id}) returned {result.transmission_id} ({result.task})")
     return time.perf_counter() - t0
 
 
-def load(addrs: dict[str, str], data: bytes, task: str, clients: int, duration: float, count: int | None,
+def _stats(latencies: list[float], wall: float) -> dict:
+    out = {"completed": len(latencies), "throughput_per_s": round(len(latencies) / wall, 3) if wall > 0 else None}
+    if latencies:
+        out.update({f"p{q}_s": round(percentile(latencies, q), 4) for q in (50, 95, 99)},
+                   mean_s=round(statistics.mean(latencies), 4))
+    return out
+
+
+def load(addrs: dict[str, str], data: bytes, tasks: list[str], clients: int, duration: float, count: int | None,
          timeout: float) -> dict:
+    """N clients for `duration` s (or `count` transmissions); transmission i carries tasks[i % len(tasks)]."""
     tx = rpc.TransmitterStub(client_channel(addrs["transmitter"]))
     rx = rpc.ReceiverStub(client_channel(addrs["receiver"]))
-    latencies: list[float] = []
+    audit = Audit(rx)
+    latencies: dict[str, list[float]] = {t: [] for t in tasks}
     failures: dict[str, int] = {}
+    sent: set[str] = set()
     lock = threading.Lock()
     end = time.monotonic() + duration
     counter = iter(range(10**9))
@@ -86,10 +141,11 @@ def load(addrs: dict[str, str], data: bytes, task: str, clients: int, duration: 
                 i = next(counter)
                 if count is not None and i >= count:
                     return
+            task = tasks[i % len(tasks)]
             try:
-                dt = one_send(tx, rx, data, task, i, timeout)
+                dt = one_send(tx, rx, data, task, i, timeout, sent, lock)
                 with lock:
-                    latencies.append(dt)
+                    latencies[task].append(dt)
             except (grpc.RpcError, RuntimeError) as exc:
                 key = exc.code().name if isinstance(exc, grpc.RpcError) else "DECODE_ERROR"
                 with lock:
@@ -102,12 +158,13 @@ def load(addrs: dict[str, str], data: bytes, task: str, clients: int, duration: 
     for t in threads:
         t.join()
     wall = time.perf_counter() - t0
-    out = {"task": task, "clients": clients, "completed": len(latencies), "failed": sum(failures.values()),
-           "failures": failures, "wall_s": round(wall, 3),
-           "throughput_per_s": round(len(latencies) / wall, 3) if wall > 0 else None}
-    if latencies:
-        out.update({f"p{q}_s": round(percentile(latencies, q), 4) for q in (50, 95, 99)},
-                   mean_s=round(statistics.mean(latencies), 4))
+    out = {"tasks": tasks, "clients": clients, "completed": sum(len(v) for v in latencies.values()),
+           "failed": sum(failures.values()), "failures": failures, "wall_s": round(wall, 3),
+           "delivery": audit.finish(sent, timeout=min(timeout, 60.0))}
+    every = [x for v in latencies.values() for x in v]
+    out.update(_stats(every, wall))
+    if len(tasks) > 1:
+        out["per_task"] = {t: _stats(v, wall) for t, v in latencies.items()}
     return out
 
 
@@ -142,6 +199,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--repeats", type=int, default=5, help="in-process repetitions")
     p.add_argument("--no-start", action="store_true", help="use services already running at the default addresses")
     p.add_argument("--timeout", type=float, default=120.0)
+    p.add_argument("--ports", help="transmitter,channel,receiver ports of the services started (default 50051-50053)")
+    p.add_argument("--mixed", action="store_true",
+                   help="one load phase with both tasks interleaved (a soak test) instead of one phase per task")
     p.add_argument("--out", help="write the JSON here too")
     args = p.parse_args(argv)
     h, w = (int(v) for v in args.size.lower().split("x"))
@@ -149,35 +209,43 @@ def main(argv: list[str] | None = None) -> int:
 
     from semcom.launcher import ServiceProcesses
 
-    services = ServiceProcesses(extra_args=["--preset", args.preset, "--weights", args.weights, "--device", "cpu"])
+    ports = dict(zip(("transmitter", "channel", "receiver"), map(int, args.ports.split(",")))) if args.ports else None
+    services = ServiceProcesses(ports, extra_args=["--preset", args.preset, "--weights", args.weights, "--device", "cpu"])
     results = {}
     started = None
+    memory: dict[str, dict] = {}
+    phases = {"mixed": list(TASK_TEXT)} if args.mixed else {t: [t] for t in TASK_TEXT}
     try:
         if not args.no_start:
             print("starting services ...", file=sys.stderr)
             started = services.__enter__()
         addrs = {n: services.addr(n) for n in ("transmitter", "channel", "receiver")}
-        one_send(rpc.TransmitterStub(client_channel(addrs["transmitter"])),
-                 rpc.ReceiverStub(client_channel(addrs["receiver"])), data, "reconstruction", 0, args.timeout)
-        for task in TASK_TEXT:
-            print(f"load: {task}, {args.clients} client(s) ...", file=sys.stderr)
-            results[task] = load(addrs, data, task, args.clients, args.duration, args.count, args.timeout)
-        memory = {n: peak_rss_mib(proc.pid) for n, proc in services.procs.items()} if started else {}
+        for task in TASK_TEXT:  # warm-up: first calls load lazily-initialised kernels
+            one_send(rpc.TransmitterStub(client_channel(addrs["transmitter"])),
+                     rpc.ReceiverStub(client_channel(addrs["receiver"])), data, task, 0, args.timeout)
+        if started:
+            memory = {n: {"start_rss_mib": rss_mib(proc.pid, "VmRSS")} for n, proc in services.procs.items()}
+        for name, tasks in phases.items():
+            print(f"load: {name}, {args.clients} client(s) ...", file=sys.stderr)
+            results[name] = load(addrs, data, tasks, args.clients, args.duration, args.count, args.timeout)
+        for n, proc in (services.procs.items() if started else []):
+            memory[n].update(end_rss_mib=rss_mib(proc.pid, "VmRSS"), peak_rss_mib=rss_mib(proc.pid, "VmHWM"))
     finally:
         if started:
             services.__exit__(None, None, None)
     for task in TASK_TEXT:
         print(f"in-process: {task} ...", file=sys.stderr)
         ip = in_process(args.preset, args.weights, data, task, args.repeats)
-        results[task]["in_process"] = ip
-        if "p50_s" in results[task]:
-            results[task]["transport_overhead_ratio_p50"] = round(results[task]["p50_s"] / ip["p50_s"], 3)
+        row = results[task] if task in results else results["mixed"]["per_task"][task]
+        row["in_process"] = ip
+        if "p50_s" in row:
+            row["transport_overhead_ratio_p50"] = round(row["p50_s"] / ip["p50_s"], 3)
     import torch
 
     doc = {"benchmark": "services", "command": "semcom bench services " + " ".join(argv or sys.argv[3:]),
            "preset": args.preset, "weights": args.weights, "image": args.image or "random", "size": [h, w],
            "machine": {"cpu_threads": torch.get_num_threads(), "platform": platform.platform()},
-           "services_peak_rss_mib": memory, "results": results}
+           "services_memory_mib": memory, "results": results}
     text = json.dumps(doc, indent=2)
     if args.out:
         Path(args.out).write_text(text + "\n")
