@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import sys
 
-from shared.service import (build_server, env, model_args, pick_device, run_until_signal, server_args,
-                            setup_logging)
+from shared.service import (build_server, env, load_models_or_exit, model_args, pick_device, run_until_signal,
+                            server_args, setup_logging)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -38,7 +38,9 @@ def main(argv: list[str] | None = None) -> int:
     service.draining = srv.draining
     rpc.add_ReceiverServicer_to_server(service, srv.server)
     srv.server.start()
-    service.attach(load_side(Receiver, "receiver", args.preset, args.weights, pick_device(args.device)), TaskKB())
+    model = load_models_or_exit("receiver", srv, lambda: load_side(Receiver, "receiver", args.preset, args.weights,
+                                                                    pick_device(args.device)))
+    service.attach(model, TaskKB())
     return run_until_signal(srv, args.grace, on_stop=service.drain)
 
 

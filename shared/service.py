@@ -10,6 +10,7 @@ import argparse
 import logging
 import os
 import signal
+import sys
 import threading
 import time
 from concurrent import futures
@@ -284,6 +285,18 @@ def setup_logging(level: str, service: str, fmt: str | None = None) -> None:
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(getattr(logging, level.upper(), logging.INFO))
+
+
+def load_models_or_exit(service: str, srv: Server, load: Callable[[], object]):
+    """`load()` the service's models; if the weights are missing, damaged or do not fit, say so in one
+    line and exit with status 2 (the server, still NOT_SERVING, is stopped first)."""
+    try:
+        return load()
+    except (ValueError, OSError, RuntimeError, KeyError) as exc:
+        log.error("%s cannot start: %s", service, exc)
+        print(f"{service}: cannot load its models: {exc}", file=sys.stderr, flush=True)
+        srv.server.stop(0)
+        raise SystemExit(2) from None
 
 
 class Loading:
