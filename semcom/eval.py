@@ -5,7 +5,8 @@
     semcom eval --task reconstruction --systems proposed,jpeg-16qam-1/2,deepjscc --data ../shared/data/kodak ...
 
 Systems: proposed; deepjscc and adjscc (trained with `semcom train --system NAME`, read from
---baseline-weights); jpeg-{16,64}qam-{1/2,2/3} (JPEG + 5G LDPC + QAM, no training).
+--baseline-weights); jpeg-{16,64}qam-{1/2,2/3} (JPEG + 5G LDPC + QAM, no training);
+capacity-avif (AVIF at the channel's Shannon capacity: the reference line of separate coding).
 
 JSON (one file per system, task, channel, data set)::
 
@@ -34,13 +35,14 @@ from shared.channel import ChannelSpec
 from shared.weights import read_config, resolve_weights
 
 CLASSICAL = {f"jpeg-{2 ** m}qam-{r}": (m, r) for m in (4, 6) for r in ("1/2", "2/3")}
-SYSTEMS = ("proposed", "deepjscc", "adjscc", *CLASSICAL)
+SYSTEMS = ("proposed", "deepjscc", "adjscc", *CLASSICAL, "capacity-avif")
 DESCRIPTIONS = {
     "proposed": "generative semcom (Swin KB + JSCC + DiT diffusion / ResNet decoders)",
     "deepjscc": "Deep JSCC (Bourtsoulatze et al.)",
     "adjscc": "ADJSCC (Xu et al.), SNR-adaptive attention modules",
     **{k: f"JPEG + 5G LDPC rate {r} + {2 ** m}-QAM (Sionna), mean image when a block fails"
        for k, (m, r) in CLASSICAL.items()},
+    "capacity-avif": "AVIF (AV1 intra) at the Shannon capacity of the same channel uses: an upper reference",
 }
 
 
@@ -82,12 +84,20 @@ def build_reconstructor(system: str, args, images: list[torch.Tensor]):
             {"weights": str(path), "weights_sha256": doc.get("sha256"), "train_meta": doc.get("meta")}
     from fractions import Fraction
 
+    cbr = args.cbr or resolve_weights(args.preset, args.weights)[0].encoder.cbr
+    mean = torch.stack([i.mean(dim=(1, 2)) for i in images]).mean(0)[:, None, None]  # the data set's mean colour
+    if system == "capacity-avif":
+        from semcom.baselines.capacity import avif_at_capacity
+
+        def rec(img, spec, seed):
+            return avif_at_capacity(img, float(Fraction(cbr)), spec, mean.expand_as(img)).image
+
+        return rec, cbr, {"codec": "AVIF (Pillow)", "budget": "channel_uses * capacity bits per use"}
+
     from semcom.baselines.classical import JPEGLDPCQAM
 
     m, rate = CLASSICAL[system]
     chain = JPEGLDPCQAM(m, rate)
-    cbr = args.cbr or resolve_weights(args.preset, args.weights)[0].encoder.cbr
-    mean = torch.stack([i.mean(dim=(1, 2)) for i in images]).mean(0)[:, None, None]  # the data set's mean colour
 
     def rec(img, spec, seed):
         return chain.transmit(img, float(Fraction(cbr)), spec, seed, mean.expand_as(img)).image

@@ -13,6 +13,10 @@ def test_eval_writes_json_and_plots(image_folder, camvid_root, tmp_path):
     assert main(["--task", "reconstruction", "--data", str(image_folder / "sub"), "--snr", "0:10:10", "--preset",
                  "test", "--weights", "none", "--limit", "2", "--out", str(out), "--steps", "2"]) == 0
     doc = json.loads((out / "reconstruction_sub_awgn_proposed.json").read_text())
+    assert main(["--task", "reconstruction", "--systems", "capacity-avif", "--data", str(image_folder / "sub"),
+                 "--snr", "0:10:10", "--preset", "test", "--weights", "none", "--limit", "2", "--out", str(out)]) == 0
+    cap = json.loads((out / "reconstruction_sub_awgn_capacity-avif.json").read_text())
+    assert cap["results"]["psnr"][1] >= cap["results"]["psnr"][0] and cap["noiseless"]["psnr"] > 30
     assert doc["snr_db"] == [0, 10] and len(doc["results"]["psnr"]) == 2 and "psnr" in doc["noiseless"]
     assert doc["cbr"] == "1/16" and doc["seed"] == 0 and doc["command"].startswith("semcom eval")
     assert (out / "reconstruction_sub_awgn_psnr.png").exists()
