@@ -4,7 +4,7 @@
     semcom eval --task segmentation --data ../shared/data/camvid --channel awgn --snr 0:20:5 --out results/eval
     semcom eval --task reconstruction --systems proposed,jpeg-16qam-1/2,deepjscc --data ../shared/data/kodak ...
 
-Systems: proposed; deepjscc and adjscc (trained with `semcom train --system NAME`, read from
+Systems: proposed; deepjscc, adjscc and witt (trained with `semcom train --system NAME`, read from
 --baseline-weights); jpeg-{16,64}qam-{1/2,2/3} (JPEG + 5G LDPC + QAM, no training);
 capacity-avif (AVIF at the channel's Shannon capacity: the reference line of separate coding).
 
@@ -35,11 +35,12 @@ from shared.channel import ChannelSpec
 from shared.weights import read_config, resolve_weights
 
 CLASSICAL = {f"jpeg-{2 ** m}qam-{r}": (m, r) for m in (4, 6) for r in ("1/2", "2/3")}
-SYSTEMS = ("proposed", "deepjscc", "adjscc", *CLASSICAL, "capacity-avif")
+SYSTEMS = ("proposed", "deepjscc", "adjscc", "witt", *CLASSICAL, "capacity-avif")
 DESCRIPTIONS = {
     "proposed": "generative semcom (Swin KB + JSCC + DiT diffusion / ResNet decoders)",
     "deepjscc": "Deep JSCC (Bourtsoulatze et al.)",
     "adjscc": "ADJSCC (Xu et al.), SNR-adaptive attention modules",
+    "witt": "WITT (Yang et al.), Swin Transformer JSCC with SNR modulation",
     **{k: f"JPEG + 5G LDPC rate {r} + {2 ** m}-QAM (Sionna), mean image when a block fails"
        for k, (m, r) in CLASSICAL.items()},
     "capacity-avif": "AVIF (AV1 intra) at the Shannon capacity of the same channel uses: an upper reference",
@@ -71,7 +72,7 @@ def build_reconstructor(system: str, args, images: list[torch.Tensor]):
         prov = {"weights": str(path), "weights_sha256": doc.get("sha256"), "train_meta": doc.get("meta"),
                 "preset": cfg.name, "diffusion_steps": args.steps or cfg.diffusion.sample_steps}
         return rec, cfg.encoder.cbr, prov
-    if system in ("deepjscc", "adjscc"):
+    if system in ("deepjscc", "adjscc", "witt"):
         from semcom.baselines.system import BaselineSystem
 
         path = Path(args.baseline_weights) / system
@@ -212,7 +213,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--preset", default="cpu")
     p.add_argument("--weights", default="default", help="the proposed system's checkpoint ('default': shipped)")
     p.add_argument("--baseline-weights", default="weights/baselines",
-                   help="folder with one trained checkpoint per learned baseline (deepjscc/, adjscc/)")
+                   help="folder with one trained checkpoint per learned baseline (deepjscc/, adjscc/, witt/)")
     p.add_argument("--steps", type=int, help="diffusion sampling steps (default: the preset's)")
     p.add_argument("--images", help="only these file names, comma-separated (e.g. kodim05.png)")
     p.add_argument("--limit", type=int, default=10**9, help="evaluate at most this many images")

@@ -323,7 +323,7 @@ class Trainer:
 def parse(argv: list[str] | None) -> TrainConfig:
     p = argparse.ArgumentParser(prog="semcom train", description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--system", default="proposed", choices=["proposed", "deepjscc", "adjscc"],
+    p.add_argument("--system", default="proposed", choices=["proposed", "deepjscc", "adjscc", "witt"],
                    help="the proposed system, or a learned baseline (reconstruction only)")
     p.add_argument("--task", choices=TASKS, default="joint")
     p.add_argument("--preset", default="cpu", choices=["cpu", "paper", "test"])

@@ -93,6 +93,7 @@ class _Trunk(nn.Module):
 class DeepJSCC(nn.Module):
     name = "deepjscc"
     adaptive = False
+    stride = STRIDE
 
     def __init__(self, cbr: str = "1/16", width: int = 32) -> None:
         super().__init__()

@@ -15,19 +15,23 @@ from safetensors.torch import load_file, save_file
 from torch import nn
 
 from channel.step import transmit
-from semcom.baselines.deepjscc import BASELINES, STRIDE
+from semcom.baselines.deepjscc import BASELINES
+from semcom.baselines.witt import WITT
 from shared.channel import Channel, ChannelSpec, receiver_view
 from shared.layers import pad_to_multiple
 from shared.weights import CONFIG_FILE, WEIGHTS_FILE, file_sha256
 
 
+LEARNED: dict[str, type[nn.Module]] = {**BASELINES, "witt": WITT}
+
+
 class BaselineSystem(nn.Module):
     def __init__(self, name: str, cbr: str = "1/16", width: int = 32) -> None:
         super().__init__()
-        if name not in BASELINES:
-            raise ValueError(f"unknown baseline {name!r}; known: {', '.join(BASELINES)}")
+        if name not in LEARNED:
+            raise ValueError(f"unknown baseline {name!r}; known: {', '.join(LEARNED)}")
         self.name, self.cbr, self.width = name, cbr, width
-        self.model = BASELINES[name](cbr, width)
+        self.model = LEARNED[name](cbr, width)
 
     def _through(self, x: torch.Tensor, snr_db: torch.Tensor, channel: str, block_len: int, csi: bool,
                  generator) -> torch.Tensor:
@@ -48,7 +52,7 @@ class BaselineSystem(nn.Module):
     def reconstruct(self, image: torch.Tensor, spec: ChannelSpec, seed: int) -> torch.Tensor:
         """(3, H, W) -> (3, H, W) through the project's channel step (as the services apply it)."""
         h, w = image.shape[-2:]
-        padded, _ = pad_to_multiple(image[None], STRIDE)
+        padded, _ = pad_to_multiple(image[None], self.model.stride)
         snr = torch.tensor([float(spec.snr_db)])
         x = self.model.encode(padded, snr)
         b, c, gh, gw = x.shape
