@@ -4,9 +4,11 @@
     semcom eval --task segmentation --data ../shared/data/camvid --channel awgn --snr 0:20:5 --out results/eval
     semcom eval --task reconstruction --systems proposed,jpeg-16qam-1/2,deepjscc --data ../shared/data/kodak ...
 
-Systems: proposed; deepjscc, adjscc and witt (trained with `semcom train --system NAME`, read from
+Reconstruction systems: proposed; deepjscc, adjscc and witt (trained with `semcom train --system NAME`, read from
 --baseline-weights); jpeg-{16,64}qam-{1/2,2/3} (JPEG + 5G LDPC + QAM, no training);
 capacity-avif (AVIF at the channel's Shannon capacity: the reference line of separate coding).
+Segmentation systems: proposed; deeplab-jscc (trained, from --baseline-weights);
+fcn-jpeg-{16,64}qam-{1/2,2/3} (the classical chain, then the trained FCN in fcn/).
 
 JSON (one file per system, task, channel, data set)::
 
@@ -28,14 +30,16 @@ from pathlib import Path
 import torch
 
 from semcom.data import Kodak, segmentation_dataset
-from semcom.evaluate import chain_reconstructor, reconstruction_quality, segmentation_quality
+from semcom.evaluate import chain_reconstructor, chain_segmenter, reconstruction_quality, segmentation_quality
 from semcom.pipeline import load_models
 from semcom.train import git_commit
 from shared.channel import ChannelSpec
 from shared.weights import read_config, resolve_weights
 
 CLASSICAL = {f"jpeg-{2 ** m}qam-{r}": (m, r) for m in (4, 6) for r in ("1/2", "2/3")}
-SYSTEMS = ("proposed", "deepjscc", "adjscc", "witt", *CLASSICAL, "capacity-avif")
+SEG_CLASSICAL = {f"fcn-{k}": v for k, v in CLASSICAL.items()}
+SYSTEMS = ("proposed", "deepjscc", "adjscc", "witt", *CLASSICAL, "capacity-avif", "deeplab-jscc", *SEG_CLASSICAL)
+SEG_SYSTEMS = ("proposed", "deeplab-jscc", *SEG_CLASSICAL)
 DESCRIPTIONS = {
     "proposed": "generative semcom (Swin KB + JSCC + DiT diffusion / ResNet decoders)",
     "deepjscc": "Deep JSCC (Bourtsoulatze et al.)",
@@ -44,6 +48,9 @@ DESCRIPTIONS = {
     **{k: f"JPEG + 5G LDPC rate {r} + {2 ** m}-QAM (Sionna), mean image when a block fails"
        for k, (m, r) in CLASSICAL.items()},
     "capacity-avif": "AVIF (AV1 intra) at the Shannon capacity of the same channel uses: an upper reference",
+    "deeplab-jscc": "Deeplab-JSCC: atrous (ASPP) JSCC encoder and decoder, trained through the channel",
+    **{f"fcn-{k}": f"JPEG + 5G LDPC rate {r} + {2 ** m}-QAM (Sionna), FCN segmenter at the receiver"
+       for k, (m, r) in CLASSICAL.items()},
 }
 
 
@@ -73,16 +80,8 @@ def build_reconstructor(system: str, args, images: list[torch.Tensor]):
                 "preset": cfg.name, "diffusion_steps": args.steps or cfg.diffusion.sample_steps}
         return rec, cfg.encoder.cbr, prov
     if system in ("deepjscc", "adjscc", "witt"):
-        from semcom.baselines.system import BaselineSystem
-
-        path = Path(args.baseline_weights) / system
-        if not (path / "config.json").exists():
-            raise SystemExit(f"semcom eval: no trained {system} in {path}: train one with "
-                             f"`semcom train --system {system} --task reconstruction --out {path} ...`")
-        model = BaselineSystem.load(path)
-        doc = json.loads((path / "config.json").read_text())
-        return (lambda img, spec, seed: model.reconstruct(img, spec, seed)), model.cbr, \
-            {"weights": str(path), "weights_sha256": doc.get("sha256"), "train_meta": doc.get("meta")}
+        model, prov = _load_baseline(system, args)
+        return (lambda img, spec, seed: model.reconstruct(img, spec, seed)), model.cbr, prov
     from fractions import Fraction
 
     cbr = args.cbr or resolve_weights(args.preset, args.weights)[0].encoder.cbr
@@ -106,6 +105,49 @@ def build_reconstructor(system: str, args, images: list[torch.Tensor]):
     return rec, cbr, {"codeword_bits": chain.n, "info_bits_per_codeword": chain.k, "ldpc_iterations": 20}
 
 
+def _load_baseline(system: str, args):
+    from semcom.baselines.system import BaselineSystem
+
+    name = "fcn" if system.startswith("fcn-") else system
+    path = Path(args.baseline_weights) / name
+    if not (path / "config.json").exists():
+        task = "segmentation" if name in ("fcn", "deeplab-jscc") else "reconstruction"
+        raise SystemExit(f"semcom eval: no trained {name} in {path}: train one with "
+                         f"`semcom train --system {name} --task {task} --out {path} ...`")
+    model = BaselineSystem.load(path)
+    doc = json.loads((path / "config.json").read_text())
+    return model, {"weights": str(path), "weights_sha256": doc.get("sha256"), "train_meta": doc.get("meta")}
+
+
+def build_segmenter(system: str, args, images: list[torch.Tensor]):
+    """(segment(img, spec, seed) -> labels, cbr, (num_classes, ignore_index), provenance) for one system."""
+    from fractions import Fraction
+
+    cfg, path = resolve_weights(args.preset, args.weights)
+    if system == "proposed":
+        cfg, tx, rx = load_models(cfg, path, args.device)
+        doc = read_config(path)[1] if path else {}
+        prov = {"weights": str(path), "weights_sha256": doc.get("sha256"), "train_meta": doc.get("meta"),
+                "preset": cfg.name}
+        return chain_segmenter(tx, rx), cfg.encoder.cbr, (cfg.seg.num_classes, cfg.seg.ignore_index), prov
+    model, prov = _load_baseline(system, args)
+    classes = (model.num_classes, model.ignore_index)
+    if system == "deeplab-jscc":
+        return model.segment, model.cbr, classes, prov
+    from semcom.baselines.classical import JPEGLDPCQAM
+
+    m, rate = SEG_CLASSICAL[system]
+    chain = JPEGLDPCQAM(m, rate)
+    cbr = args.cbr or cfg.encoder.cbr
+    mean = torch.stack([i.mean(dim=(1, 2)) for i in images]).mean(0)[:, None, None]
+
+    def segment(img, spec, seed):
+        received = chain.transmit(img, float(Fraction(cbr)), spec, seed, mean.expand_as(img)).image
+        return model.segment_image(received)
+
+    return segment, cbr, classes, {**prov, "codeword_bits": chain.n, "info_bits_per_codeword": chain.k}
+
+
 @torch.no_grad()
 def evaluate(system: str, args, snrs: list[float]) -> dict:
     from tqdm import tqdm
@@ -124,14 +166,13 @@ def evaluate(system: str, args, snrs: list[float]) -> dict:
         images = [center_crop(ds[i], args.crop) if args.crop else ds[i] for i in range(min(len(ds), args.limit))]
         reconstruct, cbr, prov = build_reconstructor(system, args, images)
     else:
-        if system != "proposed":
-            raise SystemExit(f"semcom eval: segmentation baselines are not implemented yet (asked for {system})")
+        if system not in SEG_SYSTEMS:
+            raise SystemExit(f"semcom eval: {system} is not a segmentation system; those are {', '.join(SEG_SYSTEMS)}")
         ds = segmentation_dataset(args.data, args.split)
-        cfg, path = resolve_weights(args.preset, args.weights)
-        cfg, tx, rx = load_models(cfg, path, args.device)
-        doc = read_config(path)[1] if path else {}
-        cbr, prov = cfg.encoder.cbr, {"weights": str(path), "weights_sha256": doc.get("sha256"),
-                                      "train_meta": doc.get("meta"), "preset": cfg.name}
+        pairs = [ds[i] for i in range(min(len(ds), args.limit))]
+        if args.crop:
+            pairs = [(center_crop(img, args.crop), center_crop(lab, args.crop)) for img, lab in pairs]
+        segment, cbr, classes, prov = build_segmenter(system, args, [img for img, _ in pairs])
     n_images = min(len(ds), args.limit)
     bar = tqdm(settings, desc=f"eval {system} {args.task}", dynamic_ncols=True)
     for snr, model in bar:
@@ -140,7 +181,7 @@ def evaluate(system: str, args, snrs: list[float]) -> dict:
             q = reconstruction_quality(reconstruct, images, spec, seed=args.seed)
             row = {k: sum(v) / len(v) for k, v in q.items() if v}
         else:
-            q = segmentation_quality(tx, rx, (ds[i] for i in range(n_images)), spec, seed=args.seed)
+            q = segmentation_quality(segment, pairs, spec, *classes, seed=args.seed)
             row = {"miou": q["miou"], "pixel_accuracy": q["pixel_accuracy"]}
             q = {"iou": q["iou"]}
         bar.set_postfix({k: f"{v:.3f}" for k, v in row.items()} | {"snr": snr})

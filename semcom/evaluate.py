@@ -40,14 +40,25 @@ def reconstruction_quality(reconstruct: Reconstructor, images: Iterable[torch.Te
     return out
 
 
-@torch.no_grad()
-def segmentation_quality(tx: Transmitter, rx: Receiver, pairs: Iterable[tuple[torch.Tensor, torch.Tensor]],
-                         spec: ChannelSpec, seed: int = 0) -> dict[str, object]:
-    """mIoU (eq. 3) over all pixels of `pairs` ((3,H,W) image, (H,W) labels), plus per-class IoU."""
+Segmenter = Callable[[torch.Tensor, ChannelSpec, int], torch.Tensor]  # (image, channel, seed) -> (H, W) labels
+
+
+def chain_segmenter(tx: Transmitter, rx: Receiver) -> Segmenter:
+    """The proposed system as a Segmenter: (3, H, W) -> (H, W) class indices through `run_chain`."""
     device = next(tx.parameters()).device
-    cm = ConfusionMatrix(rx.cfg.seg.num_classes, rx.cfg.seg.ignore_index)
+
+    def segment(img: torch.Tensor, spec: ChannelSpec, seed: int) -> torch.Tensor:
+        return run_chain(tx, rx, img[None].to(device), SEGMENTATION, spec, seed)[0][0].cpu()
+
+    return segment
+
+
+@torch.no_grad()
+def segmentation_quality(segment: Segmenter, pairs: Iterable[tuple[torch.Tensor, torch.Tensor]], spec: ChannelSpec,
+                         num_classes: int, ignore_index: int, seed: int = 0) -> dict[str, object]:
+    """mIoU (eq. 3) of any system over all pixels of `pairs` ((3,H,W) image, (H,W) labels); image i uses seed + i."""
+    cm = ConfusionMatrix(num_classes, ignore_index)
     for i, (img, labels) in enumerate(pairs):
-        pred, _, _ = run_chain(tx, rx, img[None].to(device), SEGMENTATION, spec, seed + i)
-        cm.update(pred[0].cpu(), labels)
+        cm.update(segment(img, spec, seed + i), labels)
     return {"miou": cm.miou(), "pixel_accuracy": cm.pixel_accuracy(),
             "iou": [None if v != v else round(v, 4) for v in cm.iou().tolist()]}

@@ -35,7 +35,7 @@ from safetensors.torch import load_file, save_file
 from torch.utils.data import DataLoader, DistributedSampler
 
 from semcom.data import ImageFolder, Kodak, segmentation_dataset
-from semcom.evaluate import chain_reconstructor, reconstruction_quality, segmentation_quality
+from semcom.evaluate import chain_reconstructor, chain_segmenter, reconstruction_quality, segmentation_quality
 from semcom.system import System
 from shared.channel import ChannelSpec
 from shared.config import ModelConfig, get_preset
@@ -166,13 +166,17 @@ class Trainer:
         self._build_data()
 
     def _init_baseline(self, tc: TrainConfig, resume_from: Path | None) -> None:
-        from semcom.baselines.system import BaselineSystem
+        from semcom.baselines.system import BaselineSystem, task_of
 
-        if tc.task != "reconstruction":
-            raise SystemExit(f"semcom train: baseline {tc.system} is a reconstruction system: use --task reconstruction")
-        src = resume_from or tc.init
-        self.system = (BaselineSystem.load(src) if src else BaselineSystem(tc.system, tc.cbr or "1/16")).to(self.device)
+        if tc.task != task_of(tc.system):
+            raise SystemExit(f"semcom train: baseline {tc.system} is a {task_of(tc.system)} system: "
+                             f"use --task {task_of(tc.system)}")
         self.cfg = get_preset(tc.preset)
+        src = resume_from or tc.init
+        seg = self.cfg.seg
+        self.system = (BaselineSystem.load(src) if src else
+                       BaselineSystem(tc.system, tc.cbr or "1/16", num_classes=seg.num_classes,
+                                      ignore_index=seg.ignore_index)).to(self.device)
 
     def _init_proposed(self, tc: TrainConfig, resume_from: Path | None) -> None:
         if resume_from is not None:
@@ -265,12 +269,16 @@ class Trainer:
                                                                                          self.system.receiver)
             q = reconstruction_quality(reconstruct, (self.rec_val[i] for i in range(min(n, len(self.rec_val)))), spec)
             res["val_psnr_10db"] = sum(q["psnr"]) / len(q["psnr"])
-        if baseline:
-            return res
-        tx, rx = self.system.transmitter, self.system.receiver
         if self.seg_iter is not None:
-            q = segmentation_quality(tx, rx, (self.seg_val[i] for i in range(0, len(self.seg_val),
-                                                                              max(1, len(self.seg_val) // n))), spec)
+            if not baseline:
+                segment = chain_segmenter(self.system.transmitter, self.system.receiver)
+            elif self.tc.system == "fcn":  # on clean frames: the FCN alone
+                segment = lambda img, _spec, _seed: self.system.segment_image(img)  # noqa: E731
+            else:
+                segment = self.system.segment
+            q = segmentation_quality(segment, (self.seg_val[i] for i in range(0, len(self.seg_val),
+                                                                               max(1, len(self.seg_val) // n))),
+                                     spec, self.cfg.seg.num_classes, self.cfg.seg.ignore_index)
             res["val_miou_10db"] = q["miou"]
         return res
 
@@ -323,8 +331,9 @@ class Trainer:
 def parse(argv: list[str] | None) -> TrainConfig:
     p = argparse.ArgumentParser(prog="semcom train", description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--system", default="proposed", choices=["proposed", "deepjscc", "adjscc", "witt"],
-                   help="the proposed system, or a learned baseline (reconstruction only)")
+    p.add_argument("--system", default="proposed", choices=["proposed", "deepjscc", "adjscc", "witt", "deeplab-jscc", "fcn"],
+                   help="the proposed system, or a learned baseline: deepjscc, adjscc, witt (--task reconstruction); "
+                        "deeplab-jscc, fcn (the JPEG+LDPC+QAM chain's segmenter) (--task segmentation)")
     p.add_argument("--task", choices=TASKS, default="joint")
     p.add_argument("--preset", default="cpu", choices=["cpu", "paper", "test"])
     p.add_argument("--data", action="append", default=[], help="image folder(s) for reconstruction (repeatable)")

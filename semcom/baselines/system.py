@@ -1,12 +1,17 @@
 """Learned baselines as trainable systems: the same channel, receiver view and checkpoint format as the proposed one.
 
+Reconstruction: deepjscc, adjscc, witt. Segmentation: deeplab-jscc (through the channel)
+and fcn (the receiver-side segmenter of JPEG + LDPC + QAM; trained on JPEG-degraded crops).
+
 Checkpoint: ``model.safetensors`` (key prefix ``model.``) + ``config.json``
-``{"system": "deepjscc", "cbr": "1/16", "width": 32, "meta": {...}, "sha256": ...}``.
+``{"system": "deepjscc", "cbr": "1/16", "width": 32, "num_classes": 11, "ignore_index": 11,
+"meta": {...}, "sha256": ...}``.
 """
 
 from __future__ import annotations
 
 import json
+import random
 from pathlib import Path
 
 import torch
@@ -16,22 +21,31 @@ from torch import nn
 
 from channel.step import transmit
 from semcom.baselines.deepjscc import BASELINES
+from semcom.baselines.segmentation import FCN, DeeplabJSCC
 from semcom.baselines.witt import WITT
 from shared.channel import Channel, ChannelSpec, receiver_view
 from shared.layers import pad_to_multiple
 from shared.weights import CONFIG_FILE, WEIGHTS_FILE, file_sha256
 
 
-LEARNED: dict[str, type[nn.Module]] = {**BASELINES, "witt": WITT}
+LEARNED: dict[str, type[nn.Module]] = {**BASELINES, "witt": WITT, "deeplab-jscc": DeeplabJSCC, "fcn": FCN}
+
+
+def task_of(name: str) -> str:
+    return getattr(LEARNED[name], "task", "reconstruction")
 
 
 class BaselineSystem(nn.Module):
-    def __init__(self, name: str, cbr: str = "1/16", width: int = 32) -> None:
+    def __init__(self, name: str, cbr: str = "1/16", width: int = 32, num_classes: int = 11,
+                 ignore_index: int = 11) -> None:
         super().__init__()
         if name not in LEARNED:
             raise ValueError(f"unknown baseline {name!r}; known: {', '.join(LEARNED)}")
         self.name, self.cbr, self.width = name, cbr, width
-        self.model = LEARNED[name](cbr, width)
+        self.task = task_of(name)
+        self.num_classes, self.ignore_index = num_classes, ignore_index
+        extra = {"num_classes": num_classes} if self.task == "segmentation" else {}
+        self.model = LEARNED[name](cbr, width, **extra)
 
     def _through(self, x: torch.Tensor, snr_db: torch.Tensor, channel: str, block_len: int, csi: bool,
                  generator) -> torch.Tensor:
@@ -42,11 +56,42 @@ class BaselineSystem(nn.Module):
 
     def forward(self, batch: dict, channel: str = "awgn", block_len: int = 0, csi: bool = True,
                 generator: torch.Generator | None = None) -> dict[str, torch.Tensor]:
+        if self.task == "segmentation":
+            img, labels, snr = batch["seg_images"], batch["seg_labels"], batch["seg_snr"]
+            if self.name == "fcn":  # digital chain: the segmenter sees decoded JPEGs, no analog channel
+                seed = int(torch.randint(0, 2**31, (1,), generator=generator, device=img.device))
+                logits = self.model.logits(self.model.degrade(img, random.Random(seed)))
+            else:
+                x = self.model.encode(img, snr)
+                logits = self.model.decode(self._through(x, snr, channel, block_len, csi, generator), snr)
+            loss = F.cross_entropy(logits, labels, ignore_index=self.ignore_index)
+            return {"loss": loss, "seg_loss": loss, "logits": logits}
         img, snr = batch["rec_images"], batch["rec_snr"]
         x = self.model.encode(img, snr)
         recon = self.model.decode(self._through(x, snr, channel, block_len, csi, generator), snr)
         mse = F.mse_loss(recon, img)
         return {"loss": mse, "image_mse": mse, "recon": recon}
+
+    @torch.no_grad()
+    def segment(self, image: torch.Tensor, spec: ChannelSpec, seed: int) -> torch.Tensor:
+        """Deeplab-JSCC: (3, H, W) -> (H, W) class indices through the project's channel step."""
+        if self.name == "fcn":
+            raise ValueError("the FCN segments received images: use segment_image() after the classical chain")
+        h, w = image.shape[-2:]
+        padded, _ = pad_to_multiple(image[None], self.model.stride)
+        snr = torch.tensor([float(spec.snr_db)])
+        x = self.model.encode(padded, snr)
+        b, c, gh, gw = x.shape
+        rx = transmit(x.reshape(1, -1), spec, seed)
+        y, _ = receiver_view(rx.y, rx.h, rx.noise_var, spec.csi, spec.snr_db)
+        return self.model.decode(y.reshape(b, c, gh, gw), snr)[0, :, :h, :w].argmax(0)
+
+    @torch.no_grad()
+    def segment_image(self, image: torch.Tensor) -> torch.Tensor:
+        """FCN: a (received) image (3, H, W) -> (H, W) class indices."""
+        h, w = image.shape[-2:]
+        padded, _ = pad_to_multiple(image[None], self.model.stride)
+        return self.model.logits(padded)[0, :, :h, :w].argmax(0)
 
     @torch.no_grad()
     def reconstruct(self, image: torch.Tensor, spec: ChannelSpec, seed: int) -> torch.Tensor:
@@ -65,7 +110,8 @@ class BaselineSystem(nn.Module):
         d.mkdir(parents=True, exist_ok=True)
         save_file({f"model.{k}": v.detach().cpu().contiguous() for k, v in self.model.state_dict().items()},
                   str(d / WEIGHTS_FILE))
-        doc = {"system": self.name, "cbr": self.cbr, "width": self.width, "meta": meta or {},
+        doc = {"system": self.name, "cbr": self.cbr, "width": self.width, "num_classes": self.num_classes,
+               "ignore_index": self.ignore_index, "meta": meta or {},
                "sha256": file_sha256(d / WEIGHTS_FILE)}
         (d / CONFIG_FILE).write_text(json.dumps(doc, indent=2, sort_keys=True))
         return d
@@ -76,7 +122,8 @@ class BaselineSystem(nn.Module):
         doc = json.loads((d / CONFIG_FILE).read_text())
         if file_sha256(d / WEIGHTS_FILE) != doc.get("sha256"):
             raise ValueError(f"{d / WEIGHTS_FILE} does not match the sha256 in {d / CONFIG_FILE}")
-        system = cls(doc["system"], doc["cbr"], doc.get("width", 32))
+        system = cls(doc["system"], doc["cbr"], doc.get("width", 32), doc.get("num_classes", 11),
+                     doc.get("ignore_index", 11))
         state = {k[len("model."):]: v for k, v in load_file(str(d / WEIGHTS_FILE)).items()}
         system.model.load_state_dict(state, strict=True)
         return system.eval()

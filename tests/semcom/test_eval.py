@@ -34,3 +34,26 @@ def test_untrained_learned_baseline_is_a_clear_error(image_folder, tmp_path):
               "--baseline-weights", str(tmp_path / "none"), "--out", str(tmp_path / "o")])
     assert main(["--task", "reconstruction", "--systems", "bpg", "--data", str(image_folder / "sub"),
                  "--out", str(tmp_path / "o")]) == 2
+
+
+def test_segmentation_baselines(camvid_root, tmp_path):
+    import torch
+
+    from semcom.baselines.system import BaselineSystem
+
+    torch.manual_seed(0)
+    weights = tmp_path / "baselines"
+    BaselineSystem("deeplab-jscc", width=8).eval().save(weights / "deeplab-jscc")
+    BaselineSystem("fcn", width=8).eval().save(weights / "fcn")
+    out = tmp_path / "eval"
+    assert main(["--task", "segmentation", "--systems", "proposed,deeplab-jscc,fcn-jpeg-16qam-1/2", "--data",
+                 str(camvid_root), "--crop", "64", "--snr", "0,10", "--preset", "test", "--weights", "none",
+                 "--baseline-weights", str(weights), "--out", str(out)]) == 0
+    for name in ("proposed", "deeplab-jscc", "fcn-jpeg-16qam-12"):
+        doc = json.loads((out / f"segmentation_camvid-crop64_awgn_{name}.json").read_text())
+        assert len(doc["results"]["miou"]) == 2 and all(0 <= v <= 1 for v in doc["results"]["miou"])
+        assert doc["crop"] == 64
+    import pytest
+
+    with pytest.raises(SystemExit, match="not a segmentation system"):
+        main(["--task", "segmentation", "--systems", "witt", "--data", str(camvid_root), "--out", str(out)])

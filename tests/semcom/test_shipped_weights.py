@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from semcom.data import CamVid, Kodak
-from semcom.evaluate import chain_reconstructor, reconstruction_quality, segmentation_quality
+from semcom.evaluate import chain_reconstructor, chain_segmenter, reconstruction_quality, segmentation_quality
 from semcom.pipeline import load_models
 from shared.channel import ChannelSpec
 from shared.config import get_preset
@@ -45,7 +45,8 @@ def test_reconstruction_beats_untrained_on_kodak(shipped):
 def test_segmentation_well_above_chance_on_camvid(shipped):
     _, tx, rx = shipped
     ds = CamVid(DATA / "camvid", "val")
-    q = segmentation_quality(tx, rx, [ds[i] for i in (0, 50)], ChannelSpec("awgn", 10.0))
+    q = segmentation_quality(chain_segmenter(tx, rx), [ds[i] for i in (0, 50)], ChannelSpec("awgn", 10.0),
+                             rx.cfg.seg.num_classes, rx.cfg.seg.ignore_index)
     chance = 1 / 11
     assert q["miou"] > 2 * chance, q
     assert q["pixel_accuracy"] > 0.5, q
