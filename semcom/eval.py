@@ -191,6 +191,15 @@ def evaluate(system: str, args, snrs: list[float]) -> dict:
             for k, v in row.items():
                 results.setdefault(k, []).append(round(v, 5))
             per_image[str(snr)] = q
+    if args.examples:
+        spec = ChannelSpec(args.channel, args.example_snr, block_len=args.block_len, csi=not args.no_csi)
+        folder = Path(args.out) / "examples" / f"{args.task}_{dataset_tag(args)}_{args.channel}_{args.example_snr:g}dB"
+        if args.task == "reconstruction":
+            shown = [(img, reconstruct(img, spec, args.seed + i)) for i, img in enumerate(images[:args.examples])]
+        else:
+            shown = [(img, colourise(segment(img, spec, args.seed + i), classes[0]), colourise(lab, classes[0]))
+                     for i, (img, lab) in enumerate(pairs[:args.examples])]
+        save_examples(folder, system, shown)
     return {
         "name": system, "description": DESCRIPTIONS[system], "task": args.task, "dataset": str(args.data),
         "split": args.split if args.task == "segmentation" else None, "crop": args.crop, "images": n_images,
@@ -198,6 +207,63 @@ def evaluate(system: str, args, snrs: list[float]) -> dict:
         "results": results, "noiseless": noiseless, **prov, "git_commit": git_commit(), "seed": args.seed,
         "command": "semcom eval " + " ".join(args.argv), "per_image": per_image,
     }
+
+
+def dataset_tag(args) -> str:
+    return Path(args.data).name + (f"-crop{args.crop}" if args.crop else "")
+
+
+def colourise(labels: torch.Tensor, num_classes: int) -> torch.Tensor:
+    """(H, W) class indices -> (3, H, W) in the class colours (void and out-of-range in the last colour)."""
+    from shared.classes import class_colours
+
+    palette = torch.tensor(class_colours(num_classes + 1), dtype=torch.float32) / 255.0  # (K+1, 3)
+    return palette[labels.long().clamp(0, num_classes)].permute(2, 0, 1)
+
+
+def save_examples(folder: Path, system: str, shown: list[tuple]) -> None:
+    """Writes original_<i>.png (and truth_<i>.png for segmentation) once and <system>_<i>.png per system."""
+    from shared.imageio import to_pil
+
+    folder.mkdir(parents=True, exist_ok=True)
+    for i, item in enumerate(shown):
+        to_pil(item[0]).save(folder / f"original_{i}.png")
+        to_pil(item[1]).save(folder / f"{system.replace('/', '')}_{i}.png")
+        if len(item) > 2:
+            to_pil(item[2]).save(folder / f"truth_{i}.png")
+
+
+def example_grids(out: Path) -> list[str]:
+    """One PNG per examples folder: rows = images; columns = original, (truth,) then each system."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    from PIL import Image
+
+    written = []
+    for folder in sorted(p for p in (out / "examples").glob("*") if p.is_dir()):
+        n = len(list(folder.glob("original_*.png")))
+        systems = sorted({p.stem.rsplit("_", 1)[0] for p in folder.glob("*_*.png")} - {"original", "truth"})
+        cols = ["original"] + (["truth"] if (folder / "truth_0.png").exists() else []) + systems
+        if not n or not systems:
+            continue
+        fig, axes = plt.subplots(n, len(cols), figsize=(1.9 * len(cols), 1.6 * n), dpi=110, squeeze=False)
+        for r in range(n):
+            for c, name in enumerate(cols):
+                ax = axes[r][c]
+                ax.imshow(Image.open(folder / f"{name}_{r}.png"))
+                ax.set_xticks([])
+                ax.set_yticks([])
+                if r == 0:
+                    ax.set_title(name, fontsize=7)
+        fig.suptitle(folder.name.replace("_", ", "), fontsize=8)
+        fig.tight_layout()
+        path = out / f"examples_{folder.name}.png"
+        fig.savefig(path)
+        plt.close(fig)
+        written.append(str(path))
+    return written
 
 
 def plot(out: Path) -> list[str]:
@@ -259,6 +325,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--images", help="only these file names, comma-separated (e.g. kodim05.png)")
     p.add_argument("--limit", type=int, default=10**9, help="evaluate at most this many images")
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--examples", type=int, default=0,
+                   help="also save this many example outputs per system and a grid of them (Figs. 6 and 7)")
+    p.add_argument("--example-snr", type=float, default=7.0, help="SNR (dB) of the examples")
     p.add_argument("--device", default="cpu")
     p.add_argument("--out", required=True)
     args = p.parse_args(argv)
@@ -277,11 +346,10 @@ def main(argv: list[str] | None = None) -> int:
                       file=sys.stderr)
                 return 2
         doc = evaluate(system, args, snrs)
-        tag = Path(args.data).name + (f"-crop{args.crop}" if args.crop else "")
-        path = out / f"{args.task}_{tag}_{args.channel}_{system.replace('/', '')}.json"
+        path = out / f"{args.task}_{dataset_tag(args)}_{args.channel}_{system.replace('/', '')}.json"
         path.write_text(json.dumps(doc, indent=1) + "\n")
         print(json.dumps({k: doc[k] for k in ("name", "task", "channel", "cbr", "snr_db", "results", "noiseless")}))
-    for png in plot(out):
+    for png in plot(out) + example_grids(out):
         print(f"wrote {png}", file=sys.stderr)
     return 0
 

@@ -11,7 +11,8 @@ def test_parse_snr():
 def test_eval_writes_json_and_plots(image_folder, camvid_root, tmp_path):
     out = tmp_path / "eval"
     assert main(["--task", "reconstruction", "--data", str(image_folder / "sub"), "--snr", "0:10:10", "--preset",
-                 "test", "--weights", "none", "--limit", "2", "--out", str(out), "--steps", "2"]) == 0
+                 "test", "--weights", "none", "--limit", "2", "--out", str(out), "--steps", "2", "--examples", "1"]) == 0
+    assert (out / "examples_reconstruction_sub_awgn_7dB.png").exists()
     doc = json.loads((out / "reconstruction_sub_awgn_proposed.json").read_text())
     assert main(["--task", "reconstruction", "--systems", "capacity-avif", "--data", str(image_folder / "sub"),
                  "--snr", "0:10:10", "--preset", "test", "--weights", "none", "--limit", "2", "--out", str(out)]) == 0
@@ -48,7 +49,11 @@ def test_segmentation_baselines(camvid_root, tmp_path):
     out = tmp_path / "eval"
     assert main(["--task", "segmentation", "--systems", "proposed,deeplab-jscc,fcn-jpeg-16qam-1/2", "--data",
                  str(camvid_root), "--crop", "64", "--snr", "0,10", "--preset", "test", "--weights", "none",
-                 "--baseline-weights", str(weights), "--out", str(out)]) == 0
+                 "--baseline-weights", str(weights), "--out", str(out), "--examples", "2"]) == 0
+    shots = out / "examples" / "segmentation_camvid-crop64_awgn_7dB"
+    assert {p.name for p in shots.glob("*_0.png")} == {"original_0.png", "truth_0.png", "proposed_0.png",
+                                                       "deeplab-jscc_0.png", "fcn-jpeg-16qam-12_0.png"}
+    assert (out / "examples_segmentation_camvid-crop64_awgn_7dB.png").exists()
     for name in ("proposed", "deeplab-jscc", "fcn-jpeg-16qam-12"):
         doc = json.loads((out / f"segmentation_camvid-crop64_awgn_{name}.json").read_text())
         assert len(doc["results"]["miou"]) == 2 and all(0 <= v <= 1 for v in doc["results"]["miou"])

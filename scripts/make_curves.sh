@@ -1,0 +1,22 @@
+#!/usr/bin/env bash
+# The comparison curves of the paper's Figs. 4, 5 and 7 (issue 5), from the shipped weights and
+# weights/baselines/: PSNR and MS-SSIM vs SNR on Kodak (224x224 centre crops and whole images,
+# AWGN and Rayleigh), mIoU vs SNR on CamVid val (224x224 centre crops: at CBR 1/16 a 224x224
+# image costs 9408 channel uses, 18.8 kbit at 16-QAM rate 1/2, inside the paper's 20 kbit bound).
+#   bash scripts/make_curves.sh [SNRS]        (default 1,4,7,10,13)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+D=${SEMCOM_DATA:-../shared/data}
+SNR=${1:-1,4,7,10,13}
+R=results/curves
+REC=proposed,deepjscc,adjscc,witt,jpeg-16qam-1/2,jpeg-16qam-2/3,jpeg-64qam-1/2,jpeg-64qam-2/3,capacity-avif
+mkdir -p $R/crop224 $R/whole $R/seg
+for ch in awgn rayleigh; do
+  semcom eval --task reconstruction --systems $REC --data $D/kodak --crop 224 --channel $ch --snr $SNR --out $R/crop224 \
+    --examples 3
+  semcom eval --task reconstruction --systems proposed,deepjscc,adjscc,witt,jpeg-16qam-1/2,capacity-avif \
+    --data $D/kodak --channel $ch --snr $SNR --out $R/whole
+done
+semcom eval --task segmentation --systems proposed,deeplab-jscc,fcn-jpeg-16qam-1/2,fcn-jpeg-64qam-2/3 --examples 3 \
+  --data $D/camvid --crop 224 --channel awgn --snr $SNR --out $R/seg
+python3 scripts/results_table.py --curves
