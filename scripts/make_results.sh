@@ -8,8 +8,10 @@ R=results
 mkdir -p $R/eval
 semcom eval --task reconstruction --data $D/kodak --channel awgn --snr 0:20:5 --out $R/eval
 semcom eval --task segmentation --data $D/camvid --channel awgn --snr 0:20:5 --out $R/eval
-semcom bench models --preset cpu --out $R/bench_models_cpu.json > /dev/null
+semcom bench models --preset cpu --scaling --out $R/bench_models_cpu.json > /dev/null
 semcom bench services --clients 1 --count 10 --image $D/kodak/kodim23.png --out $R/bench_services_224.json > /dev/null
+# the soak: 8 clients for 60 s, both tasks interleaved, delivery audited
+semcom bench services --clients 8 --duration 60 --mixed --image $D/kodak/kodim23.png --out $R/bench_soak.json > /dev/null
 semcom bench taskkb --out $R/bench_taskkb.json > /dev/null
 semcom bench models --preset paper --repeats 1 --no-warmup --weights none --out $R/bench_models_paper.json > /dev/null
 python3 scripts/results_table.py

@@ -1,6 +1,11 @@
-"""Prints the markdown tables of results/ (used in README and the weights' README)."""
+"""Prints the markdown tables of results/ (used in README and the weights' README).
+
+    python3 scripts/results_table.py            shipped weights' quality and the benchmarks
+    python3 scripts/results_table.py --curves   the comparison curves (results/curves, scripts/make_curves.sh)
+"""
 
 import json
+import sys
 from pathlib import Path
 
 R = Path(__file__).resolve().parent.parent / "results"
@@ -36,5 +41,38 @@ def main() -> None:
                   f"{r['completed']} done, {r['failed']} failed")
 
 
+def curves() -> None:
+    """Per (data, channel): each system's metric at each SNR, then the proposed system minus each other."""
+    root = R / "curves"
+    for folder in sorted(p for p in root.glob("*") if p.is_dir()):
+        docs = [json.loads(p.read_text()) for p in sorted(folder.glob("*.json"))]
+        groups: dict[tuple, list[dict]] = {}
+        for d in docs:
+            tag = Path(d["dataset"]).name + (f" {d['crop']}x{d['crop']} crops" if d.get("crop") else " whole")
+            groups.setdefault((d["task"], tag, d["channel"]), []).append(d)
+        for (task, tag, channel), ds in groups.items():
+            metric = "psnr" if task == "reconstruction" else "miou"
+            fmt = "{:.2f}" if metric == "psnr" else "{:.3f}"
+            ds.sort(key=lambda d: (d["name"] != "proposed", d["name"]))
+            snrs = ds[0]["snr_db"]
+            print(f"\n**{task}, {tag}, {channel}, CBR {ds[0]['cbr']}: {metric.upper()}** ({ds[0]['images']} images)\n")
+            print("| system | " + " | ".join(f"{s:g} dB" for s in snrs) + " | noiseless |")
+            print("|" + "---|" * (len(snrs) + 2))
+            for d in ds:
+                vals = " | ".join(fmt.format(v) for v in d["results"][metric])
+                nl = d.get("noiseless", {}).get(metric)
+                print(f"| {d['name']} | {vals} | {fmt.format(nl) if nl is not None else ''} |")
+            prop = next((d for d in ds if d["name"] == "proposed"), None)
+            if prop is None or len(ds) < 2:
+                continue
+            print(f"\nproposed minus each system ({metric}):\n")
+            print("| vs | " + " | ".join(f"{s:g} dB" for s in snrs) + " |")
+            print("|" + "---|" * (len(snrs) + 1))
+            for d in ds[1:]:
+                diff = [a - b for a, b in zip(prop["results"][metric], d["results"][metric])]
+                print(f"| {d['name']} | " + " | ".join(("{:+.2f}" if metric == "psnr" else "{:+.3f}").format(v)
+                                                      for v in diff) + " |")
+
+
 if __name__ == "__main__":
-    main()
+    curves() if "--curves" in sys.argv else main()
