@@ -2,11 +2,11 @@
 # Trains the learned baselines with the proposed system's data, CBR (1/16), channel and SNR range
 # (0-20 dB per sample, a quarter of the steps on Rayleigh block fading), batch 8 of 128x128 crops,
 # into weights/baselines/<name>. Two lanes run side by side, one CPU thread each.
-#   bash scripts/train_baselines.sh [STEPS]      (default 3000 steps per baseline)
+#   bash scripts/train_baselines.sh [STEPS]      (default 2000 steps per baseline)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 D=${SEMCOM_DATA:-../shared/data}
-STEPS=${1:-3000}
+STEPS=${1:-2000}
 OUT=weights/baselines
 mkdir -p runs "$OUT"
 rec() {  # reconstruction baselines: photographs and CamVid frames, each folder drawn equally often
