@@ -70,10 +70,16 @@ class ResultStore(Generic[T]):
                 out.append((int(seq), tid, p))
         return sorted(out)
 
+    def _path(self, seq: int, transmission_id: str) -> Path:
+        return self.root / f"{seq:012d}.{transmission_id}.bin"
+
     def load(self) -> list[tuple[int, str, T]]:
-        """Kept results, oldest first."""
+        """Kept results, oldest first; files older than the newest `keep` are removed."""
+        files = self._files()
+        for _, _, p in files[: max(0, len(files) - self.keep)]:
+            p.unlink(missing_ok=True)
         out = []
-        for seq, tid, p in self._files()[-self.keep:]:
+        for seq, tid, p in files[-self.keep:]:
             try:
                 out.append((seq, tid, self.parse(p.read_bytes())))
             except Exception:  # a damaged file loses one result, not the store
@@ -81,10 +87,11 @@ class ResultStore(Generic[T]):
         return out
 
     def save(self, seq: int, transmission_id: str, result: T) -> None:
-        self._write(self.root / f"{seq:012d}.{transmission_id}.bin", self.dump(result))
-        files = self._files()
-        for _, _, p in files[: max(0, len(files) - self.keep)]:
-            p.unlink(missing_ok=True)
+        self._write(self._path(seq, transmission_id), self.dump(result))
+
+    def discard(self, seq: int, transmission_id: str) -> None:
+        """The hub no longer keeps this result."""
+        self._path(seq, transmission_id).unlink(missing_ok=True)
 
 
 class ResultHub(Generic[T]):
@@ -119,9 +126,15 @@ class ResultHub(Generic[T]):
             result = make(self._sequence)
             if self.store is not None:
                 self.store.save(self._sequence, transmission_id, result)
+            replaced = self._history.get(transmission_id)
             self._history[transmission_id] = (self._sequence, result)
+            gone = [(replaced[0], transmission_id)] if replaced is not None else []
             while len(self._history) > self.keep:
-                self._history.popitem(last=False)
+                tid, (seq, _) = self._history.popitem(last=False)
+                gone.append((seq, tid))
+            if self.store is not None:  # the disk holds what the hub holds, no directory scans per result
+                for seq, tid in gone:
+                    self.store.discard(seq, tid)
             for sub in list(self._subscribers.values()):
                 self._offer(sub, self._sequence, result)
             self._lock.notify_all()

@@ -47,6 +47,22 @@ class Metrics:
         return MetricsInterceptor(self)
 
 
+def wrap_handler(handler: grpc.RpcMethodHandler, unary, streaming) -> grpc.RpcMethodHandler:
+    """The same handler with its behaviour wrapped: `unary(behavior)` for unary responses,
+    `streaming(behavior)` (a generator) for streamed responses."""
+    if handler.unary_unary:
+        return grpc.unary_unary_rpc_method_handler(unary(handler.unary_unary), handler.request_deserializer,
+                                                   handler.response_serializer)
+    if handler.stream_unary:
+        return grpc.stream_unary_rpc_method_handler(unary(handler.stream_unary), handler.request_deserializer,
+                                                    handler.response_serializer)
+    if handler.unary_stream:
+        return grpc.unary_stream_rpc_method_handler(streaming(handler.unary_stream),
+                                                    handler.request_deserializer, handler.response_serializer)
+    return grpc.stream_stream_rpc_method_handler(streaming(handler.stream_stream), handler.request_deserializer,
+                                                 handler.response_serializer)
+
+
 def _code(context) -> str:
     code = context.code() if hasattr(context, "code") else None
     return code.name if isinstance(code, grpc.StatusCode) else "OK"
@@ -99,14 +115,4 @@ class MetricsInterceptor(grpc.ServerInterceptor):
                 self._record(method, start, _code(context))
             return wrapped
 
-        if handler.unary_unary:
-            return grpc.unary_unary_rpc_method_handler(unary(handler.unary_unary), handler.request_deserializer,
-                                                       handler.response_serializer)
-        if handler.stream_unary:
-            return grpc.stream_unary_rpc_method_handler(unary(handler.stream_unary), handler.request_deserializer,
-                                                        handler.response_serializer)
-        if handler.unary_stream:
-            return grpc.unary_stream_rpc_method_handler(streaming(handler.unary_stream),
-                                                        handler.request_deserializer, handler.response_serializer)
-        return grpc.stream_stream_rpc_method_handler(streaming(handler.stream_stream), handler.request_deserializer,
-                                                     handler.response_serializer)
+        return wrap_handler(handler, unary, streaming)

@@ -77,14 +77,7 @@ class BaselineSystem(nn.Module):
         """Deeplab-JSCC: (3, H, W) -> (H, W) class indices through the project's channel step."""
         if self.name == "fcn":
             raise ValueError("the FCN segments received images: use segment_image() after the classical chain")
-        h, w = image.shape[-2:]
-        padded, _ = pad_to_multiple(image[None], self.model.stride)
-        snr = torch.tensor([float(spec.snr_db)])
-        x = self.model.encode(padded, snr)
-        b, c, gh, gw = x.shape
-        rx = transmit(x.reshape(1, -1), spec, seed)
-        y, _ = receiver_view(rx.y, rx.h, rx.noise_var, spec.csi, spec.snr_db)
-        return self.model.decode(y.reshape(b, c, gh, gw), snr)[0, :, :h, :w].argmax(0)
+        return self._transmit_and_decode(image, spec, seed).argmax(0)
 
     @torch.no_grad()
     def segment_image(self, image: torch.Tensor) -> torch.Tensor:
@@ -96,6 +89,11 @@ class BaselineSystem(nn.Module):
     @torch.no_grad()
     def reconstruct(self, image: torch.Tensor, spec: ChannelSpec, seed: int) -> torch.Tensor:
         """(3, H, W) -> (3, H, W) through the project's channel step (as the services apply it)."""
+        return self._transmit_and_decode(image, spec, seed)
+
+    def _transmit_and_decode(self, image: torch.Tensor, spec: ChannelSpec, seed: int) -> torch.Tensor:
+        """(3, H, W) padded to the stride, encoded, through `channel.step.transmit`, decoded, cropped back:
+        the image (reconstruction) or the logits (segmentation), (C, H, W)."""
         h, w = image.shape[-2:]
         padded, _ = pad_to_multiple(image[None], self.model.stride)
         snr = torch.tensor([float(spec.snr_db)])

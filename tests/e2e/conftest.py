@@ -1,6 +1,8 @@
 import io
 import socket
 import struct
+import time
+import urllib.request
 import zlib
 
 import pytest
@@ -38,6 +40,27 @@ def start_services(tmp_path_factory, name: str, per_service_args: dict[str, list
 def services(tmp_path_factory):
     with start_services(tmp_path_factory, "services") as s:
         yield s
+
+
+def scrape(services, name: str) -> str:
+    """The Prometheus text of one service."""
+    with urllib.request.urlopen(f"http://127.0.0.1:{services.metrics_ports[name]}/metrics", timeout=10) as r:
+        return r.read().decode()
+
+
+def metric(services, name: str, sample: str) -> float:
+    """One sample, e.g. 'semcom_in_flight{method="Send",service="transmitter"}'; 0 if not exported yet."""
+    for line in scrape(services, name).splitlines():
+        if line.startswith(sample + " "):
+            return float(line.split()[-1])
+    return 0.0
+
+
+def wait_for(cond, what: str, timeout: float = 120.0, poll: float = 0.1) -> None:
+    end = time.monotonic() + timeout
+    while not cond():
+        assert time.monotonic() < end, f"gave up waiting for {what}"
+        time.sleep(poll)
 
 
 def png_bytes(width: int, height: int, seed: int = 0) -> bytes:

@@ -7,14 +7,13 @@ import subprocess
 import sys
 import threading
 import time
-import urllib.request
 
 import pytest
 
 from semcom import txclient
 from semcom.launcher import health_status
 from shared.service import client_channel
-from tests.e2e.conftest import png_bytes, start_services
+from tests.e2e.conftest import metric, png_bytes, start_services, wait_for
 
 
 def _send(s, capsys, tmp_path, timeout="30", tid=None):
@@ -67,25 +66,8 @@ class Watcher:
         self.proc.wait()
 
 
-def _metric(s, service: str, sample: str) -> float:
-    """One sample of a service's Prometheus metrics, e.g. 'semcom_in_flight{method="Send",service="transmitter"}'."""
-    url = f"http://127.0.0.1:{s.metrics_ports[service]}/metrics"
-    with urllib.request.urlopen(url, timeout=10) as r:
-        for line in r.read().decode().splitlines():
-            if line.startswith(sample + " "):
-                return float(line.split()[-1])
-    return 0.0
-
-
 def _subscribers(s) -> float:
-    return _metric(s, "receiver", 'semcom_subscribers{service="receiver"}')
-
-
-def _wait_for(cond, what: str, timeout: float = 120.0):
-    end = time.monotonic() + timeout
-    while not cond():
-        assert time.monotonic() < end, f"gave up waiting for {what}"
-        time.sleep(0.1)
+    return metric(s, "receiver", 'semcom_subscribers{service="receiver"}')
 
 
 @pytest.mark.parametrize("persist", [False, True], ids=["memory", "results-dir"])
@@ -94,12 +76,12 @@ def test_receiver_restart_subscriber_resumes_without_loss_or_duplicates(tmp_path
     with start_services(tmp_path_factory, "faults-rx-restart", per_service_args=extra) as s:
         watcher = Watcher(s, "--max", "4")
         try:
-            _wait_for(lambda: _subscribers(s) == 1, "the watcher to subscribe")
+            wait_for(lambda: _subscribers(s) == 1, "the watcher to subscribe")
             for tid in ("before-1", "before-2"):
                 assert _send(s, capsys, tmp_path, tid=tid)[0] == 0
             first = watcher.take(2)
             s.kill("receiver")  # SIGKILL: subscribers see the stream break
-            _wait_for(lambda: any("UNAVAILABLE" in e for e in watcher.err), "the watcher to see UNAVAILABLE")
+            wait_for(lambda: any("UNAVAILABLE" in e for e in watcher.err), "the watcher to see UNAVAILABLE")
             s.start("receiver")
             s.wait_serving(["receiver"], timeout=120)
             for tid in ("after-1", "after-2"):
@@ -142,7 +124,7 @@ def test_sigterm_under_load_drains_then_exits_zero(tmp_path_factory, tmp_path):
         get = 'semcom_in_flight{method="GetResult",service="receiver"}'
         done = 'semcom_requests_total{code="OK",method="GetResult",service="receiver"}'
         # every client's transmission accepted and its GetResult called (waiting or, if decoding was quick, done)
-        _wait_for(lambda: _metric(s, "receiver", get) + _metric(s, "receiver", done) >= 4,
+        wait_for(lambda: metric(s, "receiver", get) + metric(s, "receiver", done) >= 4,
                   "four clients waiting for their results")
         rx = s.procs["receiver"]
         rx.send_signal(signal.SIGTERM)

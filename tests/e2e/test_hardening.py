@@ -5,9 +5,6 @@ import shutil
 import subprocess
 import sys
 import threading
-import time
-import urllib.request
-from pathlib import Path
 
 import grpc
 import pytest
@@ -19,7 +16,7 @@ from semcom.launcher import health_status
 from shared.rpc import semcom_pb2 as pb
 from shared.rpc import semcom_pb2_grpc as rpc
 from shared.weights import shipped_weights
-from tests.e2e.conftest import free_ports
+from tests.e2e.conftest import free_ports, metric, wait_for
 
 # What a service may answer to anything a client sends: never UNKNOWN or INTERNAL (a crash).
 CLEAN = {grpc.StatusCode.OK, grpc.StatusCode.INVALID_ARGUMENT, grpc.StatusCode.RESOURCE_EXHAUSTED,
@@ -90,22 +87,6 @@ def test_services_serving_after_fuzzing(services):
         assert health_status(services.addr(name)) == "SERVING"
 
 
-def _metric(services, service: str, sample: str) -> float:
-    url = f"http://127.0.0.1:{services.metrics_ports[service]}/metrics"
-    with urllib.request.urlopen(url, timeout=10) as r:
-        for line in r.read().decode().splitlines():
-            if line.startswith(sample + " "):
-                return float(line.split()[-1])
-    return 0.0
-
-
-def _wait_for(cond, what: str, timeout: float = 60.0):
-    end = time.monotonic() + timeout
-    while not cond():
-        assert time.monotonic() < end, f"gave up waiting for {what}"
-        time.sleep(0.05)
-
-
 def test_client_vanishing_mid_stream_frees_the_servers(services):
     fingerprint = rpc.TransmitterStub(grpc.insecure_channel(services.addr("transmitter"))).ListTasks(
         pb.ListTasksRequest(), timeout=30).kb_fingerprint
@@ -127,16 +108,16 @@ def test_client_vanishing_mid_stream_frees_the_servers(services):
 
         gauge = f'semcom_in_flight{{method="{method}",service="{service}"}}'
         future = stub.future(stream(), timeout=120)
-        _wait_for(lambda: _metric(services, service, gauge) == 1, f"{method} to be in progress")
+        wait_for(lambda: metric(services, service, gauge) == 1, f"{method} to be in progress", timeout=60)
         future.cancel()  # ... and goes away
         release.set()
-        _wait_for(lambda: _metric(services, service, gauge) == 0, f"{service} to free the abandoned {method}")
+        wait_for(lambda: metric(services, service, gauge) == 0, f"{service} to free the abandoned {method}", timeout=60)
     # a subscriber that disconnects is forgotten
     sub = rpc.ReceiverStub(grpc.insecure_channel(services.addr("receiver"))).Subscribe(pb.SubscribeRequest())
     gauge = 'semcom_subscribers{service="receiver"}'
-    _wait_for(lambda: _metric(services, "receiver", gauge) >= 1, "the subscriber to register")
+    wait_for(lambda: metric(services, "receiver", gauge) >= 1, "the subscriber to register", timeout=60)
     sub.cancel()
-    _wait_for(lambda: _metric(services, "receiver", gauge) == 0, "the receiver to drop the gone subscriber")
+    wait_for(lambda: metric(services, "receiver", gauge) == 0, "the receiver to drop the gone subscriber", timeout=60)
 
 
 @pytest.mark.parametrize("service", ["transmitter", "receiver"])

@@ -11,7 +11,7 @@ from semcom import txclient
 from semcom.launcher import health_status
 from shared.rpc import semcom_pb2 as pb
 from shared.rpc import semcom_pb2_grpc as rpc
-from tests.e2e.conftest import png_bytes, png_header_only, start_services
+from tests.e2e.conftest import png_bytes, png_header_only, scrape, start_services
 
 
 def run_client(services, capsys, *args) -> tuple[int, str, str]:
@@ -155,22 +155,15 @@ def _png(tmp_path) -> str:
     return str(p)
 
 
-def _scrape(services, name: str) -> str:
-    import urllib.request
-
-    with urllib.request.urlopen(f"http://127.0.0.1:{services.metrics_ports[name]}/metrics", timeout=10) as r:
-        return r.read().decode()
-
-
 def test_prometheus_metrics(services, capsys, tmp_path):
     _send_bytes(services, capsys, tmp_path, png_bytes(64, 64), "--task", "segment this image")
     _send_bytes(services, capsys, tmp_path, b"junk", "--task", "segment this image")
-    tx = _scrape(services, "transmitter")
+    tx = scrape(services, "transmitter")
     assert 'semcom_requests_total{code="OK",method="Send",service="transmitter"}' in tx
     assert 'semcom_requests_total{code="INVALID_ARGUMENT",method="Send",service="transmitter"}' in tx
     assert 'semcom_stage_seconds_count{service="transmitter",stage="encode"}' in tx
-    assert 'semcom_stage_seconds_count{service="channel",stage="channel"}' in _scrape(services, "channel")
-    rx = _scrape(services, "receiver")
+    assert 'semcom_stage_seconds_count{service="channel",stage="channel"}' in scrape(services, "channel")
+    rx = scrape(services, "receiver")
     assert 'semcom_stage_seconds_count{service="receiver",stage="decode"}' in rx
     assert "semcom_queue_depth" in rx and "semcom_subscribers" in rx
 
