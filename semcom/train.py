@@ -77,6 +77,8 @@ class TrainConfig:
     workers: int
     device: str | None
     system: str = "proposed"
+    time_limit: float | None = None  # seconds of training in this run; the schedule ends with it
+    dist_backend: str = "auto"
 
 
 def git_commit() -> str:
@@ -112,12 +114,18 @@ def load_optimizer(path: Path, opt: torch.optim.Optimizer) -> None:
     opt.load_state_dict({"state": state, "param_groups": groups})
 
 
-def lr_at(step: int, tc: TrainConfig) -> float:
+def lr_at(step: int, tc: TrainConfig, time_progress: float = 0.0) -> float:
+    """Linear warm-up, then constant or cosine to 10 %.
+
+    With --time-limit the cosine follows whichever ends first, the step budget or the
+    time budget (`time_progress`, 0..1 of --time-limit), so a run stopped by the clock
+    still ends at the low learning rate.
+    """
     if step < tc.warmup:
         return tc.lr * (step + 1) / tc.warmup
     if tc.lr_schedule == "constant":
         return tc.lr
-    progress = (step - tc.warmup) / max(1, tc.steps - tc.warmup)
+    progress = max((step - tc.warmup) / max(1, tc.steps - tc.warmup), time_progress)
     return tc.lr * (0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * min(1.0, progress))))
 
 
@@ -126,7 +134,9 @@ class Trainer:
         self.tc = tc
         self.distributed = int(os.environ.get("WORLD_SIZE", "1")) > 1
         if self.distributed:
-            backend = "nccl" if torch.cuda.is_available() and tc.device != "cpu" else "gloo"
+            backend = tc.dist_backend
+            if backend == "auto":
+                backend = "nccl" if torch.cuda.is_available() and tc.device != "cpu" else "gloo"
             dist.init_process_group(backend)
             self.rank, self.world = dist.get_rank(), dist.get_world_size()
         else:
@@ -134,7 +144,8 @@ class Trainer:
         if tc.device:
             self.device = torch.device(tc.device)
         elif torch.cuda.is_available():
-            self.device = torch.device("cuda", int(os.environ.get("LOCAL_RANK", "0")))
+            # ranks beyond the GPU count share GPUs (only gloo allows that; NCCL needs one GPU per rank)
+            self.device = torch.device("cuda", int(os.environ.get("LOCAL_RANK", "0")) % torch.cuda.device_count())
         else:
             self.device = torch.device("cpu")
         if self.device.type == "cuda":
@@ -153,6 +164,7 @@ class Trainer:
         params = [p for p in self.system.parameters() if p.requires_grad]
         self.opt = torch.optim.AdamW(params, lr=tc.lr, betas=tc.betas, weight_decay=tc.weight_decay)
         self.step = 0
+        self.time_progress = 0.0
         self.history: list[dict] = []
         if resume_from is not None:
             load_optimizer(resume_from, self.opt)
@@ -237,7 +249,7 @@ class Trainer:
                 self._snr()
         rayleigh = torch.rand(1, generator=self.generator, device=self.device).item() < tc.rayleigh_prob
         for g in self.opt.param_groups:
-            g["lr"] = lr_at(self.step, tc)
+            g["lr"] = lr_at(self.step, tc, self.time_progress)
         self.model.train()
         out = self.model(batch, channel="rayleigh" if rayleigh else "awgn", block_len=tc.block_len,
                          csi=True, generator=self.generator)
@@ -297,6 +309,23 @@ class Trainer:
         save_optimizer(self.out, self.opt)
         (self.out / "train_state.json").write_text(json.dumps({"step": self.step, "history": self.history}, indent=1))
 
+    def _validate_and_log(self, running: dict[str, float], started: float, bar) -> None:
+        if self.rank != 0:
+            return
+        val = self.validate()
+        val.update({f"train_{k}": round(v, 4) for k, v in running.items()}, elapsed_s=round(time.time() - started, 1))
+        self.history.append(val)
+        bar.write(json.dumps(val))
+
+    def _time_progress(self, started: float) -> float:
+        """Share of --time-limit used; every rank takes rank 0's clock so all stop at the same step."""
+        progress = torch.tensor([(time.time() - started) / self.tc.time_limit], dtype=torch.float64)
+        if self.distributed:
+            if dist.get_backend() == "nccl":
+                progress = progress.to(self.device)
+            dist.broadcast(progress, src=0)
+        return float(progress.item())
+
     def run(self) -> int:
         from tqdm import tqdm
 
@@ -306,6 +335,13 @@ class Trainer:
                    desc=f"train {tc.system if tc.system != 'proposed' else tc.task} [{self.cfg.name}]")
         running: dict[str, float] = {}
         while self.step < tc.steps:
+            if tc.time_limit is not None:
+                self.time_progress = self._time_progress(started)
+                if self.time_progress >= 1.0:
+                    bar.write(f"time limit of {tc.time_limit:g} s reached at step {self.step}")
+                    self._validate_and_log(running, started, bar)
+                    self.save(started)
+                    break
             stats = self.train_step()
             for k, v in stats.items():
                 if v == v:  # skip NaN mIoU of an empty batch
@@ -313,12 +349,7 @@ class Trainer:
             bar.update(1)
             bar.set_postfix({k: f"{v:.3g}" for k, v in running.items()})
             if self.step % tc.val_every == 0 or self.step == tc.steps:
-                if self.rank == 0:
-                    val = self.validate()
-                    val.update({f"train_{k}": round(v, 4) for k, v in running.items()},
-                               elapsed_s=round(time.time() - started, 1))
-                    self.history.append(val)
-                    bar.write(json.dumps(val))
+                self._validate_and_log(running, started, bar)
             if self.step % tc.ckpt_every == 0 or self.step == tc.steps:
                 self.save(started)
         bar.close()
@@ -363,7 +394,14 @@ def parse(argv: list[str] | None) -> TrainConfig:
     p.add_argument("--cbr", help="override the preset's CBR, e.g. 1/32")
     p.add_argument("--workers", type=int, default=0)
     p.add_argument("--device")
+    p.add_argument("--time-limit", type=float, metavar="SECONDS",
+                   help="stop after this much training time in this run (checkpoint saved); the cosine "
+                        "schedule ends with whichever comes first, --steps or the time limit")
+    p.add_argument("--dist-backend", choices=["auto", "nccl", "gloo"], default="auto",
+                   help="under torchrun: auto = NCCL on GPUs, gloo on CPU (gloo also runs several ranks on one GPU)")
     a = p.parse_args(argv)
+    if a.time_limit is not None and a.time_limit <= 0:
+        p.error("--time-limit must be a positive number of seconds")
     lo, hi = (float(v) for v in a.snr_range.split(":"))
     paperish = a.preset == "paper"
     return TrainConfig(
@@ -373,7 +411,8 @@ def parse(argv: list[str] | None) -> TrainConfig:
         weight_decay=0.01, snr_range=(lo, hi), rayleigh_prob=a.rayleigh_prob, block_len=a.block_len,
         seg_weight=a.seg_weight, seed=a.seed, val_every=a.val_every, val_images=a.val_images,
         ckpt_every=a.ckpt_every, init=a.init, resume=a.resume, freeze_transmitter=a.freeze_transmitter, cbr=a.cbr,
-        workers=a.workers, device=a.device, system=a.system)
+        workers=a.workers, device=a.device, system=a.system, time_limit=a.time_limit,
+        dist_backend=a.dist_backend)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -6,7 +6,8 @@ import sys
 import pytest
 import torch
 
-from semcom.train import Trainer, parse
+from semcom import train as train_mod
+from semcom.train import Trainer, lr_at, parse
 from shared.weights import read_config
 
 
@@ -45,11 +46,35 @@ def test_segmentation_only_with_frozen_transmitter(image_folder, camvid_root, tm
     assert all(torch.equal(a, b) for a, b in zip(before, tr.system.transmitter.parameters()))
 
 
+def test_cosine_schedule_ends_with_the_time_limit_or_the_steps(image_folder, camvid_root, tmp_path):
+    tc = parse(_args(image_folder, camvid_root, tmp_path, "--steps", "101", "--warmup", "1"))
+    assert lr_at(1, tc) == pytest.approx(2e-3)
+    assert lr_at(1, tc, time_progress=1.0) == pytest.approx(2e-4)  # clock ran out first
+    assert lr_at(101, tc, time_progress=0.2) == pytest.approx(2e-4)  # steps ran out first
+    assert lr_at(51, tc, time_progress=0.5) == pytest.approx(lr_at(51, tc))
+
+
+def test_time_limit_stops_saves_and_ends_the_schedule(image_folder, camvid_root, tmp_path, monkeypatch):
+    clock = iter(float(t) for t in range(10_000))  # a fake clock: one second per reading, no real timing
+    monkeypatch.setattr(train_mod.time, "time", lambda: next(clock))
+    out = tmp_path / "timed"
+    tr = Trainer(parse(_args(image_folder, camvid_root, out, "--steps", "1000", "--time-limit", "8")))
+    assert tr.run() == 0
+    state = json.loads((out / "train_state.json").read_text())
+    assert 0 < state["step"] < 1000 and state["step"] == tr.step
+    assert read_config(out)[1]["meta"]["steps"] == tr.step
+    assert tr.time_progress >= 1.0
+    assert tr.opt.param_groups[0]["lr"] < 0.5 * 2e-3  # the cosine followed the clock, not the 1000 steps
+    with pytest.raises(SystemExit):
+        parse(_args(image_folder, camvid_root, out, "--time-limit", "0"))
+
+
 @pytest.mark.slow
 def test_ddp_two_processes_gloo(image_folder, camvid_root, tmp_path):
     out = tmp_path / "ddp"
     cmd = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node=2", "--master_port=29533",
-           "-m", "semcom.train", *_args(image_folder, camvid_root, out, "--steps", "3", "--device", "cpu")]
+           "-m", "semcom.train", *_args(image_folder, camvid_root, out, "--steps", "3", "--device", "cpu",
+                                        "--time-limit", "3600")]  # ranks share rank 0's clock (broadcast)
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
     proc = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=600)
     assert proc.returncode == 0, proc.stderr[-3000:]
