@@ -7,12 +7,13 @@
 #   4. optionally (TRAIN_SECONDS > 0) the shipped cpu-preset weights trained further on the GPU
 #      for that long (joint task, same recipe as weights/README.md, bigger batches and crops).
 #
-# usage: scripts/gpu_check.sh OUT_DIR [DATA_DIR]
+# usage: [TRAIN_SECONDS=N] [PAPER_TRAIN=0] scripts/gpu_check.sh OUT_DIR [DATA_DIR]
 #   DATA_DIR holds photos/ and camvid/ (default ../shared/data); one log, OUT_DIR/gpu_check.log.
 set -uo pipefail
 OUT=${1:?usage: scripts/gpu_check.sh OUT_DIR [DATA_DIR]}
 DATA=${2:-../shared/data}
 TRAIN_SECONDS=${TRAIN_SECONDS:-0}
+PAPER_TRAIN=${PAPER_TRAIN:-1}  # 0 skips stage 3
 NGPU=$(python3 -c "import torch; print(torch.cuda.device_count())")
 mkdir -p "$OUT"
 LOG="$OUT/gpu_check.log"
@@ -36,6 +37,7 @@ stage() {  # stage NAME CMD...: run, log, report the exit status and time
 stage pytest-gpu python3 -m pytest -m gpu -q -p no:cacheprovider tests/semcom/test_cuda.py
 stage bench-models python3 -m semcom.cli bench models --device cuda --preset cpu --preset paper --repeats 5 \
   --out "$OUT/bench_models_cuda.json"
+if [ "$PAPER_TRAIN" = 1 ]; then
 stage paper-train-nccl torchrun --standalone --nproc_per_node="$NGPU" -m semcom.train --preset paper \
   --task reconstruction --data "$DATA/photos" --out "$OUT/_paper_run" --steps 40 --batch 16 --crop 224 \
   --val-every 100000 --ckpt-every 100000 --workers 6
@@ -50,6 +52,7 @@ for run in ("_paper_run", "_paper_ddp"):
     print(run, "steps saved:", json.loads(state.read_text())["step"] if state.exists() else "none")
 EOF
 rm -rf "$OUT/_paper_run" "$OUT/_paper_ddp"
+fi
 
 if [ "$TRAIN_SECONDS" -gt 0 ]; then
   stage cpu-preset-train python3 -m semcom.train --preset cpu --task joint --data "$DATA/photos" \

@@ -149,6 +149,8 @@ class Trainer:
         else:
             self.device = torch.device("cpu")
         if self.device.type == "cuda":
+            if self.device.index is None:  # "--device cuda": a CUDA generator needs an explicit index
+                self.device = torch.device("cuda", torch.cuda.current_device())
             torch.cuda.set_device(self.device)
         seed = tc.seed * 1000 + self.rank
         torch.manual_seed(seed)

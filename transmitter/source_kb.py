@@ -10,7 +10,7 @@ Feature selection (task instruction from the task KB)::
     reconstruction: f_R = f1 + f2 + f3
     segmentation:   f_S =      f2 + f3
 
-Any image size works: timm's ``dynamic_img_size`` pads each stage to whole
+Any image size works: timm with ``strict_img_size=False`` pads each stage to whole
 windows and crops back.
 """
 
@@ -41,7 +41,7 @@ class SwinSourceKB(nn.Module):
             num_heads=cfg.num_heads,
             window_size=cfg.window_size,
             patch_size=cfg.patch_size,
-            dynamic_img_size=True,
+            strict_img_size=False,  # any input size (older timm knows only this name, not dynamic_img_size)
             drop_path_rate=0.0,
         )
         info = self.backbone.feature_info
