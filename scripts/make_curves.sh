@@ -11,12 +11,14 @@ SNR=${1:-1,4,7,10,13}
 R=results/curves
 REC=proposed,deepjscc,adjscc,witt,jpeg-16qam-1/2,jpeg-16qam-2/3,jpeg-64qam-1/2,jpeg-64qam-2/3,capacity-avif
 mkdir -p $R/crop224 $R/whole $R/seg
+SYSTEMS=${SYSTEMS:-}  # e.g. SYSTEMS=proposed re-makes one system's curves (each system has its own JSON)
 for ch in awgn rayleigh; do
-  semcom eval --task reconstruction --systems $REC --data $D/kodak --crop 224 --channel $ch --snr $SNR --out $R/crop224 \
-    --examples 3
-  semcom eval --task reconstruction --systems proposed,deepjscc,adjscc,witt,jpeg-16qam-1/2,capacity-avif \
-    --data $D/kodak --channel $ch --snr $SNR --out $R/whole
+  semcom eval --task reconstruction --systems ${SYSTEMS:-$REC} --data $D/kodak --crop 224 --channel $ch --snr $SNR \
+    --out $R/crop224 --examples 3
+  semcom eval --task reconstruction --systems ${SYSTEMS:-$REC} --data $D/kodak --channel $ch --snr $SNR --out $R/whole
 done
-semcom eval --task segmentation --systems proposed,deeplab-jscc,fcn-jpeg-16qam-1/2,fcn-jpeg-64qam-2/3 --examples 3 \
+SEG=proposed,deeplab-jscc,fcn-jpeg-16qam-1/2,fcn-jpeg-64qam-2/3
+[ -n "$SYSTEMS" ] && SEG=$(echo "$SYSTEMS" | tr , '\n' | grep -E '^(proposed|deeplab-jscc|fcn-)' | paste -sd, - || true)
+[ -n "$SEG" ] && semcom eval --task segmentation --systems $SEG --examples 3 \
   --data $D/camvid --crop 224 --channel awgn --snr $SNR --out $R/seg
 python3 scripts/results_table.py --curves

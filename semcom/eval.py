@@ -114,7 +114,7 @@ def _load_baseline(system: str, args):
         task = "segmentation" if name in ("fcn", "deeplab-jscc") else "reconstruction"
         raise SystemExit(f"semcom eval: no trained {name} in {path}: train one with "
                          f"`semcom train --system {name} --task {task} --out {path} ...`")
-    model = BaselineSystem.load(path)
+    model = BaselineSystem.load(path).to(args.device)
     doc = json.loads((path / "config.json").read_text())
     return model, {"weights": str(path), "weights_sha256": doc.get("sha256"), "train_meta": doc.get("meta")}
 

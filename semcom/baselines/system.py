@@ -47,6 +47,10 @@ class BaselineSystem(nn.Module):
         extra = {"num_classes": num_classes} if self.task == "segmentation" else {}
         self.model = LEARNED[name](cbr, width, **extra)
 
+    @property
+    def device(self) -> torch.device:
+        return next(self.model.parameters()).device
+
     def _through(self, x: torch.Tensor, snr_db: torch.Tensor, channel: str, block_len: int, csi: bool,
                  generator) -> torch.Tensor:
         b, c, h, w = x.shape
@@ -83,8 +87,8 @@ class BaselineSystem(nn.Module):
     def segment_image(self, image: torch.Tensor) -> torch.Tensor:
         """FCN: a (received) image (3, H, W) -> (H, W) class indices."""
         h, w = image.shape[-2:]
-        padded, _ = pad_to_multiple(image[None], self.model.stride)
-        return self.model.logits(padded)[0, :, :h, :w].argmax(0)
+        padded, _ = pad_to_multiple(image[None].to(self.device), self.model.stride)
+        return self.model.logits(padded)[0, :, :h, :w].argmax(0).cpu()
 
     @torch.no_grad()
     def reconstruct(self, image: torch.Tensor, spec: ChannelSpec, seed: int) -> torch.Tensor:
@@ -93,15 +97,16 @@ class BaselineSystem(nn.Module):
 
     def _transmit_and_decode(self, image: torch.Tensor, spec: ChannelSpec, seed: int) -> torch.Tensor:
         """(3, H, W) padded to the stride, encoded, through `channel.step.transmit`, decoded, cropped back:
-        the image (reconstruction) or the logits (segmentation), (C, H, W)."""
+        the image (reconstruction) or the logits (segmentation), (C, H, W), on the CPU whatever the
+        model's device."""
         h, w = image.shape[-2:]
-        padded, _ = pad_to_multiple(image[None], self.model.stride)
-        snr = torch.tensor([float(spec.snr_db)])
+        padded, _ = pad_to_multiple(image[None].to(self.device), self.model.stride)
+        snr = torch.tensor([float(spec.snr_db)], device=self.device)
         x = self.model.encode(padded, snr)
         b, c, gh, gw = x.shape
         rx = transmit(x.reshape(1, -1), spec, seed)
         y, _ = receiver_view(rx.y, rx.h, rx.noise_var, spec.csi, spec.snr_db)
-        return self.model.decode(y.reshape(b, c, gh, gw), snr)[0, :, :h, :w]
+        return self.model.decode(y.reshape(b, c, gh, gw), snr)[0, :, :h, :w].cpu()
 
     def save(self, directory: str | Path, meta: dict | None = None) -> Path:
         d = Path(directory)

@@ -90,3 +90,31 @@ def test_paper_preset_trains_and_decodes_on_the_gpu():
                                ChannelSpec("awgn", 10.0), seed=0, steps=4)
     assert rec.shape == (1, 3, 224, 224) and torch.isfinite(rec).all()
     assert packet.channel_uses == 224 * 224 * 3 // 16
+
+
+@pytest.mark.parametrize("name", ["deepjscc", "adjscc", "witt", "deeplab-jscc", "fcn"])
+def test_learned_baselines_take_cpu_images_on_the_gpu(name):
+    from semcom.baselines.system import BaselineSystem, task_of
+
+    system = BaselineSystem(name, "1/16").cuda().eval()
+    img = _scene(96, 128)
+    spec = ChannelSpec("awgn", 10.0)
+    if task_of(name) == "reconstruction":
+        out = system.reconstruct(img, spec, seed=0)
+        assert out.shape == img.shape
+    elif name == "fcn":
+        out = system.segment_image(img)
+        assert out.shape == img.shape[-2:]
+    else:
+        out = system.segment(img, spec, seed=0)
+        assert out.shape == img.shape[-2:]
+    assert out.device.type == "cpu"  # evaluation code compares with CPU targets
+
+
+def test_segmentation_baseline_validates_on_the_gpu(camvid_root, tmp_path):
+    # the time-limit stop validates before saving: this crashed on the GPU (CPU frames, CUDA weights)
+    for name in ("fcn", "deeplab-jscc"):
+        tr = Trainer(parse(["--system", name, "--task", "segmentation", "--seg-data", str(camvid_root), "--out",
+                            str(tmp_path / name), "--batch", "2", "--crop", "64", "--steps", "2", "--device", "cuda"]))
+        tr.train_step()
+        assert 0.0 <= tr.validate()["val_miou_10db"] <= 1.0
