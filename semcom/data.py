@@ -83,12 +83,12 @@ class ImageFolder(Dataset):
 
 
 class Kodak(Dataset):
-    """A folder of PNGs evaluated whole."""
+    """A folder of images (PNG or JPEG, not its subfolders) evaluated whole: Kodak, or your own."""
 
     def __init__(self, root: str | Path) -> None:
-        self.files = sorted(Path(root).glob("*.png"))
+        self.files = sorted(p for p in Path(root).glob("*") if p.suffix.lower() in IMAGE_SUFFIXES)
         if not self.files:
-            raise FileNotFoundError(f"no PNG images in {root}")
+            raise FileNotFoundError(f"no PNG or JPEG images in {root}")
 
     def __len__(self) -> int:
         return len(self.files)

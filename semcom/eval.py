@@ -248,7 +248,10 @@ def example_grids(out: Path) -> list[str]:
         cols = ["original"] + (["truth"] if (folder / "truth_0.png").exists() else []) + systems
         if not n or not systems:
             continue
-        fig, axes = plt.subplots(n, len(cols), figsize=(1.9 * len(cols), 1.6 * n), dpi=110, squeeze=False)
+        w, h = Image.open(folder / "original_0.png").size
+        panel = 2.4  # inches per image across; rows follow the images' aspect, plus room for the titles
+        fig, axes = plt.subplots(n, len(cols), figsize=(panel * len(cols), panel * h / w * n + 0.6), dpi=110,
+                                 squeeze=False)
         for r in range(n):
             for c, name in enumerate(cols):
                 ax = axes[r][c]
@@ -345,7 +348,11 @@ def main(argv: list[str] | None = None) -> int:
                 print(f"semcom eval: the weights were trained at CBR {cfg.encoder.cbr}, not {args.cbr}",
                       file=sys.stderr)
                 return 2
-        doc = evaluate(system, args, snrs)
+        try:
+            doc = evaluate(system, args, snrs)
+        except FileNotFoundError as e:  # a data folder without the expected images or layout
+            print(f"semcom eval: {e}", file=sys.stderr)
+            return 2
         path = out / f"{args.task}_{dataset_tag(args)}_{args.channel}_{system.replace('/', '')}.json"
         path.write_text(json.dumps(doc, indent=1) + "\n")
         print(json.dumps({k: doc[k] for k in ("name", "task", "channel", "cbr", "snr_db", "results", "noiseless")}))

@@ -29,7 +29,8 @@ def test_image_folder_draws_each_root_equally_often(tmp_path):
 def test_kodak_whole_images(image_folder):
     ds = Kodak(image_folder / "sub")
     assert len(ds) == 3 and ds[1].shape == (3, 144, 170)
-    with pytest.raises(FileNotFoundError):
+    assert [f.name for f in Kodak(image_folder).files] == ["grey.jpg"]  # JPEGs too, subfolders not
+    with pytest.raises(FileNotFoundError, match="no PNG or JPEG images"):
         Kodak(image_folder / "nothing")
 
 

@@ -37,6 +37,13 @@ def test_untrained_learned_baseline_is_a_clear_error(image_folder, tmp_path):
                  "--out", str(tmp_path / "o")]) == 2
 
 
+def test_a_folder_without_images_is_a_clear_error(tmp_path, capsys):
+    (tmp_path / "empty").mkdir()
+    assert main(["--task", "reconstruction", "--data", str(tmp_path / "empty"), "--preset", "test",
+                 "--weights", "none", "--out", str(tmp_path / "o")]) == 2
+    assert "no PNG or JPEG images in" in capsys.readouterr().err
+
+
 def test_segmentation_baselines(camvid_root, tmp_path):
     import torch
 
