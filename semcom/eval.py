@@ -312,7 +312,7 @@ def main(argv: list[str] | None = None) -> int:
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--task", choices=["reconstruction", "segmentation"], required=True)
     p.add_argument("--systems", default="proposed", help=f"comma-separated, from: {', '.join(SYSTEMS)}")
-    p.add_argument("--data", required=True, help="Kodak-style folder (reconstruction) or CamVid/VOC root")
+    p.add_argument("--data", required=True, help="a folder of PNG/JPEG images, e.g. Kodak (reconstruction), or a CamVid/VOC root")
     p.add_argument("--split", default="val", help="segmentation split")
     p.add_argument("--crop", type=int, default=0, help="centre-crop images to this size (e.g. 224); 0 = whole")
     p.add_argument("--channel", choices=["awgn", "rayleigh"], default="awgn")
