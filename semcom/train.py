@@ -143,14 +143,13 @@ class Trainer:
             self.rank, self.world = 0, 1
         if tc.device:
             self.device = torch.device(tc.device)
-        elif torch.cuda.is_available():
-            # ranks beyond the GPU count share GPUs (only gloo allows that; NCCL needs one GPU per rank)
-            self.device = torch.device("cuda", int(os.environ.get("LOCAL_RANK", "0")) % torch.cuda.device_count())
         else:
-            self.device = torch.device("cpu")
+            self.device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
         if self.device.type == "cuda":
-            if self.device.index is None:  # "--device cuda": a CUDA generator needs an explicit index
-                self.device = torch.device("cuda", torch.cuda.current_device())
+            if self.device.index is None:  # a CUDA generator needs an explicit index: one GPU per local
+                # rank; ranks beyond the GPU count share GPUs (only gloo allows that, NCCL needs one each)
+                local = int(os.environ.get("LOCAL_RANK", "0"))
+                self.device = torch.device("cuda", local % torch.cuda.device_count())
             torch.cuda.set_device(self.device)
         seed = tc.seed * 1000 + self.rank
         torch.manual_seed(seed)
