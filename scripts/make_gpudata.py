@@ -17,23 +17,19 @@ from pathlib import Path
 
 from PIL import Image
 
-from semcom.data import IMAGE_SUFFIXES
+from semcom.data import IMAGE_SUFFIXES, _load_rgb
 
 
 def main(src: Path, dst: Path) -> None:
     for f in sorted((src / "photos").rglob("*")):
-        if f.is_file() and f.suffix.lower() not in IMAGE_SUFFIXES:  # MANIFEST.tsv, copyright files
-            (dst / "photos" / f.relative_to(src / "photos")).parent.mkdir(parents=True, exist_ok=True)
-            shutil.copy(f, dst / "photos" / f.relative_to(src / "photos"))
-        if f.suffix.lower() not in IMAGE_SUFFIXES:
+        if not f.is_file():
             continue
-        im = Image.open(f).convert("RGB")
-        if max(im.size) > 1600:
-            s = 1600 / max(im.size)
-            im = im.resize((round(im.width * s), round(im.height * s)), Image.BICUBIC)
-        out = dst / "photos" / f.relative_to(src / "photos").with_suffix(".jpg")
+        out = dst / "photos" / f.relative_to(src / "photos")
         out.parent.mkdir(parents=True, exist_ok=True)
-        im.save(out, quality=92)
+        if f.suffix.lower() not in IMAGE_SUFFIXES:  # MANIFEST.tsv, copyright files
+            shutil.copy(f, out)
+            continue
+        _load_rgb(f, max_side=1600).save(out.with_suffix(".jpg"), quality=92)  # the loader's own resize
     cam, out_cam = src / "camvid", dst / "camvid"
     for d in ("train", "trainannot", "val", "valannot"):
         (out_cam / d).mkdir(parents=True, exist_ok=True)
