@@ -8,6 +8,7 @@ import time
 import grpc
 
 from channel.step import transmit
+from shared.channel import MAX_SYMBOLS
 from shared.rpc import semcom_pb2 as pb
 from shared.rpc import semcom_pb2_grpc as rpc
 from shared.observability import Metrics
@@ -16,7 +17,6 @@ from shared.service import Loading, call_downstream, client_channel, downstream_
 from shared.wire import SymbolAssembler, WireError, header_symbols, spec_from_proto, symbol_blocks
 
 log = logging.getLogger("semcom.channel")
-MAX_SYMBOLS = 1 << 26  # 64 M complex symbols (512 MiB): far above any image the transmitters accept
 
 
 class ChannelService(Loading, rpc.ChannelServicer):

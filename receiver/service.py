@@ -119,6 +119,8 @@ class ReceiverService(Loading, rpc.ReceiverServicer):
         if header.kb_fingerprint != self.kb.fingerprint:
             raise ValueError(f"task KBs differ: transmitter {header.kb_fingerprint}, receiver {self.kb.fingerprint}")
         cfg = self.model.cfg
+        cfg.check_image_size(header.image_height, header.image_width)  # before anything sized by the header
+        cfg.check_steps(header.diffusion_steps)
         c, s = cfg.encoder.symbol_channels, cfg.encoder.stride
         if header.grid_c != c:
             raise ValueError(f"transmitter sends {header.grid_c} symbol channels, this receiver's model expects {c} "

@@ -31,6 +31,7 @@ import torch
 
 CHANNEL_MODELS: tuple[str, ...] = ("awgn", "rayleigh", "noiseless")
 SNR_RANGE_DB: tuple[float, float] = (-10.0, 40.0)  # what the services accept
+MAX_SYMBOLS = 1 << 26  # 64 M complex symbols (512 MiB): the longest transmission a service accepts
 
 
 @dataclass(frozen=True)
@@ -48,8 +49,9 @@ class ChannelSpec:
         lo, hi = SNR_RANGE_DB
         if not (math.isfinite(self.snr_db) and lo <= self.snr_db <= hi):
             raise ValueError(f"SNR {self.snr_db} dB is outside the supported range [{lo:g}, {hi:g}] dB")
-        if self.block_len < 0:
-            raise ValueError(f"block length must be >= 0 symbols (0 = one block), got {self.block_len}")
+        if not 0 <= self.block_len <= MAX_SYMBOLS:
+            raise ValueError(f"block length must be 0 to {MAX_SYMBOLS} symbols (0 = one block for the whole "
+                             f"transmission), got {self.block_len}")
         return self
 
 
@@ -85,7 +87,7 @@ def normalize_power(x: torch.Tensor) -> torch.Tensor:
 def rayleigh_gains(batch: int, n: int, block_len: int, generator: torch.Generator | None,
                    device: torch.device | str = "cpu") -> torch.Tensor:
     """Block-fading gains (B, n), h ~ CN(0, 1) constant over `block_len` symbols (0 = whole row)."""
-    block = n if block_len <= 0 else block_len
+    block = n if block_len <= 0 else min(block_len, n)  # a block longer than the row is the whole row
     n_blocks = math.ceil(n / block)
     h_blocks = complex_normal((batch, n_blocks), generator, device)  # (B, n_blocks)
     return h_blocks.repeat_interleave(block, dim=1)[:, :n]  # (B, n)

@@ -119,6 +119,18 @@ class ModelConfig:
     max_side: int = 4096  # largest image side the transmitter accepts
     max_pixels: int = 4096 * 4096
 
+    def check_image_size(self, height: int, width: int) -> None:
+        """ValueError unless an image of height x width is within this preset's caps."""
+        if not (1 <= height <= self.max_side and 1 <= width <= self.max_side) or height * width > self.max_pixels:
+            raise ValueError(f"image of {width}x{height} pixels is outside the cap (1 to {self.max_side} px per side, "
+                             f"at most {self.max_pixels} pixels)")
+
+    def check_steps(self, steps: int) -> None:
+        """ValueError unless `steps` diffusion sampling steps can run (0 = the preset's default)."""
+        if not 0 <= steps <= self.diffusion.timesteps:
+            raise ValueError(f"{steps} diffusion steps requested; the sampler takes 1 to {self.diffusion.timesteps} "
+                             f"(0 = the default, {self.diffusion.sample_steps})")
+
     @property
     def pad_multiple(self) -> int:
         """Images are padded to a multiple of this (the symbol-grid stride times the DiT patch)."""

@@ -93,6 +93,7 @@ class TransmitterService(Loading, rpc.TransmitterServicer):
         cfg = self.model.cfg
         try:
             spec = spec_from_proto(request.channel).validate()
+            cfg.check_steps(request.diffusion_steps)
         except ValueError as exc:
             context.abort(grpc.StatusCode.INVALID_ARGUMENT, str(exc))
         try:

@@ -16,7 +16,11 @@ from semcom.launcher import health_status
 from shared.rpc import semcom_pb2 as pb
 from shared.rpc import semcom_pb2_grpc as rpc
 from shared.weights import shipped_weights
+from tests import rawproto
 from tests.e2e.conftest import free_ports, metric, wait_for
+from tests.fuzzing import examples
+
+pytestmark = pytest.mark.e2e  # starts the real services as processes
 
 # What a service may answer to anything a client sends: never UNKNOWN or INTERNAL (a crash).
 CLEAN = {grpc.StatusCode.OK, grpc.StatusCode.INVALID_ARGUMENT, grpc.StatusCode.RESOURCE_EXHAUSTED,
@@ -42,7 +46,7 @@ def _code(call) -> grpc.StatusCode:
     return grpc.StatusCode.OK
 
 
-FUZZ = settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+FUZZ = settings(max_examples=examples(25), suppress_health_check=[HealthCheck.function_scoped_fixture])
 
 
 @FUZZ
@@ -64,22 +68,89 @@ def _mutate(seed: bytes, flips) -> bytearray:
     return data
 
 
+# An unsigned field as a peer may encode it: small, or any 64-bit value (negative ones included).
+# The generated classes refuse -1 for a uint32, so these go over the wire as raw bytes (tests.rawproto).
+UINT = st.integers(0, 300) | st.integers(-(2**63), 2**64 - 1)
+
+
+def _kb_fingerprint(services) -> str:
+    return rpc.TransmitterStub(grpc.insecure_channel(services.addr("transmitter"))).ListTasks(
+        pb.ListTasksRequest(), timeout=30).kb_fingerprint
+
+
+def _transmit_raw(services, header: bytes, blocks: list[bytes]):
+    call = rawproto.raw_stub(grpc.insecure_channel(services.addr("channel")), "/semcom.v1.Channel/Transmit",
+                             pb.TransmitReply, streaming=True)
+    return call(iter([rawproto.bytes_field(1, header), *blocks]), timeout=30)
+
+
+def _deliver_raw(services, header: bytes, noise_var: float, blocks: list[bytes]):
+    call = rawproto.raw_stub(grpc.insecure_channel(services.addr("receiver")), "/semcom.v1.Receiver/Deliver",
+                             pb.DeliverReply, streaming=True)
+    first = rawproto.bytes_field(1, header) + pb.DeliverChunk(noise_var=noise_var).SerializeToString()
+    return call(iter([first, *blocks]), timeout=30)
+
+
 @FUZZ
-@given(c=st.integers(0, 300), h=st.integers(0, 70), w=st.integers(0, 70), ih=st.integers(0, 5000),
-       iw=st.integers(0, 5000), model=st.sampled_from(["awgn", "rayleigh", "noiseless", "rician", ""]),
-       snr=st.floats(allow_nan=True, allow_infinity=True), block=st.integers(-5, 10_000),
-       values=st.binary(max_size=64).map(lambda b: b[: len(b) // 8 * 8]), offset=st.integers(0, 2**40))
-def test_fuzzed_symbol_streams_get_clean_errors(services, c, h, w, ih, iw, model, snr, block, values, offset):
-    header = pb.TransmissionHeader(transmission_id="fuzz", task="segmentation", grid_c=c, grid_h=h, grid_w=w,
-                                   image_height=ih, image_width=iw,
-                                   channel=pb.ChannelSettings(model=model, snr_db=snr, block_len=block))
-    chan = rpc.ChannelStub(grpc.insecure_channel(services.addr("channel")))
-    block_msg = pb.SymbolBlock(offset=offset, values=values)
-    assert _code(lambda: chan.Transmit(iter([pb.TransmitChunk(header=header), pb.TransmitChunk(symbols=block_msg)]),
-                                       timeout=30)) in CLEAN
-    recv = rpc.ReceiverStub(grpc.insecure_channel(services.addr("receiver")))
-    assert _code(lambda: recv.Deliver(iter([pb.DeliverChunk(header=header, noise_var=abs(snr) if snr == snr else 1),
-                                            pb.DeliverChunk(y=block_msg)]), timeout=30)) in CLEAN
+@given(grid=st.tuples(st.just(48) | UINT, UINT, UINT), size=st.tuples(UINT, UINT), steps=UINT,
+       model=st.sampled_from(["awgn", "rayleigh", "noiseless", "rician", ""]),
+       snr=st.floats(allow_nan=True, allow_infinity=True), block=UINT, seed=UINT,
+       task=st.sampled_from(["segmentation", "reconstruction", ""]), with_kb=st.booleans(),
+       values=st.binary(max_size=64).map(lambda b: b[: len(b) // 8 * 8]), offset=UINT)
+def test_fuzzed_symbol_streams_get_clean_errors(services, grid, size, steps, model, snr, block, seed, task, with_kb,
+                                                values, offset):
+    header = pb.TransmissionHeader(transmission_id="fuzz", task=task,
+                                   kb_fingerprint=_kb_fingerprint(services) if with_kb else "",
+                                   channel=pb.ChannelSettings(model=model, snr_db=snr))
+    settings = rawproto.message(header.channel, block_len=block, seed=seed)
+    raw_header = rawproto.message(pb.TransmissionHeader.FromString(rawproto.nested(header, "channel", settings)),
+                                  grid_c=grid[0], grid_h=grid[1], grid_w=grid[2], image_height=size[0],
+                                  image_width=size[1], diffusion_steps=steps)
+    symbols = [rawproto.bytes_field(2, pb.SymbolBlock(values=values).SerializeToString()
+                                    + rawproto.int_field(1, offset))]
+    assert _code(lambda: _transmit_raw(services, raw_header, symbols)) in CLEAN
+    assert _code(lambda: _deliver_raw(services, raw_header, abs(snr) if snr == snr else 1, symbols)) in CLEAN
+
+
+@pytest.mark.parametrize("service,field,match", [
+    ("transmitter", "diffusion_steps", "diffusion steps requested"),
+    ("transmitter", "channel.block_len", "block length must be"),
+    ("channel", "grid_c", "over the channel's cap"),
+    ("channel", "channel.block_len", "block length must be"),
+    ("receiver", "image_height", "outside the cap"),
+    ("receiver", "image_width", "outside the cap"),
+    ("receiver", "diffusion_steps", "diffusion steps requested"),
+    ("receiver", "grid_c", "symbol channels"),
+    ("receiver", "channel.block_len", "block length must be"),
+])
+def test_negative_unsigned_fields_on_the_wire_are_invalid_argument(services, service, field, match):
+    """-1 in a uint32, as a peer in another language can send it: the service's own checks answer."""
+    settings = pb.ChannelSettings(model="rayleigh", snr_db=10)
+    if field == "channel.block_len":
+        settings_bytes = rawproto.message(settings, block_len=-1)
+    else:
+        settings_bytes = settings.SerializeToString()
+    if service == "transmitter":
+        request = pb.SendRequest(image=SEEDS[0], task="segment this image")
+        raw = rawproto.nested(request, "channel", settings_bytes)
+        if field == "diffusion_steps":
+            raw = rawproto.message(pb.SendRequest.FromString(raw), diffusion_steps=-1)
+        call = rawproto.raw_stub(grpc.insecure_channel(services.addr("transmitter")), "/semcom.v1.Transmitter/Send",
+                                 pb.SendReply, streaming=False)
+        send = lambda: call(raw, timeout=60)  # noqa: E731
+    else:
+        header = pb.TransmissionHeader(transmission_id="neg", task="segmentation", grid_c=48, grid_h=2, grid_w=2,
+                                       image_height=32, image_width=32, kb_fingerprint=_kb_fingerprint(services))
+        raw = rawproto.nested(header, "channel", settings_bytes)
+        if not field.startswith("channel."):
+            raw = rawproto.message(pb.TransmissionHeader.FromString(raw), **{field: -1})
+        blocks = [rawproto.bytes_field(2, pb.SymbolBlock(offset=0, values=b"\x00" * 8 * 192).SerializeToString())]
+        send = (lambda: _transmit_raw(services, raw, blocks)) if service == "channel" else \
+            (lambda: _deliver_raw(services, raw, 0.1, blocks))
+    with pytest.raises(grpc.RpcError) as exc:
+        send()
+    assert exc.value.code() == grpc.StatusCode.INVALID_ARGUMENT, exc.value.details()
+    assert match in exc.value.details() and "Traceback" not in exc.value.details()
 
 
 def test_services_serving_after_fuzzing(services):

@@ -12,7 +12,9 @@ from semcom import txclient
 from semcom.launcher import health_status
 from shared.rpc import semcom_pb2 as pb
 from shared.rpc import semcom_pb2_grpc as rpc
-from tests.e2e.conftest import free_ports, png_bytes
+from tests.e2e.conftest import free_ports, png_bytes, wait_for
+
+pytestmark = pytest.mark.e2e  # starts the real services as processes
 
 
 class DisagreeingReceiver(rpc.ReceiverServicer):
@@ -36,13 +38,11 @@ def transmitter_with_fake_receiver(tmp_path_factory):
                              "--weights", "none", "--device", "cpu", "--receiver-addr", f"127.0.0.1:{rx_port}",
                              "--channel-addr", f"127.0.0.1:{ch_port}", "--deadline", "10"],
                             stdout=log, stderr=subprocess.STDOUT)
-    import time
-
-    for _ in range(600):
-        if health_status(f"127.0.0.1:{tx_port}") == "SERVING":
-            break
+    def serving() -> bool:
         assert proc.poll() is None, "transmitter exited"
-        time.sleep(0.2)
+        return health_status(f"127.0.0.1:{tx_port}") == "SERVING"
+
+    wait_for(serving, "the transmitter to serve", timeout=300)
     yield f"127.0.0.1:{tx_port}", fake
     proc.terminate()
     proc.wait(30)

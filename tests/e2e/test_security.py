@@ -5,6 +5,8 @@ import ipaddress
 
 import pytest
 
+pytestmark = pytest.mark.e2e  # starts the real services as processes
+
 cryptography = pytest.importorskip("cryptography")
 from cryptography import x509  # noqa: E402
 from cryptography.hazmat.primitives import hashes, serialization  # noqa: E402

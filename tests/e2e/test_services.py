@@ -11,7 +11,9 @@ from semcom import txclient
 from semcom.launcher import health_status
 from shared.rpc import semcom_pb2 as pb
 from shared.rpc import semcom_pb2_grpc as rpc
-from tests.e2e.conftest import png_bytes, png_header_only, scrape, start_services
+from tests.e2e.conftest import png_bytes, png_header_only, scrape, start_services, wait_for
+
+pytestmark = pytest.mark.e2e  # starts the real services as processes
 
 
 def run_client(services, capsys, *args) -> tuple[int, str, str]:
@@ -173,12 +175,10 @@ def test_logs_are_structured_with_the_transmission_id(services, capsys, tmp_path
                                "--json")
     assert rc == 0, err
     tid = json.loads(out)["transmission_id"]
-    import time
 
-    for _ in range(50):
+    def hits():  # the receiver logs right after publishing, so the line may trail the result a little
         lines = (services.log_dir / "receiver.log").read_text().splitlines()
-        hits = [json.loads(line) for line in lines if line.startswith("{") and tid in line]
-        if hits:
-            break
-        time.sleep(0.1)
-    assert hits and hits[-1]["transmission_id"] == tid and hits[-1]["service"] == "receiver"
+        return [json.loads(line) for line in lines if line.startswith("{") and tid in line]
+
+    wait_for(hits, f"the receiver's log line for {tid}", timeout=60)
+    assert hits()[-1]["transmission_id"] == tid and hits()[-1]["service"] == "receiver"

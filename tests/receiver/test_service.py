@@ -10,16 +10,15 @@ from receiver.model import Receiver
 from receiver.service import ReceiverService
 from shared.config import get_preset
 from shared.rpc import semcom_pb2 as pb
-from shared.task_kb import TaskKB
 from tests.transmitter.test_service import Aborted, FakeContext
 
 
 @pytest.fixture(scope="module")
-def parts():
-    return Receiver(get_preset("test")).eval(), TaskKB()
+def parts(task_kb):
+    return Receiver(get_preset("test")).eval(), task_kb
 
 
-def _stream(kb: TaskKB, tid: str):
+def _stream(kb, tid: str):
     header = pb.TransmissionHeader(transmission_id=tid, task="segmentation", grid_c=48, grid_h=2, grid_w=2,
                                    image_height=32, image_width=32, kb_fingerprint=kb.fingerprint,
                                    channel=pb.ChannelSettings(model="awgn", snr_db=10, csi=False))

@@ -2,9 +2,12 @@
 
 import json
 
+import pytest
+
 from semcom import bench_models
 
 
+@pytest.mark.slow  # each size in its own process: about 40 s on two cores
 def test_scaling_rows(tmp_path, capsys):
     out = tmp_path / "bench.json"
     assert bench_models.main(["--preset", "test", "--weights", "none", "--repeats", "1", "--no-warmup", "--scaling",

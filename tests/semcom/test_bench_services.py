@@ -2,8 +2,12 @@
 
 import json
 
+import pytest
+
 from semcom import bench_services
 from tests.e2e.conftest import free_ports
+
+pytestmark = pytest.mark.e2e  # starts the real services as processes
 
 
 def test_mixed_load_is_audited(tmp_path, capsys):

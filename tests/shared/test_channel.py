@@ -3,7 +3,7 @@ import math
 import pytest
 import torch
 
-from shared.channel import (Channel, ChannelSpec, complex_normal, mmse_equalize, normalize_power, rayleigh_gains,
+from shared.channel import (MAX_SYMBOLS, Channel, ChannelSpec, complex_normal, mmse_equalize, normalize_power, rayleigh_gains,
                             receiver_view, snr_db_to_noise_var)
 
 N = 400_000
@@ -115,3 +115,15 @@ def test_receiver_view_without_gains():
     assert torch.equal(sym, y) and torch.all(snr_map == 10.0)
     with pytest.raises(ValueError, match="needs the channel gains"):
         receiver_view(y, None, torch.tensor([0.1]), csi=True, nominal_snr_db=10.0)
+
+
+def test_block_length_is_capped_and_never_an_allocation_size():
+    ChannelSpec("rayleigh", 10.0, block_len=MAX_SYMBOLS).validate()
+    with pytest.raises(ValueError, match="block length must be 0 to"):
+        ChannelSpec("rayleigh", 10.0, block_len=MAX_SYMBOLS + 1).validate()
+    with pytest.raises(ValueError, match="block length must be 0 to"):
+        ChannelSpec("rayleigh", 10.0, block_len=-1).validate()
+    # a block longer than the transmission is one block: h for n symbols, whatever block_len says
+    h = rayleigh_gains(2, 10, 2**40, torch.Generator().manual_seed(0))
+    assert h.shape == (2, 10) and torch.all(h == h[:, :1])
+    torch.testing.assert_close(h, rayleigh_gains(2, 10, 0, torch.Generator().manual_seed(0)))

@@ -35,3 +35,18 @@ def test_cbr_sets_symbol_channels():
 def test_replace_dotted():
     cfg = get_preset("test").replace(**{"encoder.cbr": "1/32", "name": "x"})
     assert cfg.encoder.cbr == "1/32" and cfg.name == "x"
+
+
+def test_image_size_and_step_caps():
+    cfg = get_preset("test")  # 1024 px per side, 100 diffusion timesteps
+    cfg.check_image_size(1, 1)
+    cfg.check_image_size(1024, 1024)
+    for h, w in ((0, 10), (10, 0), (1025, 10), (2**32 - 1, 16)):
+        with pytest.raises(ValueError, match="outside the cap"):
+            cfg.check_image_size(h, w)
+    cfg.check_steps(0)  # the default
+    cfg.check_steps(100)
+    with pytest.raises(ValueError, match="the sampler takes 1 to 100"):
+        cfg.check_steps(101)
+    with pytest.raises(ValueError, match="the sampler takes 1 to 100"):
+        cfg.check_steps(2**32 - 1)

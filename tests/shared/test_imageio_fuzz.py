@@ -7,6 +7,7 @@ from hypothesis import strategies as st
 from PIL import Image
 
 from shared.imageio import ImageRejected, decode_image
+from tests.fuzzing import examples
 
 CAPS = dict(max_bytes=1 << 20, max_pixels=256 * 256, max_side=256)
 
@@ -29,13 +30,13 @@ def _check(data: bytes) -> None:
     assert img.mode == "RGB" and img.width * img.height <= CAPS["max_pixels"]
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=examples(300))
 @given(st.binary(max_size=512))
 def test_random_bytes(data):
     _check(data)
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=examples(300))
 @given(st.sampled_from(SEEDS), st.lists(st.tuples(st.integers(0, 10_000), st.integers(0, 255)), max_size=8),
        st.integers(0, 4096))
 def test_mutated_images(seed, flips, cut):
