@@ -5,7 +5,8 @@
     semcom eval --task reconstruction --systems proposed,jpeg-16qam-1/2,deepjscc --data ../shared/data/kodak ...
 
 Reconstruction systems: proposed; deepjscc, adjscc and witt (trained with `semcom train --system NAME`, read from
---baseline-weights); jpeg-{16,64}qam-{1/2,2/3} (JPEG + 5G LDPC + QAM, no training);
+--baseline-weights); linear and softcast (linear analog codes of 16x16 patches, no training: the floor a learned
+code must clear); jpeg-{16,64}qam-{1/2,2/3} (JPEG + 5G LDPC + QAM, no training);
 capacity-avif (AVIF at the channel's Shannon capacity: the reference line of separate coding).
 Segmentation systems: proposed; deeplab-jscc (trained, from --baseline-weights);
 fcn-jpeg-{16,64}qam-{1/2,2/3} (the classical chain, then the trained FCN in fcn/).
@@ -38,13 +39,19 @@ from shared.weights import read_config, resolve_weights
 
 CLASSICAL = {f"jpeg-{2 ** m}qam-{r}": (m, r) for m in (4, 6) for r in ("1/2", "2/3")}
 SEG_CLASSICAL = {f"fcn-{k}": v for k, v in CLASSICAL.items()}
-SYSTEMS = ("proposed", "deepjscc", "adjscc", "witt", *CLASSICAL, "capacity-avif", "deeplab-jscc", *SEG_CLASSICAL)
+LINEAR = {"linear": False, "softcast": True}  # name -> per-image (SoftCast) statistics
+SYSTEMS = ("proposed", "deepjscc", "adjscc", "witt", *LINEAR, *CLASSICAL, "capacity-avif", "deeplab-jscc",
+           *SEG_CLASSICAL)
 SEG_SYSTEMS = ("proposed", "deeplab-jscc", *SEG_CLASSICAL)
 DESCRIPTIONS = {
     "proposed": "generative semcom (Swin KB + JSCC + DiT diffusion / ResNet decoders)",
     "deepjscc": "Deep JSCC (Bourtsoulatze et al.)",
     "adjscc": "ADJSCC (Xu et al.), SNR-adaptive attention modules",
     "witt": "WITT (Yang et al.), Swin Transformer JSCC with SNR modulation",
+    "linear": "linear analog code, no training: PCA of 16x16 patches, power g ~ lambda^-1/4, LMMSE "
+              "(fitted statistics; the image's power scale as side information)",
+    "softcast": "SoftCast (Jakubczak & Katabi): the linear analog code with each image's component variances "
+                "as side information (gains and LMMSE per image)",
     **{k: f"JPEG + 5G LDPC rate {r} + {2 ** m}-QAM (Sionna), mean image when a block fails"
        for k, (m, r) in CLASSICAL.items()},
     "capacity-avif": "AVIF (AV1 intra) at the Shannon capacity of the same channel uses: an upper reference",
@@ -85,6 +92,16 @@ def build_reconstructor(system: str, args, images: list[torch.Tensor]):
     from fractions import Fraction
 
     cbr = args.cbr or resolve_weights(args.preset, args.weights)[0].encoder.cbr
+    if system in LINEAR:
+        from semcom.baselines.linear import LinearAnalog
+
+        code = LinearAnalog.load(args.linear_weights, cbr, adaptive=LINEAR[system])
+        pca = Path(args.linear_weights) / "pca.safetensors"
+        from shared.weights import file_sha256
+
+        return code.reconstruct, cbr, {"weights": str(pca), "weights_sha256": file_sha256(pca),
+                                       "side_information": "per-image component variances" if code.adaptive
+                                       else "the image's power scale"}
     mean = torch.stack([i.mean(dim=(1, 2)) for i in images]).mean(0)[:, None, None]  # the data set's mean colour
     if system == "capacity-avif":
         from semcom.baselines.capacity import avif_at_capacity
@@ -324,6 +341,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--weights", default="default", help="the proposed system's checkpoint ('default': shipped)")
     p.add_argument("--baseline-weights", default="weights/baselines",
                    help="folder with one trained checkpoint per learned baseline (deepjscc/, adjscc/, witt/)")
+    p.add_argument("--linear-weights", default=str(Path(__file__).resolve().parent.parent / "weights" / "linear"),
+                   help="folder with the patch PCA of the linear and softcast systems")
     p.add_argument("--steps", type=int, help="diffusion sampling steps (default: the preset's)")
     p.add_argument("--images", help="only these file names, comma-separated (e.g. kodim05.png)")
     p.add_argument("--limit", type=int, default=10**9, help="evaluate at most this many images")

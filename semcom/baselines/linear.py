@@ -1,0 +1,101 @@
+"""The training-free floor: a linear analog code of image patches (SoftCast family), through the project's channel.
+
+    python -m semcom.baselines.linear --data ../shared/data/photos --out weights/linear
+
+fits the principal components of 16 x 16 x 3 patches (no gradient training: one covariance and
+its eigenvectors) and writes ``weights/linear/pca.safetensors``. ``semcom eval --systems linear``
+then sends images with it: the code of ``shared.analog`` (power allocation g ~ lambda^(-1/4),
+unit power per transmission, the scale as side information, per-component LMMSE), the channel
+of ``channel.step``, the receiver view of ``shared.channel``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from fractions import Fraction
+from pathlib import Path
+
+import torch
+
+from channel.step import transmit
+from shared.analog import PCA_FILE, AnalogDecoder, AnalogEncoder, PatchPCA, fit_pca, keep_for, softcast_gains, \
+    to_complex, unbiased_view, unit_power
+from shared.channel import ChannelSpec, receiver_view
+from shared.layers import pad_to_multiple
+from shared.weights import REPO_WEIGHTS
+
+SHIPPED = REPO_WEIGHTS / "linear"
+
+
+class LinearAnalog:
+    """reconstruct(image, spec, seed): one image through encoder, channel and LMMSE decoder, nothing learned.
+
+    ``adaptive=False`` (system ``linear``): gains and LMMSE priors from the fitted variances; the
+    only side information is the image's power scale (one number). ``adaptive=True`` (system
+    ``softcast``): as SoftCast, each component's variance over this image's patches sets its gain
+    and is sent as metadata for the LMMSE (k numbers per image, not counted in the CBR).
+    """
+
+    task = "reconstruction"
+
+    def __init__(self, pca: PatchPCA, cbr: str = "1/16", adaptive: bool = False) -> None:
+        self.cbr = cbr
+        self.patch = pca.patch
+        self.adaptive = adaptive
+        keep = keep_for(float(Fraction(cbr)), pca.patch)
+        self.encoder = AnalogEncoder(pca, keep).eval()
+        self.decoder = AnalogDecoder(pca, keep).eval()
+        self.gains = softcast_gains(pca.truncate(keep).variances)  # what the encoder's projection applies
+
+    @classmethod
+    def load(cls, path: str | Path = SHIPPED, cbr: str = "1/16", adaptive: bool = False) -> "LinearAnalog":
+        path = Path(path)
+        if not (path / PCA_FILE).exists() and not path.is_file():
+            raise FileNotFoundError(f"no {PCA_FILE} in {path}: fit one with "
+                                    f"`python -m semcom.baselines.linear --data PHOTOS --out {path}`")
+        return cls(PatchPCA.load(path), cbr, adaptive)
+
+    @torch.no_grad()
+    def reconstruct(self, image: torch.Tensor, spec: ChannelSpec, seed: int) -> torch.Tensor:
+        """(3, H, W) in [0, 1] -> (3, H, W): padded to whole patches, sent, decoded, cropped back."""
+        h, w = image.shape[-2:]
+        padded, _ = pad_to_multiple(image[None].float(), self.patch)
+        t = self.encoder(padded)  # (1, k, gh, gw): g * coefficients
+        g, prior = self.gains.view(1, -1, 1, 1), None
+        if self.adaptive:
+            variances = (t / g).pow(2).mean(dim=(2, 3))  # (1, k): this image's
+            g_img = softcast_gains(variances[0]).view(1, -1, 1, 1)
+            t, prior = t / g * g_img, (g_img.pow(2) * variances[:, :, None, None]).flatten(1)
+        x, alpha = unit_power(to_complex(t))  # (1, c, gh, gw), (1,)
+        grid = x.shape
+        rx = transmit(x.reshape(1, -1), spec, seed)
+        symbols, snr_map = receiver_view(rx.y, rx.h, rx.noise_var, spec.csi, spec.snr_db)
+        received, noise = unbiased_view(symbols.reshape(grid), snr_map.reshape(grid), spec.csi)
+        t_hat = self.decoder.estimate(received, noise, alpha, prior)
+        if self.adaptive:
+            t_hat = t_hat / g_img * g  # back to the fitted gains, which the synthesis undoes
+        return self.decoder.synthesise(t_hat)[0, :, :h, :w].clamp(0.0, 1.0)
+
+
+def main(argv: list[str] | None = None) -> int:
+    from semcom.data import _load_rgb, list_images
+    from shared.imageio import to_tensor
+
+    p = argparse.ArgumentParser(prog="python -m semcom.baselines.linear", description=__doc__,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--data", action="append", required=True, help="folder(s) of photographs (repeatable)")
+    p.add_argument("--out", default=str(SHIPPED))
+    p.add_argument("--patch", type=int, default=16)
+    p.add_argument("--keep", type=int, default=384, help="components kept in the file (96 are used at CBR 1/16)")
+    a = p.parse_args(argv)
+    files = [f for d in a.data for f in list_images(d)]
+    pca = fit_pca((to_tensor(_load_rgb(f)) for f in files), a.patch, a.keep)
+    out = pca.save(a.out, {"data": a.data, "images": len(files), "patch": a.patch})
+    print(f"{out}: {pca.keep} components of {a.patch}x{a.patch}x3 patches from {len(files)} images; "
+          f"variance kept at 96: {float(pca.variances[:96].sum() / pca.variances.sum()):.4f} of the {a.keep} kept")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,212 @@
+"""A linear analog code of image patches (the SoftCast family, Jakubczak & Katabi 2011).
+
+::
+
+    image (B,3,H,W) --p x p patches, minus the mean patch, onto the top-k principal components
+        --> coefficients c (B,k,H/p,W/p) --x g_k = kappa * lambda_k^(-1/4)--> t (real, k per patch)
+        --> k/2 complex symbols per patch (t[:k/2] real parts, t[k/2:] imaginary parts)
+    receiver: unbias the equalised y, per-component LMMSE  t_k * v_k / (v_k + noise),
+        divide by g_k, back through the components, plus the mean patch --> image
+
+With p = 16 and k = 96 real values per patch, a patch costs 48 complex channel uses: CBR 1/16.
+g_k ~ lambda_k^(-1/4) is SoftCast's power allocation (minimum MSE for a linear code with
+per-component scaling); kappa makes the average power over the fitted data one per complex
+symbol. Each transmission is then scaled to unit power exactly, and the scale alpha goes to the
+receiver as side information (one number per image, like SoftCast's metadata).
+
+The same modules are the training-free baseline (``semcom.baselines.linear``) and, as
+learnable layers initialised from the fit, the linear path inside the proposed system's JSCC
+encoder and its inverse at the receiver.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterable
+
+import torch
+from safetensors.torch import load_file, save_file
+from torch import nn
+from torch.nn import functional as F
+
+PCA_FILE = "pca.safetensors"
+
+
+@dataclass(frozen=True)
+class PatchPCA:
+    """Principal components of p x p x 3 patches, by decreasing variance.
+
+    Patch vectors are laid out as ``F.pixel_unshuffle`` lays out channels: (colour, row, column).
+    """
+
+    patch: int
+    mean: torch.Tensor  # (3*p*p,)
+    components: torch.Tensor  # (k, 3*p*p), orthonormal rows
+    variances: torch.Tensor  # (k,), eigenvalues
+
+    @property
+    def keep(self) -> int:
+        return self.components.shape[0]
+
+    def truncate(self, k: int) -> "PatchPCA":
+        if not 1 <= k <= self.keep:
+            raise ValueError(f"cannot keep {k} components of a fit with {self.keep}")
+        return PatchPCA(self.patch, self.mean, self.components[:k], self.variances[:k])
+
+    def save(self, directory: str | Path, meta: dict | None = None) -> Path:
+        d = Path(directory)
+        d.mkdir(parents=True, exist_ok=True)
+        save_file({"mean": self.mean.contiguous(), "components": self.components.contiguous(),
+                   "variances": self.variances.contiguous()}, str(d / PCA_FILE),
+                  metadata={"patch": str(self.patch), "meta": json.dumps(meta or {})})
+        return d / PCA_FILE
+
+    @classmethod
+    def load(cls, path: str | Path) -> "PatchPCA":
+        path = Path(path)
+        if path.is_dir():
+            path = path / PCA_FILE
+        t = load_file(str(path))
+        from safetensors import safe_open
+
+        with safe_open(str(path), "pt") as f:
+            patch = int(f.metadata()["patch"])
+        return cls(patch, t["mean"].float(), t["components"].float(), t["variances"].float())
+
+
+def image_patches(image: torch.Tensor, patch: int) -> torch.Tensor:
+    """(3, H, W) -> (N, 3*p*p) non-overlapping patches (the image cropped to whole patches)."""
+    h, w = image.shape[-2] // patch * patch, image.shape[-1] // patch * patch
+    cols = F.pixel_unshuffle(image[None, :, :h, :w], patch)  # (1, 3p^2, h/p, w/p)
+    return cols.flatten(2)[0].T  # (N, 3p^2)
+
+
+def fit_pca(images: Iterable[torch.Tensor], patch: int, keep: int) -> PatchPCA:
+    """Principal components of every whole p x p patch of `images` ((3, H, W) in [0, 1])."""
+    dim = 3 * patch * patch
+    total = torch.zeros(dim, dtype=torch.float64)
+    outer = torch.zeros(dim, dim, dtype=torch.float64)
+    n = 0
+    for img in images:
+        x = image_patches(img, patch).double()
+        total += x.sum(0)
+        outer += x.T @ x
+        n += x.shape[0]
+    if n < dim:
+        raise ValueError(f"{n} patches are too few for a {dim}-dimensional fit")
+    mean = total / n
+    cov = outer / n - torch.outer(mean, mean)
+    evals, evecs = torch.linalg.eigh(cov)  # ascending
+    order = torch.argsort(evals, descending=True)[:keep]
+    comps = evecs[:, order].T  # (keep, dim)
+    comps = comps * torch.sign(comps.sum(1, keepdim=True) + 1e-12)  # a fixed sign per component
+    return PatchPCA(patch, mean.float(), comps.float().contiguous(), evals[order].clamp_min(1e-12).float())
+
+
+def softcast_gains(variances: torch.Tensor) -> torch.Tensor:
+    """g_k = kappa * lambda_k^(-1/4), kappa giving one unit of power per complex symbol on average."""
+    g = variances.clamp_min(1e-12).pow(-0.25)
+    power = (g.pow(2) * variances).sum() / (variances.numel() / 2)  # per complex symbol
+    return g / power.sqrt()
+
+
+def to_complex(t: torch.Tensor) -> torch.Tensor:
+    """(B, 2c, h, w) real -> (B, c, h, w) complex: the first c channels are real parts, the rest imaginary."""
+    c = t.shape[1] // 2
+    return torch.complex(t[:, :c].float(), t[:, c:].float())
+
+
+def to_real(x: torch.Tensor) -> torch.Tensor:
+    """(B, c, h, w) complex -> (B, 2c, h, w) real, the inverse of ``to_complex``."""
+    return torch.cat([x.real, x.imag], dim=1)
+
+
+def unit_power(x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Scale each transmission (B, c, h, w) complex to unit average power: (x * alpha, alpha (B,))."""
+    power = x.abs().pow(2).flatten(1).mean(1)  # (B,)
+    alpha = power.clamp_min(1e-12).rsqrt()
+    return x * alpha.view(-1, 1, 1, 1), alpha
+
+
+class AnalogEncoder(nn.Module):
+    """Patch projection: image (B,3,H,W), H and W multiples of p -> t = g * P (patch - mean), (B, k, H/p, W/p)."""
+
+    def __init__(self, pca: PatchPCA, keep: int) -> None:
+        super().__init__()
+        pca = pca.truncate(keep)
+        p = pca.patch
+        g = softcast_gains(pca.variances)
+        weight = (g[:, None] * pca.components).view(keep, 3, p, p)
+        self.patch = p
+        self.proj = nn.Conv2d(3, keep, p, stride=p)
+        with torch.no_grad():
+            self.proj.weight.copy_(weight)
+            self.proj.bias.copy_(-(weight.flatten(1) @ pca.mean))
+
+    def forward(self, image: torch.Tensor) -> torch.Tensor:
+        return self.proj(image)
+
+
+class AnalogDecoder(nn.Module):
+    """Per-component LMMSE, then back through the components: the inverse of ``AnalogEncoder``.
+
+    ``prior`` holds log E[t_k^2] (before the per-image scale alpha), initialised from the fit:
+    g_k^2 lambda_k. The estimate of t_k from its received value r_k (unbiased, noise variance
+    nv per real component, in the unit-power domain) is  v / (v + nv) * r_k / alpha  with
+    v = alpha^2 exp(prior_k); the image is then  sum_k (t_k / g_k) P_k + mean.
+    """
+
+    def __init__(self, pca: PatchPCA, keep: int) -> None:
+        super().__init__()
+        pca = pca.truncate(keep)
+        p = pca.patch
+        g = softcast_gains(pca.variances)
+        self.patch = p
+        self.prior = nn.Parameter((g.pow(2) * pca.variances).log())
+        self.synth = nn.ConvTranspose2d(keep, 3, p, stride=p, bias=False)
+        self.mean = nn.Parameter(pca.mean.view(1, 3 * p * p, 1, 1).clone())
+        with torch.no_grad():
+            self.synth.weight.copy_((pca.components / g[:, None]).view(keep, 3, p, p))
+
+    def estimate(self, received: torch.Tensor, noise_var: torch.Tensor, alpha: torch.Tensor,
+                 prior: torch.Tensor | None = None) -> torch.Tensor:
+        """received (B,k,h,w) unbiased real values, noise_var broadcastable to it, alpha (B,) -> t_hat (B,k,h,w).
+
+        `prior` (B, k), E[t_k^2] of this transmission when the transmitter sent it (SoftCast's
+        metadata), replaces the fitted one."""
+        a = alpha.view(-1, 1, 1, 1)
+        v = (self.prior.exp().view(1, -1, 1, 1) if prior is None else prior[:, :, None, None]) * a.pow(2)
+        return v / (v + noise_var) * received / a
+
+    def synthesise(self, t: torch.Tensor) -> torch.Tensor:
+        """t (B,k,h,w) -> image (B,3,h*p,w*p)."""
+        b, _, h, w = t.shape
+        return self.synth(t) + F.pixel_shuffle(self.mean.expand(b, -1, h, w), self.patch)
+
+    def forward(self, received: torch.Tensor, noise_var: torch.Tensor, alpha: torch.Tensor) -> torch.Tensor:
+        return self.synthesise(self.estimate(received, noise_var, alpha))
+
+
+def unbiased_view(symbols: torch.Tensor, snr_db: torch.Tensor, csi: bool) -> tuple[torch.Tensor, torch.Tensor]:
+    """The receiver's view (``shared.channel.receiver_view``) made unbiased, with its noise per real value.
+
+    symbols (B, c, h, w) complex as the receiver sees them, snr_db (B, c, h, w) its per-symbol SNR map.
+    With CSI the view is MMSE-equalised, conj(h) y / (|h|^2 + no) = s/(1+s) x + noise (s the symbol's
+    SNR), so multiplying by (1+s)/s leaves x plus noise of variance 1/s; without CSI it is y itself.
+    Returns (B, 2c, h, w) real values and their noise variance per real value, 1 / (2 s).
+    """
+    s = torch.pow(10.0, snr_db.float() / 10.0)
+    if csi:
+        symbols = symbols * ((1.0 + s) / s)
+    noise = 0.5 / s
+    return to_real(symbols), torch.cat([noise, noise], dim=1)
+
+
+def keep_for(cbr: float, patch: int) -> int:
+    """Real values per patch at a CBR: 2 * CBR * 3 * p^2 (96 at CBR 1/16 and p = 16)."""
+    k = 2 * cbr * 3 * patch * patch
+    if abs(k - round(k)) > 1e-9 or round(k) < 2 or round(k) % 2:
+        raise ValueError(f"CBR {cbr} does not give a whole even number of real values per {patch}x{patch} patch")
+    return int(round(k))

@@ -1,0 +1,103 @@
+"""The linear analog code's maths: PCA fit, SoftCast gains, LMMSE inverse, the unbiased receiver view."""
+
+import math
+
+import pytest
+import torch
+
+from shared.analog import (AnalogDecoder, AnalogEncoder, PatchPCA, fit_pca, image_patches, keep_for, softcast_gains,
+                           to_complex, to_real, unbiased_view, unit_power)
+from shared.channel import Channel, receiver_view
+
+
+def smooth_images(n: int, size: int = 64, seed: int = 0) -> list[torch.Tensor]:
+    g = torch.Generator().manual_seed(seed)
+    small = torch.rand(n, 3, size // 8, size // 8, generator=g)
+    return list(torch.nn.functional.interpolate(small, size=(size, size), mode="bilinear", align_corners=False))
+
+
+@pytest.fixture(scope="module")
+def pca() -> PatchPCA:
+    return fit_pca(smooth_images(12), patch=4, keep=48)  # 4x4x3 = 48 dimensions: every component
+
+
+def test_fit_is_an_orthonormal_basis_by_decreasing_variance(pca):
+    c = pca.components
+    torch.testing.assert_close(c @ c.T, torch.eye(48), atol=1e-4, rtol=0)
+    assert torch.all(pca.variances[:-1] >= pca.variances[1:])
+    x = torch.cat([image_patches(img, 4) for img in smooth_images(12)])
+    torch.testing.assert_close(pca.mean, x.mean(0), atol=1e-5, rtol=0)
+    coeffs = (x - pca.mean) @ c.T  # the fitted variances are the coefficients' variances
+    torch.testing.assert_close(coeffs.var(0, unbiased=False), pca.variances, rtol=1e-3, atol=1e-6)
+
+
+def test_save_load_round_trip(pca, tmp_path):
+    back = PatchPCA.load(pca.save(tmp_path, {"data": "synthetic"}))
+    assert back.patch == 4 and torch.equal(back.components, pca.components) and torch.equal(back.mean, pca.mean)
+    with pytest.raises(ValueError, match="cannot keep 49"):
+        pca.truncate(49)
+
+
+def test_softcast_gains_give_unit_power_and_follow_lambda_to_the_minus_quarter(pca):
+    g = softcast_gains(pca.variances)
+    assert float((g.pow(2) * pca.variances).sum() / (48 / 2)) == pytest.approx(1.0, rel=1e-5)
+    ratio = g * pca.variances.pow(0.25)
+    torch.testing.assert_close(ratio, ratio[:1].expand_as(ratio), rtol=1e-4, atol=0)
+
+
+def test_all_components_noiseless_is_exact_and_fewer_are_the_projection(pca):
+    img = torch.stack(smooth_images(2, seed=5))  # unseen images
+    t = AnalogEncoder(pca, 48)(img)
+    assert t.shape == (2, 48, 16, 16)
+    dec = AnalogDecoder(pca, 48)
+    torch.testing.assert_close(dec.synthesise(t), img, atol=1e-4, rtol=0)
+    few = pca.truncate(12)
+    t12 = AnalogEncoder(pca, 12)(img)
+    x = torch.cat([image_patches(i, 4) for i in img])
+    projected = ((x - few.mean) @ few.components.T) @ few.components + few.mean
+    torch.testing.assert_close(torch.cat([image_patches(i, 4) for i in AnalogDecoder(pca, 12).synthesise(t12)]),
+                               projected, atol=1e-4, rtol=0)
+
+
+def test_unit_power_and_complex_layout():
+    t = torch.randn(3, 8, 5, 7) * 3
+    x, alpha = unit_power(to_complex(t))
+    assert x.shape == (3, 4, 5, 7)
+    torch.testing.assert_close(x.abs().pow(2).flatten(1).mean(1), torch.ones(3))
+    torch.testing.assert_close(to_real(x / alpha.view(-1, 1, 1, 1)), t)
+
+
+@pytest.mark.parametrize("csi", [True, False])
+def test_unbiased_view_removes_the_mmse_shrinkage(csi):
+    g = torch.Generator().manual_seed(0)
+    x, _ = unit_power(to_complex(torch.randn(1, 2, 100, 100, generator=g)))
+    out = Channel("awgn")(x.reshape(1, -1), 0.0, g)  # 0 dB: the MMSE equaliser halves x
+    sym, snr = receiver_view(out.y, out.h, out.noise_var, csi, 0.0)
+    r, noise = unbiased_view(sym.reshape(x.shape), snr.reshape(x.shape), csi)
+    err = r - to_real(x)
+    assert float((r * to_real(x)).mean() / to_real(x).pow(2).mean()) == pytest.approx(1.0, abs=0.03)  # unbiased
+    assert float(err.pow(2).mean()) == pytest.approx(float(noise.mean()), rel=0.05)
+    assert float(noise.mean()) == pytest.approx(0.5)
+
+
+@torch.no_grad()
+def test_lmmse_beats_the_raw_received_values_and_knows_the_scale(pca):
+    img = torch.stack(smooth_images(1, seed=9))
+    enc, dec = AnalogEncoder(pca, 48), AnalogDecoder(pca, 48)
+    x, alpha = unit_power(to_complex(enc(img)))
+    g = torch.Generator().manual_seed(1)
+    out = Channel("awgn")(x.reshape(1, -1), -5.0, g)
+    sym, snr = receiver_view(out.y, out.h, out.noise_var, True, -5.0)
+    r, noise = unbiased_view(sym.reshape(x.shape), snr.reshape(x.shape), True)
+    lmmse = dec(r, noise, alpha)
+    raw = dec.synthesise(r / alpha.view(-1, 1, 1, 1))
+    mse = lambda a: float((a - img).pow(2).mean())  # noqa: E731
+    assert mse(lmmse) < 0.75 * mse(raw)
+    assert 10 * math.log10(1 / mse(lmmse)) > 15
+
+
+def test_keep_for_cbr():
+    assert keep_for(1 / 16, 16) == 96
+    assert keep_for(1 / 32, 16) == 48
+    with pytest.raises(ValueError, match="whole even number"):
+        keep_for(1 / 7, 16)
