@@ -5,64 +5,75 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from receiver.received import Received, received_grid
 from receiver.reconstruction import ReconstructionDecoder
 from receiver.segmentation import SegmentationDecoder
 from receiver.source_kb import ReceiverSourceKB
+from shared.analog import AnalogDecoder, PatchPCA, unbiased_view
 from shared.channel import ChannelSpec, receiver_view
 from shared.config import ModelConfig
 from shared.seeding import derive_seed
 from shared.task_kb import RECONSTRUCTION, SEGMENTATION
 
-SNR_SCALE_DB = 20.0  # SNR maps enter the networks as dB / 20
-
-
-def received_grid(symbols: torch.Tensor, snr_map_db: torch.Tensor, grid: tuple[int, int, int]) -> torch.Tensor:
-    """Receiver's view on the symbol grid: (B, n) complex + (B, n) SNR dB -> (B, 3c, h, w) real."""
-    c, h, w = grid
-    b = symbols.shape[0]
-    s = symbols.reshape(b, c, h, w)
-    snr = snr_map_db.reshape(b, c, h, w) / SNR_SCALE_DB
-    return torch.cat([s.real, s.imag, snr], dim=1).float()
-
 
 class Receiver(nn.Module):
-    def __init__(self, cfg: ModelConfig) -> None:
+    def __init__(self, cfg: ModelConfig, pca: PatchPCA | None = None) -> None:
+        """`pca` starts the inverse of the transmitter's linear path from a fit; a checkpoint replaces it."""
         super().__init__()
         self.cfg = cfg
         c = cfg.encoder.symbol_channels
         y_ch = 3 * c
+        linear = cfg.encoder.linear_path
+        self.analog = AnalogDecoder(cfg.encoder.stride, 2 * c, pca) if linear else None
         self.source_kb = ReceiverSourceKB(cfg.rx_kb, y_ch)
         self.reconstruction = ReconstructionDecoder(cfg.dit, cfg.diffusion, c, y_ch,
-                                                    self.source_kb.out_channels(RECONSTRUCTION), cfg.encoder.stride)
+                                                    self.source_kb.out_channels(RECONSTRUCTION), cfg.encoder.stride,
+                                                    linear)
         self.segmentation = SegmentationDecoder(cfg.seg, y_ch + self.source_kb.out_channels(SEGMENTATION),
-                                                cfg.encoder.stride)
+                                                cfg.encoder.stride, image_skip=linear)
 
-    def segment_logits(self, y_grid: torch.Tensor) -> torch.Tensor:
-        """(B, 3c, h, w) -> logits (B, K, h*s, w*s)."""
-        feats = self.source_kb(y_grid, SEGMENTATION)
-        return self.segmentation(torch.cat([y_grid, feats], dim=1))
+    def view(self, symbols: torch.Tensor, snr_map_db: torch.Tensor, grid: tuple[int, int, int], csi: bool,
+             scale: torch.Tensor | None) -> Received:
+        """symbols (B, n) complex and their SNR map (B, n) dB as ``receiver_view`` gives them -> Received.
+
+        With the linear path the LMMSE estimate of the code needs the transmitter's power scale (B,)."""
+        received = Received(received_grid(symbols, snr_map_db, grid))
+        if self.analog is not None:
+            if scale is None:
+                raise ValueError("this receiver's model inverts a linear code and needs the transmitter's power scale")
+            b = symbols.shape[0]
+            r, noise = unbiased_view(symbols.reshape(b, *grid), snr_map_db.reshape(b, *grid), csi)
+            received.linear = self.analog.estimate(r, noise, scale.to(r.device))
+        return received
+
+    def segment_logits(self, received: Received) -> torch.Tensor:
+        """Received grid (B, 3c, h, w) (+ the linear estimate) -> logits (B, K, h*s, w*s)."""
+        feats = self.source_kb(received.grid, SEGMENTATION)
+        image = self.analog.synthesise(received.linear) if self.analog is not None else None
+        return self.segmentation(torch.cat([received.grid, feats], dim=1), image)
 
     @torch.no_grad()
-    def decode(self, y_grid: torch.Tensor, snr_db: torch.Tensor, task: str, image_size: tuple[int, int],
+    def decode(self, received: Received, snr_db: torch.Tensor, task: str, image_size: tuple[int, int],
                steps: int | None = None, generator: torch.Generator | None = None, on_step=None) -> torch.Tensor:
         """Reconstruction: image (B, 3, H, W) in [0, 1]. Segmentation: label map (B, H, W) long."""
         height, width = image_size
         if task == RECONSTRUCTION:
-            feats = self.source_kb(y_grid, RECONSTRUCTION)
+            feats = self.source_kb(received.grid, RECONSTRUCTION)
             steps = self.cfg.diffusion.sample_steps if steps is None else steps
-            image = self.reconstruction.sample(y_grid, feats, snr_db, steps, generator, on_step=on_step)
+            image = self.reconstruction.sample(received, feats, snr_db, steps, generator, on_step=on_step,
+                                               analog=self.analog)
             return image[..., :height, :width]
         if task == SEGMENTATION:
-            return self.segment_logits(y_grid).argmax(dim=1)[..., :height, :width]
+            return self.segment_logits(received).argmax(dim=1)[..., :height, :width]
         raise ValueError(f"unknown task {task!r}; known tasks: {RECONSTRUCTION}, {SEGMENTATION}")
 
     @torch.no_grad()
     def receive(self, y: torch.Tensor, h: torch.Tensor | None, noise_var: torch.Tensor, spec: ChannelSpec,
                 grid: tuple[int, int, int], image_size: tuple[int, int], task: str, seed: int,
-                steps: int | None = None, on_step=None) -> torch.Tensor:
-        """The receiver's step: y (B, n) complex (+ h when told) -> its view on the symbol grid -> decoder."""
+                steps: int | None = None, on_step=None, scale: torch.Tensor | None = None) -> torch.Tensor:
+        """The receiver's step: y (B, n) complex (+ h when told, + the power scale (B,)) -> its view -> decoder."""
         symbols, snr_map = receiver_view(y, h, noise_var, spec.csi, spec.snr_db)
-        y_grid = received_grid(symbols, snr_map, grid)
-        snr = torch.full((y_grid.shape[0],), float(spec.snr_db), device=y_grid.device)
-        generator = torch.Generator(device=y_grid.device).manual_seed(derive_seed(seed, "sampler"))
-        return self.decode(y_grid, snr, task, image_size, steps, generator, on_step)
+        received = self.view(symbols, snr_map, grid, spec.csi, scale)
+        snr = torch.full((y.shape[0],), float(spec.snr_db), device=y.device)
+        generator = torch.Generator(device=y.device).manual_seed(derive_seed(seed, "sampler"))
+        return self.decode(received, snr, task, image_size, steps, generator, on_step)

@@ -3,14 +3,29 @@
 ::
 
     y_grid, f~_R (B,*,h,w) --cond--> DiT denoiser --DDIM, `steps` iterations from z_T ~ N(0,I)--> z0_hat
-    z0_hat (B,2c,h,w) + f~_R --> upsampling (x2 per stage, to full resolution) --> residual block --> image
+    z0_hat (B,2c,h,w) + f~_R --> upsampling to full resolution --> residual block --> image
 
-The diffusion state z0 is the transmitted symbol grid, sqrt(2)*[Re x, Im x]
-(unit variance per real component): the denoiser regenerates the clean channel
-input from the received signal and the receiver's features, and the upsampler
-turns it into the image. Training (``loss``): a random step t, z_t from the
-forward process, the DiT's x0 prediction; loss = the paper's MSE between the
-original and the reconstructed image (eq. 5) + ``latent_loss_weight`` * MSE(z0_hat, z0).
+With the linear path (``EncoderConfig.linear_path``, every preset now) the transmitter sends a
+linear analog code plus what its networks add, and the receiver first inverts the code
+(``shared.analog.AnalogDecoder``: per-component LMMSE with the SNR map and the power scale).
+Then:
+
+* the diffusion state z0 is the transmitted code t, scaled to unit variance per component; the
+  DiT is conditioned on y, f~_R and the LMMSE estimate z_lin, and predicts z0 as z_lin plus a
+  correction (adaLN-Zero: an untrained DiT returns z_lin itself);
+* the upsampling stage is ``Refiner``: the linear synthesis of z0_hat gives an image estimate,
+  residual blocks at stride 4 (pixel-unshuffled, so every pixel has a weight of its own) take it
+  with the grid's features lifted to that resolution and add a correction, and a residual block at
+  full resolution finishes it. Its output layers start at zero: an untrained decoder returns the
+  linear code's reconstruction, so training starts at the training-free floor and can only learn
+  what the linear part misses.
+
+Without the linear path (checkpoints made before it) the state is sqrt(2) [Re x, Im x] and
+``ImageSynthesis`` upsamples it directly.
+
+Training (``loss``): a random step t, z_t from the forward process, the DiT's x0 prediction;
+loss = the paper's MSE between the original and the reconstructed image (eq. 5) +
+``latent_loss_weight`` * MSE(z0_hat, z0).
 """
 
 from __future__ import annotations
@@ -24,6 +39,8 @@ from torch.nn import functional as F
 
 from receiver.diffusion import NoiseSchedule, ddim_sample
 from receiver.dit import DiT
+from receiver.received import Received
+from shared.analog import AnalogDecoder
 from shared.config import DiffusionConfig, DiTConfig
 from shared.layers import ResidualBlock
 
@@ -54,44 +71,104 @@ class ImageSynthesis(nn.Module):
         return img + self.refine(img)  # residual block at full resolution
 
 
+class Refiner(nn.Module):
+    """Upsampling with the linear path: linear image estimate + grid features -> image (see the module doc)."""
+
+    def __init__(self, grid_channels: int, stride: int, channels: int, blocks: int, refine_channels: int) -> None:
+        super().__init__()
+        if stride % 4:
+            raise ValueError(f"the refiner works at stride 4; the symbol grid's stride {stride} is not a multiple")
+        up = stride // 4
+        self.lift = nn.Sequential(nn.Conv2d(grid_channels, channels, 1), nn.GELU(),
+                                  nn.Conv2d(channels, channels * up * up, 1), nn.PixelShuffle(up))
+        self.stem = nn.Conv2d(48 + channels, channels, 3, padding=1)
+        self.blocks = nn.Sequential(*(ResidualBlock(channels) for _ in range(blocks)))
+        self.out = nn.Conv2d(channels, 48, 3, padding=1)
+        self.refine = nn.Sequential(nn.Conv2d(3, refine_channels, 3, padding=1), nn.GELU(),
+                                    nn.Conv2d(refine_channels, 3, 3, padding=1))
+        # ReZero gates: the refiner starts as the identity on the linear estimate, and a gate moves by
+        # at most the learning rate per Adam step (a zero-initialised output layer would move every one
+        # of its weights by that much at once: the whole image shifts in the first steps)
+        self.gates = nn.Parameter(torch.zeros(2))
+
+    def forward(self, image: torch.Tensor, grid_feats: torch.Tensor) -> torch.Tensor:
+        """image (B,3,H,W) linear estimate, grid_feats (B,C,H/s,W/s) -> image (B,3,H,W)."""
+        z = torch.cat([F.pixel_unshuffle(image - 0.5, 4), self.lift(grid_feats)], dim=1)  # (B, 48+ch, H/4, W/4)
+        img = image + self.gates[0] * F.pixel_shuffle(self.out(self.blocks(self.stem(z))), 4)
+        return img + self.gates[1] * self.refine(img)  # residual block at full resolution
+
+
 class ReconstructionDecoder(nn.Module):
     def __init__(self, dit_cfg: DiTConfig, diff_cfg: DiffusionConfig, symbol_channels: int,
-                 y_channels: int, feature_channels: int, stride: int) -> None:
+                 y_channels: int, feature_channels: int, stride: int, linear_path: bool = False) -> None:
         super().__init__()
         self.diff_cfg = diff_cfg
+        self.linear_path = linear_path
         self.state_channels = 2 * symbol_channels
-        self.dit = DiT(dit_cfg, self.state_channels, y_channels + feature_channels)
+        cond = y_channels + feature_channels + (self.state_channels if linear_path else 0)
+        self.dit = DiT(dit_cfg, self.state_channels, cond)
         self.schedule = NoiseSchedule(diff_cfg.timesteps, diff_cfg.schedule)
-        self.synthesis = ImageSynthesis(self.state_channels + feature_channels, stride,
-                                        dit_cfg.up_channels, dit_cfg.refine_channels)
+        if linear_path:
+            self.synthesis: nn.Module = Refiner(self.state_channels + feature_channels, stride,
+                                                dit_cfg.decoder_channels, dit_cfg.decoder_blocks,
+                                                dit_cfg.refine_channels)
+        else:
+            self.synthesis = ImageSynthesis(self.state_channels + feature_channels, stride,
+                                            dit_cfg.up_channels, dit_cfg.refine_channels)
 
     @staticmethod
     def state_from_symbols(x: torch.Tensor) -> torch.Tensor:
         """Complex symbol grid (B, c, h, w) -> diffusion state (B, 2c, h, w), unit variance per component."""
         return math.sqrt(2.0) * torch.cat([x.real, x.imag], dim=1)
 
-    def loss(self, y_grid: torch.Tensor, feats: torch.Tensor, snr_db: torch.Tensor, x: torch.Tensor,
-             image: torch.Tensor, generator: torch.Generator | None = None) -> dict[str, torch.Tensor]:
-        """Training loss for one batch; `x` is the transmitted symbol grid, `image` the (padded) original."""
-        z0 = self.state_from_symbols(x).detach()  # (B, 2c, h, w)
-        t = self.schedule.sample_t(z0.shape[0], generator, z0.device)  # (B,)
+    @staticmethod
+    def _std(analog: AnalogDecoder) -> torch.Tensor:
+        """Per-component standard deviation of the linear code's values, (1, 2c, 1, 1)."""
+        return analog.prior.mul(0.5).exp().view(1, -1, 1, 1)
+
+    def _parts(self, received: Received, feats: torch.Tensor, snr_db: torch.Tensor,
+               analog: AnalogDecoder | None) -> tuple[torch.Tensor, torch.Tensor]:
+        """(DiT condition, the state the DiT corrects: z_lin, or zeros without the linear path)."""
+        if not self.linear_path:
+            return torch.cat([received.grid, feats], dim=1), torch.zeros(())
+        z_lin = received.linear / self._std(analog)  # (B, 2c, h, w)
+        return torch.cat([received.grid, feats, z_lin], dim=1), z_lin
+
+    def _image(self, z0: torch.Tensor, feats: torch.Tensor, analog: AnalogDecoder | None) -> torch.Tensor:
+        if not self.linear_path:
+            return self.synthesis(torch.cat([z0, feats], dim=1))
+        linear = analog.synthesise(z0 * self._std(analog))  # (B, 3, H, W)
+        return self.synthesis(linear, torch.cat([z0, feats], dim=1))
+
+    def loss(self, received: Received, feats: torch.Tensor, snr_db: torch.Tensor, x: torch.Tensor,
+             scale: torch.Tensor, image: torch.Tensor, generator: torch.Generator | None = None,
+             analog: AnalogDecoder | None = None) -> dict[str, torch.Tensor]:
+        """Training loss for one batch; `x` is the transmitted symbol grid with its power scale, `image`
+        the (padded) original."""
+        if self.linear_path:  # the code's values before the power scale, per component at unit variance
+            z0 = (torch.cat([x.real, x.imag], dim=1) / scale.view(-1, 1, 1, 1) / self._std(analog)).detach()
+        else:
+            z0 = self.state_from_symbols(x).detach()  # (B, 2c, h, w)
+        cond, z_lin = self._parts(received, feats, snr_db, analog)
+        t = self.schedule.sample_t(z0.shape[0], generator, z0.device, self.diff_cfg.regression_share)  # (B,)
         noise = torch.randn(z0.shape, generator=generator, device=z0.device)
         z_t = self.schedule.q_sample(z0, t, noise)
-        cond = torch.cat([y_grid, feats], dim=1)
-        z0_hat = self.dit(z_t, t, cond, snr_db)  # (B, 2c, h, w)
-        recon = self.synthesis(torch.cat([z0_hat, feats], dim=1))  # (B, 3, H, W)
+        z0_hat = z_lin + self.dit(z_t, t, cond, snr_db)  # (B, 2c, h, w)
+        recon = self._image(z0_hat, feats, analog)  # (B, 3, H, W)
         image_mse = F.mse_loss(recon, image)
         latent_mse = F.mse_loss(z0_hat, z0)
         total = image_mse + self.diff_cfg.latent_loss_weight * latent_mse
         return {"loss": total, "image_mse": image_mse, "latent_mse": latent_mse, "recon": recon}
 
     @torch.no_grad()
-    def sample(self, y_grid: torch.Tensor, feats: torch.Tensor, snr_db: torch.Tensor, steps: int,
+    def sample(self, received: Received, feats: torch.Tensor, snr_db: torch.Tensor, steps: int,
                generator: torch.Generator | None = None, eta: float | None = None,
-               on_step: Callable[[int, int], None] | None = None) -> torch.Tensor:
+               on_step: Callable[[int, int], None] | None = None,
+               analog: AnalogDecoder | None = None) -> torch.Tensor:
         """Iterative denoising then synthesis -> image (B, 3, H, W) in [0, 1]."""
-        cond = torch.cat([y_grid, feats], dim=1)
-        b, _, h, w = y_grid.shape
-        z0 = ddim_sample(lambda z, t: self.dit(z, t, cond, snr_db), self.schedule, (b, self.state_channels, h, w),
-                         steps, generator, y_grid.device, self.diff_cfg.eta if eta is None else eta, on_step)
-        return self.synthesis(torch.cat([z0, feats], dim=1)).clamp(0.0, 1.0)
+        cond, z_lin = self._parts(received, feats, snr_db, analog)
+        b, _, h, w = received.grid.shape
+        z0 = ddim_sample(lambda z, t: z_lin + self.dit(z, t, cond, snr_db), self.schedule,
+                         (b, self.state_channels, h, w), steps, generator, received.grid.device,
+                         self.diff_cfg.eta if eta is None else eta, on_step)
+        return self._image(z0, feats, analog).clamp(0.0, 1.0)

@@ -5,6 +5,10 @@
     concat(y_grid, f~_S) (B,*,h,w) -> conv3x3 -> residual block -> residual block -> dropout
         -> [conv3x3, x2 upsample] x 2 -> 1x1 conv -> class logits (B,K,4h,4w) -> bilinear to (B,K,H,W)
 
+With the linear path (``EncoderConfig.linear_path``) the receiver also has the linear code's image
+estimate (LMMSE, ``shared.analog``); pixel-unshuffled to the stride of the last upsampling it is fused
+there (concat, 3x3 conv), so the classifier sees the image's own edges, not only the symbol grid.
+
 Loss: pixel-wise cross-entropy (eq. 6) with an ignore index for void pixels.
 """
 
@@ -19,7 +23,7 @@ from shared.layers import ResidualBlock
 
 
 class SegmentationDecoder(nn.Module):
-    def __init__(self, cfg: SegConfig, in_channels: int, stride: int) -> None:
+    def __init__(self, cfg: SegConfig, in_channels: int, stride: int, image_skip: bool = False) -> None:
         super().__init__()
         self.cfg = cfg
         self.stride = stride
@@ -32,12 +36,20 @@ class SegmentationDecoder(nn.Module):
             nn.Conv2d(hid, hid // 2, 3, padding=1), nn.GELU(), nn.Upsample(scale_factor=2, mode="bilinear"),
         )
         self.classifier = nn.Conv2d(hid // 2, cfg.num_classes, 1)
+        self.skip_factor = stride // 4  # the image's pixels per position after the two x2 upsamplings
+        self.fuse = nn.Sequential(nn.Conv2d(hid // 2 + 3 * self.skip_factor**2, hid // 2, 3, padding=1),
+                                  nn.GELU()) if image_skip else None
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        """x (B, C, h, w) on the symbol grid -> logits (B, K, h*stride, w*stride)."""
+    def forward(self, x: torch.Tensor, image: torch.Tensor | None = None) -> torch.Tensor:
+        """x (B, C, h, w) on the symbol grid (+ the linear image estimate (B, 3, h*stride, w*stride) with the
+        image skip) -> logits (B, K, h*stride, w*stride)."""
         size = (x.shape[-2] * self.stride, x.shape[-1] * self.stride)
-        z = self.dropout(self.res(self.stem(x)))  # (B, hid, h, w)
-        logits = self.classifier(self.up(z))  # (B, K, 4h, 4w)
+        z = self.up(self.dropout(self.res(self.stem(x))))  # (B, hid/2, 4h, 4w)
+        if self.fuse is not None:
+            if image is None:
+                raise ValueError("this segmentation decoder fuses the linear image estimate: pass it")
+            z = self.fuse(torch.cat([z, F.pixel_unshuffle(image - 0.5, self.skip_factor)], dim=1))
+        logits = self.classifier(z)  # (B, K, 4h, 4w)
         return F.interpolate(logits, size=size, mode="bilinear", align_corners=False)  # (B, K, H, W)
 
     def loss(self, logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import math
 import queue
 import threading
 import time
@@ -129,6 +130,9 @@ class ReceiverService(Loading, rpc.ReceiverServicer):
             raise ValueError("symbol grid does not match the image size")
         if not transmission_id_ok(header.transmission_id):
             raise ValueError("transmission id must be 1-64 characters of [A-Za-z0-9_.-]")
+        if cfg.encoder.linear_path and not (math.isfinite(header.power_scale) and header.power_scale > 0):
+            raise ValueError(f"power scale {header.power_scale} is not a positive number: this receiver's model "
+                             "inverts the transmitter's linear code and needs it (load the same weights on both sides)")
 
     def Subscribe(self, request, context):
         self.accepting(context)
@@ -204,7 +208,8 @@ class ReceiverService(Loading, rpc.ReceiverServicer):
         with torch.no_grad():
             out = self.model.receive(job.y[None].to(self.device), None if job.h is None else job.h[None].to(self.device),
                                      torch.tensor([job.noise_var], device=self.device), spec, grid, size, hd.task,
-                                     hd.channel.seed, hd.diffusion_steps or None)
+                                     hd.channel.seed, hd.diffusion_steps or None,
+                                     scale=torch.tensor([hd.power_scale], device=self.device))
         timings["decode"] = time.perf_counter() - t
         cfg = self.model.cfg
         fields = dict(task=hd.task, score=hd.score, channel=hd.channel, realised_snr_db=job.realised_snr_db,

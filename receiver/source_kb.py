@@ -6,7 +6,7 @@ Feature selection: reconstruction combines all features, concat(r1, r2);
 segmentation uses the first block's output r1 only.
 
 Input: the receiver's view of y laid out on the symbol grid, (B, 3c, h, w) =
-[Re(y) (c), Im(y) (c), per-symbol SNR dB / 20 (c)] (see ``receiver.model.received_grid``).
+[Re(y) (c), Im(y) (c), per-symbol SNR dB / 20 (c)] (see ``receiver.received.received_grid``).
 """
 
 from __future__ import annotations

@@ -19,7 +19,7 @@ from shared.channel import ChannelSpec
 from shared.config import ModelConfig
 from shared.packet import SymbolPacket
 from shared.task_kb import TaskKB, TaskMatch, check_agreement
-from shared.weights import load_checkpoint, read_config, resolve_weights
+from shared.weights import load_checkpoint, read_config, resolve_weights, starting_pca
 from transmitter.model import Transmitter
 
 def default_device() -> torch.device:
@@ -60,7 +60,8 @@ def load_models(cfg: ModelConfig | None = None, weights: str | Path | None = Non
     if cfg is None:
         raise ValueError("need a config or a weights directory")
     device = torch.device(device) if device is not None else default_device()
-    tx, rx = Transmitter(cfg), Receiver(cfg)
+    pca = starting_pca(cfg) if weights is None else None  # untrained: the linear path is the linear code
+    tx, rx = Transmitter(cfg, pca), Receiver(cfg, pca)
     if weights is not None:
         load_checkpoint(weights, {"transmitter": tx, "receiver": rx})
     return cfg, tx.to(device).eval(), rx.to(device).eval()
@@ -119,5 +120,5 @@ def run_chain(transmitter: Transmitter, receiver: Receiver, images: torch.Tensor
         rx = transmit(packet.symbols, channel, seed)
     with timer.stage("decode"):
         output = receiver.receive(rx.y, rx.h, rx.noise_var, rx.spec, packet.grid, packet.image_size, packet.task,
-                                  seed, steps)
+                                  seed, steps, scale=packet.scale)
     return output, packet, rx

@@ -9,7 +9,9 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from receiver.model import Receiver, received_grid
+from receiver.model import Receiver
+from receiver.received import Received
+from shared.analog import PatchPCA
 from shared.channel import Channel, receiver_view
 from shared.config import ModelConfig
 from shared.task_kb import RECONSTRUCTION, SEGMENTATION
@@ -17,20 +19,22 @@ from transmitter.model import Transmitter
 
 
 class System(nn.Module):
-    def __init__(self, cfg: ModelConfig) -> None:
+    def __init__(self, cfg: ModelConfig, pca: PatchPCA | None = None) -> None:
         super().__init__()
         self.cfg = cfg
-        self.transmitter = Transmitter(cfg)
-        self.receiver = Receiver(cfg)
+        self.transmitter = Transmitter(cfg, pca)
+        self.receiver = Receiver(cfg, pca)
 
     def through_channel(self, images: torch.Tensor, task: str, snr_db: torch.Tensor, channel: str, block_len: int,
-                        csi: bool, generator: torch.Generator | None) -> tuple[torch.Tensor, torch.Tensor]:
-        """images (B,3,H,W), H and W multiples of the stride -> (symbol grid x (B,c,h,w), y_grid (B,3c,h,w))."""
-        x = self.transmitter.encode(images, task)  # (B, c, h, w) complex
+                        csi: bool, generator: torch.Generator | None
+                        ) -> tuple[torch.Tensor, torch.Tensor, Received]:
+        """images (B,3,H,W), H and W multiples of the stride -> (symbol grid x (B,c,h,w), its power scale (B,),
+        what the receiver's networks take)."""
+        x, scale = self.transmitter.encode(images, task)  # (B, c, h, w) complex, (B,)
         b, c, h, w = x.shape
         out = Channel(channel, block_len)(x.reshape(b, -1), snr_db, generator)
         symbols, snr_map = receiver_view(out.y, out.h, out.noise_var, csi, snr_db)
-        return x, received_grid(symbols, snr_map, (c, h, w))
+        return x, scale, self.receiver.view(symbols, snr_map, (c, h, w), csi, scale)
 
     def forward(self, batch: dict, channel: str = "awgn", block_len: int = 0, csi: bool = True,
                 generator: torch.Generator | None = None) -> dict[str, torch.Tensor]:
@@ -39,16 +43,17 @@ class System(nn.Module):
         total = 0.0
         if "rec_images" in batch:
             img, snr = batch["rec_images"], batch["rec_snr"]
-            x, y_grid = self.through_channel(img, RECONSTRUCTION, snr, channel, block_len, csi, generator)
-            feats = self.receiver.source_kb(y_grid, RECONSTRUCTION)
-            rec = self.receiver.reconstruction.loss(y_grid, feats, snr, x, img, generator)
+            x, scale, received = self.through_channel(img, RECONSTRUCTION, snr, channel, block_len, csi, generator)
+            feats = self.receiver.source_kb(received.grid, RECONSTRUCTION)
+            rec = self.receiver.reconstruction.loss(received, feats, snr, x, scale, img, generator,
+                                                    self.receiver.analog)
             out.update(rec_loss=rec["loss"], image_mse=rec["image_mse"], latent_mse=rec["latent_mse"],
                        recon=rec["recon"])
             total = total + rec["loss"]
         if "seg_images" in batch:
             img, snr = batch["seg_images"], batch["seg_snr"]
-            _, y_grid = self.through_channel(img, SEGMENTATION, snr, channel, block_len, csi, generator)
-            logits = self.receiver.segment_logits(y_grid)
+            _, _, received = self.through_channel(img, SEGMENTATION, snr, channel, block_len, csi, generator)
+            logits = self.receiver.segment_logits(received)
             seg = self.receiver.segmentation.loss(logits, batch["seg_labels"])
             out.update(seg_loss=seg, logits=logits)
             total = total + batch.get("seg_weight", 1.0) * seg

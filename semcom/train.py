@@ -41,7 +41,7 @@ from shared.channel import ChannelSpec
 from shared.config import ModelConfig, get_preset
 from shared.layers import pad_to_multiple
 from shared.metrics import ConfusionMatrix
-from shared.weights import load_checkpoint, read_config, save_checkpoint
+from shared.weights import load_checkpoint, read_config, save_checkpoint, starting_pca
 
 TASKS = ("joint", "reconstruction", "segmentation")
 
@@ -79,6 +79,9 @@ class TrainConfig:
     system: str = "proposed"
     time_limit: float | None = None  # seconds of training in this run; the schedule ends with it
     dist_backend: str = "auto"
+    pca: str | None = None  # the patch PCA a fresh run's linear path starts from (default: weights/linear)
+    linear_lr_scale: float = 0.02  # learning rate of the linear analog code, relative to the networks
+    init_partial: str | None = None  # take the matching tensors of this checkpoint (an older design)
 
 
 def git_commit() -> str:
@@ -162,8 +165,7 @@ class Trainer:
             self._init_baseline(tc, resume_from)
         else:
             self._init_proposed(tc, resume_from)
-        params = [p for p in self.system.parameters() if p.requires_grad]
-        self.opt = torch.optim.AdamW(params, lr=tc.lr, betas=tc.betas, weight_decay=tc.weight_decay)
+        self.opt = torch.optim.AdamW(self._param_groups(), lr=tc.lr, betas=tc.betas, weight_decay=tc.weight_decay)
         self.step = 0
         self.time_progress = 0.0
         self.history: list[dict] = []
@@ -177,6 +179,19 @@ class Trainer:
                 self.system, device_ids=[self.device.index] if self.device.type == "cuda" else None,
                 find_unused_parameters=tc.task != "joint")
         self._build_data()
+
+    def _param_groups(self) -> list[dict]:
+        """The linear analog code (its projection, LMMSE priors and synthesis) moves at `linear_lr_scale` of the
+        learning rate and without weight decay: Adam's per-weight steps of the full rate would scramble the
+        fitted basis in a few steps, and decay would shrink it; the networks around it take the full rate."""
+        linear, rest = [], []
+        for name, p in self.system.named_parameters():
+            if p.requires_grad:
+                (linear if ".analog." in f".{name}" else rest).append(p)
+        groups = [{"params": rest, "lr_scale": 1.0}]
+        if linear:
+            groups.append({"params": linear, "lr_scale": self.tc.linear_lr_scale, "weight_decay": 0.0})
+        return groups
 
     def _init_baseline(self, tc: TrainConfig, resume_from: Path | None) -> None:
         from semcom.baselines.system import BaselineSystem, task_of
@@ -201,12 +216,45 @@ class Trainer:
             if tc.cbr:
                 cfg = cfg.replace(**{"encoder.cbr": tc.cbr})
         self.cfg: ModelConfig = cfg
-        self.system = System(cfg).to(self.device)
+        fresh = resume_from is None and not tc.init  # --init-partial still starts the linear path from the fit
+        pca = starting_pca(cfg, tc.pca) if fresh else None
+        if fresh and cfg.encoder.linear_path and pca is None:
+            raise SystemExit(f"semcom train: the linear path of preset {cfg.name} starts from a patch PCA of "
+                             f"{cfg.encoder.stride}x{cfg.encoder.stride} patches; none at {tc.pca or 'weights/linear'} "
+                             "(fit one: python -m semcom.baselines.linear --data PHOTOS)")
+        self.system = System(cfg, pca).to(self.device)
         if resume_from is not None or tc.init:
             load_checkpoint(resume_from or tc.init, {"transmitter": self.system.transmitter,
                                                      "receiver": self.system.receiver})
+        elif tc.init_partial:
+            self._load_partial(tc.init_partial)
         if tc.freeze_transmitter:
             self.system.transmitter.requires_grad_(False)
+
+    def _load_partial(self, path: str) -> None:
+        """Every tensor of another checkpoint whose name and shape match, except the DiT (with the linear path
+        its output starts at zero, and the encoder's learned path behind a zero gate, so training starts at the
+        linear code): for carrying what an older design learned (the Swin KB, the receiver KB, the segmentation
+        decoder) into a new one."""
+        from safetensors.torch import load_file
+
+        from shared.weights import WEIGHTS_FILE
+
+        theirs = load_file(str(Path(path) / WEIGHTS_FILE))
+        mine = {f"{side}.{k}": v for side in ("transmitter", "receiver")
+                for k, v in getattr(self.system, side).state_dict().items()}
+        fresh = ("receiver.reconstruction.dit.",)
+        taken = {k: v for k, v in theirs.items()
+                 if k in mine and mine[k].shape == v.shape and not k.startswith(fresh)}
+        for side in ("transmitter", "receiver"):
+            module = getattr(self.system, side)
+            state = module.state_dict()
+            state.update({k[len(side) + 1:]: v for k, v in taken.items() if k.startswith(side + ".")})
+            module.load_state_dict(state)
+        if self.rank == 0:
+            print(f"--init-partial {path}: {len(taken)} of {len(mine)} tensors taken "
+                  f"({sum(v.numel() for v in taken.values())} of {sum(v.numel() for v in mine.values())} values)",
+                  file=sys.stderr)
 
     def _loader(self, ds) -> tuple[DataLoader, DistributedSampler | None]:
         sampler = DistributedSampler(ds, seed=self.tc.seed) if self.distributed else None
@@ -250,7 +298,7 @@ class Trainer:
                 self._snr()
         rayleigh = torch.rand(1, generator=self.generator, device=self.device).item() < tc.rayleigh_prob
         for g in self.opt.param_groups:
-            g["lr"] = lr_at(self.step, tc, self.time_progress)
+            g["lr"] = lr_at(self.step, tc, self.time_progress) * g.get("lr_scale", 1.0)
         self.model.train()
         out = self.model(batch, channel="rayleigh" if rayleigh else "awgn", block_len=tc.block_len,
                          csi=True, generator=self.generator)
@@ -379,7 +427,8 @@ def parse(argv: list[str] | None) -> TrainConfig:
     p.add_argument("--lr-schedule", choices=["cosine", "constant"], default=None,
                    help="default: constant (paper) or cosine to 10%% (cpu, test)")
     p.add_argument("--warmup", type=int, default=100)
-    p.add_argument("--snr-range", default="0:20", help="SNR (dB) drawn uniformly per sample, LO:HI")
+    p.add_argument("--snr-range", default="-2:25",
+                   help="SNR (dB) drawn uniformly per sample, LO:HI (covers every SNR the evaluation uses)")
     p.add_argument("--rayleigh-prob", type=float, default=0.25, help="share of steps on Rayleigh block fading")
     p.add_argument("--block-len", type=int, default=64, help="Rayleigh coherence in symbols during training")
     p.add_argument("--seg-weight", type=float, default=0.01,
@@ -390,6 +439,9 @@ def parse(argv: list[str] | None) -> TrainConfig:
     p.add_argument("--val-images", type=int, default=4)
     p.add_argument("--ckpt-every", type=int, default=250)
     p.add_argument("--init", help="start from this checkpoint's weights (fresh optimizer)")
+    p.add_argument("--init-partial", metavar="CKPT",
+                   help="start from every tensor of CKPT whose name and shape match (a checkpoint of an older design); "
+                        "the rest starts fresh, the linear path from the fit")
     p.add_argument("--resume", action="store_true", help="continue from --out's checkpoint and optimizer state")
     p.add_argument("--freeze-transmitter", action="store_true")
     p.add_argument("--cbr", help="override the preset's CBR, e.g. 1/32")
@@ -398,6 +450,11 @@ def parse(argv: list[str] | None) -> TrainConfig:
     p.add_argument("--time-limit", type=float, metavar="SECONDS",
                    help="stop after this much training time in this run (checkpoint saved); the cosine "
                         "schedule ends with whichever comes first, --steps or the time limit")
+    p.add_argument("--pca", help="patch PCA the linear path of a fresh run starts from (default: weights/linear, "
+                                 "made by python -m semcom.baselines.linear)")
+    p.add_argument("--linear-lr-scale", type=float, default=0.02,
+                   help="learning rate of the linear analog code (projection, LMMSE priors, synthesis) relative to "
+                        "--lr; 0 keeps the fitted code fixed")
     p.add_argument("--dist-backend", choices=["auto", "nccl", "gloo"], default="auto",
                    help="under torchrun: auto = NCCL on GPUs, gloo on CPU (gloo also runs several ranks on one GPU)")
     a = p.parse_args(argv)
@@ -413,7 +470,7 @@ def parse(argv: list[str] | None) -> TrainConfig:
         seg_weight=a.seg_weight, seed=a.seed, val_every=a.val_every, val_images=a.val_images,
         ckpt_every=a.ckpt_every, init=a.init, resume=a.resume, freeze_transmitter=a.freeze_transmitter, cbr=a.cbr,
         workers=a.workers, device=a.device, system=a.system, time_limit=a.time_limit,
-        dist_backend=a.dist_backend)
+        dist_backend=a.dist_backend, pca=a.pca, linear_lr_scale=a.linear_lr_scale, init_partial=a.init_partial)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -131,19 +131,28 @@ def unit_power(x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
 
 
 class AnalogEncoder(nn.Module):
-    """Patch projection: image (B,3,H,W), H and W multiples of p -> t = g * P (patch - mean), (B, k, H/p, W/p)."""
+    """Patch projection: image (B,3,H,W), H and W multiples of p -> t = g * P (patch - mean), (B, k, H/p, W/p).
 
-    def __init__(self, pca: PatchPCA, keep: int) -> None:
+    Built from a fit (``pca``) it is the linear code exactly; without one it starts random
+    (a checkpoint is about to be loaded into it).
+    """
+
+    def __init__(self, patch: int, keep: int, pca: PatchPCA | None = None) -> None:
         super().__init__()
-        pca = pca.truncate(keep)
-        p = pca.patch
+        self.patch, self.keep = patch, keep
+        self.proj = nn.Conv2d(3, keep, patch, stride=patch)
+        if pca is not None:
+            self.init_from(pca)
+
+    @torch.no_grad()
+    def init_from(self, pca: PatchPCA) -> None:
+        if pca.patch != self.patch:
+            raise ValueError(f"a fit of {pca.patch}x{pca.patch} patches cannot start a {self.patch}x{self.patch} code")
+        pca = pca.truncate(self.keep)
         g = softcast_gains(pca.variances)
-        weight = (g[:, None] * pca.components).view(keep, 3, p, p)
-        self.patch = p
-        self.proj = nn.Conv2d(3, keep, p, stride=p)
-        with torch.no_grad():
-            self.proj.weight.copy_(weight)
-            self.proj.bias.copy_(-(weight.flatten(1) @ pca.mean))
+        weight = (g[:, None] * pca.components).view(self.keep, 3, self.patch, self.patch)
+        self.proj.weight.copy_(weight)
+        self.proj.bias.copy_(-(weight.flatten(1) @ pca.mean))
 
     def forward(self, image: torch.Tensor) -> torch.Tensor:
         return self.proj(image)
@@ -158,17 +167,24 @@ class AnalogDecoder(nn.Module):
     v = alpha^2 exp(prior_k); the image is then  sum_k (t_k / g_k) P_k + mean.
     """
 
-    def __init__(self, pca: PatchPCA, keep: int) -> None:
+    def __init__(self, patch: int, keep: int, pca: PatchPCA | None = None) -> None:
         super().__init__()
-        pca = pca.truncate(keep)
-        p = pca.patch
+        self.patch, self.keep = patch, keep
+        self.prior = nn.Parameter(torch.zeros(keep))
+        self.synth = nn.ConvTranspose2d(keep, 3, patch, stride=patch, bias=False)
+        self.mean = nn.Parameter(torch.full((1, 3 * patch * patch, 1, 1), 0.5))
+        if pca is not None:
+            self.init_from(pca)
+
+    @torch.no_grad()
+    def init_from(self, pca: PatchPCA) -> None:
+        if pca.patch != self.patch:
+            raise ValueError(f"a fit of {pca.patch}x{pca.patch} patches cannot start a {self.patch}x{self.patch} code")
+        pca = pca.truncate(self.keep)
         g = softcast_gains(pca.variances)
-        self.patch = p
-        self.prior = nn.Parameter((g.pow(2) * pca.variances).log())
-        self.synth = nn.ConvTranspose2d(keep, 3, p, stride=p, bias=False)
-        self.mean = nn.Parameter(pca.mean.view(1, 3 * p * p, 1, 1).clone())
-        with torch.no_grad():
-            self.synth.weight.copy_((pca.components / g[:, None]).view(keep, 3, p, p))
+        self.prior.copy_((g.pow(2) * pca.variances).log())
+        self.synth.weight.copy_((pca.components / g[:, None]).view(self.keep, 3, self.patch, self.patch))
+        self.mean.copy_(pca.mean.view(1, -1, 1, 1))
 
     def estimate(self, received: torch.Tensor, noise_var: torch.Tensor, alpha: torch.Tensor,
                  prior: torch.Tensor | None = None) -> torch.Tensor:

@@ -144,11 +144,15 @@ def receiver_view(y: torch.Tensor, h: torch.Tensor | None, noise_var: torch.Tens
 
     With CSI the symbols are MMSE-equalised and the SNR map is the per-symbol
     |h|^2/no; without CSI (h unused, may be None) the raw y and the nominal
-    (average) SNR everywhere.
+    (average) SNR everywhere. A noiseless transmission (no = 0) is told its
+    nominal SNR too: the value its decoder is asked to work at (an upper bound
+    at that operating point), not an SNR no network was trained on.
     """
+    nominal = torch.as_tensor(nominal_snr_db, dtype=torch.float32, device=y.device).expand(y.shape[0])
+    nominal = nominal[:, None].expand(y.shape)
     if csi:
         if h is None:
             raise ValueError("a receiver with CSI needs the channel gains h")
-        return mmse_equalize(y, h, noise_var), effective_snr_db(h, noise_var)
-    snr = torch.as_tensor(nominal_snr_db, dtype=torch.float32, device=y.device).expand(y.shape[0])
-    return y, snr[:, None].expand(y.shape).contiguous()
+        snr = torch.where(noise_var[:, None] > 0, effective_snr_db(h, noise_var), nominal)
+        return mmse_equalize(y, h, noise_var), snr
+    return y, nominal.contiguous()

@@ -44,6 +44,10 @@ class EncoderConfig:
     hidden: int = 128
     n_down: int = 2  # stride-2 convolutions after the stride-4 feature grid
     cbr: str = "1/16"  # channel uses / (H*W*3); sets the number of symbol channels
+    # A linear analog code of stride x stride patches (shared/analog.py) inside the encoder: the
+    # convolutional path adds to it, the receiver inverts it (LMMSE) before its networks refine.
+    # False only in checkpoints made before it existed.
+    linear_path: bool = False
 
     @property
     def stride(self) -> int:
@@ -78,8 +82,11 @@ class DiTConfig:
     heads: int = 16
     patch: int = 2
     mlp_ratio: float = 4.0
-    up_channels: tuple[int, ...] = (256, 128, 64, 32)  # one per x2 upsampling stage
+    up_channels: tuple[int, ...] = (256, 128, 64, 32)  # one per x2 upsampling stage (without the linear path)
     refine_channels: int = 32  # residual block at full resolution
+    # with the linear path: residual blocks on the linear image estimate at stride 4 (pixel-unshuffled)
+    decoder_channels: int = 192
+    decoder_blocks: int = 8
 
 
 @dataclass(frozen=True)
@@ -91,6 +98,9 @@ class DiffusionConfig:
     sample_steps: int = 50  # DDIM steps at inference (user setting)
     eta: float = 0.0  # DDIM stochasticity, 0 = deterministic
     latent_loss_weight: float = 0.01  # keeps the encoder's gradient led by the image MSE
+    # share of training samples drawn at the last step (pure noise in): the one-step x0 prediction is
+    # the regression estimate E[z0 | y] that a 1-step decode returns; the rest of t trains the sampler
+    regression_share: float = 0.5
 
 
 @dataclass(frozen=True)
@@ -184,7 +194,7 @@ def _tuples(v: Any) -> Any:
 
 def paper() -> ModelConfig:
     """Table I of the paper (DiT-XL/2-sized decoder; 21 PASCAL VOC classes)."""
-    return ModelConfig(name="paper")
+    return ModelConfig(name="paper", encoder=EncoderConfig(linear_path=True))
 
 
 def cpu() -> ModelConfig:
@@ -192,10 +202,11 @@ def cpu() -> ModelConfig:
     return ModelConfig(
         name="cpu",
         swin=SwinConfig(embed_dim=48, depths=(2, 2, 2), num_heads=(2, 4, 8), feature_dim=48),
-        encoder=EncoderConfig(hidden=96, n_down=2, cbr="1/16"),
+        encoder=EncoderConfig(hidden=96, n_down=2, cbr="1/16", linear_path=True),
         rx_kb=ReceiverKBConfig(hidden=96),
-        dit=DiTConfig(hidden=192, depth=4, heads=4, patch=2, up_channels=(96, 64, 48, 24), refine_channels=16),
-        diffusion=DiffusionConfig(sample_steps=8),
+        dit=DiTConfig(hidden=192, depth=4, heads=4, patch=2, up_channels=(96, 64, 48, 24), refine_channels=16,
+                      decoder_channels=96, decoder_blocks=6),
+        diffusion=DiffusionConfig(sample_steps=1),
         seg=SegConfig(hidden=96, class_names=CAMVID_CLASSES, ignore_index=11),
         max_side=2048,
         max_pixels=2048 * 2048,
@@ -207,9 +218,10 @@ def test() -> ModelConfig:
     return ModelConfig(
         name="test",
         swin=SwinConfig(embed_dim=16, depths=(1, 1, 1), num_heads=(1, 2, 4), feature_dim=16),
-        encoder=EncoderConfig(hidden=16, n_down=2, cbr="1/16"),
+        encoder=EncoderConfig(hidden=16, n_down=2, cbr="1/16", linear_path=True),
         rx_kb=ReceiverKBConfig(hidden=16),
-        dit=DiTConfig(hidden=32, depth=2, heads=2, patch=2, up_channels=(16, 16, 8, 8), refine_channels=8),
+        dit=DiTConfig(hidden=32, depth=2, heads=2, patch=2, up_channels=(16, 16, 8, 8), refine_channels=8,
+                      decoder_channels=16, decoder_blocks=1),
         diffusion=DiffusionConfig(timesteps=100, sample_steps=3),
         seg=SegConfig(hidden=16, class_names=CAMVID_CLASSES, ignore_index=11),
         max_side=1024,

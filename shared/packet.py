@@ -14,12 +14,15 @@ class SymbolPacket:
     symbols: (B, n) complex64, unit average power per complex symbol, n = c*h*w in (c, h, w) order.
     grid: (c, h, w) - complex channels and spatial size of the symbol grid.
     image_size: (H, W) of the original image (the receiver crops its output to it).
+    scale: (B,) the factor that brought each transmission to unit power; side information the
+        receiver's linear estimate needs (sent digitally in the header, as the image size is).
     """
 
     symbols: torch.Tensor
     grid: tuple[int, int, int]
     image_size: tuple[int, int]
     task: str
+    scale: torch.Tensor
 
     @property
     def channel_uses(self) -> int:

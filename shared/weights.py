@@ -81,10 +81,26 @@ def resolve_weights(preset: str, weights: str | Path | None) -> tuple[ModelConfi
     return cfg, path
 
 
+def starting_pca(cfg: ModelConfig, path: str | Path | None = None):
+    """The patch PCA an untrained model's linear path starts from: `path`, else the shipped fit
+    (weights/linear/, `python -m semcom.baselines.linear`); None without a linear path or a fit."""
+    from shared.analog import PCA_FILE, PatchPCA
+
+    if not cfg.encoder.linear_path:
+        return None
+    path = Path(path) if path is not None else REPO_WEIGHTS / "linear"
+    if not (path / PCA_FILE).exists() and not path.is_file():
+        return None
+    pca = PatchPCA.load(path)
+    return pca if pca.patch == cfg.encoder.stride and pca.keep >= 2 * cfg.encoder.symbol_channels else None
+
+
 def load_side(cls, key: str, preset: str, weights: str | Path | None, device) -> torch.nn.Module:
-    """Builds one side's model (`cls(cfg)`) from a preset or checkpoint and loads its `key` weights, in eval mode."""
+    """Builds one side's model (`cls(cfg)`) from a preset or checkpoint and loads its `key` weights, in eval mode.
+
+    Untrained (no checkpoint), the linear path starts from the shipped fit: the linear code itself."""
     cfg, path = resolve_weights(preset, weights)
-    model = cls(cfg)
+    model = cls(cfg, starting_pca(cfg) if path is None else None)
     if path is not None:
         load_checkpoint(path, {key: model})
     return model.to(device).eval()

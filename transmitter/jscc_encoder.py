@@ -9,6 +9,12 @@
                                                                        -> unit average power per complex symbol
 
 The symbol channels c follow from the CBR: c = CBR * 3 * s^2 for total stride s.
+
+With ``linear_path`` (every preset now) the convolutional path adds to a linear analog code of
+s x s patches (``shared.analog.AnalogEncoder``: principal components with SoftCast's power
+allocation, started from a fit when one is given) through a gate that starts at zero, so an
+untrained encoder sends exactly the linear code and training learns what to add. The scale
+that brings a transmission to unit power is returned with it: the receiver's side information.
 """
 
 from __future__ import annotations
@@ -17,13 +23,13 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from shared.channel import normalize_power
+from shared.analog import AnalogEncoder, PatchPCA, to_complex, unit_power
 from shared.config import EncoderConfig
 from shared.layers import ResidualBlock
 
 
 class JSCCEncoder(nn.Module):
-    def __init__(self, cfg: EncoderConfig, feature_channels: int) -> None:
+    def __init__(self, cfg: EncoderConfig, feature_channels: int, pca: PatchPCA | None = None) -> None:
         super().__init__()
         self.cfg = cfg
         self.symbol_channels = cfg.symbol_channels
@@ -37,13 +43,19 @@ class JSCCEncoder(nn.Module):
             if not last:
                 down += [nn.GELU(), ResidualBlock(cfg.hidden)]
         self.down = nn.Sequential(*down)
+        self.analog = None
+        if cfg.linear_path:
+            self.analog = AnalogEncoder(cfg.stride, 2 * self.symbol_channels, pca)
+            # ReZero gate: the learned path starts silent (the linear code alone) and grows by at most the
+            # learning rate per Adam step, as far as the end-to-end loss asks for it
+            self.gate = nn.Parameter(torch.zeros(()))
 
-    def forward(self, image: torch.Tensor, feature: torch.Tensor) -> torch.Tensor:
-        """image (B,3,H,W), feature (B,Cf,H/4,W/4); H, W multiples of the stride -> x (B, c, H/s, W/s) complex."""
+    def forward(self, image: torch.Tensor, feature: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """image (B,3,H,W), feature (B,Cf,H/4,W/4); H, W multiples of the stride ->
+        x (B, c, H/s, W/s) complex with unit average power per transmission, and its scale alpha (B,)."""
         z = torch.cat([F.pixel_unshuffle(image * 2.0 - 1.0, 4), feature], dim=1)  # (B, 48+Cf, H/4, W/4)
         z = self.res(self.stem(z))  # (B, hidden, H/4, W/4)
         z = self.down(z)  # (B, 2c, H/s, W/s)
-        b, _, h, w = z.shape
-        c = self.symbol_channels
-        x = torch.complex(z[:, :c], z[:, c:]).reshape(b, c * h * w)  # (B, n)
-        return normalize_power(x).reshape(b, c, h, w)  # (B, c, h, w) complex
+        if self.analog is not None:
+            z = self.analog(image) + self.gate * z  # the linear code plus what the network adds
+        return unit_power(to_complex(z))  # (B, c, h, w) complex, (B,)

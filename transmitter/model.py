@@ -5,6 +5,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from shared.analog import PatchPCA
 from shared.config import ModelConfig
 from shared.layers import pad_to_multiple
 from shared.packet import SymbolPacket
@@ -13,20 +14,22 @@ from transmitter.source_kb import SwinSourceKB
 
 
 class Transmitter(nn.Module):
-    def __init__(self, cfg: ModelConfig) -> None:
+    def __init__(self, cfg: ModelConfig, pca: PatchPCA | None = None) -> None:
+        """`pca` starts the encoder's linear path from a fit (untrained models); a checkpoint replaces it."""
         super().__init__()
         self.cfg = cfg
         self.source_kb = SwinSourceKB(cfg.swin)
-        self.encoder = JSCCEncoder(cfg.encoder, self.source_kb.out_channels)
+        self.encoder = JSCCEncoder(cfg.encoder, self.source_kb.out_channels, pca)
 
-    def encode(self, image: torch.Tensor, task: str) -> torch.Tensor:
-        """image (B,3,H,W) in [0,1] -> symbol grid (B, c, h, w) complex, h = ceil(H/s), w = ceil(W/s)."""
+    def encode(self, image: torch.Tensor, task: str) -> tuple[torch.Tensor, torch.Tensor]:
+        """image (B,3,H,W) in [0,1] -> symbol grid (B, c, h, w) complex, h = ceil(H/s), w = ceil(W/s),
+        and the power scale alpha (B,) that made each transmission unit power."""
         padded, _ = pad_to_multiple(image, self.cfg.encoder.stride)  # (B, 3, Hp, Wp)
         feature = self.source_kb(padded, task)  # (B, Cf, Hp/4, Wp/4)
         return self.encoder(padded, feature)
 
     def forward(self, image: torch.Tensor, task: str) -> SymbolPacket:
-        grid = self.encode(image, task)  # (B, c, h, w)
+        grid, scale = self.encode(image, task)  # (B, c, h, w), (B,)
         b, c, h, w = grid.shape
         return SymbolPacket(symbols=grid.reshape(b, c * h * w), grid=(c, h, w),
-                            image_size=tuple(image.shape[-2:]), task=task)
+                            image_size=tuple(image.shape[-2:]), task=task, scale=scale)

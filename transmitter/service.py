@@ -116,7 +116,7 @@ class TransmitterService(Loading, rpc.TransmitterServicer):
             transmission_id=tid, task=match.task, grid_c=c, grid_h=h, grid_w=w, image_height=img.height,
             image_width=img.width, channel=spec_to_proto(spec, request.channel.seed),
             diffusion_steps=request.diffusion_steps, kb_fingerprint=self.kb.fingerprint, score=match.score,
-            timings_s=timings)
+            timings_s=timings, power_scale=float(packet.scale[0]) if cfg.encoder.linear_path else 0.0)
 
         def chunks():
             yield pb.TransmitChunk(header=header)

@@ -34,5 +34,10 @@ class NoiseSchedule:
         a = self.abar(t)
         return a.sqrt() * z0 + (1 - a).sqrt() * noise
 
-    def sample_t(self, batch: int, generator: torch.Generator | None, device) -> torch.Tensor:
-        return torch.randint(0, self.timesteps, (batch,), generator=generator, device=device)
+    def sample_t(self, batch: int, generator: torch.Generator | None, device, last_share: float = 0.0) -> torch.Tensor:
+        """Training steps (B,): uniform over 0..T-1, except a `last_share` of them at T-1 (pure noise)."""
+        t = torch.randint(0, self.timesteps, (batch,), generator=generator, device=device)
+        if last_share > 0:
+            last = torch.rand(batch, generator=generator, device=device) < last_share
+            t = torch.where(last, torch.full_like(t, self.timesteps - 1), t)
+        return t

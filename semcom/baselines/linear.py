@@ -44,8 +44,8 @@ class LinearAnalog:
         self.patch = pca.patch
         self.adaptive = adaptive
         keep = keep_for(float(Fraction(cbr)), pca.patch)
-        self.encoder = AnalogEncoder(pca, keep).eval()
-        self.decoder = AnalogDecoder(pca, keep).eval()
+        self.encoder = AnalogEncoder(pca.patch, keep, pca).eval()
+        self.decoder = AnalogDecoder(pca.patch, keep, pca).eval()
         self.gains = softcast_gains(pca.truncate(keep).variances)  # what the encoder's projection applies
 
     @classmethod

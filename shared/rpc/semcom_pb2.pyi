@@ -94,7 +94,7 @@ class ListTasksReply(_message.Message):
     def __init__(self, tasks: _Optional[_Iterable[_Union[TaskInfo, _Mapping]]] = ..., kb_fingerprint: _Optional[str] = ..., threshold: _Optional[float] = ...) -> None: ...
 
 class TransmissionHeader(_message.Message):
-    __slots__ = ("transmission_id", "task", "grid_c", "grid_h", "grid_w", "image_height", "image_width", "channel", "diffusion_steps", "kb_fingerprint", "score", "timings_s")
+    __slots__ = ("transmission_id", "task", "grid_c", "grid_h", "grid_w", "image_height", "image_width", "channel", "diffusion_steps", "kb_fingerprint", "score", "timings_s", "power_scale")
     class TimingsSEntry(_message.Message):
         __slots__ = ("key", "value")
         KEY_FIELD_NUMBER: _ClassVar[int]
@@ -114,6 +114,7 @@ class TransmissionHeader(_message.Message):
     KB_FINGERPRINT_FIELD_NUMBER: _ClassVar[int]
     SCORE_FIELD_NUMBER: _ClassVar[int]
     TIMINGS_S_FIELD_NUMBER: _ClassVar[int]
+    POWER_SCALE_FIELD_NUMBER: _ClassVar[int]
     transmission_id: str
     task: str
     grid_c: int
@@ -126,7 +127,8 @@ class TransmissionHeader(_message.Message):
     kb_fingerprint: str
     score: float
     timings_s: _containers.ScalarMap[str, float]
-    def __init__(self, transmission_id: _Optional[str] = ..., task: _Optional[str] = ..., grid_c: _Optional[int] = ..., grid_h: _Optional[int] = ..., grid_w: _Optional[int] = ..., image_height: _Optional[int] = ..., image_width: _Optional[int] = ..., channel: _Optional[_Union[ChannelSettings, _Mapping]] = ..., diffusion_steps: _Optional[int] = ..., kb_fingerprint: _Optional[str] = ..., score: _Optional[float] = ..., timings_s: _Optional[_Mapping[str, float]] = ...) -> None: ...
+    power_scale: float
+    def __init__(self, transmission_id: _Optional[str] = ..., task: _Optional[str] = ..., grid_c: _Optional[int] = ..., grid_h: _Optional[int] = ..., grid_w: _Optional[int] = ..., image_height: _Optional[int] = ..., image_width: _Optional[int] = ..., channel: _Optional[_Union[ChannelSettings, _Mapping]] = ..., diffusion_steps: _Optional[int] = ..., kb_fingerprint: _Optional[str] = ..., score: _Optional[float] = ..., timings_s: _Optional[_Mapping[str, float]] = ..., power_scale: _Optional[float] = ...) -> None: ...
 
 class TransmitChunk(_message.Message):
     __slots__ = ("header", "symbols")

@@ -140,7 +140,8 @@ def test_negative_unsigned_fields_on_the_wire_are_invalid_argument(services, ser
         send = lambda: call(raw, timeout=60)  # noqa: E731
     else:
         header = pb.TransmissionHeader(transmission_id="neg", task="segmentation", grid_c=48, grid_h=2, grid_w=2,
-                                       image_height=32, image_width=32, kb_fingerprint=_kb_fingerprint(services))
+                                       image_height=32, image_width=32, kb_fingerprint=_kb_fingerprint(services),
+                                       power_scale=1.0)
         raw = rawproto.nested(header, "channel", settings_bytes)
         if not field.startswith("channel."):
             raw = rawproto.message(pb.TransmissionHeader.FromString(raw), **{field: -1})
@@ -162,7 +163,7 @@ def test_client_vanishing_mid_stream_frees_the_servers(services):
     fingerprint = rpc.TransmitterStub(grpc.insecure_channel(services.addr("transmitter"))).ListTasks(
         pb.ListTasksRequest(), timeout=30).kb_fingerprint
     header = pb.TransmissionHeader(transmission_id="gone", task="segmentation", grid_c=48, grid_h=2, grid_w=2,
-                                   image_height=32, image_width=32, kb_fingerprint=fingerprint,
+                                   image_height=32, image_width=32, kb_fingerprint=fingerprint, power_scale=1.0,
                                    channel=pb.ChannelSettings(model="awgn", snr_db=10))
     block = pb.SymbolBlock(offset=0, values=b"\x00" * 8 * 8)  # 8 of the 192 symbols announced
     for service, method, stub, first, rest in (

@@ -3,6 +3,7 @@ import torch
 
 from receiver.dit import DiT
 from receiver.model import Receiver
+from receiver.received import Received
 from shared.config import DiTConfig
 from shared.task_kb import RECONSTRUCTION, SEGMENTATION
 
@@ -15,6 +16,10 @@ def rx(test_cfg):
 
 def _y(cfg, b=1, h=7, w=5):
     return torch.randn(b, 3 * cfg.encoder.symbol_channels, h, w)
+
+
+def _received(cfg, b=1, h=7, w=5):
+    return Received(_y(cfg, b, h, w), torch.randn(b, 2 * cfg.encoder.symbol_channels, h, w))
 
 
 def test_source_kb_feature_selection(rx, test_cfg):
@@ -43,16 +48,15 @@ def test_dit_shapes_odd_grid_and_adaln_zero():
 
 @pytest.mark.parametrize("steps", [1, 3, 8])
 def test_reconstruction_any_step_count(rx, test_cfg, steps):
-    y = _y(test_cfg)
     seen = []
-    img = rx.decode(y, torch.tensor([10.0]), RECONSTRUCTION, (100, 70), steps=steps,
+    img = rx.decode(_received(test_cfg), torch.tensor([10.0]), RECONSTRUCTION, (100, 70), steps=steps,
                     generator=torch.Generator().manual_seed(0), on_step=lambda i, n: seen.append((i, n)))
     assert img.shape == (1, 3, 100, 70) and 0 <= img.min() and img.max() <= 1
     assert len(seen) == steps
 
 
 def test_segmentation_label_map(rx, test_cfg):
-    labels = rx.decode(_y(test_cfg), torch.tensor([10.0]), SEGMENTATION, (100, 70))
+    labels = rx.decode(_received(test_cfg), torch.tensor([10.0]), SEGMENTATION, (100, 70))
     assert labels.shape == (1, 100, 70) and labels.dtype == torch.long
     assert 0 <= labels.min() and labels.max() < test_cfg.seg.num_classes
 
@@ -61,13 +65,16 @@ def test_training_losses_backprop(test_cfg):
     torch.manual_seed(0)
     rx = Receiver(test_cfg).train()
     c = test_cfg.encoder.symbol_channels
-    y = _y(test_cfg, b=2, h=4, w=4)
+    received = _received(test_cfg, b=2, h=4, w=4)
     x = torch.complex(torch.randn(2, c, 4, 4), torch.randn(2, c, 4, 4))
-    feats = rx.source_kb(y, RECONSTRUCTION)
-    out = rx.reconstruction.loss(y, feats, torch.tensor([5.0, 15.0]), x, torch.rand(2, 3, 64, 64),
-                                 torch.Generator().manual_seed(0))
+    feats = rx.source_kb(received.grid, RECONSTRUCTION)
+    with torch.no_grad():  # the DiT's output starts at zero, the refiner behind closed gates: open them
+        rx.reconstruction.dit.final.linear.weight.normal_(0, 0.01)
+        rx.reconstruction.synthesis.gates.fill_(0.5)
+    out = rx.reconstruction.loss(received, feats, torch.tensor([5.0, 15.0]), x, torch.tensor([0.5, 2.0]),
+                                 torch.rand(2, 3, 64, 64), torch.Generator().manual_seed(0), rx.analog)
     assert out["recon"].shape == (2, 3, 64, 64)
-    logits = rx.segment_logits(y)
+    logits = rx.segment_logits(received)
     target = torch.randint(0, test_cfg.seg.num_classes, (2, 64, 64))
     target[:, :8] = test_cfg.seg.ignore_index
     seg = rx.segmentation.loss(logits, target)

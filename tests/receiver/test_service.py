@@ -20,7 +20,7 @@ def parts(task_kb):
 
 def _stream(kb, tid: str):
     header = pb.TransmissionHeader(transmission_id=tid, task="segmentation", grid_c=48, grid_h=2, grid_w=2,
-                                   image_height=32, image_width=32, kb_fingerprint=kb.fingerprint,
+                                   image_height=32, image_width=32, kb_fingerprint=kb.fingerprint, power_scale=1.0,
                                    channel=pb.ChannelSettings(model="awgn", snr_db=10, csi=False))
     y = np.random.default_rng(0).standard_normal(2 * 192).astype("<f4").tobytes()
     return iter([pb.DeliverChunk(header=header, noise_var=0.1), pb.DeliverChunk(y=pb.SymbolBlock(offset=0, values=y))])

@@ -52,3 +52,16 @@ def test_bad_requests(pipeline, task_kb):
     mismatched = Pipeline(pipeline.cfg, pipeline.transmitter, pipeline.receiver, task_kb, other)
     with pytest.raises(NegotiationFailed, match="KBs differ"):
         mismatched.run(img, "segment this image")
+
+
+def test_untrained_proposed_is_exactly_the_linear_code(test_cfg):
+    """The oracle of the redesign: before training, the chain is the training-free linear code (its learned
+    parts start silent), so everything training adds is measured from that floor."""
+    from semcom.baselines.linear import LinearAnalog
+    from semcom.evaluate import chain_reconstructor
+
+    _, tx, rx = load_models(test_cfg, None, "cpu")  # no checkpoint: the linear path starts from the shipped fit
+    img = torch.rand(3, 80, 96, generator=torch.Generator().manual_seed(4))
+    for spec in (ChannelSpec("awgn", 3.0), ChannelSpec("rayleigh", 12.0, block_len=40), ChannelSpec("noiseless", 9)):
+        ours = chain_reconstructor(tx, rx, steps=2)(img, spec, 5)
+        torch.testing.assert_close(ours, LinearAnalog.load().reconstruct(img, spec, 5), atol=2e-5, rtol=0)

@@ -47,15 +47,15 @@ def test_softcast_gains_give_unit_power_and_follow_lambda_to_the_minus_quarter(p
 
 def test_all_components_noiseless_is_exact_and_fewer_are_the_projection(pca):
     img = torch.stack(smooth_images(2, seed=5))  # unseen images
-    t = AnalogEncoder(pca, 48)(img)
+    t = AnalogEncoder(4, 48, pca)(img)
     assert t.shape == (2, 48, 16, 16)
-    dec = AnalogDecoder(pca, 48)
+    dec = AnalogDecoder(4, 48, pca)
     torch.testing.assert_close(dec.synthesise(t), img, atol=1e-4, rtol=0)
     few = pca.truncate(12)
-    t12 = AnalogEncoder(pca, 12)(img)
+    t12 = AnalogEncoder(4, 12, pca)(img)
     x = torch.cat([image_patches(i, 4) for i in img])
     projected = ((x - few.mean) @ few.components.T) @ few.components + few.mean
-    torch.testing.assert_close(torch.cat([image_patches(i, 4) for i in AnalogDecoder(pca, 12).synthesise(t12)]),
+    torch.testing.assert_close(torch.cat([image_patches(i, 4) for i in AnalogDecoder(4, 12, pca).synthesise(t12)]),
                                projected, atol=1e-4, rtol=0)
 
 
@@ -83,7 +83,7 @@ def test_unbiased_view_removes_the_mmse_shrinkage(csi):
 @torch.no_grad()
 def test_lmmse_beats_the_raw_received_values_and_knows_the_scale(pca):
     img = torch.stack(smooth_images(1, seed=9))
-    enc, dec = AnalogEncoder(pca, 48), AnalogDecoder(pca, 48)
+    enc, dec = AnalogEncoder(4, 48, pca), AnalogDecoder(4, 48, pca)
     x, alpha = unit_power(to_complex(enc(img)))
     g = torch.Generator().manual_seed(1)
     out = Channel("awgn")(x.reshape(1, -1), -5.0, g)

@@ -2,6 +2,7 @@ import pytest
 import torch
 
 from shared.config import get_preset
+from shared.weights import REPO_WEIGHTS
 from shared.task_kb import RECONSTRUCTION, SEGMENTATION
 from transmitter.jscc_encoder import JSCCEncoder
 from transmitter.model import Transmitter
@@ -42,9 +43,20 @@ def test_symbols_unit_power_and_cbr(tx, hw):
         assert packet.cbr == pytest.approx(1 / 16)
 
 
-def test_tasks_send_different_symbols(tx):
+def test_untrained_sends_the_linear_code_then_tasks_differ(test_cfg):
+    from semcom.baselines.linear import LinearAnalog
+    from shared.analog import PatchPCA, to_complex, unit_power
+
+    pca = PatchPCA.load(REPO_WEIGHTS / "linear")
+    tx = Transmitter(test_cfg, pca).eval()
     img = torch.rand(1, 3, 64, 64)
     with torch.no_grad():
+        rec, seg = tx(img, RECONSTRUCTION), tx(img, SEGMENTATION)
+        linear, alpha = unit_power(to_complex(LinearAnalog(pca).encoder(img)))
+        torch.testing.assert_close(rec.symbols, linear.reshape(1, -1))  # the learned path starts silent
+        torch.testing.assert_close(rec.scale, alpha)
+        assert torch.equal(rec.symbols, seg.symbols)
+        tx.encoder.gate.fill_(0.5)  # once the learned path is open, the tasks' features differ
         assert not torch.allclose(tx(img, RECONSTRUCTION).symbols, tx(img, SEGMENTATION).symbols)
 
 
@@ -59,7 +71,9 @@ def test_paper_swin_is_table_1():
 
 def test_encoder_gradients_flow(test_cfg):
     enc = JSCCEncoder(test_cfg.encoder, 8)
+    with torch.no_grad():
+        enc.gate.fill_(0.5)  # it starts closed, which stops the gradient to the layers behind it
     img = torch.rand(2, 3, 32, 32)
-    x = enc(img, torch.randn(2, 8, 8, 8, requires_grad=True))
-    x.abs().sum().backward()
+    x, scale = enc(img, torch.randn(2, 8, 8, 8, requires_grad=True))
+    (x.abs().sum() + scale.sum()).backward()
     assert all(p.grad is not None for p in enc.parameters())

@@ -1,0 +1,25 @@
+"""What the receiver's networks take from the channel: the received symbol grid and, with the linear path,
+the LMMSE estimate of the linear analog code (``shared.analog``)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+
+SNR_SCALE_DB = 20.0  # SNR maps enter the networks as dB / 20
+
+
+def received_grid(symbols: torch.Tensor, snr_map_db: torch.Tensor, grid: tuple[int, int, int]) -> torch.Tensor:
+    """Receiver's view on the symbol grid: (B, n) complex + (B, n) SNR dB -> (B, 3c, h, w) real."""
+    c, h, w = grid
+    b = symbols.shape[0]
+    s = symbols.reshape(b, c, h, w)
+    snr = snr_map_db.reshape(b, c, h, w) / SNR_SCALE_DB
+    return torch.cat([s.real, s.imag, snr], dim=1).float()
+
+
+@dataclass
+class Received:
+    grid: torch.Tensor  # (B, 3c, h, w): [Re y, Im y, SNR dB / 20] as the receiver sees them
+    linear: torch.Tensor | None = None  # (B, 2c, h, w): LMMSE estimate of the code's values t (None: no linear path)
