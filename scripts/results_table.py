@@ -1,7 +1,8 @@
 """Prints the markdown tables of results/ (used in README and the weights' README).
 
     python3 scripts/results_table.py            shipped weights' quality and the benchmarks
-    python3 scripts/results_table.py --curves   the comparison curves (results/curves, scripts/make_curves.sh)
+    python3 scripts/results_table.py --curves [DIR]   the comparison curves (default results/curves,
+                                                       scripts/make_curves.sh)
 """
 
 import json
@@ -41,9 +42,8 @@ def main() -> None:
                   f"{r['completed']} done, {r['failed']} failed")
 
 
-def curves() -> None:
+def curves(root: Path = R / "curves") -> None:
     """Per (data, channel): each system's metric at each SNR, then the proposed system minus each other."""
-    root = R / "curves"
     for folder in sorted(p for p in root.glob("*") if p.is_dir()):
         docs = [json.loads(p.read_text()) for p in sorted(folder.glob("*.json"))]
         groups: dict[tuple, list[dict]] = {}
@@ -75,4 +75,8 @@ def curves() -> None:
 
 
 if __name__ == "__main__":
-    curves() if "--curves" in sys.argv else main()
+    if "--curves" in sys.argv:
+        rest = sys.argv[sys.argv.index("--curves") + 1:]
+        curves(Path(rest[0]) if rest else R / "curves")
+    else:
+        main()

@@ -30,36 +30,12 @@ from pathlib import Path
 
 import torch
 
+from semcom import systems
 from semcom.data import Kodak, segmentation_dataset
-from semcom.evaluate import chain_reconstructor, chain_segmenter, reconstruction_quality, segmentation_quality
-from semcom.pipeline import load_models
+from semcom.evaluate import reconstruction_quality, segmentation_quality
 from semcom.train import git_commit
 from shared.channel import ChannelSpec
-from shared.weights import read_config, resolve_weights
-
-CLASSICAL = {f"jpeg-{2 ** m}qam-{r}": (m, r) for m in (4, 6) for r in ("1/2", "2/3")}
-SEG_CLASSICAL = {f"fcn-{k}": v for k, v in CLASSICAL.items()}
-LINEAR = {"linear": False, "softcast": True}  # name -> per-image (SoftCast) statistics
-SYSTEMS = ("proposed", "deepjscc", "adjscc", "witt", *LINEAR, *CLASSICAL, "capacity-avif", "deeplab-jscc",
-           *SEG_CLASSICAL)
-SEG_SYSTEMS = ("proposed", "deeplab-jscc", *SEG_CLASSICAL)
-DESCRIPTIONS = {
-    "proposed": "generative semcom (Swin KB + JSCC + DiT diffusion / ResNet decoders)",
-    "deepjscc": "Deep JSCC (Bourtsoulatze et al.)",
-    "adjscc": "ADJSCC (Xu et al.), SNR-adaptive attention modules",
-    "witt": "WITT (Yang et al.), Swin Transformer JSCC with SNR modulation",
-    "linear": "linear analog code, no training: PCA of 16x16 patches, power g ~ lambda^-1/4, LMMSE "
-              "(fitted statistics; the image's power scale as side information)",
-    "softcast": "SoftCast (Jakubczak & Katabi): the linear analog code with each image's component variances "
-                "as side information (gains and LMMSE per image)",
-    **{k: f"JPEG + 5G LDPC rate {r} + {2 ** m}-QAM (Sionna), mean image when a block fails"
-       for k, (m, r) in CLASSICAL.items()},
-    "capacity-avif": "AVIF (AV1 intra) at the Shannon capacity of the same channel uses: an upper reference",
-    "deeplab-jscc": "Deeplab-JSCC: atrous (ASPP) JSCC encoder and decoder, trained through the channel",
-    **{f"fcn-{k}": f"JPEG + 5G LDPC rate {r} + {2 ** m}-QAM (Sionna), FCN segmenter at the receiver"
-       for k, (m, r) in CLASSICAL.items()},
-}
-
+from shared.weights import resolve_weights
 
 def parse_snr(text: str) -> list[float]:
     """'0:20:5' -> [0, 5, 10, 15, 20]; '1,4,7' -> [1, 4, 7]."""
@@ -76,98 +52,20 @@ def center_crop(img: torch.Tensor, size: int) -> torch.Tensor:
     return img[..., top:top + size, left:left + size]
 
 
-def build_reconstructor(system: str, args, images: list[torch.Tensor]):
-    """(reconstruct(img, spec, seed) -> img, cbr, provenance) for one system."""
-    if system == "proposed":
-        cfg, path = resolve_weights(args.preset, args.weights)
-        cfg, tx, rx = load_models(cfg, path, args.device)
-        doc = read_config(path)[1] if path else {}
-        rec = chain_reconstructor(tx, rx, args.steps)
-        prov = {"weights": str(path), "weights_sha256": doc.get("sha256"), "train_meta": doc.get("meta"),
-                "preset": cfg.name, "diffusion_steps": args.steps or cfg.diffusion.sample_steps}
-        return rec, cfg.encoder.cbr, prov
-    if system in ("deepjscc", "adjscc", "witt"):
-        model, prov = _load_baseline(system, args)
-        return (lambda img, spec, seed: model.reconstruct(img, spec, seed)), model.cbr, prov
-    from fractions import Fraction
-
-    cbr = args.cbr or resolve_weights(args.preset, args.weights)[0].encoder.cbr
-    if system in LINEAR:
-        from semcom.baselines.linear import LinearAnalog
-
-        code = LinearAnalog.load(args.linear_weights, cbr, adaptive=LINEAR[system])
-        pca = Path(args.linear_weights) / "pca.safetensors"
-        from shared.weights import file_sha256
-
-        return code.reconstruct, cbr, {"weights": str(pca), "weights_sha256": file_sha256(pca),
-                                       "side_information": "per-image component variances" if code.adaptive
-                                       else "the image's power scale"}
-    mean = torch.stack([i.mean(dim=(1, 2)) for i in images]).mean(0)[:, None, None]  # the data set's mean colour
-    if system == "capacity-avif":
-        from semcom.baselines.capacity import avif_at_capacity
-
-        def rec(img, spec, seed):
-            return avif_at_capacity(img, float(Fraction(cbr)), spec, mean.expand_as(img)).image
-
-        return rec, cbr, {"codec": "AVIF (Pillow)", "budget": "channel_uses * capacity bits per use"}
-
-    from semcom.baselines.classical import JPEGLDPCQAM
-
-    m, rate = CLASSICAL[system]
-    chain = JPEGLDPCQAM(m, rate)
-
-    def rec(img, spec, seed):
-        return chain.transmit(img, float(Fraction(cbr)), spec, seed, mean.expand_as(img)).image
-
-    return rec, cbr, {"codeword_bits": chain.n, "info_bits_per_codeword": chain.k, "ldpc_iterations": 20}
-
-
-def _load_baseline(system: str, args):
-    from semcom.baselines.system import BaselineSystem
-
-    name = "fcn" if system.startswith("fcn-") else system
-    path = Path(args.baseline_weights) / name
-    if not (path / "config.json").exists():
-        task = "segmentation" if name in ("fcn", "deeplab-jscc") else "reconstruction"
-        raise SystemExit(f"semcom eval: no trained {name} in {path}: train one with "
-                         f"`semcom train --system {name} --task {task} --out {path} ...`")
-    model = BaselineSystem.load(path).to(args.device)
-    doc = json.loads((path / "config.json").read_text())
-    return model, {"weights": str(path), "weights_sha256": doc.get("sha256"), "train_meta": doc.get("meta")}
-
-
-def build_segmenter(system: str, args, images: list[torch.Tensor]):
-    """(segment(img, spec, seed) -> labels, cbr, (num_classes, ignore_index), provenance) for one system."""
-    from fractions import Fraction
-
-    cfg, path = resolve_weights(args.preset, args.weights)
-    if system == "proposed":
-        cfg, tx, rx = load_models(cfg, path, args.device)
-        doc = read_config(path)[1] if path else {}
-        prov = {"weights": str(path), "weights_sha256": doc.get("sha256"), "train_meta": doc.get("meta"),
-                "preset": cfg.name}
-        return chain_segmenter(tx, rx), cfg.encoder.cbr, (cfg.seg.num_classes, cfg.seg.ignore_index), prov
-    model, prov = _load_baseline(system, args)
-    classes = (model.num_classes, model.ignore_index)
-    if system == "deeplab-jscc":
-        return model.segment, model.cbr, classes, prov
-    from semcom.baselines.classical import JPEGLDPCQAM
-
-    m, rate = SEG_CLASSICAL[system]
-    chain = JPEGLDPCQAM(m, rate)
-    cbr = args.cbr or cfg.encoder.cbr
-    mean = torch.stack([i.mean(dim=(1, 2)) for i in images]).mean(0)[:, None, None]
-
-    def segment(img, spec, seed):
-        received = chain.transmit(img, float(Fraction(cbr)), spec, seed, mean.expand_as(img)).image
-        return model.segment_image(received)
-
-    return segment, cbr, classes, {**prov, "codeword_bits": chain.n, "info_bits_per_codeword": chain.k}
+def context(args, images: list[torch.Tensor]) -> systems.BuildContext:
+    return systems.BuildContext(preset=args.preset, weights=args.weights, baseline_weights=args.baseline_weights,
+                                linear_weights=args.linear_weights, device=args.device, steps=args.steps,
+                                cbr=args.cbr, images=images)
 
 
 @torch.no_grad()
 def evaluate(system: str, args, snrs: list[float]) -> dict:
     from tqdm import tqdm
+
+    try:
+        entry = systems.get(system, args.task)
+    except KeyError as exc:
+        raise SystemExit(f"semcom eval: {exc.args[0]}") from None
 
     settings = [(s, args.channel) for s in snrs] + [(max(snrs), "noiseless")]
     per_image: dict[str, dict] = {}
@@ -181,15 +79,16 @@ def evaluate(system: str, args, snrs: list[float]) -> dict:
             if not ds.files:
                 raise SystemExit(f"semcom eval: none of {args.images} in {args.data}")
         images = [center_crop(ds[i], args.crop) if args.crop else ds[i] for i in range(min(len(ds), args.limit))]
-        reconstruct, cbr, prov = build_reconstructor(system, args, images)
+        built = entry.build(context(args, images), args.task)
+        reconstruct = built.run
     else:
-        if system not in SEG_SYSTEMS:
-            raise SystemExit(f"semcom eval: {system} is not a segmentation system; those are {', '.join(SEG_SYSTEMS)}")
         ds = segmentation_dataset(args.data, args.split)
         pairs = [ds[i] for i in range(min(len(ds), args.limit))]
         if args.crop:
             pairs = [(center_crop(img, args.crop), center_crop(lab, args.crop)) for img, lab in pairs]
-        segment, cbr, classes, prov = build_segmenter(system, args, [img for img, _ in pairs])
+        built = entry.build(context(args, [img for img, _ in pairs]), args.task)
+        segment, classes = built.run, built.classes
+    cbr, prov = built.cbr, built.provenance
     n_images = min(len(ds), args.limit)
     bar = tqdm(settings, desc=f"eval {system} {args.task}", dynamic_ncols=True)
     for snr, model in bar:
@@ -218,7 +117,7 @@ def evaluate(system: str, args, snrs: list[float]) -> dict:
                      for i, (img, lab) in enumerate(pairs[:args.examples])]
         save_examples(folder, system, shown)
     return {
-        "name": system, "description": DESCRIPTIONS[system], "task": args.task, "dataset": str(args.data),
+        "name": system, "description": entry.description, "kind": entry.kind, "task": args.task, "dataset": str(args.data),
         "split": args.split if args.task == "segmentation" else None, "crop": args.crop, "images": n_images,
         "channel": args.channel, "block_len": args.block_len, "csi": not args.no_csi, "cbr": cbr, "snr_db": snrs,
         "results": results, "noiseless": noiseless, **prov, "git_commit": git_commit(), "seed": args.seed,
@@ -328,7 +227,7 @@ def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="semcom eval", description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--task", choices=["reconstruction", "segmentation"], required=True)
-    p.add_argument("--systems", default="proposed", help=f"comma-separated, from: {', '.join(SYSTEMS)}")
+    p.add_argument("--systems", default="proposed", help=f"comma-separated, from: {', '.join(systems.names())}")
     p.add_argument("--data", required=True, help="a folder of PNG/JPEG images, e.g. Kodak (reconstruction), or a CamVid/VOC root")
     p.add_argument("--split", default="val", help="segmentation split")
     p.add_argument("--crop", type=int, default=0, help="centre-crop images to this size (e.g. 224); 0 = whole")
@@ -358,8 +257,8 @@ def main(argv: list[str] | None = None) -> int:
     out.mkdir(parents=True, exist_ok=True)
     snrs = parse_snr(args.snr)
     for system in args.systems.split(","):
-        if system not in SYSTEMS:
-            print(f"semcom eval: unknown system {system!r}; available: {', '.join(SYSTEMS)}", file=sys.stderr)
+        if system not in systems.names():
+            print(f"semcom eval: unknown system {system!r}; available: {', '.join(systems.names())}", file=sys.stderr)
             return 2
         if system == "proposed" and args.cbr:
             cfg, _ = resolve_weights(args.preset, args.weights)

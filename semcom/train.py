@@ -411,7 +411,9 @@ class Trainer:
 def parse(argv: list[str] | None) -> TrainConfig:
     p = argparse.ArgumentParser(prog="semcom train", description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--system", default="proposed", choices=["proposed", "deepjscc", "adjscc", "witt", "deeplab-jscc", "fcn"],
+    from semcom.systems import trainable
+
+    p.add_argument("--system", default="proposed", choices=trainable(),
                    help="the proposed system, or a learned baseline: deepjscc, adjscc, witt (--task reconstruction); "
                         "deeplab-jscc, fcn (the JPEG+LDPC+QAM chain's segmenter) (--task segmentation)")
     p.add_argument("--task", choices=TASKS, default="joint")

@@ -1,0 +1,32 @@
+#!/usr/bin/env bash
+# Every learned system retrained from scratch with the same budget on the same machine and data, then every
+# comparison curve remade from those weights: what README's comparison comes from (issue 12).
+#   BUDGET=3600 bash scripts/equal_budget.sh        (seconds of training per system; six systems, one after
+#                                                    the other, each with the whole machine)
+# Same for all: CBR 1/16, SNR uniform in -2..25 dB per sample, a quarter of the steps on Rayleigh block fading
+# (64-symbol blocks, CSI), batch 8 of 128x128 crops, the cosine schedule ending with the budget (--time-limit).
+# Reconstruction data: ../shared/data/photos and CamVid train frames (each folder drawn equally often);
+# segmentation: CamVid train. Kodak and CamVid val are never trained on. The proposed system trains both
+# tasks jointly within its one budget (one transmitter serves both); each baseline trains one task.
+# Resumable: a system whose run folder holds a finished checkpoint is skipped; RESUME=1 continues stopped runs.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+D=${SEMCOM_DATA:-../shared/data}
+BUDGET=${BUDGET:-3600}
+OUT=${OUT:-runs/equal-budget}
+mkdir -p "$OUT"
+common=(--batch 8 --crop 128 --steps 1000000 --time-limit "$BUDGET" --val-every 1000000 --ckpt-every 100)
+[ "${RESUME:-0}" = 1 ] && common+=(--resume)
+train() {  # NAME TASK DATA...
+  local name=$1 task=$2; shift 2
+  if [ -f "$OUT/$name/done" ]; then echo "$name: done already"; return; fi
+  semcom train --system "$name" --task "$task" "$@" --out "$OUT/$name" "${common[@]}" > "$OUT/$name.log" 2>&1
+  touch "$OUT/$name/done"
+}
+REC=(--data $D/photos --data $D/camvid/train --val-data $D/kodak)
+train proposed joint "${REC[@]}" --seg-data $D/camvid
+for s in deepjscc adjscc witt; do train $s reconstruction "${REC[@]}"; done
+for s in deeplab-jscc fcn; do train $s segmentation --seg-data $D/camvid; done
+mkdir -p "$OUT/baselines"
+for s in deepjscc adjscc witt deeplab-jscc fcn; do ln -sfn "../$s" "$OUT/baselines/$s"; done
+WEIGHTS="$OUT/proposed" BASELINES="$OUT/baselines" R="${CURVES:-results/curves}" bash scripts/make_curves.sh

@@ -1,0 +1,200 @@
+"""The one registry of systems: name -> tasks, description, how to build it for evaluation, whether it trains.
+
+``semcom eval --systems`` and ``semcom train --system`` take their names from here, and
+``tests/semcom/test_systems.py`` runs every entry through the same contract. A new system is one
+entry: a ``build(ctx, task)`` returning an ``Evaluated`` (the function the evaluation loop calls,
+the CBR it spends, provenance for the JSON), and, when it learns, a model that ``semcom train``
+can build (``semcom.baselines.system.LEARNED``) or the proposed system's ``Trainer`` path.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from fractions import Fraction
+from pathlib import Path
+from typing import Callable
+
+import torch
+
+from shared.task_kb import RECONSTRUCTION, SEGMENTATION
+from shared.weights import REPO_WEIGHTS, file_sha256, read_config, resolve_weights
+
+
+@dataclass
+class BuildContext:
+    """What building a system for evaluation may use (the fields of `semcom eval`'s options)."""
+
+    preset: str = "cpu"
+    weights: str | None = "default"  # the proposed system's checkpoint
+    baseline_weights: str = str(REPO_WEIGHTS / "baselines")
+    linear_weights: str = str(REPO_WEIGHTS / "linear")
+    device: str = "cpu"
+    steps: int | None = None  # diffusion steps of the proposed system
+    cbr: str | None = None
+    images: list[torch.Tensor] = field(default_factory=list)  # the evaluated images (classical chains: mean image)
+
+    def default_cbr(self) -> str:
+        return self.cbr or resolve_weights(self.preset, self.weights)[0].encoder.cbr
+
+    def mean_image(self, like: torch.Tensor) -> torch.Tensor:
+        """The data set's mean colour as an image like `like`: what a lost digital transmission shows."""
+        if not self.images:
+            return torch.full_like(like, 0.5)
+        mean = torch.stack([i.mean(dim=(1, 2)) for i in self.images]).mean(0)[:, None, None]
+        return mean.expand_as(like)
+
+
+@dataclass
+class Evaluated:
+    """A built system: `run(image (3,H,W), ChannelSpec, seed)` -> reconstruction (3,H,W) or labels (H,W)."""
+
+    run: Callable
+    cbr: str
+    provenance: dict
+    classes: tuple[int, int] | None = None  # segmentation: (number of classes, void index)
+
+
+@dataclass(frozen=True)
+class SystemEntry:
+    name: str
+    tasks: tuple[str, ...]
+    description: str
+    build: Callable[[BuildContext, str], Evaluated]
+    trainable: bool = False  # `semcom train --system NAME`
+    kind: str = "baseline"  # proposed | learned | training-free | reference
+
+
+# ---------------------------------------------------------------------------------------------- builders
+
+
+def _proposed(ctx: BuildContext, task: str) -> Evaluated:
+    from semcom.evaluate import chain_reconstructor, chain_segmenter
+    from semcom.pipeline import load_models
+
+    cfg, path = resolve_weights(ctx.preset, ctx.weights)
+    cfg, tx, rx = load_models(cfg, path, ctx.device)
+    doc = read_config(path)[1] if path else {}
+    prov = {"weights": str(path), "weights_sha256": doc.get("sha256"), "train_meta": doc.get("meta"),
+            "preset": cfg.name}
+    if task == RECONSTRUCTION:
+        prov["diffusion_steps"] = ctx.steps or cfg.diffusion.sample_steps
+        return Evaluated(chain_reconstructor(tx, rx, ctx.steps), cfg.encoder.cbr, prov)
+    return Evaluated(chain_segmenter(tx, rx), cfg.encoder.cbr, prov, (cfg.seg.num_classes, cfg.seg.ignore_index))
+
+
+def load_baseline(name: str, ctx: BuildContext):
+    """A trained learned baseline from ctx.baseline_weights/<name>, with its provenance."""
+    from semcom.baselines.system import BaselineSystem, task_of
+
+    path = Path(ctx.baseline_weights) / name
+    if not (path / "config.json").exists():
+        raise SystemExit(f"semcom eval: no trained {name} in {path}: train one with "
+                         f"`semcom train --system {name} --task {task_of(name)} --out {path} ...`")
+    model = BaselineSystem.load(path).to(ctx.device)
+    doc = json.loads((path / "config.json").read_text())
+    return model, {"weights": str(path), "weights_sha256": doc.get("sha256"), "train_meta": doc.get("meta")}
+
+
+def _learned(ctx: BuildContext, task: str, name: str) -> Evaluated:
+    model, prov = load_baseline(name, ctx)
+    if task == RECONSTRUCTION:
+        return Evaluated(model.reconstruct, model.cbr, prov)
+    return Evaluated(model.segment, model.cbr, prov, (model.num_classes, model.ignore_index))
+
+
+def _linear(ctx: BuildContext, task: str, adaptive: bool) -> Evaluated:
+    from semcom.baselines.linear import LinearAnalog
+
+    cbr = ctx.default_cbr()
+    code = LinearAnalog.load(ctx.linear_weights, cbr, adaptive=adaptive)
+    pca = Path(ctx.linear_weights) / "pca.safetensors"
+    return Evaluated(code.reconstruct, cbr, {"weights": str(pca), "weights_sha256": file_sha256(pca),
+                                             "side_information": "per-image component variances" if adaptive
+                                             else "the image's power scale"})
+
+
+def _capacity(ctx: BuildContext, task: str) -> Evaluated:
+    from semcom.baselines.capacity import avif_at_capacity
+
+    cbr = ctx.default_cbr()
+
+    def run(img, spec, seed):
+        return avif_at_capacity(img, float(Fraction(cbr)), spec, ctx.mean_image(img)).image
+
+    return Evaluated(run, cbr, {"codec": "AVIF (Pillow)", "budget": "channel_uses * capacity bits per use"})
+
+
+def _classical(ctx: BuildContext, task: str, bits: int, rate: str) -> Evaluated:
+    from semcom.baselines.classical import JPEGLDPCQAM
+
+    cbr = ctx.default_cbr()
+    chain = JPEGLDPCQAM(bits, rate)
+    prov = {"codeword_bits": chain.n, "info_bits_per_codeword": chain.k, "ldpc_iterations": 20}
+
+    def received(img, spec, seed):
+        return chain.transmit(img, float(Fraction(cbr)), spec, seed, ctx.mean_image(img)).image
+
+    if task == RECONSTRUCTION:
+        return Evaluated(received, cbr, prov)
+    fcn, fcn_prov = load_baseline("fcn", ctx)
+    return Evaluated(lambda img, spec, seed: fcn.segment_image(received(img, spec, seed)), cbr,
+                     {**fcn_prov, **prov}, (fcn.num_classes, fcn.ignore_index))
+
+
+# ---------------------------------------------------------------------------------------------- the registry
+
+REC, SEG = (RECONSTRUCTION,), (SEGMENTATION,)
+REGISTRY: dict[str, SystemEntry] = {}
+
+
+def _add(entry: SystemEntry) -> None:
+    REGISTRY[entry.name] = entry
+
+
+_add(SystemEntry("proposed", (RECONSTRUCTION, SEGMENTATION),
+                 "generative semcom (Swin KB + JSCC with a linear analog path + DiT diffusion / ResNet decoders)",
+                 _proposed, trainable=True, kind="proposed"))
+for _name, _desc in (("deepjscc", "Deep JSCC (Bourtsoulatze et al.)"),
+                     ("adjscc", "ADJSCC (Xu et al.), SNR-adaptive attention modules"),
+                     ("witt", "WITT (Yang et al.), Swin Transformer JSCC with SNR modulation")):
+    _add(SystemEntry(_name, REC, _desc, lambda ctx, task, n=_name: _learned(ctx, task, n), True, "learned"))
+_add(SystemEntry("deeplab-jscc", SEG, "Deeplab-JSCC: atrous (ASPP) JSCC encoder and decoder, trained through the "
+                 "channel", lambda ctx, task: _learned(ctx, task, "deeplab-jscc"), True, "learned"))
+_add(SystemEntry("fcn", (), "the FCN segmenter of the JPEG + LDPC + QAM chains (trained on JPEG-degraded crops; "
+                 "evaluated as fcn-jpeg-*)", lambda ctx, task: _learned(ctx, task, "fcn"), True, "learned"))
+_add(SystemEntry("linear", REC, "linear analog code, no training: PCA of 16x16 patches, power g ~ lambda^-1/4, LMMSE "
+                 "(fitted statistics; the image's power scale as side information)",
+                 lambda ctx, task: _linear(ctx, task, False), kind="training-free"))
+_add(SystemEntry("softcast", REC, "SoftCast (Jakubczak & Katabi): the linear analog code with each image's component "
+                 "variances as side information (gains and LMMSE per image)",
+                 lambda ctx, task: _linear(ctx, task, True), kind="training-free"))
+for _bits in (4, 6):
+    for _rate in ("1/2", "2/3"):
+        _jpeg = f"jpeg-{2 ** _bits}qam-{_rate}"
+        _add(SystemEntry(_jpeg, REC, f"JPEG + 5G LDPC rate {_rate} + {2 ** _bits}-QAM (Sionna), mean image when a "
+                         "block fails", lambda ctx, task, b=_bits, r=_rate: _classical(ctx, task, b, r),
+                         kind="training-free"))
+        _add(SystemEntry(f"fcn-{_jpeg}", SEG, f"JPEG + 5G LDPC rate {_rate} + {2 ** _bits}-QAM (Sionna), FCN "
+                         "segmenter at the receiver", lambda ctx, task, b=_bits, r=_rate: _classical(ctx, task, b, r),
+                         kind="training-free"))
+_add(SystemEntry("capacity-avif", REC, "AVIF (AV1 intra) at the Shannon capacity of the same channel uses: an upper "
+                 "reference", _capacity, kind="reference"))
+
+
+def names(task: str | None = None) -> list[str]:
+    """Every evaluable system, or those of one task."""
+    return [n for n, e in REGISTRY.items() if e.tasks and (task is None or task in e.tasks)]
+
+
+def trainable() -> list[str]:
+    return [n for n, e in REGISTRY.items() if e.trainable]
+
+
+def get(name: str, task: str) -> SystemEntry:
+    if name not in REGISTRY or not REGISTRY[name].tasks:
+        raise KeyError(f"unknown system {name!r}; available: {', '.join(names())}")
+    entry = REGISTRY[name]
+    if task not in entry.tasks:
+        raise KeyError(f"{name} is not a {task} system; those are {', '.join(names(task))}")
+    return entry
