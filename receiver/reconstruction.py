@@ -25,7 +25,10 @@ Without the linear path (checkpoints made before it) the state is sqrt(2) [Re x,
 
 Training (``loss``): a random step t, z_t from the forward process, the DiT's x0 prediction;
 loss = the paper's MSE between the original and the reconstructed image (eq. 5) +
-``latent_loss_weight`` * MSE(z0_hat, z0).
+``latent_loss_weight`` * MSE(z0_hat, z0). With ``log_mse`` (every preset now) eq. 5 is taken per
+image and the loss is the mean of its logarithm, i.e. the batch's mean PSNR: a batch mixes SNRs
+from -2 to 25 dB, and with the plain mean of eq. 5 the low-SNR images' large errors set the
+gradient (measured: +0.8 dB at 1 dB but -1.2 dB at 13 dB against the linear code after 250 steps).
 """
 
 from __future__ import annotations
@@ -43,6 +46,9 @@ from receiver.received import Received
 from shared.analog import AnalogDecoder
 from shared.config import DiffusionConfig, DiTConfig
 from shared.layers import ResidualBlock
+
+
+LOG_MSE_SCALE = 10 ** -2.5  # the MSE at 25 dB PSNR: log-MSE's gradient equals eq. 5's there
 
 
 class ImageSynthesis(nn.Module):
@@ -155,9 +161,14 @@ class ReconstructionDecoder(nn.Module):
         z_t = self.schedule.q_sample(z0, t, noise)
         z0_hat = z_lin + self.dit(z_t, t, cond, snr_db)  # (B, 2c, h, w)
         recon = self._image(z0_hat, feats, analog)  # (B, 3, H, W)
-        image_mse = F.mse_loss(recon, image)
+        per_image = (recon - image).pow(2).flatten(1).mean(1)  # (B,) eq. 5 per image
+        image_mse = per_image.mean()
         latent_mse = F.mse_loss(z0_hat, z0)
-        total = image_mse + self.diff_cfg.latent_loss_weight * latent_mse
+        if self.diff_cfg.log_mse:  # the mean PSNR over the batch, scaled to eq. 5's size at 25 dB
+            image_loss = LOG_MSE_SCALE * per_image.clamp_min(1e-10).log().mean()
+        else:
+            image_loss = image_mse
+        total = image_loss + self.diff_cfg.latent_loss_weight * latent_mse
         return {"loss": total, "image_mse": image_mse, "latent_mse": latent_mse, "recon": recon}
 
     @torch.no_grad()

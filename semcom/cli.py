@@ -13,6 +13,7 @@ commands:
   bench models    parameters, peak memory and seconds per image of each preset (JSON)
   bench services  the three services on loopback: throughput, latency, transport overhead, memory (JSON)
   bench taskkb    similarity scores behind the task KB's threshold and margin (JSON)
+  bench diffusion quality, realism and time against diffusion steps, starting noise and without the DiT (JSON)
 
 Run `semcom COMMAND --help` for a command's options."""
 
@@ -38,6 +39,9 @@ def main(argv: list[str] | None = None) -> int:
             return run(rest[1:])
         if cmd == "bench" and rest[:1] == ["services"]:
             from semcom.bench_services import main as run
+            return run(rest[1:])
+        if cmd == "bench" and rest[:1] == ["diffusion"]:
+            from semcom.bench_diffusion import main as run
             return run(rest[1:])
         if cmd == "bench" and rest[:1] == ["taskkb"]:
             from semcom.bench_taskkb import main as run

@@ -101,6 +101,9 @@ class DiffusionConfig:
     # share of training samples drawn at the last step (pure noise in): the one-step x0 prediction is
     # the regression estimate E[z0 | y] that a 1-step decode returns; the rest of t trains the sampler
     regression_share: float = 0.5
+    # image loss: the mean over the batch of log(eq. 5 per image) (= the mean PSNR) instead of eq. 5's mean,
+    # so every SNR of a batch counts alike (False only in checkpoints made before it existed)
+    log_mse: bool = False
 
 
 @dataclass(frozen=True)
@@ -194,7 +197,7 @@ def _tuples(v: Any) -> Any:
 
 def paper() -> ModelConfig:
     """Table I of the paper (DiT-XL/2-sized decoder; 21 PASCAL VOC classes)."""
-    return ModelConfig(name="paper", encoder=EncoderConfig(linear_path=True))
+    return ModelConfig(name="paper", encoder=EncoderConfig(linear_path=True), diffusion=DiffusionConfig(log_mse=True))
 
 
 def cpu() -> ModelConfig:
@@ -206,7 +209,7 @@ def cpu() -> ModelConfig:
         rx_kb=ReceiverKBConfig(hidden=96),
         dit=DiTConfig(hidden=192, depth=4, heads=4, patch=2, up_channels=(96, 64, 48, 24), refine_channels=16,
                       decoder_channels=96, decoder_blocks=6),
-        diffusion=DiffusionConfig(sample_steps=1),
+        diffusion=DiffusionConfig(sample_steps=1, log_mse=True),
         seg=SegConfig(hidden=96, class_names=CAMVID_CLASSES, ignore_index=11),
         max_side=2048,
         max_pixels=2048 * 2048,
@@ -222,7 +225,7 @@ def test() -> ModelConfig:
         rx_kb=ReceiverKBConfig(hidden=16),
         dit=DiTConfig(hidden=32, depth=2, heads=2, patch=2, up_channels=(16, 16, 8, 8), refine_channels=8,
                       decoder_channels=16, decoder_blocks=1),
-        diffusion=DiffusionConfig(timesteps=100, sample_steps=3),
+        diffusion=DiffusionConfig(timesteps=100, sample_steps=3, log_mse=True),
         seg=SegConfig(hidden=16, class_names=CAMVID_CLASSES, ignore_index=11),
         max_side=1024,
         max_pixels=1024 * 1024,

@@ -82,3 +82,22 @@ def test_training_losses_backprop(test_cfg):
     grads = [p.grad for p in rx.parameters()]
     assert sum(g is not None for g in grads) == len(grads)
     assert all(torch.isfinite(g).all() for g in grads if g is not None)
+
+
+def test_log_mse_loss_is_the_mean_psnr_of_the_batch(test_cfg):
+    from receiver.reconstruction import LOG_MSE_SCALE
+
+    torch.manual_seed(0)
+    rx = Receiver(test_cfg).train()
+    assert test_cfg.diffusion.log_mse
+    c = test_cfg.encoder.symbol_channels
+    received = _received(test_cfg, b=2, h=4, w=4)
+    x = torch.complex(torch.randn(2, c, 4, 4), torch.randn(2, c, 4, 4))
+    image = torch.rand(2, 3, 64, 64)
+    feats = rx.source_kb(received.grid, RECONSTRUCTION)
+    out = rx.reconstruction.loss(received, feats, torch.tensor([0.0, 20.0]), x, torch.tensor([1.0, 1.0]), image,
+                                 torch.Generator().manual_seed(0), rx.analog)
+    per_image = (out["recon"] - image).pow(2).flatten(1).mean(1)
+    expected = LOG_MSE_SCALE * per_image.log().mean() + test_cfg.diffusion.latent_loss_weight * out["latent_mse"]
+    torch.testing.assert_close(out["loss"], expected)
+    torch.testing.assert_close(out["image_mse"], per_image.mean())

@@ -35,3 +35,17 @@ def test_iou_eq3_with_ignore_index():
     assert iou[2].item() == pytest.approx(1 / 2)
     assert cm.miou() == pytest.approx((1 / 3 + 2 / 3 + 1 / 2) / 3)
     assert miou(target, target, 3, 9) == pytest.approx(1.0)
+
+
+def test_spectral_distance_is_zero_for_the_original_and_sees_blur():
+    from shared.metrics import radial_spectrum_db, spectral_distance_db
+
+    g = torch.Generator().manual_seed(3)
+    img = torch.rand(3, 96, 128, generator=g)
+    assert radial_spectrum_db(img).shape == (32,)
+    assert spectral_distance_db(img, img) == 0.0
+    blurred = torch.nn.functional.avg_pool2d(img[None], 5, stride=1, padding=2)[0]
+    noisy = (img + 0.05 * torch.randn(img.shape, generator=g)).clamp(0, 1)
+    assert spectral_distance_db(img, blurred) > 3 * spectral_distance_db(img, noisy)
+    deficit = radial_spectrum_db(img) - radial_spectrum_db(blurred)
+    assert deficit[-8:].mean() > deficit[:8].mean() + 5  # blur removes the high frequencies
