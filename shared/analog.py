@@ -55,6 +55,13 @@ class PatchPCA:
             raise ValueError(f"cannot keep {k} components of a fit with {self.keep}")
         return PatchPCA(self.patch, self.mean, self.components[:k], self.variances[:k])
 
+    def code(self, patch: int, keep: int) -> tuple["PatchPCA", torch.Tensor]:
+        """The first `keep` components and their SoftCast gains, for a code of `patch` x `patch` patches."""
+        if patch != self.patch:
+            raise ValueError(f"a fit of {self.patch}x{self.patch} patches cannot start a {patch}x{patch} code")
+        kept = self.truncate(keep)
+        return kept, softcast_gains(kept.variances)
+
     def save(self, directory: str | Path, meta: dict | None = None) -> Path:
         d = Path(directory)
         d.mkdir(parents=True, exist_ok=True)
@@ -146,10 +153,7 @@ class AnalogEncoder(nn.Module):
 
     @torch.no_grad()
     def init_from(self, pca: PatchPCA) -> None:
-        if pca.patch != self.patch:
-            raise ValueError(f"a fit of {pca.patch}x{pca.patch} patches cannot start a {self.patch}x{self.patch} code")
-        pca = pca.truncate(self.keep)
-        g = softcast_gains(pca.variances)
+        pca, g = pca.code(self.patch, self.keep)
         weight = (g[:, None] * pca.components).view(self.keep, 3, self.patch, self.patch)
         self.proj.weight.copy_(weight)
         self.proj.bias.copy_(-(weight.flatten(1) @ pca.mean))
@@ -178,10 +182,7 @@ class AnalogDecoder(nn.Module):
 
     @torch.no_grad()
     def init_from(self, pca: PatchPCA) -> None:
-        if pca.patch != self.patch:
-            raise ValueError(f"a fit of {pca.patch}x{pca.patch} patches cannot start a {self.patch}x{self.patch} code")
-        pca = pca.truncate(self.keep)
-        g = softcast_gains(pca.variances)
+        pca, g = pca.code(self.patch, self.keep)
         self.prior.copy_((g.pow(2) * pca.variances).log())
         self.synth.weight.copy_((pca.components / g[:, None]).view(self.keep, 3, self.patch, self.patch))
         self.mean.copy_(pca.mean.view(1, -1, 1, 1))
