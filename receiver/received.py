@@ -7,7 +7,8 @@ from dataclasses import dataclass
 
 import torch
 
-SNR_SCALE_DB = 20.0  # SNR maps enter the networks as dB / 20
+from shared.symbols import snr_feature
+
 
 
 def received_grid(symbols: torch.Tensor, snr_map_db: torch.Tensor, grid: tuple[int, int, int]) -> torch.Tensor:
@@ -15,7 +16,7 @@ def received_grid(symbols: torch.Tensor, snr_map_db: torch.Tensor, grid: tuple[i
     c, h, w = grid
     b = symbols.shape[0]
     s = symbols.reshape(b, c, h, w)
-    snr = snr_map_db.reshape(b, c, h, w) / SNR_SCALE_DB
+    snr = snr_feature(snr_map_db.reshape(b, c, h, w))
     return torch.cat([s.real, s.imag, snr], dim=1).float()
 
 

@@ -46,6 +46,7 @@ from receiver.received import Received
 from shared.analog import AnalogDecoder
 from shared.config import DiffusionConfig, DiTConfig
 from shared.layers import ResidualBlock
+from shared.symbols import to_real
 
 
 LOG_MSE_SCALE = 10 ** -2.5  # the MSE at 25 dB PSNR: log-MSE's gradient equals eq. 5's there
@@ -125,7 +126,7 @@ class ReconstructionDecoder(nn.Module):
     @staticmethod
     def state_from_symbols(x: torch.Tensor) -> torch.Tensor:
         """Complex symbol grid (B, c, h, w) -> diffusion state (B, 2c, h, w), unit variance per component."""
-        return math.sqrt(2.0) * torch.cat([x.real, x.imag], dim=1)
+        return math.sqrt(2.0) * to_real(x)
 
     @staticmethod
     def _std(analog: AnalogDecoder) -> torch.Tensor:
@@ -152,7 +153,7 @@ class ReconstructionDecoder(nn.Module):
         """Training loss for one batch; `x` is the transmitted symbol grid with its power scale, `image`
         the (padded) original."""
         if self.linear_path:  # the code's values before the power scale, per component at unit variance
-            z0 = (torch.cat([x.real, x.imag], dim=1) / scale.view(-1, 1, 1, 1) / self._std(analog)).detach()
+            z0 = (to_real(x) / scale.view(-1, 1, 1, 1) / self._std(analog)).detach()
         else:
             z0 = self.state_from_symbols(x).detach()  # (B, 2c, h, w)
         cond, z_lin = self._parts(received, feats, snr_db, analog)

@@ -31,6 +31,8 @@ from safetensors.torch import load_file, save_file
 from torch import nn
 from torch.nn import functional as F
 
+from shared.symbols import to_real
+
 PCA_FILE = "pca.safetensors"
 
 
@@ -117,24 +119,6 @@ def softcast_gains(variances: torch.Tensor) -> torch.Tensor:
     g = variances.clamp_min(1e-12).pow(-0.25)
     power = (g.pow(2) * variances).sum() / (variances.numel() / 2)  # per complex symbol
     return g / power.sqrt()
-
-
-def to_complex(t: torch.Tensor) -> torch.Tensor:
-    """(B, 2c, h, w) real -> (B, c, h, w) complex: the first c channels are real parts, the rest imaginary."""
-    c = t.shape[1] // 2
-    return torch.complex(t[:, :c].float(), t[:, c:].float())
-
-
-def to_real(x: torch.Tensor) -> torch.Tensor:
-    """(B, c, h, w) complex -> (B, 2c, h, w) real, the inverse of ``to_complex``."""
-    return torch.cat([x.real, x.imag], dim=1)
-
-
-def unit_power(x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """Scale each transmission (B, c, h, w) complex to unit average power: (x * alpha, alpha (B,))."""
-    power = x.abs().pow(2).flatten(1).mean(1)  # (B,)
-    alpha = power.clamp_min(1e-12).rsqrt()
-    return x * alpha.view(-1, 1, 1, 1), alpha
 
 
 class AnalogEncoder(nn.Module):

@@ -78,12 +78,6 @@ def complex_normal(shape: tuple[int, ...], generator: torch.Generator | None, de
     return torch.complex(re * std, im * std)
 
 
-def normalize_power(x: torch.Tensor) -> torch.Tensor:
-    """Scale each row of complex symbols (B, n) to unit average power per complex symbol."""
-    power = x.abs().pow(2).mean(dim=-1, keepdim=True)  # (B, 1)
-    return x / torch.sqrt(power.clamp_min(1e-12))
-
-
 def rayleigh_gains(batch: int, n: int, block_len: int, generator: torch.Generator | None,
                    device: torch.device | str = "cpu") -> torch.Tensor:
     """Block-fading gains (B, n), h ~ CN(0, 1) constant over `block_len` symbols (0 = whole row)."""

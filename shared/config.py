@@ -19,10 +19,10 @@ from __future__ import annotations
 import dataclasses
 import json
 from dataclasses import dataclass, field
-from fractions import Fraction
 from typing import Any, Callable
 
 from shared.classes import CAMVID_CLASSES, VOC_CLASSES
+from shared.symbols import symbol_channels
 
 
 @dataclass(frozen=True)
@@ -57,13 +57,7 @@ class EncoderConfig:
     @property
     def symbol_channels(self) -> int:
         """Complex symbols per position of the symbol grid (from the CBR)."""
-        c = Fraction(self.cbr) * 3 * self.stride**2
-        if c.denominator != 1 or c < 1:
-            raise ValueError(
-                f"CBR {self.cbr} with stride {self.stride} gives {c} complex channels per position; "
-                f"choose a CBR k/(3*{self.stride}^2) with integer k >= 1 (for example 1/16, 1/32, 1/64)"
-            )
-        return int(c)
+        return symbol_channels(self.cbr, self.stride)
 
 
 @dataclass(frozen=True)

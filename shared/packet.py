@@ -6,6 +6,8 @@ from dataclasses import dataclass
 
 import torch
 
+from shared.symbols import cbr_of
+
 
 @dataclass
 class SymbolPacket:
@@ -33,5 +35,4 @@ class SymbolPacket:
     @property
     def cbr(self) -> float:
         """Channel bandwidth ratio: channel uses / (H * W * 3)."""
-        height, width = self.image_size
-        return self.channel_uses / (height * width * 3)
+        return cbr_of(self.grid, self.image_size)

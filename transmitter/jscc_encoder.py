@@ -23,9 +23,10 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from shared.analog import AnalogEncoder, PatchPCA, to_complex, unit_power
+from shared.analog import AnalogEncoder, PatchPCA
 from shared.config import EncoderConfig
 from shared.layers import ResidualBlock
+from shared.symbols import to_complex, unit_power
 
 
 class JSCCEncoder(nn.Module):

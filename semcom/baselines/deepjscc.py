@@ -16,21 +16,13 @@ Interface (used by training and ``semcom eval``)::
 
 from __future__ import annotations
 
-from fractions import Fraction
 
 import torch
 from torch import nn
 
-from shared.channel import normalize_power
+from shared.symbols import encode_symbols, snr_feature, symbol_channels, to_real
 
 STRIDE = 4
-
-
-def symbol_channels(cbr: str) -> int:
-    c = Fraction(cbr) * 3 * STRIDE**2
-    if c.denominator != 1 or c < 1:
-        raise ValueError(f"CBR {cbr} needs a whole number of complex channels at stride {STRIDE} (k/48)")
-    return int(c)
 
 
 class GDN(nn.Module):
@@ -57,7 +49,7 @@ class AFModule(nn.Module):
                                 nn.Linear(channels // 2 + 1, channels), nn.Sigmoid())
 
     def forward(self, x: torch.Tensor, snr_db: torch.Tensor) -> torch.Tensor:
-        ctx = torch.cat([x.mean(dim=(2, 3)), snr_db[:, None] / 20.0], dim=1)  # (B, C+1)
+        ctx = torch.cat([x.mean(dim=(2, 3)), snr_feature(snr_db[:, None])], dim=1)  # (B, C+1)
         return x * self.fc(ctx)[:, :, None, None]
 
 
@@ -98,19 +90,16 @@ class DeepJSCC(nn.Module):
     def __init__(self, cbr: str = "1/16", width: int = 32) -> None:
         super().__init__()
         self.cbr = cbr
-        self.c = symbol_channels(cbr)
+        self.c = symbol_channels(cbr, STRIDE)
         enc = [3, width // 2, width, width, width, 2 * self.c]
         self.encoder = _Trunk(enc, [2, 2, 1, 1, 1], transpose=False, adaptive=self.adaptive)
         self.decoder = _Trunk(enc[::-1][:-1] + [3], [1, 1, 1, 2, 2], transpose=True, adaptive=self.adaptive)
 
     def encode(self, image: torch.Tensor, snr_db: torch.Tensor) -> torch.Tensor:
-        z = self.encoder(image * 2 - 1, snr_db)  # (B, 2c, H/4, W/4)
-        b, _, h, w = z.shape
-        x = torch.complex(z[:, : self.c], z[:, self.c:]).reshape(b, -1)
-        return normalize_power(x).reshape(b, self.c, h, w)
+        return encode_symbols(self.encoder(image * 2 - 1, snr_db))  # (B, c, H/4, W/4)
 
     def decode(self, y: torch.Tensor, snr_db: torch.Tensor) -> torch.Tensor:
-        z = torch.cat([y.real, y.imag], dim=1).float()  # (B, 2c, h, w)
+        z = to_real(y).float()  # (B, 2c, h, w)
         return torch.sigmoid(self.decoder(z, snr_db))  # (B, 3, 4h, 4w)
 
 

@@ -20,9 +20,10 @@ import torch
 
 from channel.step import transmit
 from shared.analog import PCA_FILE, AnalogDecoder, AnalogEncoder, PatchPCA, fit_pca, keep_for, softcast_gains, \
-    to_complex, unbiased_view, unit_power
+    unbiased_view
 from shared.channel import ChannelSpec, receiver_view
 from shared.layers import pad_to_multiple
+from shared.symbols import to_complex, unit_power
 from shared.weights import REPO_WEIGHTS
 
 SHIPPED = REPO_WEIGHTS / "linear"

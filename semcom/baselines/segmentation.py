@@ -20,14 +20,13 @@ from __future__ import annotations
 
 import io
 import random
-from fractions import Fraction
 
 import torch
 from PIL import Image
 from torch import nn
 from torch.nn import functional as F
 
-from shared.channel import normalize_power
+from shared.symbols import encode_symbols, snr_feature, symbol_channels, to_real
 from shared.imageio import to_pil, to_tensor
 
 
@@ -57,7 +56,7 @@ class _SNRScale(nn.Module):
         self.fc = nn.Sequential(nn.Linear(1, channels), nn.Sigmoid())
 
     def forward(self, x: torch.Tensor, snr_db: torch.Tensor) -> torch.Tensor:
-        return x * 2 * self.fc(snr_db[:, None] / 20.0)[:, :, None, None]
+        return x * 2 * self.fc(snr_feature(snr_db[:, None]))[:, :, None, None]
 
 
 class DeeplabJSCC(nn.Module):
@@ -67,10 +66,7 @@ class DeeplabJSCC(nn.Module):
 
     def __init__(self, cbr: str = "1/16", width: int = 32, num_classes: int = 11) -> None:
         super().__init__()
-        c = Fraction(cbr) * 3 * self.stride**2
-        if c.denominator != 1 or c < 1:
-            raise ValueError(f"CBR {cbr} needs a whole number of complex channels at stride {self.stride} (k/768)")
-        self.c, self.cbr, self.num_classes = int(c), cbr, num_classes
+        self.c, self.cbr, self.num_classes = symbol_channels(cbr, self.stride), cbr, num_classes
         w = width
         self.enc = nn.Sequential(_conv(3, w, 2), _conv(w, w), _conv(w, 2 * w, 2), _conv(2 * w, 2 * w),
                                  _conv(2 * w, 4 * w, 2), _conv(4 * w, 4 * w, 2))  # stride 16
@@ -86,14 +82,11 @@ class DeeplabJSCC(nn.Module):
 
     def encode(self, image: torch.Tensor, snr_db: torch.Tensor) -> torch.Tensor:
         """image (B, 3, H, W), H and W multiples of 16 -> x (B, c, H/16, W/16) complex, unit power."""
-        z = self.to_symbols(self.enc_snr(self.enc_aspp(self.enc(image * 2 - 1)), snr_db))
-        b, _, h, w = z.shape
-        x = torch.complex(z[:, : self.c], z[:, self.c:]).reshape(b, -1)
-        return normalize_power(x).reshape(b, self.c, h, w)
+        return encode_symbols(self.to_symbols(self.enc_snr(self.enc_aspp(self.enc(image * 2 - 1)), snr_db)))
 
     def decode(self, y: torch.Tensor, snr_db: torch.Tensor) -> torch.Tensor:
         """y (B, c, h, w) complex -> logits (B, K, 16h, 16w)."""
-        z = self.dec_in(torch.cat([y.real, y.imag], dim=1).float())
+        z = self.dec_in(to_real(y).float())
         z = self.dec_up(self.dec_aspp(self.dec_snr(z, snr_db)))  # (B, w, 4h, 4w)
         logits = self.classifier(z)
         return F.interpolate(logits, scale_factor=4, mode="bilinear", align_corners=False)

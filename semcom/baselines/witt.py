@@ -15,14 +15,13 @@ Same interface as the other learned baselines (``encode(image, snr)``, ``decode(
 
 from __future__ import annotations
 
-from fractions import Fraction
 
 import torch
 from timm.models.swin_transformer import SwinTransformerStage
 from torch import nn
 from torch.nn import functional as F
 
-from shared.channel import normalize_power
+from shared.symbols import encode_symbols, snr_feature, symbol_channels, to_real
 
 STRIDE = 16
 
@@ -36,7 +35,7 @@ class SNRModulation(nn.Module):
 
     def forward(self, x: torch.Tensor, snr_db: torch.Tensor) -> torch.Tensor:
         """x (B, H, W, C) channels-last."""
-        ctx = torch.cat([x.mean(dim=(1, 2)), snr_db[:, None] / 20.0], dim=1)  # (B, C+1)
+        ctx = torch.cat([x.mean(dim=(1, 2)), snr_feature(snr_db[:, None])], dim=1)  # (B, C+1)
         return x * self.mlp(ctx)[:, None, None, :]
 
 
@@ -61,10 +60,7 @@ class WITT(nn.Module):
                  window: int = 8) -> None:
         super().__init__()
         self.cbr = cbr
-        c = Fraction(cbr) * 3 * STRIDE**2
-        if c.denominator != 1 or c < 1:
-            raise ValueError(f"CBR {cbr} needs a whole number of complex channels at stride {STRIDE} (k/768)")
-        self.c = int(c)
+        self.c = symbol_channels(cbr, STRIDE)
         dims = [width, int(width * 1.5), width * 2, width * 3]
         heads = [max(1, d // 16) for d in dims]
         self.embed = nn.Conv2d(3, dims[0], 2, stride=2)
@@ -88,13 +84,11 @@ class WITT(nn.Module):
         for stage in self.enc:
             z = stage(z)  # ends at (B, H/16, W/16, d3)
         z = self.to_symbols(self.enc_mod(z, snr_db)).permute(0, 3, 1, 2)  # (B, 2c, h, w)
-        b, _, h, w = z.shape
-        x = torch.complex(z[:, : self.c], z[:, self.c:]).reshape(b, -1)
-        return normalize_power(x).reshape(b, self.c, h, w)
+        return encode_symbols(z)
 
     def decode(self, y: torch.Tensor, snr_db: torch.Tensor) -> torch.Tensor:
         """y (B, c, h, w) complex -> image (B, 3, 16h, 16w) in [0, 1]."""
-        z = torch.cat([y.real, y.imag], dim=1).float().permute(0, 2, 3, 1)  # (B, h, w, 2c)
+        z = to_real(y).float().permute(0, 2, 3, 1)  # (B, h, w, 2c)
         z = self.dec_mod(self.from_symbols(z), snr_db)
         for stage, up in zip(self.dec, self.up):
             z = up(stage(z))  # x2 per stage, last one to 3 channels

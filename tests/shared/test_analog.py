@@ -6,8 +6,9 @@ import pytest
 import torch
 
 from shared.analog import (AnalogDecoder, AnalogEncoder, PatchPCA, fit_pca, image_patches, keep_for, softcast_gains,
-                           to_complex, to_real, unbiased_view, unit_power)
+                           unbiased_view)
 from shared.channel import Channel, receiver_view
+from shared.symbols import to_complex, to_real, unit_power
 
 
 def smooth_images(n: int, size: int = 64, seed: int = 0) -> list[torch.Tensor]:

@@ -3,15 +3,16 @@ import math
 import pytest
 import torch
 
-from shared.channel import (MAX_SYMBOLS, Channel, ChannelSpec, complex_normal, mmse_equalize, normalize_power, rayleigh_gains,
+from shared.channel import (MAX_SYMBOLS, Channel, ChannelSpec, complex_normal, mmse_equalize, rayleigh_gains,
                             receiver_view, snr_db_to_noise_var)
+from shared.symbols import unit_power
 
 N = 400_000
 
 
 def unit_symbols(b: int, n: int, seed: int = 0) -> torch.Tensor:
     g = torch.Generator().manual_seed(seed)
-    return normalize_power(complex_normal((b, n), g))
+    return unit_power(complex_normal((b, n), g))[0]
 
 
 def test_noise_var_from_snr():
@@ -36,7 +37,7 @@ def test_awgn_measured_snr_within_0p1_db(snr_db):
 
 
 def test_unit_power_normalisation():
-    x = normalize_power(3.7 * unit_symbols(4, 1000))
+    x = unit_power(3.7 * unit_symbols(4, 1000))[0]
     assert torch.allclose(x.abs().pow(2).mean(dim=1), torch.ones(4), atol=1e-5)
 
 

@@ -45,7 +45,8 @@ def test_symbols_unit_power_and_cbr(tx, hw):
 
 def test_untrained_sends_the_linear_code_then_tasks_differ(test_cfg):
     from semcom.baselines.linear import LinearAnalog
-    from shared.analog import PatchPCA, to_complex, unit_power
+    from shared.analog import PatchPCA
+    from shared.symbols import to_complex, unit_power
 
     pca = PatchPCA.load(REPO_WEIGHTS / "linear")
     tx = Transmitter(test_cfg, pca).eval()

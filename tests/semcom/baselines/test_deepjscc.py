@@ -1,7 +1,7 @@
 import pytest
 import torch
 
-from semcom.baselines.deepjscc import ADJSCC, BASELINES, DeepJSCC, symbol_channels
+from semcom.baselines.deepjscc import ADJSCC, BASELINES, DeepJSCC
 
 
 @pytest.mark.parametrize("cls", [DeepJSCC, ADJSCC])
@@ -31,6 +31,6 @@ def test_adjscc_uses_the_snr():
 
 def test_registry_and_cbr_check():
     assert set(BASELINES) == {"deepjscc", "adjscc"}
-    assert symbol_channels("1/48") == 1
-    with pytest.raises(ValueError):
-        symbol_channels("1/100")
+    assert DeepJSCC("1/48", width=8).c == 1  # stride 4: 48 real values per position
+    with pytest.raises(ValueError, match="complex channels per position"):
+        DeepJSCC("1/100")

@@ -31,5 +31,5 @@ def test_any_image_size_through_the_project_channel():
     assert out.shape == img.shape
     assert torch.equal(out, s.reconstruct(img, ChannelSpec("rayleigh", 10.0), seed=1))
     assert "witt" in LEARNED
-    with pytest.raises(ValueError, match="k/768"):
+    with pytest.raises(ValueError, match="complex channels per position"):
         WITT("1/1000")
