@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import sys
 
-from shared.service import (build_server, env, load_models_or_exit, model_args, pick_device, run_until_signal,
+from shared.devices import pick_device
+from shared.service import (build_server, env, load_models_or_exit, model_args, run_until_signal,
                             server_args, setup_logging)
 
 

@@ -16,7 +16,7 @@ from PIL import Image
 
 from receiver.model import Receiver
 from receiver.results import ResultHub, ResultStore
-from shared.classes import class_colours
+from shared.classes import colourise
 from shared.imageio import encode_png, to_pil
 from shared.rpc import semcom_pb2 as pb
 from shared.rpc import semcom_pb2_grpc as rpc
@@ -223,7 +223,7 @@ class ReceiverService(Loading, rpc.ReceiverServicer):
         else:
             labels = out[0].cpu().numpy().astype(np.uint8)  # (H, W) class indices
             fields.update(labels_png=encode_png(Image.fromarray(labels, mode="L")),
-                          colour_png=encode_png(colourise(labels, cfg.seg.num_classes)),
+                          colour_png=encode_png(Image.fromarray(colourise(labels, cfg.seg.num_classes), mode="RGB")),
                           class_names=list(cfg.seg.class_names))
         timings["rx_encode_png"] = time.perf_counter() - t
         for stage in ("rx_queue", "decode", "rx_encode_png"):
@@ -247,8 +247,4 @@ class ReceiverService(Loading, rpc.ReceiverServicer):
 def transmission_id_ok(tid: str) -> bool:
     return 0 < len(tid) <= 64 and all(ch.isalnum() or ch in "_.-" for ch in tid)
 
-
-def colourise(labels: np.ndarray, num_classes: int) -> Image.Image:
-    palette = np.array(class_colours(max(num_classes, 1) + 1), dtype=np.uint8)
-    return Image.fromarray(palette[np.clip(labels, 0, num_classes)], mode="RGB")
 

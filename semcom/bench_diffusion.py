@@ -45,10 +45,10 @@ def main(argv: list[str] | None = None) -> int:
     from semcom.data import Kodak
     from semcom.eval import center_crop
     from semcom.pipeline import load_models
-    from semcom.train import git_commit
     from channel.step import transmit
     from shared.channel import ChannelSpec, receiver_view
     from shared.metrics import ms_ssim, psnr, spectral_distance_db
+    from shared.provenance import provenance
     from shared.seeding import derive_seed
     from shared.task_kb import RECONSTRUCTION
     from shared.weights import read_config, resolve_weights
@@ -116,9 +116,8 @@ def main(argv: list[str] | None = None) -> int:
     doc = {"weights": str(path), "weights_sha256": read_config(path)[1].get("sha256") if path else None,
            "preset": cfg.name, "data": args.data, "images": len(images), "crop": args.crop,
            "channel": args.channel, "snr_db": args.snr, "noise_seeds": args.noise_seeds, "results": mean,
-           "max_psnr_spread_over_noise_db": spread, "git_commit": git_commit(), "seed": args.seed,
-           "threads": torch.get_num_threads(), "torch": torch.__version__,
-           "command": "semcom bench diffusion " + " ".join(argv)}
+           "max_psnr_spread_over_noise_db": spread,
+           **provenance("semcom bench diffusion " + " ".join(argv), args.seed)}
     text = json.dumps(doc, indent=1)
     print(text)
     if args.out:

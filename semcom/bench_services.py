@@ -37,8 +37,10 @@ TASK_TEXT = {"reconstruction": "reconstruct the image", "segmentation": "segment
 def test_image(size: tuple[int, int], path: str | None) -> bytes:
     from PIL import Image
 
+    from shared.imageio import open_rgb
+
     if path:
-        img = Image.open(path).convert("RGB")
+        img = open_rgb(path)
         w, h = size[1], size[0]
         left, top = max(0, (img.width - w) // 2), max(0, (img.height - h) // 2)
         img = img.crop((left, top, left + w, top + h))
@@ -169,14 +171,12 @@ def load(addrs: dict[str, str], data: bytes, tasks: list[str], clients: int, dur
 
 
 def in_process(preset: str, weights: str, data: bytes, task: str, repeats: int) -> dict:
-    from PIL import Image
-
     from semcom.pipeline import Pipeline
     from shared.channel import ChannelSpec
-    from shared.imageio import to_tensor
+    from shared.imageio import open_rgb, to_tensor
 
     pipe = Pipeline.load(preset, weights, device="cpu")
-    img = to_tensor(Image.open(io.BytesIO(data)).convert("RGB"))
+    img = to_tensor(open_rgb(data))
     pipe.run(img, TASK_TEXT[task], ChannelSpec("awgn", 10.0))
     times = []
     for i in range(repeats):

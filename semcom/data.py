@@ -20,7 +20,7 @@ import torch
 from PIL import Image
 from torch.utils.data import Dataset
 
-from shared.imageio import to_tensor
+from shared.imageio import open_rgb, to_tensor
 
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg"}
 
@@ -33,7 +33,7 @@ def list_images(root: str | Path) -> list[Path]:
 
 
 def _load_rgb(path: Path, max_side: int | None = None) -> Image.Image:
-    img = Image.open(path).convert("RGB")
+    img = open_rgb(path)
     if max_side and max(img.size) > max_side:
         s = max_side / max(img.size)
         img = img.resize((round(img.width * s), round(img.height * s)), Image.BICUBIC)
@@ -117,7 +117,7 @@ class SegmentationPairs(Dataset):
     def _get(self, idx: int) -> tuple[Image.Image, Image.Image]:
         if idx not in self._cache:
             img_path, lab_path = self.pairs[idx]
-            img = Image.open(img_path).convert("RGB")
+            img = open_rgb(img_path)
             lab = Image.open(lab_path)
             lab.load()
             if lab.mode not in ("L", "P"):

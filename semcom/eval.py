@@ -33,8 +33,8 @@ import torch
 from semcom import systems
 from semcom.data import Kodak, segmentation_dataset
 from semcom.evaluate import reconstruction_quality, segmentation_quality
-from semcom.train import git_commit
 from shared.channel import ChannelSpec
+from shared.provenance import provenance
 from shared.weights import resolve_weights
 
 def parse_snr(text: str) -> list[float]:
@@ -120,8 +120,8 @@ def evaluate(system: str, args, snrs: list[float]) -> dict:
         "name": system, "description": entry.description, "kind": entry.kind, "task": args.task, "dataset": str(args.data),
         "split": args.split if args.task == "segmentation" else None, "crop": args.crop, "images": n_images,
         "channel": args.channel, "block_len": args.block_len, "csi": not args.no_csi, "cbr": cbr, "snr_db": snrs,
-        "results": results, "noiseless": noiseless, **prov, "git_commit": git_commit(), "seed": args.seed,
-        "command": "semcom eval " + " ".join(args.argv), "per_image": per_image,
+        "results": results, "noiseless": noiseless, **prov,
+        **provenance("semcom eval " + " ".join(args.argv), args.seed), "per_image": per_image,
     }
 
 
@@ -130,11 +130,10 @@ def dataset_tag(args) -> str:
 
 
 def colourise(labels: torch.Tensor, num_classes: int) -> torch.Tensor:
-    """(H, W) class indices -> (3, H, W) in the class colours (void and out-of-range in the last colour)."""
-    from shared.classes import class_colours
+    """(H, W) class indices -> (3, H, W) in [0, 1] in the class colours (shared.classes.colourise)."""
+    from shared.classes import colourise as colour_map
 
-    palette = torch.tensor(class_colours(num_classes + 1), dtype=torch.float32) / 255.0  # (K+1, 3)
-    return palette[labels.long().clamp(0, num_classes)].permute(2, 0, 1)
+    return torch.from_numpy(colour_map(labels.long().numpy(), num_classes)).permute(2, 0, 1).float() / 255.0
 
 
 def save_examples(folder: Path, system: str, shown: list[tuple]) -> None:

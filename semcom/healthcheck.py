@@ -9,19 +9,7 @@ from __future__ import annotations
 import sys
 
 from semcom.launcher import health_status
-
-
-def env_security():
-    """TLS settings from SEMCOM_TLS_* (the token is not needed for health)."""
-    import argparse
-
-    from shared.security import Security, add_security_args
-    from shared.service import env
-
-    p = argparse.ArgumentParser()
-    add_security_args(p, env)
-    sec = Security.from_args(p.parse_args([]))
-    return Security(sec.cert, sec.key, sec.ca)
+from shared.security import tls_from_env
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -29,7 +17,7 @@ def main(argv: list[str] | None = None) -> int:
     if len(argv) != 1:
         print("usage: python -m semcom.healthcheck HOST:PORT", file=sys.stderr)
         return 2
-    status = health_status(argv[0], security=env_security())
+    status = health_status(argv[0], security=tls_from_env())
     print(status)
     return 0 if status == "SERVING" else 1
 

@@ -20,7 +20,7 @@ from pathlib import Path
 import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
-from shared.security import Security
+from shared.security import Security, tls_from_env
 from shared.service import DEFAULT_PORTS
 
 ORDER = ("channel", "receiver", "transmitter")
@@ -39,8 +39,10 @@ def health_status(addr: str, timeout: float = 2.0, security: Security = Security
 class ServiceProcesses:
     def __init__(self, ports: dict[str, int] | None = None, host: str = "127.0.0.1", extra_args: list[str] = (),
                  env: dict[str, str] | None = None, log_dir: str | Path | None = None,
-                 per_service_args: dict[str, list[str]] | None = None, security: Security = Security()) -> None:
+                 per_service_args: dict[str, list[str]] | None = None, security: Security = Security(),
+                 serving_timeout: float = 300.0) -> None:
         self.security = security
+        self.serving_timeout = serving_timeout
         self.ports = {**DEFAULT_PORTS, **(ports or {})}
         self.host = host
         self.extra_args = list(extra_args)
@@ -105,7 +107,7 @@ class ServiceProcesses:
         try:
             for name in ORDER:
                 self.start(name)
-            self.wait_serving()
+            self.wait_serving(timeout=self.serving_timeout)
         except BaseException:
             self.__exit__(None, None, None)
             raise
@@ -136,9 +138,7 @@ def main(argv: list[str] | None = None) -> int:
     ports = {n: getattr(args, f"{n}_port") for n in DEFAULT_PORTS}
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
-    from semcom.healthcheck import env_security
-
-    services = ServiceProcesses(ports, args.host, extra, security=env_security())
+    services = ServiceProcesses(ports, args.host, extra, security=tls_from_env(), serving_timeout=args.timeout)
     try:
         with services:
             print("semcom up: " + ", ".join(f"{n} {services.addr(n)}" for n in ORDER) + " - all SERVING "

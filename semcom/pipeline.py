@@ -17,14 +17,11 @@ from channel.step import ChannelResult, transmit
 from receiver.model import Receiver
 from shared.channel import ChannelSpec
 from shared.config import ModelConfig
+from shared.devices import pick_device
 from shared.packet import SymbolPacket
 from shared.task_kb import TaskKB, TaskMatch, check_agreement
 from shared.weights import load_checkpoint, read_config, resolve_weights, starting_pca
 from transmitter.model import Transmitter
-
-def default_device() -> torch.device:
-    return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-
 
 @dataclass
 class PipelineResult:
@@ -59,7 +56,7 @@ def load_models(cfg: ModelConfig | None = None, weights: str | Path | None = Non
         cfg, _ = read_config(weights)
     if cfg is None:
         raise ValueError("need a config or a weights directory")
-    device = torch.device(device) if device is not None else default_device()
+    device = pick_device(device)
     pca = starting_pca(cfg) if weights is None else None  # untrained: the linear path is the linear code
     tx, rx = Transmitter(cfg, pca), Receiver(cfg, pca)
     if weights is not None:

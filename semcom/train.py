@@ -23,7 +23,6 @@ import json
 import math
 import os
 import random
-import subprocess
 import sys
 import time
 from dataclasses import dataclass
@@ -39,8 +38,10 @@ from semcom.evaluate import chain_reconstructor, chain_segmenter, reconstruction
 from semcom.system import System
 from shared.channel import ChannelSpec
 from shared.config import ModelConfig, get_preset
+from shared.devices import pick_device
 from shared.layers import pad_to_multiple
 from shared.metrics import ConfusionMatrix
+from shared.provenance import git_commit
 from shared.weights import load_checkpoint, read_config, save_checkpoint, starting_pca
 
 TASKS = ("joint", "reconstruction", "segmentation")
@@ -82,14 +83,6 @@ class TrainConfig:
     pca: str | None = None  # the patch PCA a fresh run's linear path starts from (default: weights/linear)
     linear_lr_scale: float = 0.02  # learning rate of the linear analog code, relative to the networks
     init_partial: str | None = None  # take the matching tensors of this checkpoint (an older design)
-
-
-def git_commit() -> str:
-    try:
-        return subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True,
-                              cwd=Path(__file__).parent).stdout.strip() or "unknown"
-    except OSError:
-        return "unknown"
 
 
 def _infinite(loader: DataLoader, sampler: DistributedSampler | None):
@@ -144,10 +137,7 @@ class Trainer:
             self.rank, self.world = dist.get_rank(), dist.get_world_size()
         else:
             self.rank, self.world = 0, 1
-        if tc.device:
-            self.device = torch.device(tc.device)
-        else:
-            self.device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
+        self.device = pick_device(tc.device or "auto")
         if self.device.type == "cuda":
             if self.device.index is None:  # a CUDA generator needs an explicit index: one GPU per local
                 # rank; ranks beyond the GPU count share GPUs (only gloo allows that, NCCL needs one each)

@@ -12,7 +12,6 @@ the gRPC status name (e.g. ``INVALID_ARGUMENT: ...``) and exits 1.
 from __future__ import annotations
 
 import argparse
-import io
 import itertools
 import json
 import sys
@@ -79,8 +78,9 @@ def write_outputs(result: pb.Result, out_dir: Path, stem: str, original: bytes |
         p.write_text(json.dumps({i: n for i, n in enumerate(result.class_names)}, indent=1))
         paths.append(str(p))
         if original is not None:
-            orig = Image.open(io.BytesIO(original)).convert("RGB")
-            colour = Image.open(io.BytesIO(result.colour_png)).convert("RGB")
+            from shared.imageio import open_rgb
+
+            orig, colour = open_rgb(original), open_rgb(result.colour_png)
             if orig.size == colour.size:
                 p = Path(f"{base}_overlay.png")
                 Image.blend(orig, colour, 0.5).save(p)
@@ -90,13 +90,10 @@ def write_outputs(result: pb.Result, out_dir: Path, stem: str, original: bytes |
 
 def quality(original: bytes, result: pb.Result) -> dict[str, float]:
     """PSNR (and MS-SSIM where the image is large enough) of a reconstruction against the original."""
-    from PIL import Image
-
-    from shared.imageio import to_tensor
+    from shared.imageio import open_rgb, to_tensor
     from shared.metrics import ms_ssim, psnr
 
-    a = to_tensor(Image.open(io.BytesIO(original)).convert("RGB"))
-    b = to_tensor(Image.open(io.BytesIO(result.image_png)).convert("RGB"))
+    a, b = to_tensor(open_rgb(original)), to_tensor(open_rgb(result.image_png))
     if a.shape != b.shape:
         return {}
     q = {"psnr_db": round(float(psnr(a, b)), 3)}

@@ -1,4 +1,6 @@
-"""Class lists of the segmentation data sets, in each data set's own index order."""
+"""Class lists of the segmentation data sets, in each data set's own index order, and their colours."""
+
+import numpy as np
 
 VOC_CLASSES: tuple[str, ...] = (
     "background", "aeroplane", "bicycle", "bird", "boat", "bottle", "bus", "car", "cat", "chair", "cow",
@@ -23,3 +25,10 @@ def class_colours(num_classes: int) -> list[tuple[int, int, int]]:
             c >>= 3
         colours.append((r, g, b))
     return colours
+
+
+def colourise(labels: np.ndarray, num_classes: int) -> np.ndarray:
+    """(H, W) class indices -> (H, W, 3) uint8 in the class colours; void and out-of-range take the colour
+    after the last class."""
+    palette = np.array(class_colours(max(num_classes, 1) + 1), dtype=np.uint8)
+    return palette[np.clip(labels, 0, num_classes)]

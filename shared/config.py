@@ -138,11 +138,6 @@ class ModelConfig:
             raise ValueError(f"{steps} diffusion steps requested; the sampler takes 1 to {self.diffusion.timesteps} "
                              f"(0 = the default, {self.diffusion.sample_steps})")
 
-    @property
-    def pad_multiple(self) -> int:
-        """Images are padded to a multiple of this (the symbol-grid stride times the DiT patch)."""
-        return self.encoder.stride * self.dit.patch
-
     def replace(self, **changes: Any) -> "ModelConfig":
         """A copy with top-level or dotted changes, e.g. ``replace(**{"encoder.cbr": "1/32"})``."""
         cfg = self

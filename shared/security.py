@@ -94,6 +94,16 @@ def add_security_args(p: argparse.ArgumentParser, env) -> None:
     g.add_argument("--token-file", default=env("TOKEN_FILE", ""), help="read the token from a file (SEMCOM_TOKEN_FILE)")
 
 
+def tls_from_env() -> Security:
+    """TLS settings from the SEMCOM_TLS_* variables the services read (no token: health checks need none)."""
+    from shared.service import env
+
+    p = argparse.ArgumentParser()
+    add_security_args(p, env)
+    sec = Security.from_args(p.parse_args([]))
+    return Security(sec.cert, sec.key, sec.ca)
+
+
 class TokenAuth(grpc.ServerInterceptor):
     """UNAUTHENTICATED for any RPC but health without `authorization: Bearer <token>`."""
 

@@ -74,14 +74,6 @@ def model_args(p: argparse.ArgumentParser) -> None:
                    help="checkpoint directory, 'default' (shipped weights of the preset) or 'none' (SEMCOM_WEIGHTS)")
 
 
-def pick_device(name: str):
-    import torch
-
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    return torch.device(name)
-
-
 class ActiveCalls(grpc.ServerInterceptor):
     """Counts the RPCs in progress (health and reflection excepted), so a stop can wait for them."""
 
@@ -313,11 +305,3 @@ class Loading:
 
     def mark_ready(self) -> None:
         self._ready = True
-
-
-class Stopwatch:
-    def __init__(self) -> None:
-        self.timings: dict[str, float] = {}
-
-    def add(self, name: str, start: float) -> None:
-        self.timings[name] = self.timings.get(name, 0.0) + time.perf_counter() - start

@@ -6,7 +6,7 @@ message (2 MiB), so no message nears gRPC's 4 MiB default whatever the image siz
 
 from __future__ import annotations
 
-from typing import Iterable, Iterator
+from typing import Iterator
 
 import numpy as np
 import torch
@@ -70,10 +70,3 @@ def spec_to_proto(spec: ChannelSpec, seed: int) -> pb.ChannelSettings:
 
 def header_symbols(h: pb.TransmissionHeader) -> int:
     return h.grid_c * h.grid_h * h.grid_w
-
-
-def chunks_with_header(header, blocks: Iterable, make) -> Iterator:
-    """Header message first, then one message per block (`make(block)` wraps it)."""
-    yield header
-    for b in blocks:
-        yield make(b)

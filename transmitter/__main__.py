@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import sys
 
-from shared.service import (MiB, build_server, default_addr, env, load_models_or_exit, model_args, pick_device,
+from shared.devices import pick_device
+from shared.service import (MiB, build_server, default_addr, env, load_models_or_exit, model_args,
                             run_until_signal, server_args, setup_logging)
 
 

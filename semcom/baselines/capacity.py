@@ -23,7 +23,7 @@ import torch
 from PIL import Image
 
 from shared.channel import ChannelSpec
-from shared.imageio import to_pil, to_tensor
+from shared.imageio import open_rgb, to_pil, to_tensor
 
 
 def capacity_bits_per_use(spec: ChannelSpec, draws: int = 200_000) -> float:
@@ -73,4 +73,4 @@ def avif_at_capacity(image: torch.Tensor, cbr: float, spec: ChannelSpec,
         fallback = mean_image if mean_image is not None else torch.full_like(image, 0.5)
         return CapacityResult(fallback, None, 0, budget)
     data, quality = best
-    return CapacityResult(to_tensor(Image.open(io.BytesIO(data)).convert("RGB")), quality, len(data) * 8, budget)
+    return CapacityResult(to_tensor(open_rgb(data)), quality, len(data) * 8, budget)

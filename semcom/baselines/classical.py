@@ -25,7 +25,7 @@ import torch
 from PIL import Image
 
 from shared.channel import Channel, ChannelSpec, mmse_equalize
-from shared.imageio import to_pil, to_tensor
+from shared.imageio import open_rgb, to_pil, to_tensor
 from shared.seeding import derive_seed
 
 CODEWORD_BITS = 6144  # per LDPC block, as in the ANCHORS measurements
@@ -124,7 +124,7 @@ class JPEGLDPCQAM:
         if not torch.equal(u_hat.round().to(torch.uint8), u.to(torch.uint8)):
             return ClassicalResult(fallback, True, quality, len(data) * 8, budget, uses)
         try:
-            received = to_tensor(Image.open(io.BytesIO(data)).convert("RGB"))
+            received = to_tensor(open_rgb(data))
         except OSError:
             return ClassicalResult(fallback, True, quality, len(data) * 8, budget, uses)
         return ClassicalResult(received, False, quality, len(data) * 8, budget, uses)

@@ -22,12 +22,11 @@ import io
 import random
 
 import torch
-from PIL import Image
 from torch import nn
 from torch.nn import functional as F
 
 from shared.symbols import encode_symbols, snr_feature, symbol_channels, to_real
-from shared.imageio import to_pil, to_tensor
+from shared.imageio import open_rgb, to_pil, to_tensor
 
 
 def _conv(cin: int, cout: int, stride: int = 1, dilation: int = 1) -> nn.Sequential:
@@ -125,5 +124,5 @@ class FCN(nn.Module):
         for img in images:
             buf = io.BytesIO()
             to_pil(img).save(buf, format="JPEG", quality=rng.randint(*self.jpeg_quality))
-            out.append(to_tensor(Image.open(io.BytesIO(buf.getvalue())).convert("RGB")))
+            out.append(to_tensor(open_rgb(buf.getvalue())))
         return torch.stack(out).to(images.device)
