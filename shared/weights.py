@@ -24,28 +24,28 @@ def file_sha256(path: Path) -> str:
     return h.hexdigest()
 
 
-def save_checkpoint(directory: str | Path, cfg: ModelConfig, modules: dict[str, torch.nn.Module],
-                    meta: dict[str, Any] | None = None) -> Path:
-    """Writes model.safetensors (keys '<module>.<param>') and config.json {model, meta, sha256}."""
+def write_checkpoint(directory: str | Path, modules: dict[str, torch.nn.Module], config: dict[str, Any],
+                     meta: dict[str, Any] | None = None) -> Path:
+    """The one checkpoint format of every system: model.safetensors (keys '<module>.<param>') and config.json
+    {**config (what rebuilds the system), meta (provenance), sha256 (of the weights file)}. Nothing pickled."""
     d = Path(directory)
     d.mkdir(parents=True, exist_ok=True)
     tensors = {f"{name}.{k}": v.detach().cpu().contiguous() for name, m in modules.items()
                for k, v in m.state_dict().items()}
     save_file(tensors, str(d / WEIGHTS_FILE))
-    doc = {"model": cfg.to_dict(), "meta": meta or {}, "sha256": file_sha256(d / WEIGHTS_FILE)}
+    doc = {**config, "meta": meta or {}, "sha256": file_sha256(d / WEIGHTS_FILE)}
     (d / CONFIG_FILE).write_text(json.dumps(doc, indent=2, sort_keys=True))
     return d
 
 
-def read_config(directory: str | Path) -> tuple[ModelConfig, dict[str, Any]]:
-    doc = json.loads((Path(directory) / CONFIG_FILE).read_text())
-    return ModelConfig.from_dict(doc["model"]), doc
+def read_checkpoint_doc(directory: str | Path) -> dict[str, Any]:
+    return json.loads((Path(directory) / CONFIG_FILE).read_text())
 
 
-def load_checkpoint(directory: str | Path, modules: dict[str, torch.nn.Module], verify: bool = True) -> dict[str, Any]:
+def load_modules(directory: str | Path, modules: dict[str, torch.nn.Module], verify: bool = True) -> dict[str, Any]:
     """Loads tensors into `modules` (strict); refuses a weights file whose hash differs from config.json."""
     d = Path(directory)
-    _, doc = read_config(d)
+    doc = read_checkpoint_doc(d)
     if verify and doc.get("sha256") and file_sha256(d / WEIGHTS_FILE) != doc["sha256"]:
         raise ValueError(f"{d / WEIGHTS_FILE} does not match the sha256 in {d / CONFIG_FILE}: "
                          "the weights were changed or corrupted; restore them or retrain")
@@ -55,6 +55,20 @@ def load_checkpoint(directory: str | Path, modules: dict[str, torch.nn.Module], 
         state = {k[len(prefix):]: v for k, v in tensors.items() if k.startswith(prefix)}
         module.load_state_dict(state, strict=True)
     return doc
+
+
+def save_checkpoint(directory: str | Path, cfg: ModelConfig, modules: dict[str, torch.nn.Module],
+                    meta: dict[str, Any] | None = None) -> Path:
+    """The proposed system: config.json {model: the ModelConfig, meta, sha256}."""
+    return write_checkpoint(directory, modules, {"model": cfg.to_dict()}, meta)
+
+
+def read_config(directory: str | Path) -> tuple[ModelConfig, dict[str, Any]]:
+    doc = read_checkpoint_doc(directory)
+    return ModelConfig.from_dict(doc["model"]), doc
+
+
+load_checkpoint = load_modules  # the proposed system's two sides: {"transmitter": ..., "receiver": ...}
 
 
 REPO_WEIGHTS = Path(__file__).resolve().parent.parent / "weights"

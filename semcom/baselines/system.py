@@ -10,13 +10,11 @@ Checkpoint: ``model.safetensors`` (key prefix ``model.``) + ``config.json``
 
 from __future__ import annotations
 
-import json
 import random
 from pathlib import Path
 
 import torch
 import torch.nn.functional as F
-from safetensors.torch import load_file, save_file
 from torch import nn
 
 from channel.step import transmit
@@ -25,7 +23,7 @@ from semcom.baselines.segmentation import FCN, DeeplabJSCC
 from semcom.baselines.witt import WITT
 from shared.channel import Channel, ChannelSpec, receiver_view
 from shared.layers import pad_to_multiple
-from shared.weights import CONFIG_FILE, WEIGHTS_FILE, file_sha256
+from shared.weights import load_modules, read_checkpoint_doc, write_checkpoint
 
 
 LEARNED: dict[str, type[nn.Module]] = {**BASELINES, "witt": WITT, "deeplab-jscc": DeeplabJSCC, "fcn": FCN}
@@ -109,24 +107,15 @@ class BaselineSystem(nn.Module):
         return self.model.decode(y.reshape(b, c, gh, gw), snr)[0, :, :h, :w].cpu()
 
     def save(self, directory: str | Path, meta: dict | None = None) -> Path:
-        d = Path(directory)
-        d.mkdir(parents=True, exist_ok=True)
-        save_file({f"model.{k}": v.detach().cpu().contiguous() for k, v in self.model.state_dict().items()},
-                  str(d / WEIGHTS_FILE))
-        doc = {"system": self.name, "cbr": self.cbr, "width": self.width, "num_classes": self.num_classes,
-               "ignore_index": self.ignore_index, "meta": meta or {},
-               "sha256": file_sha256(d / WEIGHTS_FILE)}
-        (d / CONFIG_FILE).write_text(json.dumps(doc, indent=2, sort_keys=True))
-        return d
+        """The checkpoint format of every system (shared.weights): config {system, cbr, width, classes}."""
+        return write_checkpoint(directory, {"model": self.model},
+                                {"system": self.name, "cbr": self.cbr, "width": self.width,
+                                 "num_classes": self.num_classes, "ignore_index": self.ignore_index}, meta)
 
     @classmethod
     def load(cls, directory: str | Path) -> "BaselineSystem":
-        d = Path(directory)
-        doc = json.loads((d / CONFIG_FILE).read_text())
-        if file_sha256(d / WEIGHTS_FILE) != doc.get("sha256"):
-            raise ValueError(f"{d / WEIGHTS_FILE} does not match the sha256 in {d / CONFIG_FILE}")
+        doc = read_checkpoint_doc(directory)
         system = cls(doc["system"], doc["cbr"], doc.get("width", 32), doc.get("num_classes", 11),
                      doc.get("ignore_index", 11))
-        state = {k[len("model."):]: v for k, v in load_file(str(d / WEIGHTS_FILE)).items()}
-        system.model.load_state_dict(state, strict=True)
+        load_modules(directory, {"model": system.model})
         return system.eval()

@@ -19,3 +19,23 @@ def test_round_trip_and_tamper_refused(tmp_path):
     path.write_bytes(bytes(data))
     with pytest.raises(ValueError, match="does not match the sha256"):
         load_checkpoint(tmp_path, {"lin": b})
+
+
+def test_one_format_for_every_system(tmp_path):
+    """The proposed system and the learned baselines write and verify checkpoints the same way."""
+    import json
+
+    from semcom.baselines.system import BaselineSystem
+    from shared.weights import WEIGHTS_FILE, load_modules, write_checkpoint
+
+    base = BaselineSystem("deepjscc", "1/16", width=8).save(tmp_path / "deepjscc", {"steps": 3})
+    doc = json.loads((base / "config.json").read_text())
+    assert doc["system"] == "deepjscc" and doc["meta"] == {"steps": 3} and len(doc["sha256"]) == 64
+    lin = torch.nn.Linear(2, 2)
+    write_checkpoint(tmp_path / "other", {"m": lin}, {"system": "x"})
+    data = bytearray((tmp_path / "other" / WEIGHTS_FILE).read_bytes())
+    data[-1] ^= 0xFF
+    (tmp_path / "other" / WEIGHTS_FILE).write_bytes(bytes(data))
+    with pytest.raises(ValueError, match="does not match the sha256"):
+        load_modules(tmp_path / "other", {"m": lin})
+    assert BaselineSystem.load(base).name == "deepjscc"
