@@ -14,7 +14,7 @@ from shared.rpc import semcom_pb2_grpc as rpc
 from shared.observability import Metrics
 from shared.security import Security
 from shared.service import Loading, call_downstream, client_channel, downstream_error
-from shared.wire import SymbolAssembler, WireError, header_symbols, spec_from_proto, symbol_blocks
+from shared.wire import SymbolAssembler, WireError, symbol_blocks, transmission_of
 
 log = logging.getLogger("semcom.channel")
 
@@ -38,8 +38,8 @@ class ChannelService(Loading, rpc.ChannelServicer):
             context.abort(grpc.StatusCode.INVALID_ARGUMENT, "the first message of Transmit must be the header")
         header = first.header
         try:
-            spec = spec_from_proto(header.channel).validate()
-            n = header_symbols(header)
+            sent = transmission_of(header)
+            n = sent.channel_uses
             if n > MAX_SYMBOLS:
                 raise WireError(f"{n} symbols announced, over the channel's cap of {MAX_SYMBOLS}")
             x = SymbolAssembler(n)
@@ -51,7 +51,7 @@ class ChannelService(Loading, rpc.ChannelServicer):
         except (ValueError, WireError) as exc:
             context.abort(grpc.StatusCode.INVALID_ARGUMENT, str(exc))
         t = time.perf_counter()
-        out = transmit(symbols[None], spec, header.channel.seed)
+        out = transmit(symbols[None], sent.channel, sent.seed)
         channel_s = time.perf_counter() - t
         self.metrics.stage("channel", channel_s)
         realised = float(out.realised_snr_db[0])
@@ -70,6 +70,6 @@ class ChannelService(Loading, rpc.ChannelServicer):
                             self.deadline_s)
         except grpc.RpcError as err:
             context.abort(*downstream_error(err, "receiver", self.receiver_addr))
-        log.info("forwarded", extra={"transmission_id": header.transmission_id, "channel": spec.model,
-                                     "snr_db": spec.snr_db, "realised_snr_db": round(realised, 3), "symbols": n})
+        log.info("forwarded", extra={"transmission_id": sent.id, "channel": sent.channel.model,
+                                     "snr_db": sent.channel.snr_db, "realised_snr_db": round(realised, 3), "symbols": n})
         return pb.TransmitReply(realised_snr_db=realised, channel_s=channel_s)

@@ -10,10 +10,11 @@ from receiver.reconstruction import ReconstructionDecoder
 from receiver.segmentation import SegmentationDecoder
 from receiver.source_kb import ReceiverSourceKB
 from shared.analog import AnalogDecoder, PatchPCA, unbiased_view
-from shared.channel import ChannelSpec, receiver_view
+from shared.channel import receiver_view
 from shared.config import ModelConfig
 from shared.seeding import derive_seed
 from shared.task_kb import RECONSTRUCTION, SEGMENTATION
+from shared.transmission import Transmission
 
 
 class Receiver(nn.Module):
@@ -68,12 +69,13 @@ class Receiver(nn.Module):
         raise ValueError(f"unknown task {task!r}; known tasks: {RECONSTRUCTION}, {SEGMENTATION}")
 
     @torch.no_grad()
-    def receive(self, y: torch.Tensor, h: torch.Tensor | None, noise_var: torch.Tensor, spec: ChannelSpec,
-                grid: tuple[int, int, int], image_size: tuple[int, int], task: str, seed: int,
-                steps: int | None = None, on_step=None, scale: torch.Tensor | None = None) -> torch.Tensor:
-        """The receiver's step: y (B, n) complex (+ h when told, + the power scale (B,)) -> its view -> decoder."""
+    def receive(self, t: Transmission, y: torch.Tensor, h: torch.Tensor | None, noise_var: torch.Tensor,
+                on_step=None) -> torch.Tensor:
+        """One transmission's y (B, n) complex (+ h when told) -> the receiver's view -> the task's decoder."""
+        spec = t.channel
         symbols, snr_map = receiver_view(y, h, noise_var, spec.csi, spec.snr_db)
-        received = self.view(symbols, snr_map, grid, spec.csi, scale)
+        scale = torch.full((y.shape[0],), t.scale, device=y.device) if self.analog is not None else None
+        received = self.view(symbols, snr_map, t.grid, spec.csi, scale)
         snr = torch.full((y.shape[0],), float(spec.snr_db), device=y.device)
-        generator = torch.Generator(device=y.device).manual_seed(derive_seed(seed, "sampler"))
-        return self.decode(received, snr, task, image_size, steps, generator, on_step)
+        generator = torch.Generator(device=y.device).manual_seed(derive_seed(t.seed, "sampler"))
+        return self.decode(received, snr, t.task, t.image_size, t.steps or None, generator, on_step)

@@ -3,27 +3,24 @@
 from __future__ import annotations
 
 import logging
-import math
 import queue
 import threading
 import time
 from dataclasses import dataclass
 
 import grpc
-import numpy as np
 import torch
-from PIL import Image
 
+from receiver import step
 from receiver.model import Receiver
 from receiver.results import ResultHub, ResultStore
-from shared.classes import colourise
-from shared.imageio import encode_png, to_pil
 from shared.rpc import semcom_pb2 as pb
 from shared.rpc import semcom_pb2_grpc as rpc
 from shared.observability import Metrics
 from shared.service import Loading
-from shared.task_kb import TASKS, TaskKB, TaskNotUnderstood
-from shared.wire import SymbolAssembler, WireError, header_symbols, spec_from_proto
+from shared.task_kb import TaskKB, TaskNotUnderstood
+from shared.transmission import Transmission
+from shared.wire import SymbolAssembler, WireError, transmission_of
 
 log = logging.getLogger("semcom.receiver")
 POLL_S = 0.25
@@ -31,7 +28,8 @@ POLL_S = 0.25
 
 @dataclass
 class Job:
-    header: pb.TransmissionHeader
+    sent: Transmission
+    header: pb.TransmissionHeader  # as it arrived (its channel settings go back in the result)
     y: torch.Tensor  # (n,) complex
     h: torch.Tensor | None
     noise_var: float
@@ -89,11 +87,10 @@ class ReceiverService(Loading, rpc.ReceiverServicer):
             context.abort(grpc.StatusCode.INVALID_ARGUMENT, "the first message of Deliver must be the header")
         header = first.header
         try:
-            self._check_header(header)
-            n = header_symbols(header)
-            spec = spec_from_proto(header.channel).validate()
-            y = SymbolAssembler(n, "y")
-            h = SymbolAssembler(n, "h") if spec.csi else None
+            sent = transmission_of(header)
+            step.check(sent, self.model, self.kb.fingerprint)  # before anything is sized by the header
+            y = SymbolAssembler(sent.channel_uses, "y")
+            h = SymbolAssembler(sent.channel_uses, "h") if sent.channel.csi else None
             for msg in request_iterator:
                 part = msg.WhichOneof("part")
                 if part == "y":
@@ -102,7 +99,7 @@ class ReceiverService(Loading, rpc.ReceiverServicer):
                     h.add(msg.h)
                 else:
                     raise WireError(f"unexpected {part} message after the header")
-            job = Job(header, y.tensor(), h.tensor() if h is not None else None, first.noise_var,
+            job = Job(sent, header, y.tensor(), h.tensor() if h is not None else None, first.noise_var,
                       first.realised_snr_db, time.perf_counter())
         except (ValueError, WireError) as exc:
             context.abort(grpc.StatusCode.INVALID_ARGUMENT, str(exc))
@@ -113,26 +110,6 @@ class ReceiverService(Loading, rpc.ReceiverServicer):
             context.abort(grpc.StatusCode.RESOURCE_EXHAUSTED,
                           f"receiver decoding queue is full ({self.jobs.maxsize} transmissions); retry later")
         return pb.DeliverReply(queue_position=self.jobs.qsize())
-
-    def _check_header(self, header: pb.TransmissionHeader) -> None:
-        if header.task not in TASKS:
-            raise ValueError(f"unknown task {header.task!r}; known tasks: {', '.join(TASKS)}")
-        if header.kb_fingerprint != self.kb.fingerprint:
-            raise ValueError(f"task KBs differ: transmitter {header.kb_fingerprint}, receiver {self.kb.fingerprint}")
-        cfg = self.model.cfg
-        cfg.check_image_size(header.image_height, header.image_width)  # before anything sized by the header
-        cfg.check_steps(header.diffusion_steps)
-        c, s = cfg.encoder.symbol_channels, cfg.encoder.stride
-        if header.grid_c != c:
-            raise ValueError(f"transmitter sends {header.grid_c} symbol channels, this receiver's model expects {c} "
-                             f"(CBR {cfg.encoder.cbr}): load the same weights on both sides")
-        if (header.grid_h, header.grid_w) != (-(-header.image_height // s), -(-header.image_width // s)):
-            raise ValueError("symbol grid does not match the image size")
-        if not transmission_id_ok(header.transmission_id):
-            raise ValueError("transmission id must be 1-64 characters of [A-Za-z0-9_.-]")
-        if cfg.encoder.linear_path and not (math.isfinite(header.power_scale) and header.power_scale > 0):
-            raise ValueError(f"power scale {header.power_scale} is not a positive number: this receiver's model "
-                             "inverts the transmitter's linear code and needs it (load the same weights on both sides)")
 
     def Subscribe(self, request, context):
         self.accepting(context)
@@ -186,11 +163,11 @@ class ReceiverService(Loading, rpc.ReceiverServicer):
                 try:
                     self._decode(job)
                 except Exception as exc:  # a bad transmission must not kill the decoder
-                    log.exception("decoding %s failed", job.header.transmission_id)
+                    log.exception("decoding %s failed", job.sent.id)
                     error = f"decoding failed: {exc}"
-                    self.hub.publish(job.header.transmission_id, lambda seq: pb.Result(
-                        transmission_id=job.header.transmission_id, sequence=seq, epoch=self.hub.epoch,
-                        task=job.header.task, error=error))
+                    self.hub.publish(job.sent.id, lambda seq: pb.Result(
+                        transmission_id=job.sent.id, sequence=seq, epoch=self.hub.epoch,
+                        task=job.sent.task, error=error))
                 finally:
                     self.jobs.task_done()
                     self.metrics.queue_depth.labels("receiver").set(self.jobs.qsize())
@@ -198,39 +175,23 @@ class ReceiverService(Loading, rpc.ReceiverServicer):
             self.finished.set()
 
     def _decode(self, job: Job) -> None:
-        hd = job.header
-        timings = dict(hd.timings_s)
+        sent = job.sent
+        timings = dict(job.header.timings_s)
         timings["rx_queue"] = time.perf_counter() - job.accepted
-        spec = spec_from_proto(hd.channel)
-        grid = (hd.grid_c, hd.grid_h, hd.grid_w)
-        size = (hd.image_height, hd.image_width)
         t = time.perf_counter()
-        with torch.no_grad():
-            out = self.model.receive(job.y[None].to(self.device), None if job.h is None else job.h[None].to(self.device),
-                                     torch.tensor([job.noise_var], device=self.device), spec, grid, size, hd.task,
-                                     hd.channel.seed, hd.diffusion_steps or None,
-                                     scale=torch.tensor([hd.power_scale], device=self.device))
+        out = step.decode(self.model, sent, job.y, job.h, job.noise_var)
         timings["decode"] = time.perf_counter() - t
-        cfg = self.model.cfg
-        fields = dict(task=hd.task, score=hd.score, channel=hd.channel, realised_snr_db=job.realised_snr_db,
-                      channel_uses=hd.grid_c * hd.grid_h * hd.grid_w,
-                      cbr=hd.grid_c * hd.grid_h * hd.grid_w / (size[0] * size[1] * 3),
-                      height=size[0], width=size[1])
         t = time.perf_counter()
-        if hd.task == "reconstruction":
-            fields.update(image_png=encode_png(to_pil(out[0])),
-                          diffusion_steps=hd.diffusion_steps or cfg.diffusion.sample_steps)
-        else:
-            labels = out[0].cpu().numpy().astype(np.uint8)  # (H, W) class indices
-            fields.update(labels_png=encode_png(Image.fromarray(labels, mode="L")),
-                          colour_png=encode_png(Image.fromarray(colourise(labels, cfg.seg.num_classes), mode="RGB")),
-                          class_names=list(cfg.seg.class_names))
+        fields = step.render(out, sent, self.model)
         timings["rx_encode_png"] = time.perf_counter() - t
         for stage in ("rx_queue", "decode", "rx_encode_png"):
             self.metrics.stage(stage, timings[stage])
-        self.hub.publish(hd.transmission_id, lambda seq: pb.Result(
-            transmission_id=hd.transmission_id, sequence=seq, epoch=self.hub.epoch, timings_s=timings, **fields))
-        log.info("decoded", extra={"transmission_id": hd.transmission_id, "task": hd.task,
+        self.hub.publish(sent.id, lambda seq: pb.Result(
+            transmission_id=sent.id, sequence=seq, epoch=self.hub.epoch, timings_s=timings, task=sent.task,
+            score=sent.score, channel=job.header.channel, realised_snr_db=job.realised_snr_db,
+            channel_uses=sent.channel_uses, cbr=sent.cbr, height=sent.image_size[0], width=sent.image_size[1],
+            **fields))
+        log.info("decoded", extra={"transmission_id": sent.id, "task": sent.task,
                                    "decode_s": round(timings["decode"], 4)})
 
     def drain(self, timeout: float) -> None:
@@ -242,9 +203,3 @@ class ReceiverService(Loading, rpc.ReceiverServicer):
             self.finished.set()
         if not self.finished.is_set():
             log.warning("grace period over with %d transmission(s) still queued", self.jobs.qsize())
-
-
-def transmission_id_ok(tid: str) -> bool:
-    return 0 < len(tid) <= 64 and all(ch.isalnum() or ch in "_.-" for ch in tid)
-
-

@@ -22,7 +22,7 @@ def chain_reconstructor(tx: Transmitter, rx: Receiver, steps: int | None = None)
     device = next(tx.parameters()).device
 
     def reconstruct(img: torch.Tensor, spec: ChannelSpec, seed: int) -> torch.Tensor:
-        return run_chain(tx, rx, img[None].to(device), RECONSTRUCTION, spec, seed, steps)[0][0].cpu()
+        return run_chain(tx, rx, img.to(device), RECONSTRUCTION, spec, seed, steps)[0].cpu()
 
     return reconstruct
 
@@ -48,7 +48,7 @@ def chain_segmenter(tx: Transmitter, rx: Receiver) -> Segmenter:
     device = next(tx.parameters()).device
 
     def segment(img: torch.Tensor, spec: ChannelSpec, seed: int) -> torch.Tensor:
-        return run_chain(tx, rx, img[None].to(device), SEGMENTATION, spec, seed)[0][0].cpu()
+        return run_chain(tx, rx, img.to(device), SEGMENTATION, spec, seed)[0].cpu()
 
     return segment
 

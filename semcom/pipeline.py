@@ -14,13 +14,15 @@ from pathlib import Path
 import torch
 
 from channel.step import ChannelResult, transmit
+from receiver import step as rx_step
 from receiver.model import Receiver
 from shared.channel import ChannelSpec
 from shared.config import ModelConfig
 from shared.devices import pick_device
-from shared.packet import SymbolPacket
 from shared.task_kb import TaskKB, TaskMatch, check_agreement
 from shared.weights import load_checkpoint, read_config, resolve_weights, starting_pca
+from shared.transmission import Transmission
+from transmitter import step as tx_step
 from transmitter.model import Transmitter
 
 @dataclass
@@ -98,24 +100,23 @@ class Pipeline:
         timer = Timer()
         with timer.stage("negotiate"):
             match = self.negotiate(request)
-        output, packet, rx = run_chain(self.transmitter, self.receiver, image[None].to(self.device), match.task,
-                                       channel, seed, steps, timer)
-        return PipelineResult(task=match.task, score=match.score, channel_uses=packet.channel_uses, cbr=packet.cbr,
+        output, t, rx = run_chain(self.transmitter, self.receiver, image, match.task, channel, seed, steps, timer)
+        return PipelineResult(task=match.task, score=match.score, channel_uses=t.channel_uses, cbr=t.cbr,
                               snr_db=channel.snr_db, realised_snr_db=float(rx.realised_snr_db[0]),
-                              output=output[0].cpu(), class_names=self.cfg.seg.class_names, timings=timer.timings)
+                              output=output.cpu(), class_names=self.cfg.seg.class_names, timings=timer.timings)
 
 
 @torch.no_grad()
-def run_chain(transmitter: Transmitter, receiver: Receiver, images: torch.Tensor, task: str, channel: ChannelSpec,
+def run_chain(transmitter: Transmitter, receiver: Receiver, image: torch.Tensor, task: str, channel: ChannelSpec,
               seed: int, steps: int | None = None, timer: Timer | None = None
-              ) -> tuple[torch.Tensor, SymbolPacket, ChannelResult]:
-    """Transmitter -> channel -> receiver for a batch (B, 3, H, W); the stages the services run one by one."""
+              ) -> tuple[torch.Tensor, Transmission, ChannelResult]:
+    """One image (3, H, W) through the three steps the services run one by one: transmitter.step.encode,
+    channel.step.transmit, receiver.step.decode. Returns the output, the transmission and the channel's result."""
     timer = timer or Timer()
     with timer.stage("encode"):
-        packet = transmitter(images, task)
+        t, x = tx_step.encode(transmitter, image, task, channel, seed, steps or 0)
     with timer.stage("channel"):
-        rx = transmit(packet.symbols, channel, seed)
+        rx = transmit(x[None], t.channel, t.seed)
     with timer.stage("decode"):
-        output = receiver.receive(rx.y, rx.h, rx.noise_var, rx.spec, packet.grid, packet.image_size, packet.task,
-                                  seed, steps, scale=packet.scale)
-    return output, packet, rx
+        output = rx_step.decode(receiver, t, rx.y[0], None if rx.h is None else rx.h[0], float(rx.noise_var[0]))
+    return output, t, rx

@@ -13,6 +13,7 @@ import torch
 
 from shared.channel import ChannelSpec
 from shared.rpc import semcom_pb2 as pb
+from shared.transmission import Transmission
 
 CHUNK_SYMBOLS = 1 << 18  # 262 144 complex symbols = 2 MiB per message
 
@@ -68,5 +69,19 @@ def spec_to_proto(spec: ChannelSpec, seed: int) -> pb.ChannelSettings:
     return pb.ChannelSettings(model=spec.model, snr_db=spec.snr_db, block_len=spec.block_len, csi=spec.csi, seed=seed)
 
 
-def header_symbols(h: pb.TransmissionHeader) -> int:
-    return h.grid_c * h.grid_h * h.grid_w
+def header_of(t: Transmission, timings: dict[str, float] | None = None) -> pb.TransmissionHeader:
+    """A transmission as the header the channel and the receiver are sent."""
+    c, h, w = t.grid
+    return pb.TransmissionHeader(transmission_id=t.id, task=t.task, grid_c=c, grid_h=h, grid_w=w,
+                                 image_height=t.image_size[0], image_width=t.image_size[1],
+                                 channel=spec_to_proto(t.channel, t.seed), diffusion_steps=t.steps,
+                                 kb_fingerprint=t.kb_fingerprint, score=t.score, timings_s=timings or {},
+                                 power_scale=t.scale)
+
+
+def transmission_of(h: pb.TransmissionHeader) -> Transmission:
+    """A received header as a Transmission; ValueError (a message a person can act on) for bad channel settings."""
+    return Transmission(id=h.transmission_id, task=h.task, channel=spec_from_proto(h.channel).validate(),
+                        seed=h.channel.seed,
+                        grid=(h.grid_c, h.grid_h, h.grid_w), image_size=(h.image_height, h.image_width),
+                        steps=h.diffusion_steps, scale=h.power_scale, score=h.score, kb_fingerprint=h.kb_fingerprint)

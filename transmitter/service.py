@@ -8,7 +8,6 @@ import time
 import uuid
 
 import grpc
-import torch
 
 from shared.imageio import ImageRejected, decode_image, to_tensor
 from shared.rpc import semcom_pb2 as pb
@@ -17,7 +16,8 @@ from shared.observability import Metrics
 from shared.security import Security
 from shared.service import Loading, call_downstream, client_channel, downstream_error
 from shared.task_kb import NegotiationFailed, TaskKB, TaskMatch, TaskNotUnderstood, check_agreement
-from shared.wire import spec_from_proto, spec_to_proto, symbol_blocks
+from shared.wire import header_of, spec_from_proto, symbol_blocks
+from transmitter import step
 from transmitter.model import Transmitter
 
 log = logging.getLogger("semcom.transmitter")
@@ -108,19 +108,15 @@ class TransmitterService(Loading, rpc.TransmitterServicer):
         self._still_wanted(context, "encoding")
         tid = request.transmission_id or uuid.uuid4().hex[:12]
         t = time.perf_counter()
-        with self._model_lock, torch.no_grad():
-            packet = self.model(to_tensor(img)[None].to(self.device), match.task)
+        with self._model_lock:
+            sent, x = step.encode(self.model, to_tensor(img), match.task, spec, request.channel.seed,
+                                  request.diffusion_steps, tid, match.score, self.kb.fingerprint)
         timings["encode"] = time.perf_counter() - t
-        c, h, w = packet.grid
-        header = pb.TransmissionHeader(
-            transmission_id=tid, task=match.task, grid_c=c, grid_h=h, grid_w=w, image_height=img.height,
-            image_width=img.width, channel=spec_to_proto(spec, request.channel.seed),
-            diffusion_steps=request.diffusion_steps, kb_fingerprint=self.kb.fingerprint, score=match.score,
-            timings_s=timings, power_scale=float(packet.scale[0]) if cfg.encoder.linear_path else 0.0)
+        header = header_of(sent, timings)
 
         def chunks():
             yield pb.TransmitChunk(header=header)
-            for block in symbol_blocks(packet.symbols[0]):
+            for block in symbol_blocks(x):
                 yield pb.TransmitChunk(symbols=block)
 
         self._still_wanted(context, "transmitting")
@@ -134,8 +130,8 @@ class TransmitterService(Loading, rpc.TransmitterServicer):
         timings["transmit"] = time.perf_counter() - t
         for stage, seconds in timings.items():
             self.metrics.stage(stage, seconds)
-        log.info("sent", extra={"transmission_id": tid, "task": match.task, "channel_uses": packet.channel_uses,
+        log.info("sent", extra={"transmission_id": tid, "task": match.task, "channel_uses": sent.channel_uses,
                                 "snr_db": spec.snr_db, "channel": spec.model})
-        return pb.SendReply(transmission_id=tid, task=match.task, score=match.score, channel_uses=packet.channel_uses,
-                            cbr=packet.cbr, realised_snr_db=reply.realised_snr_db, timings_s=timings,
+        return pb.SendReply(transmission_id=tid, task=match.task, score=match.score, channel_uses=sent.channel_uses,
+                            cbr=sent.cbr, realised_snr_db=reply.realised_snr_db, timings_s=timings,
                             height=img.height, width=img.width)

@@ -40,3 +40,18 @@ def test_channel_settings_round_trip():
     assert spec_from_proto(msg) == spec and msg.seed == 9
     msg.ClearField("csi")
     assert spec_from_proto(msg).csi is True  # unset means the receiver knows h
+
+
+def test_transmission_round_trips_through_the_header_and_is_validated_on_arrival():
+    from shared.transmission import Transmission
+    from shared.wire import header_of, transmission_of
+
+    t = Transmission(id="a1", task="segmentation", channel=ChannelSpec("rayleigh", 7.5, block_len=32, csi=False),
+                     seed=11, grid=(48, 2, 3), image_size=(32, 48), steps=4, scale=1.7, score=0.8,
+                     kb_fingerprint="f")
+    h = header_of(t, {"encode": 0.1})
+    assert transmission_of(h) == t and h.timings_s["encode"] == 0.1
+    assert t.channel_uses == 288 and t.cbr == pytest.approx(288 / (32 * 48 * 3))
+    h.channel.model = "rician"
+    with pytest.raises(ValueError, match="unknown channel model"):
+        transmission_of(h)

@@ -1,0 +1,37 @@
+"""One image's trip through the chain as every step sees it: the wire's header in plain Python.
+
+The transmitter's step makes it, the channel's step and the receiver's step read it, the services
+turn it into and out of ``pb.TransmissionHeader`` (``shared.wire``) and the in-process pipeline
+passes it along as it is. Settings are validated where they enter: ``Send`` and ``Pipeline.run`` for a
+client's request, ``shared.wire.transmission_of`` for a header arriving at the channel or the receiver.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from shared.channel import ChannelSpec
+from shared.symbols import cbr_of
+
+
+@dataclass(frozen=True)
+class Transmission:
+    id: str
+    task: str  # the negotiated task
+    channel: ChannelSpec
+    seed: int  # fixes the channel realisation and the receiver's sampler
+    grid: tuple[int, int, int]  # (c, h, w) complex symbol grid
+    image_size: tuple[int, int]  # (H, W) of the original image
+    steps: int = 0  # diffusion sampling steps; 0 = the receiver's default
+    scale: float = 0.0  # the power scale: side information of the linear path (0 = none)
+    score: float = 0.0  # the task KB's similarity of the negotiated task
+    kb_fingerprint: str = ""
+
+    @property
+    def channel_uses(self) -> int:
+        c, h, w = self.grid
+        return c * h * w
+
+    @property
+    def cbr(self) -> float:
+        return cbr_of(self.grid, self.image_size)
