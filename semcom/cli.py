@@ -26,25 +26,25 @@ def main(argv: list[str] | None = None) -> int:
     cmd, rest = argv[0], argv[1:]
     try:
         if cmd == "eval":
-            from semcom.eval import main as run
+            from semcom.eval.cli import main as run
             return run(rest)
         if cmd == "up":
             from semcom.launcher import main as run
             return run(rest)
         if cmd == "train":
-            from semcom.train import main as run
+            from semcom.train.trainer import main as run
             return run(rest)
         if cmd == "bench" and rest[:1] == ["models"]:
-            from semcom.bench_models import main as run
+            from semcom.bench.models import main as run
             return run(rest[1:])
         if cmd == "bench" and rest[:1] == ["services"]:
-            from semcom.bench_services import main as run
+            from semcom.bench.services import main as run
             return run(rest[1:])
         if cmd == "bench" and rest[:1] == ["diffusion"]:
-            from semcom.bench_diffusion import main as run
+            from semcom.bench.diffusion import main as run
             return run(rest[1:])
         if cmd == "bench" and rest[:1] == ["taskkb"]:
-            from semcom.bench_taskkb import main as run
+            from semcom.bench.taskkb import main as run
             return run(rest[1:])
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)

@@ -4,7 +4,7 @@
 ``tests/semcom/test_systems.py`` runs every entry through the same contract. A new system is one
 entry: a ``build(ctx, task)`` returning an ``Evaluated`` (the function the evaluation loop calls,
 the CBR it spends, provenance for the JSON), and, when it learns, a model that ``semcom train``
-can build (``semcom.baselines.system.LEARNED``) or the proposed system's ``Trainer`` path.
+can build (``semcom.baselines.learned.LEARNED``) or the proposed system's ``Trainer`` path.
 """
 
 from __future__ import annotations
@@ -69,7 +69,7 @@ class SystemEntry:
 
 
 def _proposed(ctx: BuildContext, task: str) -> Evaluated:
-    from semcom.evaluate import chain_reconstructor, chain_segmenter
+    from semcom.eval.quality import chain_reconstructor, chain_segmenter
     from semcom.pipeline import load_models
 
     cfg, path = resolve_weights(ctx.preset, ctx.weights)
@@ -85,7 +85,7 @@ def _proposed(ctx: BuildContext, task: str) -> Evaluated:
 
 def load_baseline(name: str, ctx: BuildContext):
     """A trained learned baseline from ctx.baseline_weights/<name>, with its provenance."""
-    from semcom.baselines.system import BaselineSystem, task_of
+    from semcom.baselines.learned import BaselineSystem, task_of
 
     path = Path(ctx.baseline_weights) / name
     if not (path / "config.json").exists():

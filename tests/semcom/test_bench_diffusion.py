@@ -2,7 +2,7 @@
 
 import json
 
-from semcom.bench_diffusion import main
+from semcom.bench.diffusion import main
 
 
 def test_untrained_decoders_all_equal_the_linear_code(image_folder, tmp_path, capsys):

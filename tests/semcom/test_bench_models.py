@@ -4,7 +4,7 @@ import json
 
 import pytest
 
-from semcom import bench_models
+from semcom.bench import models as bench_models
 
 
 @pytest.mark.slow  # each size in its own process: about 40 s on two cores

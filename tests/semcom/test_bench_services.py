@@ -4,7 +4,7 @@ import json
 
 import pytest
 
-from semcom import bench_services
+from semcom.bench import services as bench_services
 from tests.e2e.conftest import free_ports
 
 pytestmark = pytest.mark.e2e  # starts the real services as processes

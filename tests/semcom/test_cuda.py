@@ -8,8 +8,8 @@ import pytest
 import torch
 
 from semcom.pipeline import load_models, run_chain
-from semcom.system import System
-from semcom.train import Trainer, parse
+from semcom.train.system import System
+from semcom.train.trainer import Trainer, parse
 from shared.channel import Channel, ChannelSpec
 from shared.config import get_preset
 from shared.metrics import psnr
@@ -94,7 +94,7 @@ def test_paper_preset_trains_and_decodes_on_the_gpu():
 
 @pytest.mark.parametrize("name", ["deepjscc", "adjscc", "witt", "deeplab-jscc", "fcn"])
 def test_learned_baselines_take_cpu_images_on_the_gpu(name):
-    from semcom.baselines.system import BaselineSystem, task_of
+    from semcom.baselines.learned import BaselineSystem, task_of
 
     system = BaselineSystem(name, "1/16").cuda().eval()
     img = _scene(96, 128)

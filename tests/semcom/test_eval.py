@@ -1,6 +1,6 @@
 import json
 
-from semcom.eval import main, parse_snr
+from semcom.eval.cli import main, parse_snr
 
 
 def test_parse_snr():
@@ -47,7 +47,7 @@ def test_a_folder_without_images_is_a_clear_error(tmp_path, capsys):
 def test_segmentation_baselines(camvid_root, tmp_path):
     import torch
 
-    from semcom.baselines.system import BaselineSystem
+    from semcom.baselines.learned import BaselineSystem
 
     torch.manual_seed(0)
     weights = tmp_path / "baselines"

@@ -58,7 +58,7 @@ def test_untrained_proposed_is_exactly_the_linear_code(test_cfg):
     """The oracle of the redesign: before training, the chain is the training-free linear code (its learned
     parts start silent), so everything training adds is measured from that floor."""
     from semcom.baselines.linear import LinearAnalog
-    from semcom.evaluate import chain_reconstructor
+    from semcom.eval.quality import chain_reconstructor
 
     _, tx, rx = load_models(test_cfg, None, "cpu")  # no checkpoint: the linear path starts from the shipped fit
     img = torch.rand(3, 80, 96, generator=torch.Generator().manual_seed(4))

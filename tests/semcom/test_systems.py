@@ -5,7 +5,7 @@ import pytest
 import torch
 
 from semcom import systems
-from semcom.baselines.system import LEARNED, BaselineSystem
+from semcom.baselines.learned import LEARNED, BaselineSystem
 from shared.channel import ChannelSpec
 from shared.task_kb import RECONSTRUCTION, SEGMENTATION
 
@@ -42,7 +42,7 @@ def test_every_system_runs_one_image_through_the_channel(ctx, name, task):
 
 
 def test_names_tasks_and_training_agree():
-    from semcom.train import parse
+    from semcom.train.trainer import parse
 
     assert systems.names(RECONSTRUCTION)[0] == "proposed" and systems.names(SEGMENTATION)[0] == "proposed"
     assert set(systems.trainable()) == {"proposed", *LEARNED}

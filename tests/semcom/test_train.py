@@ -6,8 +6,8 @@ import sys
 import pytest
 import torch
 
-from semcom import train as train_mod
-from semcom.train import Trainer, lr_at, parse
+from semcom.train import trainer as train_mod
+from semcom.train.trainer import Trainer, lr_at, parse
 from shared.weights import read_config
 
 
@@ -83,7 +83,7 @@ def test_ddp_two_processes_gloo(image_folder, camvid_root, tmp_path):
 
 @pytest.mark.parametrize("system", ["deepjscc", "adjscc", "witt"])
 def test_baseline_training_loss_falls_and_saves(image_folder, camvid_root, tmp_path, system):
-    from semcom.baselines.system import BaselineSystem
+    from semcom.baselines.learned import BaselineSystem
     from shared.channel import ChannelSpec
 
     out = tmp_path / system
@@ -109,7 +109,7 @@ def test_baseline_training_loss_falls_and_saves(image_folder, camvid_root, tmp_p
 
 @pytest.mark.parametrize("system", ["deeplab-jscc", "fcn"])
 def test_segmentation_baseline_training_loss_falls_and_saves(camvid_root, tmp_path, system):
-    from semcom.baselines.system import BaselineSystem
+    from semcom.baselines.learned import BaselineSystem
 
     out = tmp_path / system
     tr = Trainer(parse(["--system", system, "--task", "segmentation", "--preset", "test", "--seg-data",
@@ -141,7 +141,7 @@ def test_baseline_task_mismatch_is_a_clear_error(image_folder, tmp_path):
 
 
 def test_init_partial_takes_what_matches_and_starts_at_the_linear_code(image_folder, camvid_root, tmp_path):
-    from semcom.system import System
+    from semcom.train.system import System
     from shared.config import get_preset
     from shared.weights import save_checkpoint
 

@@ -25,7 +25,7 @@ def test_one_format_for_every_system(tmp_path):
     """The proposed system and the learned baselines write and verify checkpoints the same way."""
     import json
 
-    from semcom.baselines.system import BaselineSystem
+    from semcom.baselines.learned import BaselineSystem
     from shared.weights import WEIGHTS_FILE, load_modules, write_checkpoint
 
     base = BaselineSystem("deepjscc", "1/16", width=8).save(tmp_path / "deepjscc", {"steps": 3})

@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from semcom.baselines.linear import SHIPPED, LinearAnalog, main
-from semcom.eval import main as eval_main
+from semcom.eval.cli import main as eval_main
 from shared.analog import PatchPCA
 from shared.channel import ChannelSpec
 from shared.metrics import psnr

@@ -4,7 +4,7 @@ import pytest
 import torch
 
 from semcom.baselines.segmentation import FCN, DeeplabJSCC
-from semcom.baselines.system import BaselineSystem, task_of
+from semcom.baselines.learned import BaselineSystem, task_of
 from shared.channel import ChannelSpec
 
 

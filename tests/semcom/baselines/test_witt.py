@@ -1,7 +1,7 @@
 import pytest
 import torch
 
-from semcom.baselines.system import LEARNED, BaselineSystem
+from semcom.baselines.learned import LEARNED, BaselineSystem
 from semcom.baselines.witt import WITT
 from shared.channel import ChannelSpec
 

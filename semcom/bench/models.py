@@ -127,7 +127,7 @@ def main(argv: list[str] | None = None) -> int:
         return 0
 
     def child(preset: str, *extra: str) -> dict | None:
-        cmd = [sys.executable, "-m", "semcom.bench_models", "--_child", preset, "--repeats", str(args.repeats),
+        cmd = [sys.executable, "-m", "semcom.bench.models", "--_child", preset, "--repeats", str(args.repeats),
                "--device", args.device, "--weights", args.weights, *extra] + (["--no-warmup"] if args.no_warmup else [])
         proc = subprocess.run(cmd, capture_output=True, text=True)
         if proc.returncode != 0:

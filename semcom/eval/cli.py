@@ -32,7 +32,7 @@ import torch
 
 from semcom import systems
 from semcom.data import Kodak, segmentation_dataset
-from semcom.evaluate import reconstruction_quality, segmentation_quality
+from semcom.eval.quality import reconstruction_quality, segmentation_quality
 from shared.channel import ChannelSpec
 from shared.provenance import provenance
 from shared.weights import resolve_weights

@@ -34,8 +34,8 @@ from safetensors.torch import load_file, save_file
 from torch.utils.data import DataLoader, DistributedSampler
 
 from semcom.data import ImageFolder, Kodak, segmentation_dataset
-from semcom.evaluate import chain_reconstructor, chain_segmenter, reconstruction_quality, segmentation_quality
-from semcom.system import System
+from semcom.eval.quality import chain_reconstructor, chain_segmenter, reconstruction_quality, segmentation_quality
+from semcom.train.system import System
 from shared.channel import ChannelSpec
 from shared.config import ModelConfig, get_preset
 from shared.devices import pick_device
@@ -184,7 +184,7 @@ class Trainer:
         return groups
 
     def _init_baseline(self, tc: TrainConfig, resume_from: Path | None) -> None:
-        from semcom.baselines.system import BaselineSystem, task_of
+        from semcom.baselines.learned import BaselineSystem, task_of
 
         if tc.task != task_of(tc.system):
             raise SystemExit(f"semcom train: baseline {tc.system} is a {task_of(tc.system)} system: "

@@ -43,7 +43,7 @@ def main(argv: list[str] | None = None) -> int:
     args = p.parse_args(argv)
 
     from semcom.data import Kodak
-    from semcom.eval import center_crop
+    from semcom.eval.cli import center_crop
     from semcom.pipeline import load_models
     from channel.step import transmit
     from shared.channel import ChannelSpec, receiver_view

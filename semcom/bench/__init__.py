@@ -1,0 +1,1 @@
+"""`semcom bench`: models, services, task KB and diffusion benchmarks, as JSON."""

@@ -1,0 +1,1 @@
+"""`semcom eval`: quality against SNR for every system, as JSON and plots."""
