@@ -27,6 +27,6 @@ def transmit(symbols: torch.Tensor, spec: ChannelSpec, seed: int) -> ChannelResu
     """symbols (B, n) complex -> ChannelResult; the realisation depends only on the request's `seed`."""
     spec.validate()
     generator = torch.Generator(device=symbols.device).manual_seed(derive_seed(seed, "channel"))
-    out = Channel(spec.model, spec.block_len)(symbols, spec.snr_db, generator)
+    out = Channel.of(spec)(symbols, spec.snr_db, generator)
     return ChannelResult(y=out.y, h=out.h if spec.csi else None, noise_var=out.noise_var,
                          realised_snr_db=out.realised_snr_db, spec=spec)

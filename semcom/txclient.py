@@ -21,6 +21,8 @@ from pathlib import Path
 
 import grpc
 
+from shared.channel import CHANNEL_MODELS, MODELS
+from shared.channel_flags import add_param_flags, params_of
 from shared.rpc import semcom_pb2 as pb
 from shared.rpc import semcom_pb2_grpc as rpc
 from shared.security import Security, add_security_args
@@ -129,7 +131,7 @@ def cmd_send(args) -> int:
     except OSError as exc:
         raise ClientError(f"cannot read {path}: {exc.strerror or exc}") from None
     settings = pb.ChannelSettings(model=args.channel, snr_db=args.snr, block_len=args.block_len, csi=not args.no_csi,
-                                  seed=args.seed)
+                                  seed=args.seed, params=params_of(args))
     tx = rpc.TransmitterStub(client_channel(args.transmitter, args.security))
     rx_conn = client_channel(args.receiver, args.security)
     started = time.perf_counter()
@@ -140,7 +142,8 @@ def cmd_send(args) -> int:
     if not args.json:
         print(f"task: {reply.task} (score {reply.score:.3f})")
         print(f"transmission: {reply.transmission_id}  {reply.width}x{reply.height}")
-        print(f"channel: {args.channel} at {args.snr:g} dB (realised {reply.realised_snr_db:.2f} dB), "
+        given = "".join(f", {k} {v:g}" for k, v in sorted(params_of(args).items()))
+        print(f"channel: {args.channel}{given} at {args.snr:g} dB (realised {reply.realised_snr_db:.2f} dB), "
               f"{reply.channel_uses} channel uses, CBR {reply.cbr:.5f} (1/{1 / reply.cbr:.1f})")
     with Progress("waiting for the receiver", show):
         result = fetch_result(rx_conn, reply.transmission_id, started + args.timeout)
@@ -154,7 +157,7 @@ def cmd_send(args) -> int:
         raise ClientError(f"cannot write results to {args.out}: {exc.strerror or exc}") from None
     q = quality(data, result) if result.task == "reconstruction" else {}
     doc = {"task": result.task, "score": round(reply.score, 4), "transmission_id": reply.transmission_id,
-           "sequence": result.sequence, "channel": args.channel, "snr_db": args.snr, "seed": args.seed,
+           "sequence": result.sequence, "channel": args.channel, "channel_params": params_of(args), "snr_db": args.snr, "seed": args.seed,
            "realised_snr_db": round(result.realised_snr_db, 3), "channel_uses": result.channel_uses,
            "cbr": result.cbr, "height": result.height, "width": result.width,
            "psnr_db": q.get("psnr_db"), "ms_ssim": q.get("ms_ssim"), "outputs": outputs,
@@ -234,8 +237,10 @@ def parser() -> argparse.ArgumentParser:
     s.add_argument("image")
     s.add_argument("--task", required=True, help='the task in plain language, e.g. "segment this image"')
     s.add_argument("--snr", type=float, default=10.0, help="SNR in dB (default 10)")
-    s.add_argument("--channel", default="awgn", help="awgn or rayleigh")
-    s.add_argument("--block-len", type=int, default=0, help="Rayleigh coherence in symbols (0 = one block)")
+    s.add_argument("--channel", default="awgn", choices=CHANNEL_MODELS,
+                   help="; ".join(f"{m.name}: {m.help}" for m in MODELS.values()) + " (default awgn)")
+    s.add_argument("--block-len", type=int, default=0, help="fading coherence in symbols (0 = one block)")
+    add_param_flags(s)
     s.add_argument("--no-csi", action="store_true", help="the receiver is not told h")
     s.add_argument("--seed", type=int, default=0)
     s.add_argument("--steps", type=int, default=0, help="diffusion sampling steps (0 = receiver default)")

@@ -14,6 +14,9 @@ Conventions (the field's, see MISSION.md "a correct channel"):
 * Rayleigh block fading: h ~ CN(0, 1) (E|h|^2 = 1), constant over ``block_len``
   consecutive symbols of a transmission (``block_len = 0``: one h for the whole
   transmission, i.e. quasi-static). The SNR is the *average* SNR, E|h x|^2 / no.
+* Rician block fading: h = sqrt(K/(K+1)) + sqrt(1/(K+1)) CN(0, 1), a line-of-sight
+  part (phase 0) plus Rayleigh scatter, E|h|^2 = 1, blocks as for Rayleigh; K (``k_factor``,
+  the linear ratio of line-of-sight to scattered power) 0 is Rayleigh, K -> inf is AWGN.
 * Receiver knowledge of h: with ``csi=True`` the receiver is told h and equalises
   with the MMSE equaliser conj(h) y / (|h|^2 + no); with ``csi=False`` it gets the
   raw y and must cope (as WITT's and Deep JSCC's fading experiments do).
@@ -26,12 +29,61 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import Callable
 
-import torch
 
-CHANNEL_MODELS: tuple[str, ...] = ("awgn", "rayleigh", "noiseless")
+class _LazyTorch:
+    """torch, imported on first use: ``txclient`` reads the model table (its flags) without loading torch."""
+
+    def __getattr__(self, name: str):
+        import torch as real
+
+        globals()["torch"] = real
+        return getattr(real, name)
+
+
+torch = _LazyTorch()
+
 SNR_RANGE_DB: tuple[float, float] = (-10.0, 40.0)  # what the services accept
 MAX_SYMBOLS = 1 << 26  # 64 M complex symbols (512 MiB): the longest transmission a service accepts
+
+
+@dataclass(frozen=True)
+class ChannelParam:
+    """A number a channel model takes besides SNR and block length (``--k-factor`` for ``k_factor``)."""
+
+    name: str
+    default: float
+    lo: float
+    hi: float
+    help: str
+
+    @property
+    def flag(self) -> str:
+        return "--" + self.name.replace("_", "-")
+
+
+@dataclass(frozen=True)
+class ChannelModel:
+    """One channel model: how its gains h are drawn (None: h = 1) and what it takes.
+
+    A new model is one more entry in ``MODELS`` (and its line in the proto's documented values):
+    the wire, the services, ``txclient``, ``semcom eval`` and ``semcom train`` take it from here.
+    """
+
+    name: str
+    help: str
+    gains: Callable[..., torch.Tensor] | None = None  # (batch, n, block_len, generator, device, **params) -> (B, n)
+    params: tuple[ChannelParam, ...] = ()
+    noisy: bool = True
+    fading: bool = False  # h varies: block_len applies, and training can draw it as its fading channel
+
+    def param(self, name: str) -> ChannelParam:
+        for prm in self.params:
+            if prm.name == name:
+                return prm
+        takes = ", ".join(p.name for p in self.params) or "none"
+        raise ValueError(f"channel model {self.name!r} takes no parameter {name!r} (it takes: {takes})")
 
 
 @dataclass(frozen=True)
@@ -40,18 +92,44 @@ class ChannelSpec:
 
     model: str = "awgn"
     snr_db: float = 10.0
-    block_len: int = 0  # Rayleigh coherence, in symbols; 0 = one h per transmission
+    block_len: int = 0  # fading coherence, in symbols; 0 = one h per transmission
     csi: bool = True  # receiver told h (and equalises)
+    params: tuple[tuple[str, float], ...] = ()  # the model's own parameters, (name, value) sorted by name
+
+    @staticmethod
+    def of(model: str = "awgn", snr_db: float = 10.0, block_len: int = 0, csi: bool = True,
+           **params: float) -> "ChannelSpec":
+        """ChannelSpec.of("rician", 10.0, 64, k_factor=3.0): parameters by keyword (None = the default)."""
+        kept = tuple(sorted((k, float(v)) for k, v in params.items() if v is not None))
+        return ChannelSpec(model, snr_db, block_len, csi, kept)
+
+    @property
+    def channel_model(self) -> ChannelModel:
+        if self.model not in MODELS:
+            raise ValueError(f"unknown channel model {self.model!r}; known models: {', '.join(MODELS)}")
+        return MODELS[self.model]
+
+    def param_values(self) -> dict[str, float]:
+        """Every parameter of the model: the given value, else its default."""
+        given = dict(self.params)
+        return {p.name: given.get(p.name, p.default) for p in self.channel_model.params}
 
     def validate(self) -> "ChannelSpec":
-        if self.model not in CHANNEL_MODELS:
-            raise ValueError(f"unknown channel model {self.model!r}; known models: {', '.join(CHANNEL_MODELS)}")
+        model = self.channel_model
         lo, hi = SNR_RANGE_DB
         if not (math.isfinite(self.snr_db) and lo <= self.snr_db <= hi):
             raise ValueError(f"SNR {self.snr_db} dB is outside the supported range [{lo:g}, {hi:g}] dB")
         if not 0 <= self.block_len <= MAX_SYMBOLS:
             raise ValueError(f"block length must be 0 to {MAX_SYMBOLS} symbols (0 = one block for the whole "
                              f"transmission), got {self.block_len}")
+        names = [k for k, _ in self.params]
+        if len(set(names)) != len(names):
+            raise ValueError(f"channel parameter given twice: {', '.join(names)}")
+        for name, value in self.params:
+            prm = model.param(name)
+            if not (math.isfinite(value) and prm.lo <= value <= prm.hi):
+                raise ValueError(f"{name} = {value} is outside the range [{prm.lo:g}, {prm.hi:g}] of the "
+                                 f"{self.model} channel ({prm.help})")
         return self
 
 
@@ -87,19 +165,46 @@ def rayleigh_gains(batch: int, n: int, block_len: int, generator: torch.Generato
     return h_blocks.repeat_interleave(block, dim=1)[:, :n]  # (B, n)
 
 
+def rician_gains(batch: int, n: int, block_len: int, generator: torch.Generator | None,
+                 device: torch.device | str = "cpu", k_factor: float = 3.0) -> torch.Tensor:
+    """Rician block-fading gains (B, n): sqrt(K/(K+1)) (line of sight, phase 0) + sqrt(1/(K+1)) CN(0, 1)
+    (scatter), constant over `block_len` symbols; E|h|^2 = 1 for every K."""
+    scatter = rayleigh_gains(batch, n, block_len, generator, device)
+    return math.sqrt(k_factor / (k_factor + 1.0)) + math.sqrt(1.0 / (k_factor + 1.0)) * scatter
+
+
+MODELS: dict[str, ChannelModel] = {m.name: m for m in (
+    ChannelModel("awgn", "additive white Gaussian noise, h = 1"),
+    ChannelModel("rayleigh", "Rayleigh block fading, h ~ CN(0, 1) per block", gains=rayleigh_gains, fading=True),
+    ChannelModel("rician", "Rician block fading: a line-of-sight part plus Rayleigh scatter, E|h|^2 = 1",
+                 gains=rician_gains, fading=True,
+                 params=(ChannelParam("k_factor", 3.0, 0.0, 1e6,
+                                      "Rician K: line-of-sight to scattered power, linear (0 = Rayleigh)"),)),
+    ChannelModel("noiseless", "h = 1 and no noise: the decoders' upper bound", noisy=False),
+)}
+CHANNEL_MODELS: tuple[str, ...] = tuple(MODELS)
+FADING_MODELS: tuple[str, ...] = tuple(m.name for m in MODELS.values() if m.fading)
+
+
 class Channel:
     """y = h*x + n for a batch of complex symbol rows; per-sample SNR allowed (training)."""
 
-    def __init__(self, model: str = "awgn", block_len: int = 0) -> None:
-        if model not in CHANNEL_MODELS:
-            raise ValueError(f"unknown channel model {model!r}; known models: {', '.join(CHANNEL_MODELS)}")
+    def __init__(self, model: str = "awgn", block_len: int = 0, **params: float) -> None:
+        self.spec = ChannelSpec.of(model, 0.0, block_len, True, **params).validate()
         self.model = model
         self.block_len = block_len
+        self._model = self.spec.channel_model
+        self._params = self.spec.param_values()
+
+    @staticmethod
+    def of(spec: ChannelSpec) -> "Channel":
+        """The channel a transmission's spec asks for (its SNR is given per call)."""
+        return Channel(spec.model, spec.block_len, **dict(spec.params))
 
     def gains(self, batch: int, n: int, generator: torch.Generator | None, device) -> torch.Tensor:
-        if self.model in ("awgn", "noiseless"):
+        if self._model.gains is None:
             return torch.ones(batch, n, dtype=torch.complex64, device=device)
-        return rayleigh_gains(batch, n, self.block_len, generator, device)
+        return self._model.gains(batch, n, self.block_len, generator, device, **self._params)
 
     def __call__(self, x: torch.Tensor, snr_db: torch.Tensor | float,
                  generator: torch.Generator | None = None) -> ChannelOutput:
@@ -109,7 +214,7 @@ class Channel:
         b, n = x.shape
         no = snr_db_to_noise_var(snr_db).to(x.device).expand(b).contiguous()  # (B,)
         h = self.gains(b, n, generator, x.device)  # (B, n)
-        if self.model == "noiseless":
+        if not self._model.noisy:
             no = torch.zeros_like(no)
         noise = complex_normal((b, n), generator, x.device, var=no[:, None])  # (B, n)
         hx = h * x  # (B, n)

@@ -62,11 +62,12 @@ class SymbolAssembler:
 
 def spec_from_proto(c: pb.ChannelSettings) -> ChannelSpec:
     return ChannelSpec(model=c.model or "awgn", snr_db=c.snr_db, block_len=c.block_len,
-                       csi=c.csi if c.HasField("csi") else True)
+                       csi=c.csi if c.HasField("csi") else True, params=tuple(sorted(c.params.items())))
 
 
 def spec_to_proto(spec: ChannelSpec, seed: int) -> pb.ChannelSettings:
-    return pb.ChannelSettings(model=spec.model, snr_db=spec.snr_db, block_len=spec.block_len, csi=spec.csi, seed=seed)
+    return pb.ChannelSettings(model=spec.model, snr_db=spec.snr_db, block_len=spec.block_len, csi=spec.csi, seed=seed,
+                              params=dict(spec.params))
 
 
 def header_of(t: Transmission, timings: dict[str, float] | None = None) -> pb.TransmissionHeader:

@@ -109,7 +109,7 @@ class JPEGLDPCQAM:
         c = self.encoder(u)  # (blocks, n)
         x = self.mapper(c).reshape(1, -1)  # (1, blocks*n/m) complex, unit average power
         gen = torch.Generator().manual_seed(derive_seed(seed, "channel"))
-        out = Channel(spec.model, spec.block_len)(x.to(torch.complex64), spec.snr_db, gen)
+        out = Channel.of(spec)(x.to(torch.complex64), spec.snr_db, gen)
         no = out.noise_var
         if spec.csi:
             yeq = mmse_equalize(out.y, out.h, no)

@@ -49,14 +49,13 @@ class BaselineSystem(nn.Module):
     def device(self) -> torch.device:
         return next(self.model.parameters()).device
 
-    def _through(self, x: torch.Tensor, snr_db: torch.Tensor, channel: str, block_len: int, csi: bool,
-                 generator) -> torch.Tensor:
+    def _through(self, x: torch.Tensor, snr_db: torch.Tensor, channel: Channel, csi: bool, generator) -> torch.Tensor:
         b, c, h, w = x.shape
-        out = Channel(channel, block_len)(x.reshape(b, -1), snr_db, generator)
+        out = channel(x.reshape(b, -1), snr_db, generator)
         y, _ = receiver_view(out.y, out.h, out.noise_var, csi, snr_db)
         return y.reshape(b, c, h, w)
 
-    def forward(self, batch: dict, channel: str = "awgn", block_len: int = 0, csi: bool = True,
+    def forward(self, batch: dict, channel: Channel | None = None, csi: bool = True,
                 generator: torch.Generator | None = None) -> dict[str, torch.Tensor]:
         if self.task == "segmentation":
             img, labels, snr = batch["seg_images"], batch["seg_labels"], batch["seg_snr"]
@@ -65,12 +64,12 @@ class BaselineSystem(nn.Module):
                 logits = self.model.logits(self.model.degrade(img, random.Random(seed)))
             else:
                 x = self.model.encode(img, snr)
-                logits = self.model.decode(self._through(x, snr, channel, block_len, csi, generator), snr)
+                logits = self.model.decode(self._through(x, snr, channel or Channel(), csi, generator), snr)
             loss = F.cross_entropy(logits, labels, ignore_index=self.ignore_index)
             return {"loss": loss, "seg_loss": loss, "logits": logits}
         img, snr = batch["rec_images"], batch["rec_snr"]
         x = self.model.encode(img, snr)
-        recon = self.model.decode(self._through(x, snr, channel, block_len, csi, generator), snr)
+        recon = self.model.decode(self._through(x, snr, channel or Channel(), csi, generator), snr)
         mse = F.mse_loss(recon, img)
         return {"loss": mse, "image_mse": mse, "recon": recon}
 

@@ -24,6 +24,9 @@ from pathlib import Path
 
 import torch
 
+from shared.channel import CHANNEL_MODELS
+from shared.channel_flags import add_param_flags, params_of
+
 
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[3:] if argv is None else argv)
@@ -33,7 +36,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--preset", default="cpu")
     p.add_argument("--weights", default="default")
     p.add_argument("--snr", type=float, default=10.0)
-    p.add_argument("--channel", choices=["awgn", "rayleigh"], default="awgn")
+    p.add_argument("--channel", choices=[m for m in CHANNEL_MODELS if m != "noiseless"], default="awgn")
+    add_param_flags(p)
     p.add_argument("--steps", default="1,2,4,8,50", help="comma-separated DDIM step counts")
     p.add_argument("--noise-seeds", type=int, default=2, help="starting noises per step count")
     p.add_argument("--crop", type=int, default=0)
@@ -42,10 +46,10 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--out", help="JSON file")
     args = p.parse_args(argv)
 
+    from channel.step import transmit
     from semcom.data import Kodak
     from semcom.eval.cli import center_crop
     from semcom.pipeline import load_models
-    from channel.step import transmit
     from shared.channel import ChannelSpec, receiver_view
     from shared.metrics import ms_ssim, psnr, spectral_distance_db
     from shared.provenance import provenance
@@ -61,7 +65,7 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     ds = Kodak(args.data)
     images = [center_crop(ds[i], args.crop) if args.crop else ds[i] for i in range(min(len(ds), args.limit))]
-    spec = ChannelSpec(args.channel, args.snr)
+    spec = ChannelSpec.of(args.channel, args.snr, **params_of(args)).validate()
     steps_list = [int(v) for v in args.steps.split(",")]
     dit = rx.reconstruction.dit
     real_forward = dit.forward

@@ -33,9 +33,11 @@ import torch
 from semcom import systems
 from semcom.data import Kodak, segmentation_dataset
 from semcom.eval.quality import reconstruction_quality, segmentation_quality
-from shared.channel import ChannelSpec
+from shared.channel import CHANNEL_MODELS, ChannelSpec
+from shared.channel_flags import add_param_flags, params_of
 from shared.provenance import provenance
-from shared.weights import resolve_weights
+from shared.weights import REPO_WEIGHTS, resolve_weights
+
 
 def parse_snr(text: str) -> list[float]:
     """'0:20:5' -> [0, 5, 10, 15, 20]; '1,4,7' -> [1, 4, 7]."""
@@ -92,7 +94,8 @@ def evaluate(system: str, args, snrs: list[float]) -> dict:
     n_images = min(len(ds), args.limit)
     bar = tqdm(settings, desc=f"eval {system} {args.task}", dynamic_ncols=True)
     for snr, model in bar:
-        spec = ChannelSpec(model, snr, block_len=args.block_len, csi=not args.no_csi)
+        spec = ChannelSpec.of(model, snr, args.block_len, not args.no_csi,
+                              **(params_of(args) if model == args.channel else {}))
         if args.task == "reconstruction":
             q = reconstruction_quality(reconstruct, images, spec, seed=args.seed)
             row = {k: sum(v) / len(v) for k, v in q.items() if v}
@@ -108,8 +111,8 @@ def evaluate(system: str, args, snrs: list[float]) -> dict:
                 results.setdefault(k, []).append(round(v, 5))
             per_image[str(snr)] = q
     if args.examples:
-        spec = ChannelSpec(args.channel, args.example_snr, block_len=args.block_len, csi=not args.no_csi)
-        folder = Path(args.out) / "examples" / f"{args.task}_{dataset_tag(args)}_{args.channel}_{args.example_snr:g}dB"
+        spec = ChannelSpec.of(args.channel, args.example_snr, args.block_len, not args.no_csi, **params_of(args))
+        folder = Path(args.out) / "examples" / f"{args.task}_{dataset_tag(args)}_{channel_tag(args)}_{args.example_snr:g}dB"
         if args.task == "reconstruction":
             shown = [(img, reconstruct(img, spec, args.seed + i)) for i, img in enumerate(images[:args.examples])]
         else:
@@ -119,10 +122,16 @@ def evaluate(system: str, args, snrs: list[float]) -> dict:
     return {
         "name": system, "description": entry.description, "kind": entry.kind, "task": args.task, "dataset": str(args.data),
         "split": args.split if args.task == "segmentation" else None, "crop": args.crop, "images": n_images,
-        "channel": args.channel, "block_len": args.block_len, "csi": not args.no_csi, "cbr": cbr, "snr_db": snrs,
+        "channel": args.channel, "channel_params": ChannelSpec.of(args.channel, **params_of(args)).param_values(),
+        "block_len": args.block_len, "csi": not args.no_csi, "cbr": cbr, "snr_db": snrs,
         "results": results, "noiseless": noiseless, **prov,
         **provenance("semcom eval " + " ".join(args.argv), args.seed), "per_image": per_image,
     }
+
+
+def channel_tag(args) -> str:
+    """awgn, rayleigh, or e.g. rician-k_factor3 when a parameter is given."""
+    return args.channel + "".join(f"-{k}{v:g}" for k, v in sorted(params_of(args).items()))
 
 
 def dataset_tag(args) -> str:
@@ -197,8 +206,8 @@ def plot(out: Path) -> list[str]:
         if "results" not in d or "snr_db" not in d:
             continue
         for metric in d["results"]:
-            key = (d["task"], Path(d["dataset"]).name + (f"-crop{d['crop']}" if d.get("crop") else ""), d["channel"],
-                   metric)
+            channel = d["channel"] + "".join(f" {k}={v:g}" for k, v in d.get("channel_params", {}).items())
+            key = (d["task"], Path(d["dataset"]).name + (f"-crop{d['crop']}" if d.get("crop") else ""), channel, metric)
             groups.setdefault(key, []).append(d)
     written = []
     for (task, dataset, channel, metric), ds in groups.items():
@@ -230,8 +239,10 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--data", required=True, help="a folder of PNG/JPEG images, e.g. Kodak (reconstruction), or a CamVid/VOC root")
     p.add_argument("--split", default="val", help="segmentation split")
     p.add_argument("--crop", type=int, default=0, help="centre-crop images to this size (e.g. 224); 0 = whole")
-    p.add_argument("--channel", choices=["awgn", "rayleigh"], default="awgn")
-    p.add_argument("--block-len", type=int, default=0)
+    p.add_argument("--channel", choices=[m for m in CHANNEL_MODELS if m != "noiseless"], default="awgn",
+                   help="the noiseless point is always added")
+    p.add_argument("--block-len", type=int, default=0, help="fading coherence in symbols (0 = one block per image)")
+    add_param_flags(p)
     p.add_argument("--no-csi", action="store_true")
     p.add_argument("--snr", default="0:20:5", help="LO:HI:STEP or a comma list, dB")
     p.add_argument("--cbr", help="must match the weights' CBR if given (the proposed system is trained per CBR)")
@@ -239,7 +250,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--weights", default="default", help="the proposed system's checkpoint ('default': shipped)")
     p.add_argument("--baseline-weights", default="weights/baselines",
                    help="folder with one trained checkpoint per learned baseline (deepjscc/, adjscc/, witt/)")
-    p.add_argument("--linear-weights", default=str(Path(__file__).resolve().parent.parent / "weights" / "linear"),
+    p.add_argument("--linear-weights", default=str(REPO_WEIGHTS / "linear"),
                    help="folder with the patch PCA of the linear and softcast systems")
     p.add_argument("--steps", type=int, help="diffusion sampling steps (default: the preset's)")
     p.add_argument("--images", help="only these file names, comma-separated (e.g. kodim05.png)")
@@ -252,6 +263,10 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--out", required=True)
     args = p.parse_args(argv)
     args.argv = argv
+    try:
+        ChannelSpec.of(args.channel, 10.0, args.block_len, not args.no_csi, **params_of(args)).validate()
+    except ValueError as e:
+        p.error(str(e))
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     snrs = parse_snr(args.snr)
@@ -270,7 +285,7 @@ def main(argv: list[str] | None = None) -> int:
         except FileNotFoundError as e:  # a data folder without the expected images or layout
             print(f"semcom eval: {e}", file=sys.stderr)
             return 2
-        path = out / f"{args.task}_{dataset_tag(args)}_{args.channel}_{system.replace('/', '')}.json"
+        path = out / f"{args.task}_{dataset_tag(args)}_{channel_tag(args)}_{system.replace('/', '')}.json"
         path.write_text(json.dumps(doc, indent=1) + "\n")
         print(json.dumps({k: doc[k] for k in ("name", "task", "channel", "cbr", "snr_db", "results", "noiseless")}))
     for png in plot(out) + example_grids(out):

@@ -25,25 +25,27 @@ class System(nn.Module):
         self.transmitter = Transmitter(cfg, pca)
         self.receiver = Receiver(cfg, pca)
 
-    def through_channel(self, images: torch.Tensor, task: str, snr_db: torch.Tensor, channel: str, block_len: int,
+    def through_channel(self, images: torch.Tensor, task: str, snr_db: torch.Tensor, channel: Channel,
                         csi: bool, generator: torch.Generator | None
                         ) -> tuple[torch.Tensor, torch.Tensor, Received]:
         """images (B,3,H,W), H and W multiples of the stride -> (symbol grid x (B,c,h,w), its power scale (B,),
         what the receiver's networks take)."""
         x, scale = self.transmitter.encode(images, task)  # (B, c, h, w) complex, (B,)
         b, c, h, w = x.shape
-        out = Channel(channel, block_len)(x.reshape(b, -1), snr_db, generator)
+        out = channel(x.reshape(b, -1), snr_db, generator)
         symbols, snr_map = receiver_view(out.y, out.h, out.noise_var, csi, snr_db)
         return x, scale, self.receiver.view(symbols, snr_map, (c, h, w), csi, scale)
 
-    def forward(self, batch: dict, channel: str = "awgn", block_len: int = 0, csi: bool = True,
+    def forward(self, batch: dict, channel: Channel | None = None, csi: bool = True,
                 generator: torch.Generator | None = None) -> dict[str, torch.Tensor]:
-        """batch: 'rec_images' (B,3,H,W), 'rec_snr' (B,) and/or 'seg_images', 'seg_labels' (B,H,W), 'seg_snr'."""
+        """batch: 'rec_images' (B,3,H,W), 'rec_snr' (B,) and/or 'seg_images', 'seg_labels' (B,H,W), 'seg_snr';
+        channel: the batch's channel (default AWGN)."""
+        channel = channel or Channel()
         out: dict[str, torch.Tensor] = {}
         total = 0.0
         if "rec_images" in batch:
             img, snr = batch["rec_images"], batch["rec_snr"]
-            x, scale, received = self.through_channel(img, RECONSTRUCTION, snr, channel, block_len, csi, generator)
+            x, scale, received = self.through_channel(img, RECONSTRUCTION, snr, channel, csi, generator)
             feats = self.receiver.source_kb(received.grid, RECONSTRUCTION)
             rec = self.receiver.reconstruction.loss(received, feats, snr, x, scale, img, generator,
                                                     self.receiver.analog)
@@ -52,7 +54,7 @@ class System(nn.Module):
             total = total + rec["loss"]
         if "seg_images" in batch:
             img, snr = batch["seg_images"], batch["seg_snr"]
-            _, _, received = self.through_channel(img, SEGMENTATION, snr, channel, block_len, csi, generator)
+            _, _, received = self.through_channel(img, SEGMENTATION, snr, channel, csi, generator)
             logits = self.receiver.segment_logits(received)
             seg = self.receiver.segmentation.loss(logits, batch["seg_labels"])
             out.update(seg_loss=seg, logits=logits)

@@ -34,9 +34,15 @@ from safetensors.torch import load_file, save_file
 from torch.utils.data import DataLoader, DistributedSampler
 
 from semcom.data import ImageFolder, Kodak, segmentation_dataset
-from semcom.eval.quality import chain_reconstructor, chain_segmenter, reconstruction_quality, segmentation_quality
+from semcom.eval.quality import (
+    chain_reconstructor,
+    chain_segmenter,
+    reconstruction_quality,
+    segmentation_quality,
+)
 from semcom.train.system import System
-from shared.channel import ChannelSpec
+from shared.channel import FADING_MODELS, Channel, ChannelSpec
+from shared.channel_flags import add_param_flags, params_of
 from shared.config import ModelConfig, get_preset
 from shared.devices import pick_device
 from shared.layers import pad_to_multiple
@@ -64,7 +70,7 @@ class TrainConfig:
     betas: tuple[float, float]
     weight_decay: float
     snr_range: tuple[float, float]
-    rayleigh_prob: float
+    fading_prob: float  # share of steps on the fading channel (the rest AWGN)
     block_len: int
     seg_weight: float
     seed: int
@@ -83,6 +89,8 @@ class TrainConfig:
     pca: str | None = None  # the patch PCA a fresh run's linear path starts from (default: weights/linear)
     linear_lr_scale: float = 0.02  # learning rate of the linear analog code, relative to the networks
     init_partial: str | None = None  # take the matching tensors of this checkpoint (an older design)
+    fading: str = "rayleigh"  # the fading channel model of the fading steps
+    channel_params: tuple[tuple[str, float], ...] = ()  # its parameters (e.g. k_factor for rician)
 
 
 def _infinite(loader: DataLoader, sampler: DistributedSampler | None):
@@ -148,6 +156,8 @@ class Trainer:
         torch.manual_seed(seed)
         random.seed(seed)
         self.generator = torch.Generator(device=self.device).manual_seed(seed)
+        self.awgn = Channel("awgn")
+        self.fading = Channel(tc.fading, tc.block_len, **dict(tc.channel_params))
         self.out = Path(tc.out)
 
         resume_from = self.out if tc.resume and (self.out / "train_state.json").exists() else None
@@ -286,11 +296,11 @@ class Trainer:
             img, lab = next(self.seg_iter)
             batch["seg_images"], batch["seg_labels"], batch["seg_snr"] = img.to(self.device), lab.to(self.device), \
                 self._snr()
-        rayleigh = torch.rand(1, generator=self.generator, device=self.device).item() < tc.rayleigh_prob
+        fading = torch.rand(1, generator=self.generator, device=self.device).item() < tc.fading_prob
         for g in self.opt.param_groups:
             g["lr"] = lr_at(self.step, tc, self.time_progress) * g.get("lr_scale", 1.0)
         self.model.train()
-        out = self.model(batch, channel="rayleigh" if rayleigh else "awgn", block_len=tc.block_len,
+        out = self.model(batch, channel=self.fading if fading else self.awgn,
                          csi=True, generator=self.generator)
         self.opt.zero_grad(set_to_none=True)
         out["loss"].backward()
@@ -421,8 +431,12 @@ def parse(argv: list[str] | None) -> TrainConfig:
     p.add_argument("--warmup", type=int, default=100)
     p.add_argument("--snr-range", default="-2:25",
                    help="SNR (dB) drawn uniformly per sample, LO:HI (covers every SNR the evaluation uses)")
-    p.add_argument("--rayleigh-prob", type=float, default=0.25, help="share of steps on Rayleigh block fading")
-    p.add_argument("--block-len", type=int, default=64, help="Rayleigh coherence in symbols during training")
+    p.add_argument("--fading", choices=FADING_MODELS, default="rayleigh",
+                   help="the fading channel of the fading steps (the others are AWGN)")
+    p.add_argument("--fading-prob", "--rayleigh-prob", dest="fading_prob", type=float, default=0.25,
+                   help="share of steps on the fading channel")
+    p.add_argument("--block-len", type=int, default=64, help="fading coherence in symbols during training")
+    add_param_flags(p)
     p.add_argument("--seg-weight", type=float, default=0.01,
                    help="weight of the segmentation loss in joint training (0.01 balances the two losses' gradients "
                         "on the shared transmitter)")
@@ -453,16 +467,22 @@ def parse(argv: list[str] | None) -> TrainConfig:
     if a.time_limit is not None and a.time_limit <= 0:
         p.error("--time-limit must be a positive number of seconds")
     lo, hi = (float(v) for v in a.snr_range.split(":"))
+    fading = ChannelSpec.of(a.fading, 10.0, a.block_len, True, **params_of(a))
+    try:
+        fading.validate()
+    except ValueError as e:
+        p.error(str(e))
     paperish = a.preset == "paper"
     return TrainConfig(
         task=a.task, preset=a.preset, rec_data=tuple(a.data), seg_data=a.seg_data, val_rec=a.val_data, out=a.out,
         steps=a.steps, batch=a.batch, crop=a.crop, lr=a.lr or (1e-4 if paperish else 5e-4),
         lr_schedule=a.lr_schedule or ("constant" if paperish else "cosine"), warmup=a.warmup, betas=(0.5, 0.999),
-        weight_decay=0.01, snr_range=(lo, hi), rayleigh_prob=a.rayleigh_prob, block_len=a.block_len,
+        weight_decay=0.01, snr_range=(lo, hi), fading_prob=a.fading_prob, block_len=a.block_len,
         seg_weight=a.seg_weight, seed=a.seed, val_every=a.val_every, val_images=a.val_images,
         ckpt_every=a.ckpt_every, init=a.init, resume=a.resume, freeze_transmitter=a.freeze_transmitter, cbr=a.cbr,
         workers=a.workers, device=a.device, system=a.system, time_limit=a.time_limit,
-        dist_backend=a.dist_backend, pca=a.pca, linear_lr_scale=a.linear_lr_scale, init_partial=a.init_partial)
+        dist_backend=a.dist_backend, pca=a.pca, linear_lr_scale=a.linear_lr_scale, init_partial=a.init_partial,
+        fading=a.fading, channel_params=fading.params)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -7,18 +7,27 @@ from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
 DESCRIPTOR: _descriptor.FileDescriptor
 
 class ChannelSettings(_message.Message):
-    __slots__ = ("model", "snr_db", "block_len", "csi", "seed")
+    __slots__ = ("model", "snr_db", "block_len", "csi", "seed", "params")
+    class ParamsEntry(_message.Message):
+        __slots__ = ("key", "value")
+        KEY_FIELD_NUMBER: _ClassVar[int]
+        VALUE_FIELD_NUMBER: _ClassVar[int]
+        key: str
+        value: float
+        def __init__(self, key: _Optional[str] = ..., value: _Optional[float] = ...) -> None: ...
     MODEL_FIELD_NUMBER: _ClassVar[int]
     SNR_DB_FIELD_NUMBER: _ClassVar[int]
     BLOCK_LEN_FIELD_NUMBER: _ClassVar[int]
     CSI_FIELD_NUMBER: _ClassVar[int]
     SEED_FIELD_NUMBER: _ClassVar[int]
+    PARAMS_FIELD_NUMBER: _ClassVar[int]
     model: str
     snr_db: float
     block_len: int
     csi: bool
     seed: int
-    def __init__(self, model: _Optional[str] = ..., snr_db: _Optional[float] = ..., block_len: _Optional[int] = ..., csi: _Optional[bool] = ..., seed: _Optional[int] = ...) -> None: ...
+    params: _containers.ScalarMap[str, float]
+    def __init__(self, model: _Optional[str] = ..., snr_db: _Optional[float] = ..., block_len: _Optional[int] = ..., csi: _Optional[bool] = ..., seed: _Optional[int] = ..., params: _Optional[_Mapping[str, float]] = ...) -> None: ...
 
 class SymbolBlock(_message.Message):
     __slots__ = ("offset", "values")

@@ -14,7 +14,7 @@ import pytest
 import torch
 
 from channel.service import ChannelService
-from shared.channel import MAX_SYMBOLS, Channel
+from shared.channel import MAX_SYMBOLS, Channel, ChannelSpec
 from shared.rpc import semcom_pb2 as pb
 from shared.rpc import semcom_pb2_grpc as rpc
 from shared.seeding import derive_seed
@@ -161,7 +161,9 @@ def test_announced_length_over_the_cap_is_refused_before_buffering(chain):
 
 
 @pytest.mark.parametrize("settings,match", [
-    (dict(model="rician"), "unknown channel model 'rician'"),
+    (dict(model="nakagami"), "unknown channel model 'nakagami'"),
+    (dict(model="rician", params={"k_factor": -1.0}), "k_factor = -1.0 is outside the range"),
+    (dict(model="awgn", params={"k_factor": 3.0}), "'awgn' takes no parameter 'k_factor'"),
     (dict(snr_db=float("nan")), "outside the supported range"),
     (dict(snr_db=float("inf")), "outside the supported range"),
     (dict(snr_db=41.0), "outside the supported range"),
@@ -239,6 +241,21 @@ def test_rayleigh_block_fading_forwards_h_per_block_with_csi(chain):
     yc, xc = y[:, 0] + 1j * y[:, 1], x[:, 0] + 1j * x[:, 1]
     noise = yc - hc * xc
     assert np.mean(np.abs(noise) ** 2) < 0.5  # 10 dB: the faded x is there, plus small noise
+
+
+def test_rician_k_factor_reaches_the_channel_and_the_receiver(chain):
+    stub, _, receiver = chain
+    x = symbols()
+    transmit(stub, header(model="rician", block_len=4, seed=2, params={"k_factor": 8.0}), [block(x, 0, N)])
+    (chunks,) = receiver.deliveries
+    assert chunks[0].header.channel.model == "rician" and dict(chunks[0].header.channel.params) == {"k_factor": 8.0}
+    h = delivered(chunks, "h")
+    hc = (h[:, 0] + 1j * h[:, 1])[::4].astype(np.complex128)  # one gain per block
+    expected = Channel.of(ChannelSpec.of("rician", 10.0, 4, k_factor=8.0))(
+        torch.view_as_complex(torch.from_numpy(x.astype(np.float32)))[None], 10.0,
+        torch.Generator().manual_seed(derive_seed(2, "channel")))
+    np.testing.assert_allclose(hc, expected.h[0, ::4].numpy(), atol=1e-6)  # the spec's K, the request's seed
+    assert abs(hc.mean()) ** 2 > 0.5  # a line of sight: E h = sqrt(K/(K+1)) = 0.94
 
 
 def test_without_csi_h_is_not_forwarded(chain):

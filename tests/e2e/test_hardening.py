@@ -93,7 +93,7 @@ def _deliver_raw(services, header: bytes, noise_var: float, blocks: list[bytes])
 
 @FUZZ
 @given(grid=st.tuples(st.just(48) | UINT, UINT, UINT), size=st.tuples(UINT, UINT), steps=UINT,
-       model=st.sampled_from(["awgn", "rayleigh", "noiseless", "rician", ""]),
+       model=st.sampled_from(["awgn", "rayleigh", "noiseless", "rician", "nakagami", ""]),
        snr=st.floats(allow_nan=True, allow_infinity=True), block=UINT, seed=UINT,
        task=st.sampled_from(["segmentation", "reconstruction", ""]), with_kb=st.booleans(),
        values=st.binary(max_size=64).map(lambda b: b[: len(b) // 8 * 8]), offset=UINT)

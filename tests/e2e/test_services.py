@@ -55,6 +55,21 @@ def test_segmentation_768x512(services, capsys, tmp_path):
     assert any(p.endswith("_colour.png") for p in doc["outputs"])
 
 
+def test_rician_fading_end_to_end(services, capsys, tmp_path):
+    img = tmp_path / "img.png"
+    img.write_bytes(png_bytes(64, 48, seed=3))
+    rc, out, err = run_client(services, capsys, "send", str(img), "--task", "reconstruct the image", "--channel",
+                              "rician", "--k-factor", "3", "--block-len", "16", "--snr", "15", "--seed", "4",
+                              "--json", "--out", str(tmp_path / "out"))
+    assert rc == 0, err
+    doc = json.loads(out)
+    assert doc["channel"] == "rician" and doc["channel_params"] == {"k_factor": 3.0}
+    assert doc["psnr_db"] is not None and abs(doc["realised_snr_db"] - 15) < 3
+    rc, out, err = run_client(services, capsys, "send", str(img), "--task", "reconstruct the image", "--channel",
+                              "rician", "--k-factor", "3", "--snr", "15", "--out", str(tmp_path / "out"))
+    assert rc == 0 and "channel: rician, k_factor 3 at 15 dB" in out
+
+
 def test_human_output_and_tasks(services, capsys, tmp_path):
     img = tmp_path / "img.jpg"
     Image.new("RGB", (96, 64), (10, 200, 30)).save(img, format="JPEG")
@@ -91,7 +106,8 @@ def test_bad_images(services, capsys, tmp_path, data, code, match):
     (["--task", ""], "empty task request"),
     (["--task", "tell me a joke"], "known tasks: reconstruction, segmentation"),
     (["--task", "segment this image", "--snr", "80"], "outside the supported range"),
-    (["--task", "segment this image", "--channel", "rician"], "unknown channel model"),
+    (["--task", "segment this image", "--channel", "rician", "--k-factor", "-1"], "k_factor = -1.0 is outside"),
+    (["--task", "segment this image", "--k-factor", "3"], "'awgn' takes no parameter 'k_factor'"),
 ])
 def test_bad_requests(services, capsys, tmp_path, args, match):
     rc, _, err = _send_bytes(services, capsys, tmp_path, png_bytes(64, 64), *args)

@@ -59,7 +59,7 @@ def test_shipped_chain_gives_the_same_quality_on_gpu_and_cpu():
 def test_training_steps_on_the_gpu(image_folder, camvid_root, tmp_path):
     args = ["--preset", "test", "--data", str(image_folder), "--seg-data", str(camvid_root), "--out",
             str(tmp_path / "run"), "--batch", "2", "--crop", "64", "--warmup", "1", "--lr", "2e-3",
-            "--steps", "30", "--rayleigh-prob", "0", "--device", "cuda"]
+            "--steps", "30", "--fading-prob", "0", "--device", "cuda"]
     tr = Trainer(parse(args))
     assert next(tr.system.parameters()).device.type == "cuda"
     losses = [tr.train_step()["loss"] for _ in range(30)]
@@ -78,7 +78,7 @@ def test_paper_preset_trains_and_decodes_on_the_gpu():
     snr = torch.tensor([5.0, 15.0], device="cuda")
     opt = torch.optim.AdamW([p for p in system.parameters() if p.requires_grad], lr=1e-4)
     out = system({"rec_images": img, "rec_snr": snr, "seg_images": img, "seg_labels": labels, "seg_snr": snr},
-                 channel="rayleigh", block_len=64, generator=gen)
+                 channel=Channel("rayleigh", 64), generator=gen)
     assert torch.isfinite(out["loss"])
     out["loss"].backward()
     for part in (system.transmitter, system.receiver.reconstruction.dit, system.receiver.segmentation):

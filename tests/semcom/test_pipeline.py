@@ -46,7 +46,7 @@ def test_bad_requests(pipeline, task_kb):
     with pytest.raises(TaskNotUnderstood):
         pipeline.run(img, "tell me a joke")
     with pytest.raises(ValueError, match="unknown channel model"):
-        pipeline.run(img, "segment this image", ChannelSpec("rician"))
+        pipeline.run(img, "segment this image", ChannelSpec("nakagami"))
     other = TaskKB(instructions={"reconstruction": ("image reconstruction",), "segmentation": ("image segmentation",)},
                    encoder=task_kb._encoder)
     mismatched = Pipeline(pipeline.cfg, pipeline.transmitter, pipeline.receiver, task_kb, other)

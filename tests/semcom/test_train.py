@@ -19,7 +19,7 @@ def _args(image_folder, camvid_root, out, *extra):
 
 def test_joint_training_loss_falls_and_resumes(image_folder, camvid_root, tmp_path):
     out = tmp_path / "ckpt"
-    tr = Trainer(parse(_args(image_folder, camvid_root, out, "--steps", "30", "--rayleigh-prob", "0")))
+    tr = Trainer(parse(_args(image_folder, camvid_root, out, "--steps", "30", "--fading-prob", "0")))
     losses = [tr.train_step()["loss"] for _ in range(30)]
     assert sum(losses[-5:]) / 5 < 0.8 * sum(losses[:5]) / 5
     tr.save(0.0)
@@ -44,6 +44,22 @@ def test_segmentation_only_with_frozen_transmitter(image_folder, camvid_root, tm
     before = [p.clone() for p in tr.system.transmitter.parameters()]
     tr.train_step()
     assert all(torch.equal(a, b) for a, b in zip(before, tr.system.transmitter.parameters()))
+
+
+def test_training_on_rician_fading(image_folder, camvid_root, tmp_path, capsys):
+    tc = parse(_args(image_folder, camvid_root, tmp_path, "--steps", "2", "--fading", "rician", "--k-factor", "3",
+                     "--fading-prob", "1", "--block-len", "16"))
+    assert tc.fading == "rician" and tc.channel_params == (("k_factor", 3.0),) and tc.fading_prob == 1.0
+    tr = Trainer(tc)
+    assert tr.fading.spec.param_values() == {"k_factor": 3.0} and tr.fading.block_len == 16
+    assert torch.isfinite(torch.tensor(tr.train_step()["loss"]))
+    assert parse(_args(image_folder, camvid_root, tmp_path, "--rayleigh-prob", "0.5")).fading_prob == 0.5  # old name
+    with pytest.raises(SystemExit):
+        parse(_args(image_folder, camvid_root, tmp_path, "--fading", "rician", "--k-factor", "-3"))
+    assert "k_factor = -3.0 is outside" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        parse(_args(image_folder, camvid_root, tmp_path, "--k-factor", "3"))  # rayleigh takes no K
+    assert "'rayleigh' takes no parameter 'k_factor'" in capsys.readouterr().err
 
 
 def test_cosine_schedule_ends_with_the_time_limit_or_the_steps(image_folder, camvid_root, tmp_path):
@@ -89,7 +105,7 @@ def test_baseline_training_loss_falls_and_saves(image_folder, camvid_root, tmp_p
     out = tmp_path / system
     tr = Trainer(parse(["--system", system, "--task", "reconstruction", "--data", str(image_folder), "--out",
                         str(out), "--batch", "4", "--crop", "64", "--steps", "25", "--warmup", "1", "--lr", "3e-3",
-                        "--val-every", "1000", "--ckpt-every", "1000", "--rayleigh-prob", "0"]))
+                        "--val-every", "1000", "--ckpt-every", "1000", "--fading-prob", "0"]))
     fixed = {"rec_images": next(tr.rec_iter), "rec_snr": torch.full((4,), 10.0)}
 
     def held_out_loss():  # the same batch and channel draw before and after: only the model changes
@@ -115,7 +131,7 @@ def test_segmentation_baseline_training_loss_falls_and_saves(camvid_root, tmp_pa
     tr = Trainer(parse(["--system", system, "--task", "segmentation", "--preset", "test", "--seg-data",
                         str(camvid_root), "--out", str(out), "--batch", "2", "--crop", "64", "--steps", "20",
                         "--warmup", "1", "--lr", "3e-3", "--val-every", "1000", "--ckpt-every", "1000",
-                        "--rayleigh-prob", "0"]))
+                        "--fading-prob", "0"]))
     img, lab = next(tr.seg_iter)
     fixed = {"seg_images": img, "seg_labels": lab, "seg_snr": torch.full((2,), 10.0)}
 

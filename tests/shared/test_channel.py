@@ -3,8 +3,8 @@ import math
 import pytest
 import torch
 
-from shared.channel import (MAX_SYMBOLS, Channel, ChannelSpec, complex_normal, mmse_equalize, rayleigh_gains,
-                            receiver_view, snr_db_to_noise_var)
+from shared.channel import (CHANNEL_MODELS, FADING_MODELS, MAX_SYMBOLS, Channel, ChannelSpec, complex_normal,
+                            mmse_equalize, rayleigh_gains, receiver_view, rician_gains, snr_db_to_noise_var)
 from shared.symbols import unit_power
 
 N = 400_000
@@ -62,6 +62,66 @@ def test_rayleigh_average_snr_within_0p1_db():
     assert abs(measured - 10.0) < 0.1
 
 
+def rician_k_estimates(h: torch.Tensor) -> tuple[float, float]:
+    """K from the mean (line of sight at phase 0: K = |E h|^2 / Var h), and from |h| alone by the moment
+    method (Greenstein et al. 1999: g = Var|h|^2 / (E|h|^2)^2, K = sqrt(1 - g) / (1 - sqrt(1 - g)))."""
+    by_mean = h.mean().abs().pow(2).item() / (h - h.mean()).abs().pow(2).mean().item()
+    p = h.abs().pow(2)
+    g = (p.var() / p.mean().pow(2)).item()
+    root = math.sqrt(max(1.0 - g, 0.0))
+    return by_mean, root / (1.0 - root)
+
+
+@pytest.mark.parametrize("k", [0.5, 3.0, 10.0])
+def test_rician_gains_have_unit_power_and_the_asked_k(k):
+    h = rician_gains(1, N, 1, torch.Generator().manual_seed(11), k_factor=k)
+    assert h.abs().pow(2).mean().item() == pytest.approx(1.0, abs=0.01)
+    by_mean, by_envelope = rician_k_estimates(h)
+    assert by_mean == pytest.approx(k, rel=0.03)
+    assert by_envelope == pytest.approx(k, rel=0.06)
+
+
+def test_rician_blocks_and_k0_is_rayleigh():
+    hb = rician_gains(3, 100, 16, torch.Generator().manual_seed(2), k_factor=3.0)
+    for start in range(0, 100, 16):
+        assert torch.all(hb[:, start:start + 16] == hb[:, start:start + 1])
+    torch.testing.assert_close(rician_gains(2, 64, 8, torch.Generator().manual_seed(3), k_factor=0.0),
+                               rayleigh_gains(2, 64, 8, torch.Generator().manual_seed(3)))
+
+
+@pytest.mark.parametrize("snr_db", [0.0, 10.0])
+def test_rician_average_snr_and_k_measured_through_the_channel(snr_db):
+    x = unit_symbols(1, N, seed=5)
+    out = Channel.of(ChannelSpec.of("rician", snr_db, 4, k_factor=3.0))(x, snr_db, torch.Generator().manual_seed(6))
+    noise = out.y - out.h * x
+    measured = 10 * math.log10((out.h * x).abs().pow(2).mean().item() / noise.abs().pow(2).mean().item())
+    assert abs(measured - snr_db) < 0.1
+    assert abs(out.realised_snr_db.item() - snr_db) < 0.1
+    assert rician_k_estimates(out.h[0, ::4])[0] == pytest.approx(3.0, rel=0.05)  # one h per 4-symbol block
+    assert out.noise_var.item() == pytest.approx(10 ** (-snr_db / 10))
+
+
+def test_default_k_and_spec_parameters():
+    spec = ChannelSpec.of("rician", 5.0, 8)
+    assert spec.params == () and spec.param_values() == {"k_factor": 3.0}
+    assert ChannelSpec.of("rician", 5.0, k_factor=7).params == (("k_factor", 7.0),)
+    assert ChannelSpec.of("rayleigh", 5.0).param_values() == {}
+    assert set(CHANNEL_MODELS) >= {"awgn", "rayleigh", "rician", "noiseless"}
+    assert set(FADING_MODELS) == {"rayleigh", "rician"}
+
+
+@pytest.mark.parametrize("spec,match", [
+    (ChannelSpec.of("rician", 5.0, k_factor=-1.0), r"k_factor = -1.0 is outside the range \[0, 1e\+06\]"),
+    (ChannelSpec.of("rician", 5.0, k_factor=float("nan")), "outside the range"),
+    (ChannelSpec.of("awgn", 5.0, k_factor=3.0), "'awgn' takes no parameter 'k_factor'"),
+    (ChannelSpec.of("rician", 5.0, m=2.0), "takes no parameter 'm' \\(it takes: k_factor\\)"),
+    (ChannelSpec("rician", 5.0, params=(("k_factor", 1.0), ("k_factor", 2.0))), "given twice"),
+])
+def test_bad_channel_parameters_are_refused(spec, match):
+    with pytest.raises(ValueError, match=match):
+        spec.validate()
+
+
 def test_seeded_and_per_sample_snr():
     x = unit_symbols(2, 1000)
     ch = Channel("rayleigh", block_len=10)
@@ -93,7 +153,7 @@ def test_mmse_equalisation_beats_raw_under_fading():
 def test_spec_validation():
     ChannelSpec("awgn", 0.0).validate()
     with pytest.raises(ValueError, match="unknown channel model"):
-        ChannelSpec("rician", 0.0).validate()
+        ChannelSpec("nakagami", 0.0).validate()
     with pytest.raises(ValueError, match="outside the supported range"):
         ChannelSpec("awgn", 99.0).validate()
     with pytest.raises(ValueError, match="outside the supported range"):

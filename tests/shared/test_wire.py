@@ -40,6 +40,9 @@ def test_channel_settings_round_trip():
     assert spec_from_proto(msg) == spec and msg.seed == 9
     msg.ClearField("csi")
     assert spec_from_proto(msg).csi is True  # unset means the receiver knows h
+    rician = ChannelSpec.of("rician", 12.0, 64, k_factor=3.0)
+    msg = spec_to_proto(rician, seed=1)
+    assert dict(msg.params) == {"k_factor": 3.0} and spec_from_proto(msg) == rician
 
 
 def test_transmission_round_trips_through_the_header_and_is_validated_on_arrival():
@@ -53,5 +56,9 @@ def test_transmission_round_trips_through_the_header_and_is_validated_on_arrival
     assert transmission_of(h) == t and h.timings_s["encode"] == 0.1
     assert t.channel_uses == 288 and t.cbr == pytest.approx(288 / (32 * 48 * 3))
     h.channel.model = "rician"
+    h.channel.params["k_factor"] = -2.0
+    with pytest.raises(ValueError, match="k_factor = -2.0 is outside"):
+        transmission_of(h)
+    h.channel.model = "nakagami"
     with pytest.raises(ValueError, match="unknown channel model"):
         transmission_of(h)

@@ -76,3 +76,17 @@ def test_eval_runs_both(fitted, image_folder, tmp_path):
     for name in ("linear", "softcast"):
         doc = json.loads((out / f"reconstruction_sub_awgn_{name}.json").read_text())
         assert doc["results"]["psnr"][1] > doc["results"]["psnr"][0] and doc["weights_sha256"]
+
+
+def test_eval_on_rician_fading(fitted, image_folder, tmp_path, capsys):
+    out = tmp_path / "eval"
+    assert eval_main(["--task", "reconstruction", "--systems", "linear", "--data", str(image_folder / "sub"),
+                      "--snr", "0,20", "--preset", "test", "--linear-weights", str(fitted), "--out", str(out),
+                      "--channel", "rician", "--k-factor", "10", "--block-len", "8"]) == 0
+    doc = json.loads((out / "reconstruction_sub_rician-k_factor10_linear.json").read_text())
+    assert doc["channel"] == "rician" and doc["channel_params"] == {"k_factor": 10.0} and doc["block_len"] == 8
+    assert doc["results"]["psnr"][1] > doc["results"]["psnr"][0]
+    with pytest.raises(SystemExit):
+        eval_main(["--task", "reconstruction", "--systems", "linear", "--data", str(image_folder), "--out", str(out),
+                   "--k-factor", "3"])
+    assert "'awgn' takes no parameter 'k_factor'" in capsys.readouterr().err
