@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import sys
 
-from shared.service import build_server, default_addr, run_until_signal, server_args, setup_logging
+from shared.service import build_server, default_addr, env, run_until_signal, server_args, setup_logging
 
 
 def main(argv: list[str] | None = None) -> int:
     p = server_args("channel", "Channel service: applies y = h*x + n and forwards y to the receiver.")
     p.add_argument("--receiver-addr", default=default_addr("receiver"), help="receiver service (SEMCOM_RECEIVER_ADDR)")
+    p.add_argument("--preset", default=env("PRESET", "cpu"),
+                   help="the preset whose image caps a header must meet, as at Send (SEMCOM_PRESET)")
     args = p.parse_args(argv)
     setup_logging(args.log_level, "channel", args.log_format)
 
@@ -19,8 +21,11 @@ def main(argv: list[str] | None = None) -> int:
     from shared.security import Security
 
     security, metrics = Security.from_args(args), Metrics("channel")
-    srv = build_server(args.host, args.port, args.workers, ("Channel",), security=security, metrics=metrics)
-    service = ChannelService(args.receiver_addr, args.deadline, security, metrics)
+    srv = build_server(args.host, args.port, args.workers, ("Channel",), security=security, metrics=metrics,
+                       limits={"Transmit": args.max_streams}, idle_s=args.idle_timeout)
+    from shared.config import get_preset
+
+    service = ChannelService(args.receiver_addr, args.deadline, security, metrics, get_preset(args.preset))
     service.draining = srv.draining
     rpc.add_ChannelServicer_to_server(service, srv.server)
     metrics.serve(args.metrics_port, args.host)

@@ -9,6 +9,7 @@ import grpc
 
 from channel.step import transmit
 from shared.channel import MAX_SYMBOLS
+from shared.config import ModelConfig
 from shared.rpc import semcom_pb2 as pb
 from shared.rpc import semcom_pb2_grpc as rpc
 from shared.observability import Metrics
@@ -23,12 +24,13 @@ class ChannelService(Loading, rpc.ChannelServicer):
     service_name = "channel"
 
     def __init__(self, receiver_addr: str, deadline_s: float, security: Security = Security(),
-                 metrics: Metrics | None = None) -> None:
+                 metrics: Metrics | None = None, caps: ModelConfig | None = None) -> None:
         self.metrics = metrics or Metrics("channel")
         self.receiver_addr = receiver_addr
         self.receiver_conn = client_channel(receiver_addr, security)
         self.receiver_stub = rpc.ReceiverStub(self.receiver_conn)
         self.deadline_s = deadline_s
+        self.caps = caps  # the image caps Send applies, applied again to every header (None: MAX_SYMBOLS only)
         self.mark_ready()  # nothing to load
 
     def Transmit(self, request_iterator, context):
@@ -42,6 +44,11 @@ class ChannelService(Loading, rpc.ChannelServicer):
             n = sent.channel_uses
             if n > MAX_SYMBOLS:
                 raise WireError(f"{n} symbols announced, over the channel's cap of {MAX_SYMBOLS}")
+            if self.caps is not None:  # before a single symbol is buffered
+                self.caps.check_image_size(*sent.image_size)
+                if n > 3 * sent.image_size[0] * sent.image_size[1]:
+                    raise WireError(f"{n} symbols announced for a {sent.image_size[1]}x{sent.image_size[0]} image: "
+                                    "more than one channel use per pixel value (CBR > 1)")
             x = SymbolAssembler(n)
             for msg in request_iterator:
                 if msg.WhichOneof("part") != "symbols":

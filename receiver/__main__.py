@@ -33,10 +33,12 @@ def main(argv: list[str] | None = None) -> int:
 
     metrics = Metrics("receiver")
     srv = build_server(args.host, args.port, args.workers, ("Receiver",), security=Security.from_args(args),
-                       metrics=metrics)
+                       metrics=metrics, limits={m: args.max_streams for m in ("Deliver", "Subscribe", "GetResult")},
+                       idle_s=args.idle_timeout)
     service = ReceiverService(args.queue_depth, args.keep, args.subscriber_depth, metrics, args.results_dir)
     metrics.serve(args.metrics_port, args.host)
     service.draining = srv.draining
+    service.on_broken = lambda: srv.set_serving(False)
     rpc.add_ReceiverServicer_to_server(service, srv.server)
     srv.server.start()
     model = load_models_or_exit("receiver", srv, lambda: load_side(Receiver, "receiver", args.preset, args.weights,

@@ -29,11 +29,23 @@ T = TypeVar("T")
 
 
 class Subscriber(Generic[T]):
+    """Replayed results wait in `backlog` (as many as the hub keeps); live ones in the bounded `queue`."""
+
     def __init__(self, sid: int, depth: int) -> None:
         self.id = sid
         self.queue: queue.Queue[T] = queue.Queue(maxsize=depth)
+        self.backlog: collections.deque = collections.deque()
         self.overflowed = False
         self.last_sequence = 0  # of the last result handed to this subscriber
+
+    def next(self, timeout: float):
+        """The next (sequence, result): the replay first, then live results; queue.Empty after `timeout`."""
+        if self.backlog:
+            return self.backlog.popleft()
+        return self.queue.get(timeout=timeout)
+
+    def empty(self) -> bool:
+        return not self.backlog and self.queue.empty()
 
 
 class ResultStore(Generic[T]):
@@ -94,6 +106,10 @@ class ResultStore(Generic[T]):
         self._path(seq, transmission_id).unlink(missing_ok=True)
 
 
+class StoreFailed(OSError):
+    """A result was published (subscribers and GetResult have it) but could not be written to the store."""
+
+
 class ResultHub(Generic[T]):
     def __init__(self, keep: int = 256, queue_depth: int = 64, store: ResultStore[T] | None = None) -> None:
         self.keep = keep
@@ -124,8 +140,12 @@ class ResultHub(Generic[T]):
         with self._lock:
             self._sequence += 1
             result = make(self._sequence)
+            failed: OSError | None = None
             if self.store is not None:
-                self.store.save(self._sequence, transmission_id, result)
+                try:
+                    self.store.save(self._sequence, transmission_id, result)
+                except OSError as exc:  # the result still reaches every reader; the caller hears of the disk
+                    failed = exc
             replaced = self._history.get(transmission_id)
             self._history[transmission_id] = (self._sequence, result)
             gone = [(replaced[0], transmission_id)] if replaced is not None else []
@@ -138,7 +158,10 @@ class ResultHub(Generic[T]):
             for sub in list(self._subscribers.values()):
                 self._offer(sub, self._sequence, result)
             self._lock.notify_all()
-            return result
+        if failed is not None:
+            raise StoreFailed(f"result of {transmission_id} was published but not written to "
+                              f"{self.store.root}: {failed}") from failed
+        return result
 
     def _offer(self, sub: Subscriber[T], seq: int, result: T) -> None:
         if sub.overflowed:
@@ -150,7 +173,7 @@ class ResultHub(Generic[T]):
             self.dropped_subscribers += 1
 
     def subscribe(self, after_sequence: int = 0, epoch: str = "") -> Subscriber[T]:
-        """A new subscriber; with `after_sequence` > 0 the kept results after it are queued first.
+        """A new subscriber; with `after_sequence` > 0 the kept results after it come first (its backlog).
 
         `epoch` is the epoch `after_sequence` was counted in; another epoch than this hub's
         means this receiver restarted without its history, so every kept result is replayed.
@@ -163,10 +186,8 @@ class ResultHub(Generic[T]):
             else:
                 replay = after_sequence > 0
             sub.last_sequence = after_sequence
-            if replay:
-                for seq, result in self._history.values():
-                    if seq > after_sequence:
-                        self._offer(sub, seq, result)
+            if replay:  # not through the live queue: every kept result reaches a reader that keeps up
+                sub.backlog.extend((seq, result) for seq, result in self._history.values() if seq > after_sequence)
             self._subscribers[sub.id] = sub
             return sub
 

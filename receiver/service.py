@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import math
 import queue
 import threading
 import time
@@ -13,10 +14,11 @@ import torch
 
 from receiver import step
 from receiver.model import Receiver
-from receiver.results import ResultHub, ResultStore
+from receiver.results import ResultHub, ResultStore, StoreFailed
+from shared.ids import ID_RULE, id_ok
+from shared.observability import Metrics
 from shared.rpc import semcom_pb2 as pb
 from shared.rpc import semcom_pb2_grpc as rpc
-from shared.observability import Metrics
 from shared.service import Loading
 from shared.task_kb import TaskKB, TaskNotUnderstood
 from shared.transmission import Transmission
@@ -24,6 +26,16 @@ from shared.wire import SymbolAssembler, WireError, transmission_of
 
 log = logging.getLogger("semcom.receiver")
 POLL_S = 0.25
+
+
+def check_channel_state(h: torch.Tensor | None, noise_var: float, realised_snr_db: float) -> None:
+    """What the channel reports must be numbers a decoder can use: WireError otherwise."""
+    if not (math.isfinite(noise_var) and noise_var >= 0):
+        raise WireError(f"noise variance {noise_var} is not a non-negative number")
+    if not math.isfinite(realised_snr_db):
+        raise WireError(f"realised SNR {realised_snr_db} dB is not a finite number")
+    if h is not None and noise_var == 0 and bool((h == 0).any()):
+        raise WireError("channel gains h of 0 with no noise leave symbols undefined (0/0) after equalisation")
 
 
 @dataclass
@@ -101,6 +113,7 @@ class ReceiverService(Loading, rpc.ReceiverServicer):
                     raise WireError(f"unexpected {part} message after the header")
             job = Job(sent, header, y.tensor(), h.tensor() if h is not None else None, first.noise_var,
                       first.realised_snr_db, time.perf_counter())
+            check_channel_state(job.h, job.noise_var, job.realised_snr_db)
         except (ValueError, WireError) as exc:
             context.abort(grpc.StatusCode.INVALID_ARGUMENT, str(exc))
         try:
@@ -119,14 +132,14 @@ class ReceiverService(Loading, rpc.ReceiverServicer):
         try:
             while context.is_active():
                 try:
-                    seq, result = sub.queue.get(timeout=POLL_S)
+                    seq, result = sub.next(timeout=POLL_S)
                 except queue.Empty:
                     if sub.overflowed:
                         self.metrics.dropped.labels("receiver").inc()
                         context.abort(grpc.StatusCode.RESOURCE_EXHAUSTED,
                                       f"subscriber too slow: its queue of {self.hub.queue_depth} results overflowed; "
                                       f"resubscribe with after_sequence={sub.last_sequence} epoch={self.hub.epoch}")
-                    if self.finished.is_set() and sub.queue.empty():
+                    if self.finished.is_set() and sub.empty():
                         return  # shutting down and everything decoded was handed over
                     continue
                 sub.last_sequence = seq
@@ -138,6 +151,8 @@ class ReceiverService(Loading, rpc.ReceiverServicer):
     def GetResult(self, request, context):
         self.ready(context)
         tid = request.transmission_id
+        if not id_ok(tid):
+            context.abort(grpc.StatusCode.INVALID_ARGUMENT, f"no such transmission: an id is {ID_RULE}")
         deadline = context.time_remaining()
         end = time.monotonic() + (deadline if deadline is not None else 600.0)
         while context.is_active():
@@ -162,17 +177,27 @@ class ReceiverService(Loading, rpc.ReceiverServicer):
                     continue
                 try:
                     self._decode(job)
+                except StoreFailed as exc:  # published, not persisted: readers have it, the disk does not
+                    self.mark_broken(str(exc))
                 except Exception as exc:  # a bad transmission must not kill the decoder
                     log.exception("decoding %s failed", job.sent.id)
-                    error = f"decoding failed: {exc}"
-                    self.hub.publish(job.sent.id, lambda seq: pb.Result(
-                        transmission_id=job.sent.id, sequence=seq, epoch=self.hub.epoch,
-                        task=job.sent.task, error=error))
+                    self._publish_error(job, f"decoding failed: {exc}")
                 finally:
                     self.jobs.task_done()
                     self.metrics.queue_depth.labels("receiver").set(self.jobs.qsize())
+        except Exception as exc:  # the decoder itself stopped: say so everywhere, never silently
+            log.exception("the decoder thread stopped")
+            self.mark_broken(f"its decoder stopped ({type(exc).__name__}: {exc}); "
+                             f"{self.jobs.qsize()} accepted transmission(s) not decoded")
         finally:
             self.finished.set()
+
+    def _publish_error(self, job: Job, error: str) -> None:
+        try:
+            self.hub.publish(job.sent.id, lambda seq: pb.Result(
+                transmission_id=job.sent.id, sequence=seq, epoch=self.hub.epoch, task=job.sent.task, error=error))
+        except StoreFailed as exc:
+            self.mark_broken(str(exc))
 
     def _decode(self, job: Job) -> None:
         sent = job.sent

@@ -14,13 +14,10 @@ from PIL import Image
 
 from receiver.model import Receiver
 from shared.classes import colourise
+from shared.ids import check_id
 from shared.imageio import encode_png, to_pil
 from shared.task_kb import RECONSTRUCTION, TASKS
 from shared.transmission import Transmission
-
-
-def transmission_id_ok(tid: str) -> bool:
-    return 0 < len(tid) <= 64 and all(ch.isalnum() or ch in "_.-" for ch in tid)
 
 
 def check(t: Transmission, model: Receiver, kb_fingerprint: str) -> None:
@@ -38,8 +35,7 @@ def check(t: Transmission, model: Receiver, kb_fingerprint: str) -> None:
                          f"(CBR {cfg.encoder.cbr}): load the same weights on both sides")
     if t.grid[1:] != (-(-t.image_size[0] // s), -(-t.image_size[1] // s)):
         raise ValueError("symbol grid does not match the image size")
-    if not transmission_id_ok(t.id):
-        raise ValueError("transmission id must be 1-64 characters of [A-Za-z0-9_.-]")
+    check_id(t.id)
     if cfg.encoder.linear_path and not (math.isfinite(t.scale) and t.scale > 0):
         raise ValueError(f"power scale {t.scale} is not a positive number: this receiver's model inverts the "
                          "transmitter's linear code and needs it (load the same weights on both sides)")

@@ -23,6 +23,7 @@ import grpc
 
 from shared.channel import CHANNEL_MODELS, MODELS
 from shared.channel_flags import add_param_flags, params_of
+from shared.ids import ID_RULE, id_ok
 from shared.rpc import semcom_pb2 as pb
 from shared.rpc import semcom_pb2_grpc as rpc
 from shared.security import Security, add_security_args
@@ -64,6 +65,9 @@ def write_outputs(result: pb.Result, out_dir: Path, stem: str, original: bytes |
     """Writes the result's images under out_dir; returns the paths."""
     from PIL import Image
 
+    if not id_ok(result.transmission_id):  # ids become file names: never one a server could aim elsewhere
+        raise ClientError(f"the receiver returned transmission id {ascii(result.transmission_id[:80])}, which is not "
+                          f"{ID_RULE}; not writing its files")
     out_dir.mkdir(parents=True, exist_ok=True)
     base = out_dir / f"{stem}_{result.transmission_id}"
     paths = []
@@ -108,20 +112,29 @@ def fetch_result(conn: grpc.Channel, transmission_id: str, deadline: float) -> p
     """GetResult until `deadline` (a perf_counter time): if the receiver goes away meanwhile, wait for it
     to come back and ask again (a receiver restarted with --results-dir still has the result)."""
     rx = rpc.ReceiverStub(conn)
+    said, away = set(), False
     while True:
         try:
             return rx.GetResult(pb.GetResultRequest(transmission_id=transmission_id),
                                 timeout=max(0.1, deadline - time.perf_counter()))
         except grpc.RpcError as err:
             left = deadline - time.perf_counter()
+            if err.code() == grpc.StatusCode.DEADLINE_EXCEEDED and away:
+                raise ClientError(f"no result for transmission {transmission_id}: the receiver went away after "
+                                  "accepting it and came back without it, so it is lost (a receiver started with "
+                                  "--results-dir keeps finished results across restarts); send it again") from None
             if err.code() != grpc.StatusCode.UNAVAILABLE or left <= 0.5:
                 raise
-            print(f"receiver unavailable ({err.details()}); waiting up to {left:.0f} s for it to come back",
-                  file=sys.stderr, flush=True)
+            away = True
+            if err.details() not in said:  # each reason once, not once per retry
+                said.add(err.details())
+                print(f"receiver unavailable ({err.details()}); waiting up to {left:.0f} s for it",
+                      file=sys.stderr, flush=True)
             try:
                 grpc.channel_ready_future(conn).result(timeout=left)
             except grpc.FutureTimeoutError:
                 raise err from None
+            time.sleep(min(0.5, max(0.0, deadline - time.perf_counter())))  # up, perhaps still loading: don't spin
 
 
 def cmd_send(args) -> int:
@@ -193,7 +206,11 @@ def cmd_watch(args) -> int:
                     epoch = result.epoch
                 last = result.sequence
                 count += 1
-                outputs = write_outputs(result, Path(args.out), "watch", None) if args.out else []
+                try:
+                    outputs = write_outputs(result, Path(args.out), "watch", None) if args.out else []
+                except (ClientError, OSError) as exc:  # one result's files, not the watch
+                    print(f"error: {exc}", file=sys.stderr, flush=True)
+                    outputs = []
                 line = {"epoch": result.epoch, "sequence": result.sequence, "transmission_id": result.transmission_id,
                         "task": result.task, "snr_db": result.channel.snr_db, "channel": result.channel.model,
                         "cbr": result.cbr, "height": result.height, "width": result.width,
@@ -205,9 +222,13 @@ def cmd_watch(args) -> int:
                 return 0  # the receiver ended the stream (shutting down)
             print(f"stream ended (receiver stopping?) - reconnecting in {backoff:.1f} s", file=sys.stderr, flush=True)
         except grpc.RpcError as err:
-            if err.code() != grpc.StatusCode.UNAVAILABLE or not args.reconnect:
+            # UNAVAILABLE: the receiver is away; RESOURCE_EXHAUSTED: this reader fell behind (or the receiver has
+            # all the watchers it takes): both resume after the last result seen, losing nothing it still keeps
+            resumable = (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.RESOURCE_EXHAUSTED)
+            if err.code() not in resumable or not args.reconnect:
                 raise
-            print(f"UNAVAILABLE: {err.details()} - reconnecting in {backoff:.1f} s", file=sys.stderr, flush=True)
+            print(f"{err.code().name}: {err.details()} - resuming after sequence {last} in {backoff:.1f} s",
+                  file=sys.stderr, flush=True)
         time.sleep(backoff)
         backoff = min(backoff * 2, 5.0)
     return 0

@@ -16,12 +16,19 @@ from __future__ import annotations
 
 import argparse
 import hmac
+import sys
 from dataclasses import dataclass
 from pathlib import Path
+from typing import NoReturn
 
 import grpc
 
 HEALTH_PREFIX = "/grpc.health.v1.Health/"
+
+
+def _refuse(message: str) -> NoReturn:
+    print(f"semcom: {message}", file=sys.stderr, flush=True)
+    raise SystemExit(2)
 
 
 @dataclass(frozen=True)
@@ -38,22 +45,27 @@ class Security:
 
     @classmethod
     def from_args(cls, args: argparse.Namespace) -> "Security":
+        """The settings the flags ask for; a file that cannot be read, an empty token file or flags that do not
+        go together stop the program with one line on stderr and exit status 2."""
         def read(path: str | None) -> bytes | None:
             if not path:
                 return None
             try:
                 return Path(path).read_bytes()
             except OSError as exc:
-                raise SystemExit(f"cannot read {path}: {exc.strerror}") from None
+                _refuse(f"cannot read {path}: {exc.strerror or exc}")
 
         token = args.token
         if not token and args.token_file:
-            token = (read(args.token_file) or b"").decode().strip()
+            token = (read(args.token_file) or b"").decode(errors="replace").strip()
+            if not token:  # never turn authentication off because a file came out empty
+                _refuse(f"token file {args.token_file} is empty: write the token into it, or leave --token-file "
+                        "(SEMCOM_TOKEN_FILE) unset to run without a token")
         sec = cls(read(args.tls_cert), read(args.tls_key), read(args.tls_ca), bool(args.mtls), token or None)
         if (sec.cert is None) != (sec.key is None):
-            raise SystemExit("--tls-cert and --tls-key go together")
+            _refuse("--tls-cert and --tls-key go together")
         if sec.mtls and (sec.ca is None or sec.cert is None):
-            raise SystemExit("--mtls needs --tls-ca (to verify clients) and --tls-cert/--tls-key")
+            _refuse("--mtls needs --tls-ca (to verify clients) and --tls-cert/--tls-key")
         return sec
 
     # ------------------------------------------------------------------ server side

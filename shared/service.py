@@ -10,6 +10,7 @@ import argparse
 import logging
 import os
 import signal
+import socket
 import sys
 import threading
 import time
@@ -53,7 +54,14 @@ def server_args(service: str, description: str) -> argparse.ArgumentParser:
     p.add_argument("--host", default=env("HOST", "127.0.0.1"), help="address to bind (SEMCOM_HOST)")
     p.add_argument("--port", type=int, default=env(f"{service.upper()}_PORT", DEFAULT_PORTS[service]),
                    help=f"port (SEMCOM_{service.upper()}_PORT, default {DEFAULT_PORTS[service]})")
-    p.add_argument("--workers", type=int, default=env("WORKERS", 16), help="RPC threads (SEMCOM_WORKERS)")
+    p.add_argument("--workers", type=int, default=env("WORKERS", 16),
+                   help="RPC threads for short calls and health (SEMCOM_WORKERS); long-lived calls have their own")
+    p.add_argument("--max-streams", type=int, default=env("MAX_STREAMS", 8),
+                   help="open calls allowed per long-lived method (Transmit; Deliver, Subscribe, GetResult); "
+                        "RESOURCE_EXHAUSTED beyond (SEMCOM_MAX_STREAMS)")
+    p.add_argument("--idle-timeout", type=float, default=env("IDLE_TIMEOUT_S", 30.0),
+                   help="seconds a client stream (Transmit, Deliver) may stay silent before it is cancelled "
+                        "(SEMCOM_IDLE_TIMEOUT_S)")
     p.add_argument("--grace", type=float, default=env("GRACE_S", 30.0),
                    help="seconds in-flight work may take after SIGTERM (SEMCOM_GRACE_S)")
     p.add_argument("--deadline", type=float, default=env("DEADLINE_S", DEFAULT_DEADLINE_S),
@@ -135,15 +143,122 @@ class Server:
             self.health.set(name, status)
 
 
+class _IdleGuard:
+    """A client stream's messages; the call is cancelled when the client stays silent for `idle_s` seconds
+    (a header and then nothing must not hold a thread for ever)."""
+
+    def __init__(self, messages, context, idle_s: float) -> None:
+        self.messages, self.context, self.idle_s = messages, context, idle_s
+        self.timer: threading.Timer | None = None
+        self._arm()
+
+    def _arm(self) -> None:
+        if self.timer is not None:
+            self.timer.cancel()
+        self.timer = threading.Timer(self.idle_s, self._expire)
+        self.timer.daemon = True
+        self.timer.start()
+
+    def _expire(self) -> None:
+        log.warning("cancelling a client stream silent for %.0f s (%s)", self.idle_s, self.context.peer())
+        self.context.cancel()
+
+    def close(self) -> None:
+        if self.timer is not None:
+            self.timer.cancel()
+
+    def __iter__(self):
+        return self
+
+    def __next__(self):
+        try:
+            item = next(self.messages)
+        except BaseException:
+            self.close()
+            raise
+        self._arm()
+        return item
+
+
+class CallLimits(grpc.ServerInterceptor):
+    """At most `limits[method]` calls of each long-lived method open at once (RESOURCE_EXHAUSTED beyond), on
+    threads of their own (``build_server`` adds them to the pool), so that health, negotiation and short calls
+    always find a thread; client streams that go silent for `idle_s` seconds are cancelled."""
+
+    def __init__(self, service: str, limits: dict[str, int], idle_s: float | None) -> None:
+        self.service, self.idle_s = service, idle_s
+        self.limits = {m: (n, threading.BoundedSemaphore(n)) for m, n in limits.items()}
+
+    def intercept_service(self, continuation, handler_call_details):
+        handler = continuation(handler_call_details)
+        method = handler_call_details.method.rsplit("/", 1)[-1]
+        if handler is None or method not in self.limits:
+            return handler
+        cap, slots = self.limits[method]
+        idle_s = self.idle_s if (handler.stream_unary or handler.stream_stream) else None
+        message = (f"{self.service} has {cap} {method} calls open, its cap; "
+                   "retry later or close idle ones")
+
+        def enter(request, context):
+            if not slots.acquire(blocking=False):
+                context.abort(grpc.StatusCode.RESOURCE_EXHAUSTED, message)
+            return _IdleGuard(request, context, idle_s) if idle_s else request
+
+        def leave(request) -> None:
+            slots.release()
+            if isinstance(request, _IdleGuard):
+                request.close()
+
+        def unary(behavior):
+            def wrapped(request, context):
+                request = enter(request, context)
+                try:
+                    return behavior(request, context)
+                finally:
+                    leave(request)
+            return wrapped
+
+        def streaming(behavior):
+            def wrapped(request, context):
+                request = enter(request, context)
+                try:
+                    yield from behavior(request, context)
+                finally:
+                    leave(request)
+            return wrapped
+
+        return wrap_handler(handler, unary, streaming)
+
+
+def _can_bind(host: str, port: int) -> bool:
+    """Whether host:port can be listened on now (asked before gRPC, whose own failure is a multi-line log)."""
+    if port == 0:
+        return True
+    try:
+        family, kind, proto, _, addr = socket.getaddrinfo(host.strip("[]"), port, type=socket.SOCK_STREAM)[0]
+        with socket.socket(family, kind, proto) as probe:
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as gRPC binds
+            probe.bind(addr)
+        return True
+    except OSError:
+        return False
+
+
 def build_server(host: str, port: int, workers: int, service_names: tuple[str, ...],
                  max_receive_bytes: int = MAX_MESSAGE_BYTES, security: Security = Security(),
-                 metrics=None) -> Server:
+                 metrics=None, limits: dict[str, int] | None = None, idle_s: float | None = None) -> Server:
     """A server with health (NOT_SERVING until the caller says otherwise), reflection, and optional
-    TLS / mutual TLS and token authentication (``shared.security``)."""
+    TLS / mutual TLS and token authentication (``shared.security``).
+
+    `workers` threads serve short calls; each long-lived method in `limits` (method name -> cap) gets its cap
+    in threads on top, so a full set of long-lived calls never starves health or the short calls."""
     active = ActiveCalls()
+    limits = limits or {}
+    limiter = [CallLimits(service_names[0].lower(), limits, idle_s)] if limits else []
     server = grpc.server(
-        futures.ThreadPoolExecutor(max_workers=workers),
-        interceptors=security.interceptors() + ([metrics.interceptor()] if metrics is not None else []) + [active],
+        futures.ThreadPoolExecutor(max_workers=workers + sum(limits.values())),
+        interceptors=security.interceptors() + ([metrics.interceptor()] if metrics is not None else []) + [active]
+        + limiter,
         options=[("grpc.max_receive_message_length", max_receive_bytes),
                  ("grpc.max_send_message_length", MAX_MESSAGE_BYTES * 4),
                  ("grpc.so_reuseport", 0)],
@@ -152,9 +267,14 @@ def build_server(host: str, port: int, workers: int, service_names: tuple[str, .
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
     full_names = tuple(pb.DESCRIPTOR.services_by_name[n].full_name for n in service_names)
     reflection.enable_server_reflection((*full_names, health.SERVICE_NAME, reflection.SERVICE_NAME), server)
-    bound = security.add_port(server, f"{host}:{port}")
+    try:
+        bound = security.add_port(server, f"{host}:{port}") if _can_bind(host, port) else 0
+    except RuntimeError:  # grpc's "Failed to bind", with a C++ stack in its text
+        bound = 0
     if bound == 0:
-        raise SystemExit(f"cannot bind {host}:{port} (in use?)")
+        print(f"semcom: cannot listen on {host}:{port}: the port is in use or not ours to take; "
+              "choose another with --port", file=sys.stderr, flush=True)
+        raise SystemExit(2)
     s = Server(server, health_servicer, bound, full_names, active, threading.Event())
     s.set_serving(False)
     return s
@@ -292,6 +412,8 @@ class Loading:
     _ready = False
     service_name = "service"
     draining: threading.Event | None = None
+    broken: str | None = None  # why the service can take no more work (its health is NOT_SERVING)
+    on_broken: Callable[[], None] | None = None  # set by the server: health -> NOT_SERVING
 
     def ready(self, context) -> None:
         if not self._ready:
@@ -299,9 +421,20 @@ class Loading:
 
     def accepting(self, context) -> None:
         self.ready(context)
+        if self.broken is not None:
+            context.abort(grpc.StatusCode.UNAVAILABLE, f"{self.service_name} takes no new work: {self.broken}; "
+                                                       "see its log and restart it")
         if self.draining is not None and self.draining.is_set():
             context.abort(grpc.StatusCode.UNAVAILABLE,
                           f"{self.service_name} is shutting down and takes no new work; retry when it is back")
 
     def mark_ready(self) -> None:
         self._ready = True
+
+    def mark_broken(self, reason: str) -> None:
+        """Something the service needs failed: log it, refuse new work, health NOT_SERVING (never silent)."""
+        if self.broken is None:
+            self.broken = reason
+            log.error("%s takes no new work: %s", self.service_name, reason)
+            if self.on_broken is not None:
+                self.on_broken()

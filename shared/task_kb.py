@@ -51,8 +51,16 @@ DEFAULT_MARGIN = 0.05
 MODEL_ID = "sentence-transformers/all-MiniLM-L6-v2"
 
 
+MAX_REQUEST_CHARS = 1000  # a task request is a sentence; longer ones are refused before any embedding
+
+
 class TaskNotUnderstood(ValueError):
     """The request matches no known task well enough (or two equally well)."""
+
+
+def _quoted(text: str, limit: int = 120) -> str:
+    """The request as an error message shows it: quoted, cut to `limit` characters."""
+    return repr(text[:limit]) + (f" (+{len(text) - limit} more characters)" if len(text) > limit else "")
 
 
 @dataclass(frozen=True)
@@ -132,18 +140,21 @@ class TaskKB:
         known = ", ".join(self.tasks)
         if not text:
             raise TaskNotUnderstood(f"empty task request; known tasks: {known}")
+        if len(text) > MAX_REQUEST_CHARS:
+            raise TaskNotUnderstood(f"task request of {len(text)} characters is over the {MAX_REQUEST_CHARS}-character "
+                                    f"cap: say the task in a sentence; known tasks: {known}")
         best = self.similarities(text)
         ranked = sorted(best.items(), key=lambda kv: kv[1][0], reverse=True)
         (task, (score, phrase)), runner_up = ranked[0], ranked[1] if len(ranked) > 1 else None
         scores = {t: round(s, 4) for t, (s, _) in best.items()}
         if score < self.threshold:
             raise TaskNotUnderstood(
-                f"request {text!r} matches no known task (best: {task} at {score:.2f}, "
+                f"request {_quoted(text)} matches no known task (best: {task} at {score:.2f}, "
                 f"needs {self.threshold:.2f}); known tasks: {known}"
             )
         if runner_up is not None and score - runner_up[1][0] < self.margin:
             raise TaskNotUnderstood(
-                f"request {text!r} is ambiguous between {task} ({score:.2f}) and "
+                f"request {_quoted(text)} is ambiguous between {task} ({score:.2f}) and "
                 f"{runner_up[0]} ({runner_up[1][0]:.2f}); say which one; known tasks: {known}"
             )
         return TaskMatch(task=task, score=float(score), scores=scores, instruction=phrase)

@@ -13,7 +13,6 @@ from dataclasses import dataclass
 from shared.channel import ChannelSpec
 from shared.symbols import cbr_of
 
-
 @dataclass(frozen=True)
 class Transmission:
     id: str

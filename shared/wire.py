@@ -12,6 +12,7 @@ import numpy as np
 import torch
 
 from shared.channel import ChannelSpec
+from shared.ids import check_id
 from shared.rpc import semcom_pb2 as pb
 from shared.transmission import Transmission
 
@@ -57,6 +58,9 @@ class SymbolAssembler:
     def tensor(self) -> torch.Tensor:
         if self.filled != self.n:
             raise WireError(f"{self.name}: received {self.filled} of {self.n} symbols")
+        bad = int(np.count_nonzero(~np.isfinite(self.buf)))
+        if bad:
+            raise WireError(f"{self.name}: {bad} value(s) are NaN or infinite; symbols must be finite numbers")
         return torch.view_as_complex(torch.from_numpy(self.buf.astype(np.float32)))  # (n,) complex64
 
 
@@ -82,7 +86,7 @@ def header_of(t: Transmission, timings: dict[str, float] | None = None) -> pb.Tr
 
 def transmission_of(h: pb.TransmissionHeader) -> Transmission:
     """A received header as a Transmission; ValueError (a message a person can act on) for bad channel settings."""
-    return Transmission(id=h.transmission_id, task=h.task, channel=spec_from_proto(h.channel).validate(),
+    return Transmission(id=check_id(h.transmission_id), task=h.task, channel=spec_from_proto(h.channel).validate(),
                         seed=h.channel.seed,
                         grid=(h.grid_c, h.grid_h, h.grid_w), image_size=(h.image_height, h.image_width),
                         steps=h.diffusion_steps, scale=h.power_scale, score=h.score, kb_fingerprint=h.kb_fingerprint)

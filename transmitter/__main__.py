@@ -32,7 +32,8 @@ def main(argv: list[str] | None = None) -> int:
     # bind and answer health (NOT_SERVING) first, load the models, then say SERVING
     security, metrics = Security.from_args(args), Metrics("transmitter")
     srv = build_server(args.host, args.port, args.workers, ("Transmitter",),
-                       max_receive_bytes=args.max_image_bytes + MiB, security=security, metrics=metrics)
+                       max_receive_bytes=args.max_image_bytes + MiB, security=security, metrics=metrics,
+                       limits={"Send": args.max_concurrent})
     service = TransmitterService(args.channel_addr, args.receiver_addr, args.max_image_bytes, args.deadline, security,
                                  metrics, args.max_concurrent)
     metrics.serve(args.metrics_port, args.host)

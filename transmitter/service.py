@@ -9,10 +9,11 @@ import uuid
 
 import grpc
 
+from shared.ids import check_id
 from shared.imageio import ImageRejected, decode_image, to_tensor
+from shared.observability import Metrics
 from shared.rpc import semcom_pb2 as pb
 from shared.rpc import semcom_pb2_grpc as rpc
-from shared.observability import Metrics
 from shared.security import Security
 from shared.service import Loading, call_downstream, client_channel, downstream_error
 from shared.task_kb import NegotiationFailed, TaskKB, TaskMatch, TaskNotUnderstood, check_agreement
@@ -94,6 +95,8 @@ class TransmitterService(Loading, rpc.TransmitterServicer):
         try:
             spec = spec_from_proto(request.channel).validate()
             cfg.check_steps(request.diffusion_steps)
+            if request.transmission_id:
+                check_id(request.transmission_id)
         except ValueError as exc:
             context.abort(grpc.StatusCode.INVALID_ARGUMENT, str(exc))
         try:

@@ -11,8 +11,8 @@ def test_sequence_history_and_replay():
     assert hub.sequence == 5
     assert hub.get("t0") is None and hub.get("t4") == (5, 4)  # only the last 3 kept
     sub = hub.subscribe(after_sequence=3)
-    got = [sub.queue.get_nowait()[0] for _ in range(2)]
-    assert got == [4, 5] and sub.queue.empty()
+    got = [sub.next(timeout=0)[0] for _ in range(2)]
+    assert got == [4, 5] and sub.empty()
 
 
 def test_slow_subscriber_is_dropped_not_blocking():
@@ -33,9 +33,18 @@ def test_wait_for_a_result_published_later():
 
 def _drain(sub):
     out = []
-    while not sub.queue.empty():
-        out.append(sub.queue.get_nowait()[0])
+    while not sub.empty():
+        out.append(sub.next(timeout=0)[0])
     return out
+
+
+def test_replay_of_every_kept_result_does_not_overflow_the_live_queue():
+    hub = ResultHub(keep=256, queue_depth=64)
+    for i in range(200):
+        hub.publish(f"t{i}", lambda seq: seq)
+    sub = hub.subscribe(after_sequence=1, epoch="another")  # a restart: all 200 kept results are new to it
+    hub.publish("live", lambda seq: seq)
+    assert _drain(sub) == list(range(1, 202)) and not sub.overflowed
 
 
 def test_restart_without_store_is_a_new_epoch_and_replays_all_it_kept():

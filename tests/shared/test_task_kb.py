@@ -51,3 +51,11 @@ def test_fingerprint_and_agreement(task_kb):
     r = task_kb.match("reconstruct the image")
     with pytest.raises(NegotiationFailed, match="transmitter chose segmentation"):
         check_agreement(m, r, task_kb.fingerprint, task_kb.fingerprint)
+
+
+def test_long_requests_are_refused_and_errors_never_echo_a_whole_request(task_kb):
+    with pytest.raises(TaskNotUnderstood, match="1001 characters is over the 1000-character cap"):
+        task_kb.match("x" * 1001)
+    with pytest.raises(TaskNotUnderstood) as exc:
+        task_kb.match("the weather tomorrow " * 40)  # 840 characters, unrelated
+    assert "more characters)" in str(exc.value) and len(str(exc.value)) < 400
