@@ -27,7 +27,7 @@ class ChannelService(Loading, rpc.ChannelServicer):
                  metrics: Metrics | None = None, caps: ModelConfig | None = None) -> None:
         self.metrics = metrics or Metrics("channel")
         self.receiver_addr = receiver_addr
-        self.receiver_conn = client_channel(receiver_addr, security)
+        self.receiver_conn = client_channel(receiver_addr, security.for_peers())
         self.receiver_stub = rpc.ReceiverStub(self.receiver_conn)
         self.deadline_s = deadline_s
         self.caps = caps  # the image caps Send applies, applied again to every header (None: MAX_SYMBOLS only)

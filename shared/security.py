@@ -24,6 +24,8 @@ from typing import NoReturn
 import grpc
 
 HEALTH_PREFIX = "/grpc.health.v1.Health/"
+# What only the services call on each other; with a peer token, a client's token cannot call them.
+PEER_METHODS = frozenset({"/semcom.v1.Channel/Transmit", "/semcom.v1.Receiver/Deliver"})
 
 
 def _refuse(message: str) -> NoReturn:
@@ -38,6 +40,7 @@ class Security:
     ca: bytes | None = None
     mtls: bool = False
     token: str | None = None
+    peer_token: str | None = None  # the services' own credential (Transmit, Deliver, and their outgoing calls)
 
     @property
     def tls(self) -> bool:
@@ -61,7 +64,15 @@ class Security:
             if not token:  # never turn authentication off because a file came out empty
                 _refuse(f"token file {args.token_file} is empty: write the token into it, or leave --token-file "
                         "(SEMCOM_TOKEN_FILE) unset to run without a token")
-        sec = cls(read(args.tls_cert), read(args.tls_key), read(args.tls_ca), bool(args.mtls), token or None)
+        peer = None
+        if getattr(args, "peer_token_file", ""):
+            peer = (read(args.peer_token_file) or b"").decode(errors="replace").strip()
+            if not peer:
+                _refuse(f"peer token file {args.peer_token_file} is empty: write the services' token into it, or "
+                        "leave --peer-token-file (SEMCOM_PEER_TOKEN_FILE) unset")
+            if peer == token:
+                _refuse("the peer token must differ from the clients' token, or it separates nothing")
+        sec = cls(read(args.tls_cert), read(args.tls_key), read(args.tls_ca), bool(args.mtls), token or None, peer)
         if (sec.cert is None) != (sec.key is None):
             _refuse("--tls-cert and --tls-key go together")
         if sec.mtls and (sec.ca is None or sec.cert is None):
@@ -78,7 +89,13 @@ class Security:
         return server.add_secure_port(address, creds)
 
     def interceptors(self) -> list[grpc.ServerInterceptor]:
-        return [TokenAuth(self.token)] if self.token else []
+        return [TokenAuth(self.token, self.peer_token)] if (self.token or self.peer_token) else []
+
+    def for_peers(self) -> "Security":
+        """The settings a service calls the next service with: its peer token when it has one."""
+        if self.peer_token is None:
+            return self
+        return Security(self.cert, self.key, self.ca, self.mtls, self.peer_token, self.peer_token)
 
     # ------------------------------------------------------------------ client side
 
@@ -104,6 +121,9 @@ def add_security_args(p: argparse.ArgumentParser, env) -> None:
                    help="servers require client certificates signed by --tls-ca (SEMCOM_MTLS)")
     g.add_argument("--token", default=env("TOKEN", ""), help="shared token for every RPC but health (SEMCOM_TOKEN)")
     g.add_argument("--token-file", default=env("TOKEN_FILE", ""), help="read the token from a file (SEMCOM_TOKEN_FILE)")
+    g.add_argument("--peer-token-file", default=env("PEER_TOKEN_FILE", ""),
+                   help="services only: a second token, for the calls the services make on each other (Transmit, "
+                        "Deliver, Negotiate); clients' tokens cannot call Transmit or Deliver (SEMCOM_PEER_TOKEN_FILE)")
 
 
 def tls_from_env() -> Security:
@@ -117,14 +137,17 @@ def tls_from_env() -> Security:
 
 
 class TokenAuth(grpc.ServerInterceptor):
-    """UNAUTHENTICATED for any RPC but health without `authorization: Bearer <token>`."""
+    """UNAUTHENTICATED for any RPC but health without `authorization: Bearer <token>`; with a peer token,
+    Transmit and Deliver (``PEER_METHODS``) take only the peer token, every other method either token."""
 
-    def __init__(self, token: str) -> None:
-        self.expected = f"Bearer {token}".encode()
+    def __init__(self, token: str | None, peer_token: str | None = None) -> None:
+        self.client = f"Bearer {token}".encode() if token else None
+        self.peer = f"Bearer {peer_token}".encode() if peer_token else None
 
         def deny(request, context):
             context.abort(grpc.StatusCode.UNAUTHENTICATED, "missing or wrong token: send 'authorization: Bearer "
-                                                           "<token>' (txclient --token or SEMCOM_TOKEN)")
+                                                           "<token>' (txclient --token or SEMCOM_TOKEN); with a peer "
+                                                           "token set, Transmit and Deliver take only that one")
 
         self._deny = {
             (False, False): grpc.unary_unary_rpc_method_handler(deny),
@@ -136,8 +159,14 @@ class TokenAuth(grpc.ServerInterceptor):
     def intercept_service(self, continuation, handler_call_details):
         if handler_call_details.method.startswith(HEALTH_PREFIX):
             return continuation(handler_call_details)
+        if self.peer is not None and handler_call_details.method in PEER_METHODS:
+            accepted = [self.peer]
+        elif self.client is None:  # a peer token alone protects only the internal methods
+            return continuation(handler_call_details)
+        else:
+            accepted = [self.client] + ([self.peer] if self.peer is not None else [])
         for key, value in handler_call_details.invocation_metadata or ():
-            if key == "authorization" and hmac.compare_digest(str(value).encode(), self.expected):
+            if key == "authorization" and any(hmac.compare_digest(str(value).encode(), t) for t in accepted):
                 return continuation(handler_call_details)
         handler = continuation(handler_call_details)
         if handler is None:

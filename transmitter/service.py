@@ -33,8 +33,8 @@ class TransmitterService(Loading, rpc.TransmitterServicer):
         self.max_concurrent = max_concurrent
         self._slots = threading.BoundedSemaphore(max_concurrent)
         self.channel_addr, self.receiver_addr = channel_addr, receiver_addr
-        self.channel_conn = client_channel(channel_addr, security)
-        self.receiver_conn = client_channel(receiver_addr, security)
+        self.channel_conn = client_channel(channel_addr, security.for_peers())
+        self.receiver_conn = client_channel(receiver_addr, security.for_peers())
         self.channel_stub = rpc.ChannelStub(self.channel_conn)
         self.receiver_stub = rpc.ReceiverStub(self.receiver_conn)
         self.max_image_bytes = max_image_bytes

@@ -15,6 +15,10 @@ from cryptography.x509.oid import NameOID  # noqa: E402
 
 from semcom import txclient  # noqa: E402
 from semcom.launcher import ServiceProcesses, health_status  # noqa: E402
+import grpc  # noqa: E402
+
+from shared.rpc import semcom_pb2 as pb  # noqa: E402
+from shared.rpc import semcom_pb2_grpc as rpc  # noqa: E402
 from shared.security import Security  # noqa: E402
 from tests.e2e.conftest import free_ports, png_bytes  # noqa: E402
 
@@ -116,3 +120,31 @@ def test_health_needs_no_token(secure_services, pki):
     for name in ("transmitter", "channel", "receiver"):
         assert health_status(secure_services.addr(name), security=sec) == "SERVING"
     assert health_status(secure_services.addr("channel")) == "UNAVAILABLE"  # plaintext gets nowhere
+
+
+def test_a_peer_token_keeps_clients_off_the_internal_rpcs(tmp_path_factory, tmp_path, capsys):
+    peer = tmp_path / "peer-token"
+    peer.write_text("services-only-secret\n")
+    ports = dict(zip(("transmitter", "channel", "receiver"), free_ports(3)))
+    env = {"SEMCOM_TOKEN": TOKEN, "SEMCOM_PEER_TOKEN_FILE": str(peer), "SEMCOM_DEADLINE_S": "20"}
+    with ServiceProcesses(ports, extra_args=["--preset", "test", "--weights", "none", "--device", "cpu"], env=env,
+                          log_dir=tmp_path_factory.mktemp("peer")) as s:
+        rc, err = _send(s, capsys, tmp_path, "--token", TOKEN)
+        assert rc == 0, err  # the services reach each other with the peer token
+        header = pb.TransmitChunk(header=pb.TransmissionHeader(transmission_id="x"))
+        for secret, code in ((TOKEN, grpc.StatusCode.UNAUTHENTICATED),
+                             ("services-only-secret", grpc.StatusCode.INVALID_ARGUMENT)):
+            chan = rpc.ChannelStub(grpc.insecure_channel(s.addr("channel")))
+            with pytest.raises(grpc.RpcError) as exc:
+                chan.Transmit(iter([header]), metadata=[("authorization", f"Bearer {secret}")], timeout=30)
+            assert exc.value.code() == code, exc.value.details()
+        rx = rpc.ReceiverStub(grpc.insecure_channel(s.addr("receiver")))
+        with pytest.raises(grpc.RpcError) as exc:
+            rx.Deliver(iter([pb.DeliverChunk(header=header.header)]), metadata=[("authorization", f"Bearer {TOKEN}")],
+                       timeout=30)
+        assert exc.value.code() == grpc.StatusCode.UNAUTHENTICATED
+        # the client's token still reads results: an unknown id waits out its deadline rather than being refused
+        with pytest.raises(grpc.RpcError) as exc:
+            rx.GetResult(pb.GetResultRequest(transmission_id="nobody"), metadata=[("authorization", f"Bearer {TOKEN}")],
+                         timeout=2)
+        assert exc.value.code() == grpc.StatusCode.DEADLINE_EXCEEDED
