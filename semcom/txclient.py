@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import itertools
+import secrets
 import json
 import sys
 import threading
@@ -143,6 +144,8 @@ def cmd_send(args) -> int:
         data = path.read_bytes()
     except OSError as exc:
         raise ClientError(f"cannot read {path}: {exc.strerror or exc}") from None
+    if args.seed is None:
+        args.seed = secrets.randbits(63)
     settings = pb.ChannelSettings(model=args.channel, snr_db=args.snr, block_len=args.block_len, csi=not args.no_csi,
                                   seed=args.seed, params=params_of(args))
     tx = rpc.TransmitterStub(client_channel(args.transmitter, args.security))
@@ -157,7 +160,7 @@ def cmd_send(args) -> int:
         print(f"transmission: {reply.transmission_id}  {reply.width}x{reply.height}")
         given = "".join(f", {k} {v:g}" for k, v in sorted(params_of(args).items()))
         print(f"channel: {args.channel}{given} at {args.snr:g} dB (realised {reply.realised_snr_db:.2f} dB), "
-              f"{reply.channel_uses} channel uses, CBR {reply.cbr:.5f} (1/{1 / reply.cbr:.1f})")
+              f"{reply.channel_uses} channel uses, CBR {reply.cbr:.5f} (1/{1 / reply.cbr:.1f}), seed {args.seed}")
     with Progress("waiting for the receiver", show):
         result = fetch_result(rx_conn, reply.transmission_id, started + args.timeout)
     if result.error:
@@ -247,6 +250,19 @@ def cmd_tasks(args) -> int:
     return 0
 
 
+def _counting(upper: int):
+    """An argparse type: a whole number from 0 to `upper` (what the proto's unsigned field can carry)."""
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+        if not 0 <= value <= upper:
+            raise argparse.ArgumentTypeError(f"{value} is outside 0 to {upper}")
+        return value
+    return parse
+
+
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="txclient", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--transmitter", default=default_addr("transmitter"), help="transmitter address")
@@ -260,11 +276,15 @@ def parser() -> argparse.ArgumentParser:
     s.add_argument("--snr", type=float, default=10.0, help="SNR in dB (default 10)")
     s.add_argument("--channel", default="awgn", choices=CHANNEL_MODELS,
                    help="; ".join(f"{m.name}: {m.help}" for m in MODELS.values()) + " (default awgn)")
-    s.add_argument("--block-len", type=int, default=0, help="fading coherence in symbols (0 = one block)")
+    s.add_argument("--block-len", type=_counting(2**32 - 1), default=0,
+                   help="fading coherence in symbols (0 = one block)")
     add_param_flags(s)
     s.add_argument("--no-csi", action="store_true", help="the receiver is not told h")
-    s.add_argument("--seed", type=int, default=0)
-    s.add_argument("--steps", type=int, default=0, help="diffusion sampling steps (0 = receiver default)")
+    s.add_argument("--seed", type=_counting(2**64 - 1), default=None,
+                   help="fixes the channel realisation and the diffusion sampler (default: a fresh random seed per "
+                        "send, printed with the result, so repeated sends average over channel draws)")
+    s.add_argument("--steps", type=_counting(2**32 - 1), default=0,
+                   help="diffusion sampling steps (0 = receiver default)")
     s.add_argument("--id", help="transmission id (default: made by the transmitter)")
     s.add_argument("--out", default="out", help="folder for the results (default ./out)")
     s.add_argument("--json", action="store_true", help="print one JSON object")

@@ -20,3 +20,35 @@ def test_model_parameters_become_flags(capsys):
     args = txclient.parser().parse_args(["send", "x.png", "--task", "t", "--channel", "rician", "--k-factor", "5"])
     assert txclient.params_of(args) == {"k_factor": 5.0}
     assert txclient.params_of(txclient.parser().parse_args(["send", "x.png", "--task", "t"])) == {}
+
+
+@pytest.mark.parametrize("flag,value,match", [("--steps", "-3", "-3 is outside 0 to 4294967295"),
+                                              ("--block-len", "-5", "-5 is outside 0 to"),
+                                              ("--seed", "x", "'x' is not a whole number")])
+def test_out_of_range_numbers_are_a_usage_line_not_a_traceback(capsys, flag, value, match):
+    with pytest.raises(SystemExit) as exc:
+        txclient.main(["send", "img.png", "--task", "segment", flag, value])
+    err = capsys.readouterr().err
+    assert exc.value.code == 2 and match in err and "Traceback" not in err
+
+
+def test_without_a_seed_each_send_draws_its_own(monkeypatch):
+    seen = []
+
+    class Stop(Exception):
+        pass
+
+    def fake_settings(**kw):
+        seen.append(kw["seed"])
+        raise Stop
+
+    monkeypatch.setattr(txclient.pb, "ChannelSettings", fake_settings)
+    for _ in range(2):
+        args = txclient.parser().parse_args(["send", __file__, "--task", "t"])
+        with pytest.raises(Stop):
+            txclient.cmd_send(args)
+    assert len(seen) == 2 and seen[0] != seen[1]
+    args = txclient.parser().parse_args(["send", __file__, "--task", "t", "--seed", "7"])
+    with pytest.raises(Stop):
+        txclient.cmd_send(args)
+    assert seen[-1] == 7
