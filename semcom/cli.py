@@ -18,39 +18,36 @@ commands:
 Run `semcom COMMAND --help` for a command's options."""
 
 
+COMMANDS = {"eval": "semcom.eval.cli", "up": "semcom.launcher", "train": "semcom.train.trainer"}
+BENCHES = {"models": "semcom.bench.models", "services": "semcom.bench.services",
+           "diffusion": "semcom.bench.diffusion", "taskkb": "semcom.bench.taskkb"}
+
+
 def main(argv: list[str] | None = None) -> int:
+    import importlib
+
     argv = list(sys.argv[1:] if argv is None else argv)
     if not argv or argv[0] in {"-h", "--help"}:
         print(USAGE)
         return 0
     cmd, rest = argv[0], argv[1:]
+    if cmd == "bench":
+        if not rest or rest[0] in {"-h", "--help"}:
+            print("usage: semcom bench {" + ",".join(BENCHES) + "} [ARGS]\n\n" +
+                  "\n".join(line for line in USAGE.splitlines() if line.startswith("  bench ")) +
+                  "\n\nRun `semcom bench NAME --help` for a benchmark's options.")
+            return 0 if rest else 2
+        module, rest = BENCHES.get(rest[0]), rest[1:]
+    else:
+        module = COMMANDS.get(cmd)
+    if module is None:
+        print(f"semcom: unknown command {' '.join(argv[:2])!r}\n\n{USAGE}", file=sys.stderr)
+        return 2
     try:
-        if cmd == "eval":
-            from semcom.eval.cli import main as run
-            return run(rest)
-        if cmd == "up":
-            from semcom.launcher import main as run
-            return run(rest)
-        if cmd == "train":
-            from semcom.train.trainer import main as run
-            return run(rest)
-        if cmd == "bench" and rest[:1] == ["models"]:
-            from semcom.bench.models import main as run
-            return run(rest[1:])
-        if cmd == "bench" and rest[:1] == ["services"]:
-            from semcom.bench.services import main as run
-            return run(rest[1:])
-        if cmd == "bench" and rest[:1] == ["diffusion"]:
-            from semcom.bench.diffusion import main as run
-            return run(rest[1:])
-        if cmd == "bench" and rest[:1] == ["taskkb"]:
-            from semcom.bench.taskkb import main as run
-            return run(rest[1:])
+        return importlib.import_module(module).main(rest)
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
-    print(f"semcom: unknown command {' '.join(argv[:2])!r}\n\n{USAGE}", file=sys.stderr)
-    return 2
 
 
 if __name__ == "__main__":

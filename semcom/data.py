@@ -25,7 +25,17 @@ from shared.imageio import open_rgb, to_tensor
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg"}
 
 
+def _existing_folder(root: str | Path) -> Path:
+    root = Path(root)
+    if not root.exists():
+        raise FileNotFoundError(f"no such folder: {root}")
+    if not root.is_dir():
+        raise FileNotFoundError(f"{root} is a file, not a folder of images")
+    return root
+
+
 def list_images(root: str | Path) -> list[Path]:
+    _existing_folder(root)
     files = sorted(p for p in Path(root).rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES)
     if not files:
         raise FileNotFoundError(f"no PNG/JPEG images under {root}")
@@ -86,7 +96,7 @@ class Kodak(Dataset):
     """A folder of images (PNG or JPEG, not its subfolders) evaluated whole: Kodak, or your own."""
 
     def __init__(self, root: str | Path) -> None:
-        self.files = sorted(p for p in Path(root).glob("*") if p.suffix.lower() in IMAGE_SUFFIXES)
+        self.files = sorted(p for p in _existing_folder(root).glob("*") if p.suffix.lower() in IMAGE_SUFFIXES)
         if not self.files:
             raise FileNotFoundError(f"no PNG or JPEG images in {root}")
 
@@ -184,7 +194,7 @@ class VOCSegmentation(SegmentationPairs):
 
 def segmentation_dataset(root: str | Path, split: str, crop: int | None = None) -> SegmentationPairs:
     """CamVid or VOC, told apart by the layout."""
-    root = Path(root)
+    root = _existing_folder(root)
     if (root / "ImageSets" / "Segmentation").is_dir():
         return VOCSegmentation(root, split, crop)
     return CamVid(root, split, crop)

@@ -125,13 +125,13 @@ class ServiceProcesses:
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="semcom up", description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--host", default="127.0.0.1")
+    p.add_argument("--host", default="127.0.0.1", help="address every service binds (default 127.0.0.1)")
     for name, port in DEFAULT_PORTS.items():
-        p.add_argument(f"--{name}-port", type=int, default=port)
+        p.add_argument(f"--{name}-port", type=int, default=port, help=f"{name} port (default {port})")
     p.add_argument("--preset", default=None, help="model preset (default: the services' default, cpu)")
     p.add_argument("--weights", default=None, help="checkpoint directory, 'default' or 'none'")
     p.add_argument("--device", default=None, help="cpu, cuda or auto")
-    p.add_argument("--timeout", type=float, default=300.0, help="seconds to wait for SERVING")
+    p.add_argument("--timeout", type=float, default=300.0, help="seconds to wait for SERVING (default 300)")
     args = p.parse_args(argv)
     extra = []
     for flag in ("preset", "weights", "device"):

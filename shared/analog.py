@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import Iterable
 
 import torch
-from safetensors.torch import load_file, save_file
+from safetensors.torch import load_file
 from torch import nn
 from torch.nn import functional as F
 
@@ -67,9 +67,11 @@ class PatchPCA:
     def save(self, directory: str | Path, meta: dict | None = None) -> Path:
         d = Path(directory)
         d.mkdir(parents=True, exist_ok=True)
-        save_file({"mean": self.mean.contiguous(), "components": self.components.contiguous(),
-                   "variances": self.variances.contiguous()}, str(d / PCA_FILE),
-                  metadata={"patch": str(self.patch), "meta": json.dumps(meta or {})})
+        from shared.weights import save_tensors
+
+        save_tensors({"mean": self.mean.contiguous(), "components": self.components.contiguous(),
+                      "variances": self.variances.contiguous()}, d / PCA_FILE,
+                     metadata={"patch": str(self.patch), "meta": json.dumps(meta or {})})
         return d / PCA_FILE
 
     @classmethod

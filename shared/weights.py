@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +25,14 @@ def file_sha256(path: Path) -> str:
     return h.hexdigest()
 
 
+def save_tensors(tensors: dict[str, torch.Tensor], path: str | Path, metadata: dict[str, str] | None = None) -> None:
+    """safetensors' save_file, readable as any file this user writes (it creates files mode 0600)."""
+    save_file(tensors, str(path), metadata=metadata)
+    mask = os.umask(0)
+    os.umask(mask)
+    os.chmod(path, 0o666 & ~mask)
+
+
 def write_checkpoint(directory: str | Path, modules: dict[str, torch.nn.Module], config: dict[str, Any],
                      meta: dict[str, Any] | None = None) -> Path:
     """The one checkpoint format of every system: model.safetensors (keys '<module>.<param>') and config.json
@@ -32,7 +41,7 @@ def write_checkpoint(directory: str | Path, modules: dict[str, torch.nn.Module],
     d.mkdir(parents=True, exist_ok=True)
     tensors = {f"{name}.{k}": v.detach().cpu().contiguous() for name, m in modules.items()
                for k, v in m.state_dict().items()}
-    save_file(tensors, str(d / WEIGHTS_FILE))
+    save_tensors(tensors, d / WEIGHTS_FILE)
     doc = {**config, "meta": meta or {}, "sha256": file_sha256(d / WEIGHTS_FILE)}
     (d / CONFIG_FILE).write_text(json.dumps(doc, indent=2, sort_keys=True))
     return d

@@ -103,7 +103,7 @@ def evaluate(system: str, args, snrs: list[float]) -> dict:
             q = segmentation_quality(segment, pairs, spec, *classes, seed=args.seed)
             row = {"miou": q["miou"], "pixel_accuracy": q["pixel_accuracy"]}
             q = {"iou": q["iou"]}
-        bar.set_postfix({k: f"{v:.3f}" for k, v in row.items()} | {"snr": snr})
+        bar.set_postfix({k: f"{v:.3f}" for k, v in row.items()} | ({"channel": "noiseless"} if model == "noiseless" else {"snr": snr}))
         if model == "noiseless":
             noiseless = row
         else:

@@ -30,7 +30,7 @@ from pathlib import Path
 
 import torch
 import torch.distributed as dist
-from safetensors.torch import load_file, save_file
+from safetensors.torch import load_file
 from torch.utils.data import DataLoader, DistributedSampler
 
 from semcom.data import ImageFolder, Kodak, segmentation_dataset
@@ -48,7 +48,7 @@ from shared.devices import pick_device
 from shared.layers import pad_to_multiple
 from shared.metrics import ConfusionMatrix
 from shared.provenance import git_commit
-from shared.weights import load_checkpoint, read_config, save_checkpoint, starting_pca
+from shared.weights import load_checkpoint, read_config, save_checkpoint, save_tensors, starting_pca
 
 TASKS = ("joint", "reconstruction", "segmentation")
 
@@ -104,7 +104,7 @@ def save_optimizer(path: Path, opt: torch.optim.Optimizer) -> None:
     sd = opt.state_dict()
     tensors = {f"state.{i}.{k}": v.detach().cpu().contiguous() if torch.is_tensor(v) else torch.tensor(v)
                for i, st in sd["state"].items() for k, v in st.items()}
-    save_file(tensors, str(path / "optimizer.safetensors"))
+    save_tensors(tensors, path / "optimizer.safetensors")
     (path / "optimizer_groups.json").write_text(json.dumps(sd["param_groups"]))
 
 

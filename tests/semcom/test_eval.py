@@ -69,3 +69,9 @@ def test_segmentation_baselines(camvid_root, tmp_path):
 
     with pytest.raises(SystemExit, match="not a segmentation system"):
         main(["--task", "segmentation", "--systems", "witt", "--data", str(camvid_root), "--out", str(out)])
+
+
+def test_a_missing_data_folder_is_named(tmp_path, capsys):
+    for task in ("reconstruction", "segmentation"):
+        assert main(["--task", task, "--data", str(tmp_path / "nope"), "--out", str(tmp_path / "o")]) == 2
+        assert f"no such folder: {tmp_path / 'nope'}" in capsys.readouterr().err

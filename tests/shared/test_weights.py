@@ -39,3 +39,19 @@ def test_one_format_for_every_system(tmp_path):
     with pytest.raises(ValueError, match="does not match the sha256"):
         load_modules(tmp_path / "other", {"m": lin})
     assert BaselineSystem.load(base).name == "deepjscc"
+
+
+def test_checkpoints_are_readable_like_any_file_written(tmp_path):
+    import os
+    import stat
+
+    from torch import nn
+
+    from shared.weights import write_checkpoint
+
+    mask = os.umask(0o022)
+    try:
+        d = write_checkpoint(tmp_path / "ck", {"m": nn.Linear(2, 2)}, {"name": "x"})
+    finally:
+        os.umask(mask)
+    assert stat.S_IMODE((d / "model.safetensors").stat().st_mode) == 0o644
