@@ -81,8 +81,15 @@ def write_outputs(result: pb.Result, out_dir: Path, stem: str, original: bytes |
             p = Path(f"{base}_{suffix}.png")
             p.write_bytes(data)
             paths.append(str(p))
+        from shared.classes import class_colours, legend
+
+        names = list(result.class_names)
         p = Path(f"{base}_classes.json")
-        p.write_text(json.dumps({i: n for i, n in enumerate(result.class_names)}, indent=1))
+        p.write_text(json.dumps({i: {"name": n, "colour": list(c)} for i, (n, c) in
+                                 enumerate(zip(names, class_colours(len(names))))}, indent=1))
+        paths.append(str(p))
+        p = Path(f"{base}_legend.png")
+        legend(names).save(p)
         paths.append(str(p))
         if original is not None:
             from shared.imageio import open_rgb
