@@ -77,6 +77,7 @@ def test_human_output_and_tasks(services, capsys, tmp_path):
                               str(tmp_path))
     assert rc == 0, err
     assert "task: reconstruction" in out and "CBR" in out and "PSNR" in out and "wrote" in out
+    assert "s in all: sending" in out and "files and quality" in out
     rc, out, _ = run_client(services, capsys, "tasks")
     assert rc == 0 and "reconstruction:" in out and "segmentation:" in out
 

@@ -52,3 +52,15 @@ def test_without_a_seed_each_send_draws_its_own(monkeypatch):
     with pytest.raises(Stop):
         txclient.cmd_send(args)
     assert seen[-1] == 7
+
+
+def test_an_unreachable_receiver_is_said_before_sending(tmp_path, capsys):
+    from tests.e2e.conftest import free_ports
+
+    img = tmp_path / "x.png"
+    img.write_bytes(b"not sent")
+    port = free_ports(1)[0]
+    rc = txclient.main(["--receiver", f"127.0.0.1:{port}", "--transmitter", f"127.0.0.1:{port}", "--timeout", "2",
+                        "send", str(img), "--task", "segment"])
+    err = capsys.readouterr().err
+    assert rc == 2 and f"cannot reach the receiver at 127.0.0.1:{port}" in err and "nothing was sent" in err
