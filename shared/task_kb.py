@@ -19,6 +19,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 from dataclasses import dataclass
 from typing import Mapping, Sequence
 
@@ -36,6 +37,12 @@ DEFAULT_INSTRUCTIONS: Mapping[str, tuple[str, ...]] = {
         "send me the picture",
         "restore the photo as faithfully as possible",
         "recover a high quality copy of the image",
+        "show me the image at the other end",
+        "deliver this photo to the receiver",
+        "I want to see the same image on the other side",
+        "rebuild the picture from what was received",
+        "decode the image",
+        "get the photo across the link",
     ),
     SEGMENTATION: (
         "image segmentation",
@@ -44,6 +51,13 @@ DEFAULT_INSTRUCTIONS: Mapping[str, tuple[str, ...]] = {
         "give me a semantic segmentation map",
         "find the objects and regions in the picture",
         "pixel-wise classification of the scene",
+        "where in the picture are the street and the sidewalk",
+        "which pixels belong to which object",
+        "mark the road, the sky and the buildings",
+        "outline the cars and people",
+        "what is where in this picture",
+        "a mask for each object class",
+        "parse the street scene",
     ),
 }
 DEFAULT_THRESHOLD = 0.35
@@ -52,6 +66,9 @@ MODEL_ID = "sentence-transformers/all-MiniLM-L6-v2"
 
 
 MAX_REQUEST_CHARS = 1000  # a task request is a sentence; longer ones are refused before any embedding
+
+
+_JOINS = re.compile(r"\b(?:and then|and also|as well as|and|then|plus|also)\b|[,;&+]", re.IGNORECASE)
 
 
 class TaskNotUnderstood(ValueError):
@@ -157,7 +174,24 @@ class TaskKB:
                 f"request {_quoted(text)} is ambiguous between {task} ({score:.2f}) and "
                 f"{runner_up[0]} ({runner_up[1][0]:.2f}); say which one; known tasks: {known}"
             )
+        asked = self._tasks_in_parts(text)
+        if len(asked) > 1:
+            raise TaskNotUnderstood(f"request {_quoted(text)} asks for more than one task ({' and '.join(asked)}); "
+                                    "send one request per task")
         return TaskMatch(task=task, score=float(score), scores=scores, instruction=phrase)
+
+    def _tasks_in_parts(self, text: str) -> list[str]:
+        """The tasks that the parts of a compound request ("reconstruct and segment it") each clearly ask for."""
+        parts = [p.strip() for p in _JOINS.split(text) if p and len(p.split()) >= 1 and p.strip()]
+        if len(parts) < 2:
+            return []
+        asked: list[str] = []
+        for part in parts:
+            ranked = sorted(((s, t) for t, (s, _) in self.similarities(part).items()), reverse=True)
+            (s1, t1), s2 = ranked[0], ranked[1][0] if len(ranked) > 1 else -1.0
+            if s1 >= self.threshold and s1 - s2 >= self.margin and t1 not in asked:
+                asked.append(t1)
+        return asked
 
 
 class NegotiationFailed(RuntimeError):

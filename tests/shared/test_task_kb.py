@@ -59,3 +59,15 @@ def test_long_requests_are_refused_and_errors_never_echo_a_whole_request(task_kb
     with pytest.raises(TaskNotUnderstood) as exc:
         task_kb.match("the weather tomorrow " * 40)  # 840 characters, unrelated
     assert "more characters)" in str(exc.value) and len(str(exc.value)) < 400
+
+
+@pytest.mark.parametrize("request_text", ["reconstruct and segment this image", "send me the picture, then segment it"])
+def test_a_request_for_two_tasks_is_refused_not_half_done(task_kb, request_text):
+    with pytest.raises(TaskNotUnderstood, match=r"asks for more than one task \(reconstruction and segmentation\)"):
+        task_kb.match(request_text)
+
+
+@pytest.mark.parametrize("request_text", ["which pixels are road and which are sky", "label the objects and the regions",
+                                          "where are the cars", "find the sky"])
+def test_one_task_said_with_and_or_briefly_still_maps(task_kb, request_text):
+    assert task_kb.match(request_text).task == SEGMENTATION
