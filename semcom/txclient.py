@@ -145,12 +145,37 @@ def fetch_result(conn: grpc.Channel, transmission_id: str, deadline: float) -> p
             time.sleep(min(0.5, max(0.0, deadline - time.perf_counter())))  # up, perhaps still loading: don't spin
 
 
+def fit_within(data: bytes, side: int, path: Path) -> bytes:
+    """The image scaled down (Lanczos, aspect kept) so that neither side exceeds `side`, as PNG; unchanged if it
+    already fits. Quality is then measured against the scaled image, the one that was sent."""
+    import io
+
+    from PIL import Image
+
+    from shared.imageio import open_rgb
+
+    try:
+        img = open_rgb(data)
+    except Exception as exc:  # noqa: BLE001 - any decoder failure is the user's file
+        raise ClientError(f"cannot read {path} as an image to resize it: {exc}") from None
+    if max(img.size) <= side:
+        return data
+    scale = side / max(img.size)
+    img = img.resize((max(1, round(img.width * scale)), max(1, round(img.height * scale))), Image.LANCZOS)
+    buf = io.BytesIO()
+    img.save(buf, format="PNG")
+    print(f"resized to {img.width}x{img.height} (--resize {side})", file=sys.stderr)
+    return buf.getvalue()
+
+
 def cmd_send(args) -> int:
     path = Path(args.image)
     try:
         data = path.read_bytes()
     except OSError as exc:
         raise ClientError(f"cannot read {path}: {exc.strerror or exc}") from None
+    if args.resize:
+        data = fit_within(data, args.resize, path)
     if args.seed is None:
         args.seed = secrets.randbits(63)
     settings = pb.ChannelSettings(model=args.channel, snr_db=args.snr, block_len=args.block_len, csi=not args.no_csi,
@@ -306,6 +331,9 @@ def parser() -> argparse.ArgumentParser:
     s.add_argument("--id", help="transmission id (default: made by the transmitter)")
     s.add_argument("--out", default="out", help="folder for the results (default ./out)")
     s.add_argument("--json", action="store_true", help="print one JSON object")
+    s.add_argument("--resize", type=_counting(1 << 16), default=0, metavar="PX",
+                   help="scale the image down first so neither side exceeds PX (the services refuse images over "
+                        "their cap: 2048 px per side and 4 Mpixel for the cpu preset)")
     s.set_defaults(func=cmd_send)
     w = sub.add_parser("watch", help="stream every result the receiver produces")
     w.add_argument("--out", help="also write each result's images here")

@@ -64,3 +64,18 @@ def test_an_unreachable_receiver_is_said_before_sending(tmp_path, capsys):
                         "send", str(img), "--task", "segment"])
     err = capsys.readouterr().err
     assert rc == 2 and f"cannot reach the receiver at 127.0.0.1:{port}" in err and "nothing was sent" in err
+
+
+def test_resize_fits_a_large_photo_under_the_cap(tmp_path, capsys):
+    import io
+
+    from PIL import Image
+
+    buf = io.BytesIO()
+    Image.new("RGB", (4000, 3000), (20, 120, 200)).save(buf, format="JPEG")
+    out = txclient.fit_within(buf.getvalue(), 2048, tmp_path / "big.jpg")
+    assert Image.open(io.BytesIO(out)).size == (2048, 1536) and "resized to 2048x1536" in capsys.readouterr().err
+    small = buf.getvalue()
+    assert txclient.fit_within(small, 4000, tmp_path / "big.jpg") is small
+    with pytest.raises(txclient.ClientError, match="cannot read"):
+        txclient.fit_within(b"junk", 10, tmp_path / "junk.png")
