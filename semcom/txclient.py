@@ -22,7 +22,7 @@ from pathlib import Path
 
 import grpc
 
-from shared.channel import CHANNEL_MODELS, MODELS
+from shared.channel import MODELS, model_names
 from shared.channel_flags import add_param_flags, params_of
 from shared.ids import ID_RULE, id_ok
 from shared.rpc import semcom_pb2 as pb
@@ -317,7 +317,7 @@ def parser() -> argparse.ArgumentParser:
     s.add_argument("image")
     s.add_argument("--task", required=True, help='the task in plain language, e.g. "segment this image"')
     s.add_argument("--snr", type=float, default=10.0, help="SNR in dB (default 10)")
-    s.add_argument("--channel", default="awgn", choices=CHANNEL_MODELS,
+    s.add_argument("--channel", default="awgn", choices=model_names(),
                    help="; ".join(f"{m.name}: {m.help}" for m in MODELS.values()) + " (default awgn)")
     s.add_argument("--block-len", type=_counting(2**32 - 1), default=0,
                    help="fading coherence in symbols (0 = one block)")

@@ -183,6 +183,12 @@ MODELS: dict[str, ChannelModel] = {m.name: m for m in (
     ChannelModel("noiseless", "h = 1 and no noise: the decoders' upper bound", noisy=False),
 )}
 CHANNEL_MODELS: tuple[str, ...] = tuple(MODELS)
+
+
+def model_names(noisy: bool = False, fading: bool = False) -> list[str]:
+    """The models in the table now (what the CLIs offer): all, only those with noise, or only fading ones."""
+    return [m.name for m in MODELS.values() if (m.noisy or not noisy) and (m.fading or not fading)]
+
 FADING_MODELS: tuple[str, ...] = tuple(m.name for m in MODELS.values() if m.fading)
 
 

@@ -24,7 +24,7 @@ from pathlib import Path
 
 import torch
 
-from shared.channel import CHANNEL_MODELS
+from shared.channel import model_names
 from shared.channel_flags import add_param_flags, params_of
 
 
@@ -36,7 +36,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--preset", default="cpu")
     p.add_argument("--weights", default="default")
     p.add_argument("--snr", type=float, default=10.0)
-    p.add_argument("--channel", choices=[m for m in CHANNEL_MODELS if m != "noiseless"], default="awgn")
+    p.add_argument("--channel", choices=model_names(noisy=True), default="awgn")
     add_param_flags(p)
     p.add_argument("--steps", default="1,2,4,8,50", help="comma-separated DDIM step counts")
     p.add_argument("--noise-seeds", type=int, default=2, help="starting noises per step count")

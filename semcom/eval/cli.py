@@ -33,7 +33,7 @@ import torch
 from semcom import systems
 from semcom.data import Kodak, segmentation_dataset
 from semcom.eval.quality import reconstruction_quality, segmentation_quality
-from shared.channel import CHANNEL_MODELS, ChannelSpec
+from shared.channel import ChannelSpec, model_names
 from shared.channel_flags import add_param_flags, params_of
 from shared.provenance import provenance
 from shared.weights import REPO_WEIGHTS, resolve_weights
@@ -239,7 +239,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--data", required=True, help="a folder of PNG/JPEG images, e.g. Kodak (reconstruction), or a CamVid/VOC root")
     p.add_argument("--split", default="val", help="segmentation split")
     p.add_argument("--crop", type=int, default=0, help="centre-crop images to this size (e.g. 224); 0 = whole")
-    p.add_argument("--channel", choices=[m for m in CHANNEL_MODELS if m != "noiseless"], default="awgn",
+    p.add_argument("--channel", choices=model_names(noisy=True), default="awgn",
                    help="the noiseless point is always added")
     p.add_argument("--block-len", type=int, default=0, help="fading coherence in symbols (0 = one block per image)")
     add_param_flags(p)

@@ -41,7 +41,7 @@ from semcom.eval.quality import (
     segmentation_quality,
 )
 from semcom.train.system import System
-from shared.channel import FADING_MODELS, Channel, ChannelSpec
+from shared.channel import Channel, ChannelSpec, model_names
 from shared.channel_flags import add_param_flags, params_of
 from shared.config import ModelConfig, get_preset
 from shared.devices import pick_device
@@ -431,7 +431,7 @@ def parse(argv: list[str] | None) -> TrainConfig:
     p.add_argument("--warmup", type=int, default=100)
     p.add_argument("--snr-range", default="-2:25",
                    help="SNR (dB) drawn uniformly per sample, LO:HI (covers every SNR the evaluation uses)")
-    p.add_argument("--fading", choices=FADING_MODELS, default="rayleigh",
+    p.add_argument("--fading", choices=model_names(fading=True), default="rayleigh",
                    help="the fading channel of the fading steps (the others are AWGN)")
     p.add_argument("--fading-prob", "--rayleigh-prob", dest="fading_prob", type=float, default=0.25,
                    help="share of steps on the fading channel")
