@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import itertools
+import math
 import secrets
 import json
 import sys
@@ -102,17 +103,24 @@ def write_outputs(result: pb.Result, out_dir: Path, stem: str, original: bytes |
     return paths
 
 
-def quality(original: bytes, result: pb.Result) -> dict[str, float]:
-    """PSNR (and MS-SSIM where the image is large enough) of a reconstruction against the original."""
-    from shared.imageio import open_rgb, to_tensor
-    from shared.metrics import ms_ssim, psnr
+def quality(original: bytes, result: pb.Result, with_ms_ssim: bool = False) -> dict[str, float]:
+    """PSNR of a reconstruction against the original (NumPy: no torch to load for it), and MS-SSIM when asked
+    and the image is large enough (shared.metrics, which loads torch: about a second or more)."""
+    import numpy as np
 
-    a, b = to_tensor(open_rgb(original)), to_tensor(open_rgb(result.image_png))
+    from shared.imageio import open_rgb
+
+    a = np.asarray(open_rgb(original), dtype=np.float64) / 255.0
+    b = np.asarray(open_rgb(result.image_png), dtype=np.float64) / 255.0
     if a.shape != b.shape:
         return {}
-    q = {"psnr_db": round(float(psnr(a, b)), 3)}
-    if min(a.shape[-2:]) > 160:
-        q["ms_ssim"] = round(float(ms_ssim(a, b)), 5)
+    mse = max(float(np.mean((a - b) ** 2)), 1e-12)
+    q = {"psnr_db": round(10.0 * math.log10(1.0 / mse), 3)}
+    if with_ms_ssim and min(a.shape[:2]) > 160:
+        from shared.imageio import to_tensor
+        from shared.metrics import ms_ssim
+
+        q["ms_ssim"] = round(float(ms_ssim(to_tensor(open_rgb(original)), to_tensor(open_rgb(result.image_png)))), 5)
     return q
 
 
@@ -209,7 +217,7 @@ def cmd_send(args) -> int:
         outputs = write_outputs(result, Path(args.out), path.stem, data)
     except OSError as exc:
         raise ClientError(f"cannot write results to {args.out}: {exc.strerror or exc}") from None
-    q = quality(data, result) if result.task == "reconstruction" else {}
+    q = quality(data, result, args.ms_ssim) if result.task == "reconstruction" else {}
     total_s = time.perf_counter() - started  # what the user waited: files and quality included
     doc = {"task": result.task, "score": round(reply.score, 4), "transmission_id": reply.transmission_id,
            "sequence": result.sequence, "channel": args.channel, "channel_params": params_of(args), "snr_db": args.snr, "seed": args.seed,
@@ -331,6 +339,8 @@ def parser() -> argparse.ArgumentParser:
     s.add_argument("--id", help="transmission id (default: made by the transmitter)")
     s.add_argument("--out", default="out", help="folder for the results (default ./out)")
     s.add_argument("--json", action="store_true", help="print one JSON object")
+    s.add_argument("--ms-ssim", action="store_true",
+                   help="also compute MS-SSIM of a reconstruction (loads torch: a second or more); PSNR always")
     s.add_argument("--resize", type=_counting(1 << 16), default=0, metavar="PX",
                    help="scale the image down first so neither side exceeds PX (the services refuse images over "
                         "their cap: 2048 px per side and 4 Mpixel for the cpu preset)")

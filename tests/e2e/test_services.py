@@ -1,6 +1,8 @@
 """End to end: the three real services as separate processes on loopback, driven as txclient drives them."""
 
 import json
+import subprocess
+import sys
 
 import grpc
 import numpy as np
@@ -27,7 +29,7 @@ def test_reconstruction_224(services, capsys, tmp_path):
     img = tmp_path / "img.png"
     img.write_bytes(png_bytes(224, 224))
     rc, out, err = run_client(services, capsys, "send", str(img), "--task", "please reconstruct this image",
-                              "--snr", "12", "--json", "--out", str(tmp_path / "out"), "--steps", "2")
+                              "--snr", "12", "--json", "--out", str(tmp_path / "out"), "--steps", "2", "--ms-ssim")
     assert rc == 0, err
     doc = json.loads(out)
     assert doc["task"] == "reconstruction" and doc["score"] > 0.35
@@ -199,3 +201,18 @@ def test_logs_are_structured_with_the_transmission_id(services, capsys, tmp_path
 
     wait_for(hits, f"the receiver's log line for {tid}", timeout=60)
     assert hits()[-1]["transmission_id"] == tid and hits()[-1]["service"] == "receiver"
+
+
+def test_txclient_sends_without_loading_torch(services, tmp_path):
+    """The client is a gRPC client: sending and PSNR need no torch (MS-SSIM only with --ms-ssim)."""
+    img = tmp_path / "wide.png"
+    img.write_bytes(png_bytes(768, 512, seed=2))
+    code = ("import json, sys; from semcom import txclient; "
+            f"rc = txclient.main(['--transmitter', '{services.addr('transmitter')}', '--receiver', "
+            f"'{services.addr('receiver')}', 'send', '{img}', '--task', 'reconstruct the image', '--json', "
+            f"'--out', '{tmp_path / 'out'}']); print(json.dumps({{'rc': rc, 'torch': 'torch' in sys.modules}}))")
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
+    lines = r.stdout.strip().splitlines()
+    doc, probe = json.loads(lines[0]), json.loads(lines[-1])
+    assert probe == {"rc": 0, "torch": False}, r.stderr
+    assert doc["psnr_db"] is not None and doc["ms_ssim"] is None
