@@ -2,7 +2,11 @@
 
 import json
 
+import pytest
+
 from semcom.bench import taskkb
+
+pytestmark = pytest.mark.slow  # loads Sentence-BERT and embeds ~80 requests
 
 
 def test_halves_and_their_scores(tmp_path, capsys):
