@@ -13,3 +13,31 @@ def test_bench_help_lists_the_benchmarks(capsys):
 def test_unknown_commands_are_named(capsys):
     assert cli.main(["bench", "nope"]) == 2 and "unknown command 'bench nope'" in capsys.readouterr().err
     assert cli.main(["frobnicate"]) == 2 and "unknown command 'frobnicate'" in capsys.readouterr().err
+
+
+def _run(*argv, timeout=120):
+    import subprocess
+    import sys
+
+    return subprocess.run([sys.executable, "-m", *argv], capture_output=True, text=True, timeout=timeout)
+
+
+def test_commands_as_users_run_them_end_in_one_line_and_the_right_status(tmp_path):
+    from tests.e2e.conftest import free_ports
+
+    port = free_ports(1)[0]
+    img = tmp_path / "x.png"
+    img.write_bytes(b"x")
+    cases = [
+        (("semcom.txclient", "send", str(img), "--task", "t", "--steps", "-3"), 2, "-3 is outside 0 to"),
+        (("semcom.txclient", "send", str(img), "--task", "t", "--block-len", "-5"), 2, "-5 is outside 0 to"),
+        (("semcom.txclient", "--receiver", f"127.0.0.1:{port}", "--timeout", "2", "send", str(img), "--task", "t"),
+         2, "cannot reach the receiver"),
+        (("semcom.cli", "eval", "--task", "reconstruction", "--data", str(tmp_path / "nope"), "--out", str(tmp_path)),
+         2, "no such folder"),
+    ]
+    for argv, code, text in cases:
+        r = _run(*argv)
+        last = r.stderr.strip().splitlines()[-1] if r.stderr.strip() else ""
+        assert r.returncode == code and text in last and "Traceback" not in r.stderr, (argv, r.stderr)
+    assert _run("semcom.cli", "bench", "--help").returncode == 0
