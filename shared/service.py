@@ -56,7 +56,7 @@ def server_args(service: str, description: str) -> argparse.ArgumentParser:
                    help=f"port (SEMCOM_{service.upper()}_PORT, default {DEFAULT_PORTS[service]})")
     p.add_argument("--workers", type=int, default=env("WORKERS", 16),
                    help="RPC threads for short calls and health (SEMCOM_WORKERS); long-lived calls have their own")
-    p.add_argument("--max-streams", type=int, default=env("MAX_STREAMS", 8),
+    p.add_argument("--max-streams", type=int, default=env("MAX_STREAMS", 32),
                    help="open calls allowed per long-lived method (Transmit; Deliver, Subscribe, GetResult); "
                         "RESOURCE_EXHAUSTED beyond (SEMCOM_MAX_STREAMS)")
     p.add_argument("--idle-timeout", type=float, default=env("IDLE_TIMEOUT_S", 30.0),

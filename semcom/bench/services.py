@@ -100,15 +100,31 @@ def percentile(values: list[float], q: float) -> float:
     return s[min(len(s) - 1, max(0, round(q / 100 * (len(s) - 1))))]
 
 
+def _patiently(call, deadline: float):
+    """`call()`, again after a short pause while the service answers RESOURCE_EXHAUSTED (at its cap), as a
+    well-behaved client does; the load generator never spins on a refusal."""
+    pause = 0.05
+    while True:
+        try:
+            return call()
+        except grpc.RpcError as err:
+            if err.code() != grpc.StatusCode.RESOURCE_EXHAUSTED or time.perf_counter() + pause > deadline:
+                raise
+        time.sleep(pause)
+        pause = min(pause * 2, 0.5)
+
+
 def one_send(tx, rx, data: bytes, task: str, seed: int, timeout: float, sent: set[str] | None = None,
              lock: threading.Lock | None = None) -> float:
     t0 = time.perf_counter()
-    reply = tx.Send(pb.SendRequest(image=data, task=TASK_TEXT[task], channel=pb.ChannelSettings(
-        model="awgn", snr_db=10.0, seed=seed)), timeout=timeout)
+    request = pb.SendRequest(image=data, task=TASK_TEXT[task], channel=pb.ChannelSettings(
+        model="awgn", snr_db=10.0, seed=seed))
+    reply = _patiently(lambda: tx.Send(request, timeout=timeout), t0 + timeout)
     if sent is not None:
         with lock:
             sent.add(reply.transmission_id)
-    result = rx.GetResult(pb.GetResultRequest(transmission_id=reply.transmission_id), timeout=timeout)
+    result = _patiently(lambda: rx.GetResult(pb.GetResultRequest(transmission_id=reply.transmission_id),
+                                             timeout=timeout), t0 + timeout)
     if result.error:
         raise RuntimeError(result.error)
     if result.transmission_id != reply.transmission_id or result.task != task:
