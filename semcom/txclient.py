@@ -191,11 +191,7 @@ def cmd_send(args) -> int:
     tx = rpc.TransmitterStub(client_channel(args.transmitter, args.security))
     rx_conn = client_channel(args.receiver, args.security)
     started = time.perf_counter()
-    try:  # the result comes from --receiver: find out now, not after sending and a deadline's wait
-        grpc.channel_ready_future(rx_conn).result(timeout=min(10.0, args.timeout))
-    except grpc.FutureTimeoutError:
-        raise ClientError(f"cannot reach the receiver at {args.receiver} (--receiver or SEMCOM_RECEIVER_ADDR), "
-                          "where the result would be fetched; nothing was sent") from None
+    rx_ready = grpc.channel_ready_future(rx_conn)  # connects to --receiver while the image is sent
     show = sys.stderr.isatty() and not args.json
     with Progress("sending", show):
         reply = tx.Send(pb.SendRequest(image=data, task=args.task, channel=settings, diffusion_steps=args.steps,
@@ -207,6 +203,12 @@ def cmd_send(args) -> int:
         print(f"channel: {args.channel}{given} at {args.snr:g} dB (realised {reply.realised_snr_db:.2f} dB), "
               f"{reply.channel_uses} channel uses, CBR {reply.cbr:.5f} (1/{1 / reply.cbr:.1f}), seed {args.seed}")
     sent_s = time.perf_counter() - started
+    try:  # the result comes from --receiver: say now if it does not answer, not after a deadline's wait
+        rx_ready.result(timeout=max(0.1, min(5.0, started + args.timeout - time.perf_counter())))
+    except grpc.FutureTimeoutError:
+        raise ClientError(f"transmission {reply.transmission_id} was sent, but the receiver at {args.receiver} "
+                          "(--receiver or SEMCOM_RECEIVER_ADDR) does not answer, so its result cannot be fetched: "
+                          "check the address; `txclient watch` or GetResult with that id fetches it later") from None
     with Progress("waiting for the receiver", show):
         result = fetch_result(rx_conn, reply.transmission_id, started + args.timeout)
     result_s = time.perf_counter() - started

@@ -93,6 +93,11 @@ class TrainConfig:
     channel_params: tuple[tuple[str, float], ...] = ()  # its parameters (e.g. k_factor for rician)
 
 
+def clock() -> float:
+    """The training clock (seconds); tests replace this one function, not the process's time.time."""
+    return time.time()
+
+
 def _infinite(loader: DataLoader, sampler: DistributedSampler | None):
     for epoch in itertools.count():
         if sampler is not None:
@@ -348,7 +353,7 @@ class Trainer:
             return
         meta = {"task": self.tc.task, "steps": self.step, "train_data": {"reconstruction": list(self.tc.rec_data),
                 "segmentation": self.tc.seg_data}, "cbr": self.cfg.encoder.cbr, "classes": list(self.cfg.seg.class_names),
-                "git_commit": git_commit(), "train_seconds_this_run": round(time.time() - started, 1),
+                "git_commit": git_commit(), "train_seconds_this_run": round(clock() - started, 1),
                 "command": "semcom train " + " ".join(sys.argv[2:] if sys.argv[1:2] == ["train"] else sys.argv[1:])}
         if self.tc.system != "proposed":
             self.system.save(self.out, meta)
@@ -362,13 +367,13 @@ class Trainer:
         if self.rank != 0:
             return
         val = self.validate()
-        val.update({f"train_{k}": round(v, 4) for k, v in running.items()}, elapsed_s=round(time.time() - started, 1))
+        val.update({f"train_{k}": round(v, 4) for k, v in running.items()}, elapsed_s=round(clock() - started, 1))
         self.history.append(val)
         bar.write(json.dumps(val))
 
     def _time_progress(self, started: float) -> float:
         """Share of --time-limit used; every rank takes rank 0's clock so all stop at the same step."""
-        progress = torch.tensor([(time.time() - started) / self.tc.time_limit], dtype=torch.float64)
+        progress = torch.tensor([(clock() - started) / self.tc.time_limit], dtype=torch.float64)
         if self.distributed:
             if dist.get_backend() == "nccl":
                 progress = progress.to(self.device)
@@ -379,7 +384,7 @@ class Trainer:
         from tqdm import tqdm
 
         tc = self.tc
-        started = time.time()
+        started = clock()
         bar = tqdm(total=tc.steps, initial=self.step, disable=self.rank != 0, dynamic_ncols=True,
                    desc=f"train {tc.system if tc.system != 'proposed' else tc.task} [{self.cfg.name}]")
         running: dict[str, float] = {}

@@ -31,8 +31,8 @@ def test_commands_as_users_run_them_end_in_one_line_and_the_right_status(tmp_pat
     cases = [
         (("semcom.txclient", "send", str(img), "--task", "t", "--steps", "-3"), 2, "-3 is outside 0 to"),
         (("semcom.txclient", "send", str(img), "--task", "t", "--block-len", "-5"), 2, "-5 is outside 0 to"),
-        (("semcom.txclient", "--receiver", f"127.0.0.1:{port}", "--timeout", "2", "send", str(img), "--task", "t"),
-         2, "cannot reach the receiver"),
+        (("semcom.txclient", "--receiver", f"127.0.0.1:{port}", "--transmitter", f"127.0.0.1:{port}", "--timeout",
+          "2", "send", str(img), "--task", "t"), 1, "UNAVAILABLE"),
         (("semcom.cli", "eval", "--task", "reconstruction", "--data", str(tmp_path / "nope"), "--out", str(tmp_path)),
          2, "no such folder"),
     ]

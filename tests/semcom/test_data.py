@@ -26,12 +26,15 @@ def test_image_folder_draws_each_root_equally_often(tmp_path):
     assert 160 < red < 240  # about half, not a tenth
 
 
-def test_kodak_whole_images(image_folder):
+def test_kodak_whole_images(image_folder, tmp_path):
     ds = Kodak(image_folder / "sub")
     assert len(ds) == 3 and ds[1].shape == (3, 144, 170)
     assert [f.name for f in Kodak(image_folder).files] == ["grey.jpg"]  # JPEGs too, subfolders not
-    with pytest.raises(FileNotFoundError, match="no PNG or JPEG images"):
+    with pytest.raises(FileNotFoundError, match="no such folder"):
         Kodak(image_folder / "nothing")
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(FileNotFoundError, match="no PNG or JPEG images"):
+        Kodak(tmp_path / "empty")
 
 
 def test_camvid_layout(camvid_root):

@@ -72,7 +72,7 @@ def test_cosine_schedule_ends_with_the_time_limit_or_the_steps(image_folder, cam
 
 def test_time_limit_stops_saves_and_ends_the_schedule(image_folder, camvid_root, tmp_path, monkeypatch):
     clock = iter(float(t) for t in range(10_000))  # a fake clock: one second per reading, no real timing
-    monkeypatch.setattr(train_mod.time, "time", lambda: next(clock))
+    monkeypatch.setattr(train_mod, "clock", lambda: next(clock))  # the trainer's clock only, not other threads'
     out = tmp_path / "timed"
     tr = Trainer(parse(_args(image_folder, camvid_root, out, "--steps", "1000", "--time-limit", "8")))
     assert tr.run() == 0

@@ -54,16 +54,36 @@ def test_without_a_seed_each_send_draws_its_own(monkeypatch):
     assert seen[-1] == 7
 
 
-def test_an_unreachable_receiver_is_said_before_sending(tmp_path, capsys):
+def test_an_unreachable_receiver_is_said_at_once_not_after_the_deadline(tmp_path, capsys):
+    """--receiver points nowhere while the transmitter works: one line right after the send, not a 300 s wait."""
+    from concurrent import futures
+
+    import grpc
+
+    from shared.rpc import semcom_pb2 as pb
+    from shared.rpc import semcom_pb2_grpc as rpc
     from tests.e2e.conftest import free_ports
 
+    class Transmitter(rpc.TransmitterServicer):
+        def Send(self, request, context):
+            return pb.SendReply(transmission_id="t42", task="segmentation", score=0.9, channel_uses=48, cbr=1 / 16,
+                                width=8, height=8)
+
+    server = grpc.server(futures.ThreadPoolExecutor(max_workers=2))
+    rpc.add_TransmitterServicer_to_server(Transmitter(), server)
+    tx_port = server.add_insecure_port("127.0.0.1:0")
+    server.start()
     img = tmp_path / "x.png"
-    img.write_bytes(b"not sent")
+    img.write_bytes(b"bytes the fake transmitter takes as they are")
     port = free_ports(1)[0]
-    rc = txclient.main(["--receiver", f"127.0.0.1:{port}", "--transmitter", f"127.0.0.1:{port}", "--timeout", "2",
-                        "send", str(img), "--task", "segment"])
+    try:
+        rc = txclient.main(["--receiver", f"127.0.0.1:{port}", "--transmitter", f"127.0.0.1:{tx_port}",
+                            "--timeout", "300", "send", str(img), "--task", "segment"])
+    finally:
+        server.stop(0)
     err = capsys.readouterr().err
-    assert rc == 2 and f"cannot reach the receiver at 127.0.0.1:{port}" in err and "nothing was sent" in err
+    assert rc == 2 and f"transmission t42 was sent, but the receiver at 127.0.0.1:{port}" in err
+    assert "does not answer" in err and err.strip().count("\n") == 0
 
 
 def test_resize_fits_a_large_photo_under_the_cap(tmp_path, capsys):
