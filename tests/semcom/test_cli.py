@@ -1,5 +1,7 @@
 """`semcom`'s own dispatch: help for every level, one line for what it does not know."""
 
+import pytest
+
 from semcom import cli
 
 
@@ -22,6 +24,7 @@ def _run(*argv, timeout=120):
     return subprocess.run([sys.executable, "-m", *argv], capture_output=True, text=True, timeout=timeout)
 
 
+@pytest.mark.e2e  # runs the programs as processes, as a user does
 def test_commands_as_users_run_them_end_in_one_line_and_the_right_status(tmp_path):
     from tests.e2e.conftest import free_ports
 

@@ -17,6 +17,7 @@ def _args(image_folder, camvid_root, out, *extra):
             "--lr", "2e-3", *extra]
 
 
+@pytest.mark.slow  # 31 training steps of the joint system, then a resume
 def test_joint_training_loss_falls_and_resumes(image_folder, camvid_root, tmp_path):
     out = tmp_path / "ckpt"
     tr = Trainer(parse(_args(image_folder, camvid_root, out, "--steps", "30", "--fading-prob", "0")))
@@ -97,6 +98,7 @@ def test_ddp_two_processes_gloo(image_folder, camvid_root, tmp_path):
     assert json.loads((out / "train_state.json").read_text())["step"] == 3
 
 
+@pytest.mark.slow  # 30 training steps per baseline
 @pytest.mark.parametrize("system", ["deepjscc", "adjscc", "witt"])
 def test_baseline_training_loss_falls_and_saves(image_folder, camvid_root, tmp_path, system):
     from semcom.baselines.learned import BaselineSystem

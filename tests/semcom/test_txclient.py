@@ -54,6 +54,7 @@ def test_without_a_seed_each_send_draws_its_own(monkeypatch):
     assert seen[-1] == 7
 
 
+@pytest.mark.slow  # waits the client's 5 s for the receiver to answer
 def test_an_unreachable_receiver_is_said_at_once_not_after_the_deadline(tmp_path, capsys):
     """--receiver points nowhere while the transmitter works: one line right after the send, not a 300 s wait."""
     from concurrent import futures
