@@ -6,11 +6,11 @@ from dataclasses import dataclass
 
 import torch
 
-from shared.symbols import cbr_of
+from shared.symbols import GridMeasures
 
 
 @dataclass
-class SymbolPacket:
+class SymbolPacket(GridMeasures):
     """One batch of transmissions as the transmitter hands them to the channel.
 
     symbols: (B, n) complex64, unit average power per complex symbol, n = c*h*w in (c, h, w) order.
@@ -25,14 +25,3 @@ class SymbolPacket:
     image_size: tuple[int, int]
     task: str
     scale: torch.Tensor
-
-    @property
-    def channel_uses(self) -> int:
-        """Complex channel uses per image."""
-        c, h, w = self.grid
-        return c * h * w
-
-    @property
-    def cbr(self) -> float:
-        """Channel bandwidth ratio: channel uses / (H * W * 3)."""
-        return cbr_of(self.grid, self.image_size)

@@ -29,6 +29,21 @@ def cbr_of(grid: tuple[int, int, int], image_size: tuple[int, int]) -> float:
     return c * h * w / (image_size[0] * image_size[1] * 3)
 
 
+class GridMeasures:
+    """What a symbol grid costs, for any record with ``grid`` (c, h, w) and ``image_size`` (H, W) fields."""
+
+    @property
+    def channel_uses(self) -> int:
+        """Complex channel uses per image."""
+        c, h, w = self.grid
+        return c * h * w
+
+    @property
+    def cbr(self) -> float:
+        """Channel bandwidth ratio: channel uses / (H * W * 3)."""
+        return cbr_of(self.grid, self.image_size)
+
+
 def to_complex(t: torch.Tensor) -> torch.Tensor:
     """(B, 2c, h, w) real -> (B, c, h, w) complex: the first c channels are real parts, the rest imaginary."""
     c = t.shape[1] // 2

@@ -11,10 +11,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from shared.channel import ChannelSpec
-from shared.symbols import cbr_of
+from shared.symbols import GridMeasures
+
 
 @dataclass(frozen=True)
-class Transmission:
+class Transmission(GridMeasures):
     id: str
     task: str  # the negotiated task
     channel: ChannelSpec
@@ -25,12 +26,3 @@ class Transmission:
     scale: float = 0.0  # the power scale: side information of the linear path (0 = none)
     score: float = 0.0  # the task KB's similarity of the negotiated task
     kb_fingerprint: str = ""
-
-    @property
-    def channel_uses(self) -> int:
-        c, h, w = self.grid
-        return c * h * w
-
-    @property
-    def cbr(self) -> float:
-        return cbr_of(self.grid, self.image_size)

@@ -17,13 +17,12 @@ image. JSON on stdout and in --out, with the provenance of `semcom eval`.
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 import time
-from pathlib import Path
 
 import torch
 
+from semcom.bench import emit
 from shared.channel import model_names
 from shared.channel_flags import add_param_flags, params_of
 
@@ -122,12 +121,7 @@ def main(argv: list[str] | None = None) -> int:
            "channel": args.channel, "snr_db": args.snr, "noise_seeds": args.noise_seeds, "results": mean,
            "max_psnr_spread_over_noise_db": spread,
            **provenance("semcom bench diffusion " + " ".join(argv), args.seed)}
-    text = json.dumps(doc, indent=1)
-    print(text)
-    if args.out:
-        Path(args.out).parent.mkdir(parents=True, exist_ok=True)
-        Path(args.out).write_text(text + "\n")
-    return 0
+    return emit(doc, args.out, indent=1)
 
 
 if __name__ == "__main__":

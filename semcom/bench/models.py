@@ -18,6 +18,8 @@ import time
 
 import torch
 
+from semcom.bench import emit
+
 SIZES = ((224, 224), (512, 768))
 SCALING_SIZES = "224x224,512x512,512x768,1024x1024"
 SCALING_STEPS = "1,2,4,8,16,32"
@@ -165,12 +167,7 @@ def main(argv: list[str] | None = None) -> int:
                        "torch": torch.__version__}, "results": results}
     if scaling:
         doc["scaling"] = scaling
-    text = json.dumps(doc, indent=2)
-    if args.out:
-        with open(args.out, "w") as f:
-            f.write(text + "\n")
-    print(text)
-    return 0
+    return emit(doc, args.out)
 
 
 if __name__ == "__main__":

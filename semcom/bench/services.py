@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import argparse
 import io
-import json
 import platform
 import statistics
 import sys
@@ -27,6 +26,7 @@ from pathlib import Path
 
 import grpc
 
+from semcom.bench import emit
 from shared.rpc import semcom_pb2 as pb
 from shared.rpc import semcom_pb2_grpc as rpc
 from shared.service import client_channel
@@ -262,11 +262,7 @@ def main(argv: list[str] | None = None) -> int:
            "preset": args.preset, "weights": args.weights, "image": args.image or "random", "size": [h, w],
            "machine": {"cpu_threads": torch.get_num_threads(), "platform": platform.platform()},
            "services_memory_mib": memory, "results": results}
-    text = json.dumps(doc, indent=2)
-    if args.out:
-        Path(args.out).write_text(text + "\n")
-    print(text)
-    return 0
+    return emit(doc, args.out)
 
 
 if __name__ == "__main__":

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import argparse
-import json
 import sys
+
+from semcom.bench import emit
 
 # Tuning half: the requests the memory's phrasings and the threshold were chosen against (issue 15's examples and
 # the probes used while writing the phrasings among them). Test half: written afterwards and never tuned on.
@@ -79,12 +80,7 @@ def main(argv: list[str] | None = None) -> int:
 
     doc = {"benchmark": "taskkb", "threshold": kb.threshold, "margin": kb.margin, "fingerprint": kb.fingerprint,
            "tuning": half(TUNING), "test": half(TEST)}
-    text = json.dumps(doc, indent=2)
-    if args.out:
-        with open(args.out, "w") as f:
-            f.write(text + "\n")
-    print(text)
-    return 0
+    return emit(doc, args.out)
 
 
 if __name__ == "__main__":

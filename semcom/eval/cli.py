@@ -112,7 +112,7 @@ def evaluate(system: str, args, snrs: list[float]) -> dict:
             per_image[str(snr)] = q
     if args.examples:
         spec = ChannelSpec.of(args.channel, args.example_snr, args.block_len, not args.no_csi, **params_of(args))
-        folder = Path(args.out) / "examples" / f"{args.task}_{dataset_tag(args)}_{channel_tag(args)}_{args.example_snr:g}dB"
+        folder = Path(args.out) / "examples" / f"{args.task}_{dataset_tag(args.data, args.crop)}_{args_channel_tag(args)}_{args.example_snr:g}dB"
         if args.task == "reconstruction":
             shown = [(img, reconstruct(img, spec, args.seed + i)) for i, img in enumerate(images[:args.examples])]
         else:
@@ -129,13 +129,17 @@ def evaluate(system: str, args, snrs: list[float]) -> dict:
     }
 
 
-def channel_tag(args) -> str:
-    """awgn, rayleigh, or e.g. rician-k_factor3 when a parameter is given."""
-    return args.channel + "".join(f"-{k}{v:g}" for k, v in sorted(params_of(args).items()))
+def channel_tag(channel: str, params: dict[str, float]) -> str:
+    """awgn, rayleigh, or e.g. rician-k_factor3: the model and every parameter value, for file names and plots."""
+    return channel + "".join(f"-{k}{v:g}" for k, v in sorted(params.items()))
 
 
-def dataset_tag(args) -> str:
-    return Path(args.data).name + (f"-crop{args.crop}" if args.crop else "")
+def args_channel_tag(args) -> str:
+    return channel_tag(args.channel, ChannelSpec.of(args.channel, **params_of(args)).param_values())
+
+
+def dataset_tag(data: str, crop: int | None) -> str:
+    return Path(data).name + (f"-crop{crop}" if crop else "")
 
 
 def colourise(labels: torch.Tensor, num_classes: int) -> torch.Tensor:
@@ -206,8 +210,8 @@ def plot(out: Path) -> list[str]:
         if "results" not in d or "snr_db" not in d:
             continue
         for metric in d["results"]:
-            channel = d["channel"] + "".join(f" {k}={v:g}" for k, v in d.get("channel_params", {}).items())
-            key = (d["task"], Path(d["dataset"]).name + (f"-crop{d['crop']}" if d.get("crop") else ""), channel, metric)
+            key = (d["task"], dataset_tag(d["dataset"], d.get("crop")),
+                   channel_tag(d["channel"], d.get("channel_params", {})), metric)
             groups.setdefault(key, []).append(d)
     written = []
     for (task, dataset, channel, metric), ds in groups.items():
@@ -285,7 +289,7 @@ def main(argv: list[str] | None = None) -> int:
         except FileNotFoundError as e:  # a data folder without the expected images or layout
             print(f"semcom eval: {e}", file=sys.stderr)
             return 2
-        path = out / f"{args.task}_{dataset_tag(args)}_{channel_tag(args)}_{system.replace('/', '')}.json"
+        path = out / f"{args.task}_{dataset_tag(args.data, args.crop)}_{args_channel_tag(args)}_{system.replace('/', '')}.json"
         path.write_text(json.dumps(doc, indent=1) + "\n")
         print(json.dumps({k: doc[k] for k in ("name", "task", "channel", "cbr", "snr_db", "results", "noiseless")}))
     for png in plot(out) + example_grids(out):
