@@ -14,6 +14,9 @@ def main(argv: list[str] | None = None) -> int:
                    help="the preset whose image caps a header must meet, as at Send (SEMCOM_PRESET)")
     args = p.parse_args(argv)
     setup_logging(args.log_level, "channel", args.log_format)
+    from shared.devices import set_threads
+
+    set_threads(args.threads)
 
     from channel.service import ChannelService
     from shared.rpc import semcom_pb2_grpc as rpc

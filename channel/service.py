@@ -68,7 +68,7 @@ class ChannelService(Loading, rpc.ChannelServicer):
             yield pb.DeliverChunk(header=header, noise_var=float(out.noise_var[0]), realised_snr_db=realised)
             for block in symbol_blocks(out.y[0]):
                 yield pb.DeliverChunk(y=block)
-            if out.h is not None:
+            if out.h is not None and sent.channel.gains_on_wire:
                 for block in symbol_blocks(out.h[0]):
                     yield pb.DeliverChunk(h=block)
 

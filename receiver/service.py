@@ -111,8 +111,12 @@ class ReceiverService(Loading, rpc.ReceiverServicer):
                     h.add(msg.h)
                 else:
                     raise WireError(f"unexpected {part} message after the header")
-            job = Job(sent, header, y.tensor(), h.tensor() if h is not None else None, first.noise_var,
-                      first.realised_snr_db, time.perf_counter())
+            y = y.tensor()
+            if h is not None and h.filled == 0 and not sent.channel.gains_on_wire:
+                h = torch.ones_like(y)  # a channel without fading: h = 1, not sent
+            else:
+                h = h.tensor() if h is not None else None
+            job = Job(sent, header, y, h, first.noise_var, first.realised_snr_db, time.perf_counter())
             check_channel_state(job.h, job.noise_var, job.realised_snr_db)
         except (ValueError, WireError) as exc:
             context.abort(grpc.StatusCode.INVALID_ARGUMENT, str(exc))

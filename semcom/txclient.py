@@ -13,9 +13,9 @@ from __future__ import annotations
 
 import argparse
 import itertools
+import json
 import math
 import secrets
-import json
 import sys
 import threading
 import time
@@ -25,11 +25,11 @@ import grpc
 
 from shared.channel import MODELS, model_names
 from shared.channel_flags import add_param_flags, params_of
+from shared.endpoints import client_channel, default_addr, env
 from shared.ids import ID_RULE, id_ok
 from shared.rpc import semcom_pb2 as pb
 from shared.rpc import semcom_pb2_grpc as rpc
 from shared.security import Security, add_security_args
-from shared.service import client_channel, default_addr, env
 
 
 class ClientError(Exception):

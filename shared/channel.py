@@ -109,6 +109,12 @@ class ChannelSpec:
             raise ValueError(f"unknown channel model {self.model!r}; known models: {', '.join(MODELS)}")
         return MODELS[self.model]
 
+    @property
+    def gains_on_wire(self) -> bool:
+        """Whether the channel sends the receiver its gains h: with CSI on a fading model. A model without
+        fading has h = 1 by definition, which the receiver knows without 8 bytes per symbol on the wire."""
+        return self.csi and self.channel_model.gains is not None
+
     def param_values(self) -> dict[str, float]:
         """Every parameter of the model: the given value, else its default."""
         given = dict(self.params)

@@ -82,7 +82,12 @@ def to_pil(image: torch.Tensor) -> Image.Image:
     return Image.fromarray(arr, mode="RGB")
 
 
-def encode_png(img: Image.Image) -> bytes:
+RESULT_PNG_LEVEL = 1  # zlib level of the PNGs results carry: at 768x512, ~6x faster than Pillow's 6, ~10 % larger
+
+
+def encode_png(img: Image.Image, level: int = RESULT_PNG_LEVEL) -> bytes:
+    """Lossless PNG bytes. Level 1 because a result is encoded once per transmission on the receiver's
+    critical path and read once on loopback or a LAN, where a few more bytes cost less than the time."""
     buf = io.BytesIO()
-    img.save(buf, format="PNG")
+    img.save(buf, format="PNG", compress_level=level)
     return buf.getvalue()

@@ -25,3 +25,13 @@ def provenance(command: str, seed: int | None = None) -> dict:
     if seed is not None:
         out["seed"] = seed
     return out
+
+
+def weights_provenance(preset: str, weights: str | None) -> dict:
+    """Which weights a run used: their directory and the sha256 their config records (None when untrained)."""
+    from shared.weights import read_config, resolve_weights
+
+    _, path = resolve_weights(preset, weights)
+    if path is None:
+        return {"weights": None, "weights_sha256": None}
+    return {"weights": str(path), "weights_sha256": read_config(path)[1].get("sha256")}

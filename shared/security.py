@@ -128,7 +128,7 @@ def add_security_args(p: argparse.ArgumentParser, env) -> None:
 
 def tls_from_env() -> Security:
     """TLS settings from the SEMCOM_TLS_* variables the services read (no token: health checks need none)."""
-    from shared.service import env
+    from shared.endpoints import env
 
     p = argparse.ArgumentParser()
     add_security_args(p, env)

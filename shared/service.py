@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import argparse
 import logging
-import os
 import signal
 import socket
 import sys
@@ -22,30 +21,15 @@ import grpc
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
+from shared.endpoints import (DEFAULT_PORTS, MAX_MESSAGE_BYTES, WIRE_OPTIONS, MiB, client_channel,  # noqa: F401
+                              default_addr, env)
 from shared.observability import wrap_handler
 from shared.rpc import semcom_pb2 as pb
 from shared.security import Security, add_security_args
 
-DEFAULT_PORTS = {"transmitter": 50051, "channel": 50052, "receiver": 50053}
-MiB = 1 << 20
-MAX_MESSAGE_BYTES = 4 * MiB  # symbol streams are chunked well below this
 DEFAULT_DEADLINE_S = 120.0
 
 log = logging.getLogger("semcom")
-
-
-def env(name: str, default):
-    """SEMCOM_<NAME> from the environment, typed like `default`."""
-    value = os.environ.get(f"SEMCOM_{name}")
-    if value is None:
-        return default
-    if isinstance(default, bool):
-        return value.lower() in {"1", "true", "yes", "on"}
-    return type(default)(value) if default is not None else value
-
-
-def default_addr(service: str) -> str:
-    return env(f"{service.upper()}_ADDR", f"localhost:{DEFAULT_PORTS[service]}")
 
 
 def server_args(service: str, description: str) -> argparse.ArgumentParser:
@@ -66,6 +50,9 @@ def server_args(service: str, description: str) -> argparse.ArgumentParser:
                    help="seconds in-flight work may take after SIGTERM (SEMCOM_GRACE_S)")
     p.add_argument("--deadline", type=float, default=env("DEADLINE_S", DEFAULT_DEADLINE_S),
                    help="deadline of outgoing calls in seconds (SEMCOM_DEADLINE_S)")
+    p.add_argument("--threads", type=int, default=env("THREADS", 0),
+                   help="torch threads for this service's tensor work, 0 = one per core (SEMCOM_THREADS); "
+                        "services sharing a few cores each take fewer")
     p.add_argument("--log-level", default=env("LOG_LEVEL", "INFO"))
     p.add_argument("--log-format", choices=["text", "json"], default=env("LOG_FORMAT", "text"),
                    help="text, or one JSON object per line (SEMCOM_LOG_FORMAT)")
@@ -261,7 +248,7 @@ def build_server(host: str, port: int, workers: int, service_names: tuple[str, .
         + limiter,
         options=[("grpc.max_receive_message_length", max_receive_bytes),
                  ("grpc.max_send_message_length", MAX_MESSAGE_BYTES * 4),
-                 ("grpc.so_reuseport", 0)],
+                 ("grpc.so_reuseport", 0), *WIRE_OPTIONS],
     )
     health_servicer = health.HealthServicer(experimental_non_blocking=True)
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
@@ -310,15 +297,6 @@ def run_until_signal(srv: Server, grace_s: float, on_stop: Callable[[float], Non
     srv.server.stop(1.0).wait(6)
     log.info("stopped")
     return 0
-
-
-def client_channel(addr: str, security: Security = Security()) -> grpc.Channel:
-    """A channel with our message sizes and a short reconnect backoff (a restarted peer is found within ~1 s)."""
-    return security.channel(addr, options=[("grpc.max_receive_message_length", MAX_MESSAGE_BYTES * 4),
-                                           ("grpc.max_send_message_length", MAX_MESSAGE_BYTES * 4),
-                                           ("grpc.initial_reconnect_backoff_ms", 100),
-                                           ("grpc.min_reconnect_backoff_ms", 100),
-                                           ("grpc.max_reconnect_backoff_ms", 1000)])
 
 
 def call_downstream(call, channel: grpc.Channel, context, deadline_s: float, reconnect_wait_s: float = 2.0):

@@ -16,6 +16,7 @@ at most 0.30.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import os
@@ -71,6 +72,9 @@ MAX_REQUEST_CHARS = 1000  # a task request is a sentence; longer ones are refuse
 _JOINS = re.compile(r"\b(?:and then|and also|as well as|and|then|plus|also)\b|[,;&+]", re.IGNORECASE)
 
 
+EMBED_CACHE = 1024  # request texts whose embeddings are kept (~1.5 MiB)
+
+
 class TaskNotUnderstood(ValueError):
     """The request matches no known task well enough (or two equally well)."""
 
@@ -123,6 +127,9 @@ class TaskKB:
         self._labels = [t for t, _ in flat]
         self._phrases = [p for _, p in flat]
         self._memory = self._embed(self._phrases)  # (P, D), unit norm
+        # a request is embedded once, not once per side per transmission: the same text gives the same
+        # vector (the encoder is deterministic), and users repeat their requests
+        self._vector = functools.lru_cache(maxsize=EMBED_CACHE)(self._embed_one)
 
     @property
     def tasks(self) -> tuple[str, ...]:
@@ -142,9 +149,12 @@ class TaskKB:
         v = v.float().cpu()  # (N, D)
         return v / v.norm(dim=-1, keepdim=True).clamp_min(1e-12)
 
+    def _embed_one(self, text: str) -> torch.Tensor:
+        return self._embed([text])[0]
+
     def similarities(self, request: str) -> dict[str, tuple[float, str]]:
         """Best cosine similarity (eq. 4) of `request` to each task, with the phrasing that gave it."""
-        v = self._embed([request])[0]  # (D,)
+        v = self._vector(request)  # (D,), read only
         sims = self._memory @ v  # (P,)
         best: dict[str, tuple[float, str]] = {}
         for label, phrase, s in zip(self._labels, self._phrases, sims.tolist()):

@@ -25,7 +25,8 @@ class WireError(ValueError):
 
 def symbol_blocks(x: torch.Tensor, chunk: int = CHUNK_SYMBOLS) -> Iterator[pb.SymbolBlock]:
     """(n,) complex tensor -> SymbolBlock messages in order."""
-    arr = torch.view_as_real(x.detach().to(torch.complex64).cpu().contiguous()).numpy().astype("<f4")  # (n, 2)
+    # float32 pairs as they lie in memory (no copy on a little-endian host); each block's bytes are one copy
+    arr = np.ascontiguousarray(torch.view_as_real(x.detach().to(torch.complex64).cpu()).numpy(), dtype="<f4")
     for start in range(0, arr.shape[0], chunk):
         yield pb.SymbolBlock(offset=start, values=arr[start:start + chunk].tobytes())
 
@@ -61,7 +62,7 @@ class SymbolAssembler:
         bad = int(np.count_nonzero(~np.isfinite(self.buf)))
         if bad:
             raise WireError(f"{self.name}: {bad} value(s) are NaN or infinite; symbols must be finite numbers")
-        return torch.view_as_complex(torch.from_numpy(self.buf.astype(np.float32)))  # (n,) complex64
+        return torch.view_as_complex(torch.from_numpy(self.buf))  # (n,) complex64 over the buffer, no copy
 
 
 def spec_from_proto(c: pb.ChannelSettings) -> ChannelSpec:

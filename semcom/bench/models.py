@@ -162,7 +162,11 @@ def main(argv: list[str] | None = None) -> int:
             scaling.append({"preset": preset, "by_size": rows, "steps_at": size,
                             "reconstruction_s_by_steps": {k: round(v["median"], 4)
                                                           for k, v in r["reconstruction_seconds_by_steps"].items()}})
-    doc = {"benchmark": "models", "command": " ".join(["semcom", "bench", "models", *(argv or [])]),
+    from shared.provenance import provenance, weights_provenance
+
+    doc = {"benchmark": "models", **provenance(" ".join(["semcom", "bench", "models", *(argv or [])])),
+           "weights_by_preset": {pr: weights_provenance(pr, weights)
+                                 for pr in (args.preset or ["cpu", "paper"])},
            "machine": {"cpu_count": torch.get_num_threads(), "platform": platform.platform(),
                        "torch": torch.__version__}, "results": results}
     if scaling:

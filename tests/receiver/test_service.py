@@ -18,12 +18,15 @@ def parts(task_kb):
     return Receiver(get_preset("test")).eval(), task_kb
 
 
-def _stream(kb, tid: str):
+def _stream(kb, tid: str, model: str = "awgn", csi: bool = False, h: np.ndarray | None = None):
     header = pb.TransmissionHeader(transmission_id=tid, task="segmentation", grid_c=48, grid_h=2, grid_w=2,
                                    image_height=32, image_width=32, kb_fingerprint=kb.fingerprint, power_scale=1.0,
-                                   channel=pb.ChannelSettings(model="awgn", snr_db=10, csi=False))
+                                   channel=pb.ChannelSettings(model=model, snr_db=10, csi=csi))
     y = np.random.default_rng(0).standard_normal(2 * 192).astype("<f4").tobytes()
-    return iter([pb.DeliverChunk(header=header, noise_var=0.1), pb.DeliverChunk(y=pb.SymbolBlock(offset=0, values=y))])
+    parts = [pb.DeliverChunk(header=header, noise_var=0.1), pb.DeliverChunk(y=pb.SymbolBlock(offset=0, values=y))]
+    if h is not None:
+        parts.append(pb.DeliverChunk(h=pb.SymbolBlock(offset=0, values=h.astype("<f4").tobytes())))
+    return iter(parts)
 
 
 def _service(parts, **kw) -> ReceiverService:
@@ -70,3 +73,21 @@ def test_drain_decodes_everything_accepted(parts):
     ctx = FakeContext()
     with pytest.raises(Aborted, match="shutting down"):
         svc.Deliver(_stream(parts[1], "late"), ctx)
+
+
+def test_awgn_with_csi_needs_no_gains_on_the_wire(parts):
+    """h = 1 on AWGN: the channel sends none and the receiver decodes as if told h = 1 (also when it was)."""
+    svc = _service(parts)
+    svc.Deliver(_stream(parts[1], "bare", csi=True), FakeContext())
+    svc.Deliver(_stream(parts[1], "told", csi=True, h=np.tile([1.0, 0.0], (192, 1))), FakeContext())
+    bare, told = svc.jobs.get_nowait(), svc.jobs.get_nowait()
+    assert bare.h is not None and bool((bare.h == 1).all())
+    assert bool((told.h == bare.h).all())
+
+
+def test_fading_with_csi_without_gains_is_invalid_argument(parts):
+    svc = _service(parts)
+    ctx = FakeContext()
+    with pytest.raises(Aborted, match="received 0 of 192"):
+        svc.Deliver(_stream(parts[1], "nogains", model="rayleigh", csi=True), ctx)
+    assert ctx.code == grpc.StatusCode.INVALID_ARGUMENT

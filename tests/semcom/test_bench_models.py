@@ -18,3 +18,4 @@ def test_scaling_rows(tmp_path, capsys):
     assert all(r["reconstruction_s"] > 0 and r["segmentation_s"] > 0 and r["peak_rss_mib"] > 0 for r in sc["by_size"])
     assert set(sc["reconstruction_s_by_steps"]) == {"1", "3"}
     assert doc["results"][0]["parameters"]["total"] > 0
+    assert doc["git_commit"] and doc["command"].startswith("semcom bench models") and "weights_by_preset" in doc

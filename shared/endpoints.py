@@ -1,0 +1,44 @@
+"""What a client needs to reach the services: addresses, environment settings, one channel factory.
+
+Kept apart from ``shared.service`` (servers, health, reflection, metrics) so that a client such as
+``txclient`` imports gRPC and the stubs and nothing a server needs: its start-up is part of every send.
+"""
+
+from __future__ import annotations
+
+import os
+
+import grpc
+
+from shared.security import Security
+
+DEFAULT_PORTS = {"transmitter": 50051, "channel": 50052, "receiver": 50053}
+MiB = 1 << 20
+MAX_MESSAGE_BYTES = 4 * MiB  # symbol streams are chunked well below this
+# HTTP/2 receive window a stream starts with: a whole block of symbols (2 MiB) and the result PNGs in one window,
+# instead of gRPC's 64 KiB start that makes each large message wait for window updates, round trip by round trip
+STREAM_WINDOW_BYTES = 8 * MiB
+WIRE_OPTIONS = [("grpc.http2.lookahead_bytes", STREAM_WINDOW_BYTES)]
+
+
+def env(name: str, default):
+    """SEMCOM_<NAME> from the environment, typed like `default`."""
+    value = os.environ.get(f"SEMCOM_{name}")
+    if value is None:
+        return default
+    if isinstance(default, bool):
+        return value.lower() in {"1", "true", "yes", "on"}
+    return type(default)(value) if default is not None else value
+
+
+def default_addr(service: str) -> str:
+    return env(f"{service.upper()}_ADDR", f"localhost:{DEFAULT_PORTS[service]}")
+
+
+def client_channel(addr: str, security: Security = Security()) -> grpc.Channel:
+    """A channel with our message sizes and a short reconnect backoff (a restarted peer is found within ~1 s)."""
+    return security.channel(addr, options=[("grpc.max_receive_message_length", MAX_MESSAGE_BYTES * 4),
+                                           ("grpc.max_send_message_length", MAX_MESSAGE_BYTES * 4),
+                                           ("grpc.initial_reconnect_backoff_ms", 100),
+                                           ("grpc.min_reconnect_backoff_ms", 100),
+                                           ("grpc.max_reconnect_backoff_ms", 1000), *WIRE_OPTIONS])
