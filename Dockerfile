@@ -1,4 +1,4 @@
-# One image for the three services; docker-compose.yml picks the module to run.
+# One image for the three services and the web page; docker-compose.yml picks the module to run.
 FROM python:3.11-slim
 
 ENV PYTHONUNBUFFERED=1 \
@@ -25,5 +25,5 @@ RUN pip install --no-deps -e .
 # weights are mounted read-only at /weights (see docker-compose.yml)
 RUN useradd --create-home --uid 10001 semcom
 USER semcom
-EXPOSE 50051 50052 50053
+EXPOSE 50051 50052 50053 8080
 CMD ["python", "-m", "receiver"]

@@ -1,4 +1,4 @@
-"""`semcom`: the project's command line (train, eval, bench, up)."""
+"""`semcom`: the project's command line (train, eval, bench, up, web)."""
 
 from __future__ import annotations
 
@@ -8,7 +8,8 @@ USAGE = """usage: semcom COMMAND [ARGS]
 
 commands:
   eval            quality against SNR (PSNR, MS-SSIM or mIoU) as JSON + PNG plots
-  up              start transmitter, channel and receiver as local processes (Ctrl-C stops them)
+  up              start transmitter, channel and receiver as local processes (Ctrl-C stops them); --web adds the page
+  web             the browser page (http://127.0.0.1:8080): send an image, choose task and channel, see what arrives
   train           train the system (joint or one task), channel in the loop; resumable; torchrun for DDP
   bench models    parameters, peak memory and seconds per image of each preset (JSON)
   bench services  the three services on loopback: throughput, latency, transport overhead, memory (JSON)
@@ -18,7 +19,8 @@ commands:
 Run `semcom COMMAND --help` for a command's options."""
 
 
-COMMANDS = {"eval": "semcom.eval.cli", "up": "semcom.launcher", "train": "semcom.train.trainer"}
+COMMANDS = {"eval": "semcom.eval.cli", "up": "semcom.launcher", "train": "semcom.train.trainer",
+            "web": "semcom.web.app"}
 BENCHES = {"models": "semcom.bench.models", "services": "semcom.bench.services",
            "diffusion": "semcom.bench.diffusion", "taskkb": "semcom.bench.taskkb"}
 

@@ -132,6 +132,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--weights", default=None, help="checkpoint directory, 'default' or 'none'")
     p.add_argument("--device", default=None, help="cpu, cuda or auto")
     p.add_argument("--timeout", type=float, default=300.0, help="seconds to wait for SERVING (default 300)")
+    p.add_argument("--web", action="store_true", help="also serve the browser page (semcom web) once all are SERVING")
+    p.add_argument("--web-port", type=int, default=8080, help="the page's port with --web (default 8080)")
     args = p.parse_args(argv)
     extra = []
     for flag in ("preset", "weights", "device"):
@@ -145,12 +147,23 @@ def main(argv: list[str] | None = None) -> int:
         with services:
             print("semcom up: " + ", ".join(f"{n} {services.addr(n)}" for n in ORDER) + " - all SERVING "
                   "(Ctrl-C stops them)", flush=True)
-            while not stop.is_set():
-                for name, proc in services.procs.items():
-                    if proc.poll() is not None:
-                        print(f"semcom up: {name} exited with code {proc.returncode}; stopping", file=sys.stderr)
-                        return 1
-                stop.wait(0.5)
+            procs = dict(services.procs)
+            if args.web:
+                procs["web"] = web = subprocess.Popen(
+                    [sys.executable, "-m", "semcom.web.app", "--host", args.host, "--port", str(args.web_port),
+                     "--transmitter", services.addr("transmitter"), "--receiver", services.addr("receiver")])
+            try:
+                while not stop.is_set():
+                    for name, proc in procs.items():
+                        if proc.poll() is not None:
+                            print(f"semcom up: {name} exited with code {proc.returncode}; stopping",
+                                  file=sys.stderr)
+                            return 1
+                    stop.wait(0.5)
+            finally:
+                if args.web and web.poll() is None:
+                    web.terminate()
+                    web.wait(10)
     except KeyboardInterrupt:
         pass
     except (RuntimeError, TimeoutError) as exc:

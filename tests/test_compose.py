@@ -28,9 +28,9 @@ def compose_config(*files: str) -> dict:
 def test_three_services_with_grpc_health_checks():
     cfg = compose_config("docker-compose.yml")
     services = cfg["services"]
-    assert set(services) == set(SERVICES)
+    assert set(services) == set(SERVICES) | {"web"}
     images = {s.get("image") for s in services.values()}
-    assert images == {"semcom:latest"}  # one image for all three
+    assert images == {"semcom:latest"}  # one image for all
     for name, port in SERVICES.items():
         svc = services[name]
         assert svc["command"][:3] == ["python", "-m", name]
@@ -58,3 +58,14 @@ def test_gpu_override_reserves_a_gpu():
         assert dev["driver"] == "nvidia" and "gpu" in dev["capabilities"]
         assert services[name]["environment"]["SEMCOM_DEVICE"] == "cuda"
     assert "deploy" not in services["channel"]
+
+
+def test_web_page_on_loopback_8080_after_the_services():
+    web = compose_config("docker-compose.yml")["services"]["web"]
+    assert web["command"][:3] == ["python", "-m", "semcom.web.app"]
+    (published,) = web["ports"]
+    assert "127.0.0.1" in str(published) and "8080" in str(published)
+    assert "/healthz" in " ".join(web["healthcheck"]["test"])
+    for dep in ("transmitter", "receiver"):
+        assert web["depends_on"][dep]["condition"] == "service_healthy"
+    assert web["environment"]["SEMCOM_TRANSMITTER_ADDR"] == "transmitter:50051"

@@ -1,0 +1,1 @@
+"""`semcom web`: the browser page, a client of the three services (``semcom.web.app``)."""

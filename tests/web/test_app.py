@@ -1,0 +1,74 @@
+"""The page server's request checks and error mapping, without services or a browser."""
+
+import base64
+
+import grpc
+import pytest
+
+from semcom.web.app import HTTP_OF, WebError, _grpc_error, image_bytes, settings_of
+from semcom.web.examples import EXAMPLES, example_png
+from shared.imageio import open_rgb
+
+
+def test_examples_are_images_drawn_here_the_same_every_time():
+    for name in EXAMPLES:
+        data = example_png(name)
+        assert data == example_png(name) and data.startswith(b"\x89PNG")
+        assert min(open_rgb(data).size) >= 256
+    assert open_rgb(example_png("street")).size == (480, 360)
+
+
+def test_an_upload_is_a_data_url_or_base64():
+    png = example_png("shapes")
+    assert image_bytes({"image": "data:image/png;base64," + base64.b64encode(png).decode()}) == png
+    assert image_bytes({"image": base64.b64encode(png).decode()}) == png
+    assert image_bytes({"example": "shapes"}) == png
+
+
+@pytest.mark.parametrize("body, status, text", [
+    ({}, 400, "upload a PNG or JPEG, or pick an example"),
+    ({"image": "not base64!!"}, 400, "not valid base64"),
+    ({"example": "nope"}, 400, "no example called 'nope'"),
+])
+def test_bad_images_are_one_message(body, status, text):
+    with pytest.raises(WebError, match=text) as info:
+        image_bytes(body)
+    assert info.value.status == status
+
+
+@pytest.mark.parametrize("body, text", [
+    ({"channel": "vacuum"}, "unknown channel 'vacuum'"),
+    ({"snr_db": "loud"}, "snr_db must be a number"),
+    ({"snr_db": 99}, "between -10.0 and 40.0"),
+    ({"block_len": -1}, "block_len must be between"),
+    ({"seed": -5}, "seed must be between"),
+])
+def test_bad_channel_settings_are_400(body, text):
+    with pytest.raises(WebError, match=text) as info:
+        settings_of(body)
+    assert info.value.status == 400
+
+
+def test_channel_settings_as_the_page_sends_them():
+    s = settings_of({"channel": "rayleigh", "snr_db": "7.5", "csi": False, "block_len": 64, "seed": 3})
+    assert (s.model, s.snr_db, s.csi, s.block_len, s.seed) == ("rayleigh", 7.5, False, 64, 3)
+
+
+class _Err(grpc.RpcError):
+    def __init__(self, code, details):
+        self._code, self._details = code, details
+
+    def code(self):
+        return self._code
+
+    def details(self):
+        return self._details
+
+
+def test_service_errors_keep_their_code_and_message():
+    e = _grpc_error(_Err(grpc.StatusCode.INVALID_ARGUMENT, "matches no known task"), "transmitter")
+    assert e.status == 400 and str(e) == "INVALID_ARGUMENT: matches no known task"
+    e = _grpc_error(_Err(grpc.StatusCode.UNAVAILABLE, "connection refused"), "receiver")
+    assert e.status == 503 and "receiver is not reachable" in str(e) and "semcom up" in str(e)
+    assert _grpc_error(_Err(grpc.StatusCode.INTERNAL, "boom"), "x").status == 502
+    assert HTTP_OF[grpc.StatusCode.RESOURCE_EXHAUSTED] == 429
