@@ -15,6 +15,7 @@ import argparse
 import itertools
 import json
 import math
+import re
 import secrets
 import sys
 import threading
@@ -362,6 +363,14 @@ def parser() -> argparse.ArgumentParser:
     return p
 
 
+def with_hint(code: str, details: str) -> str:
+    """A service's error as the client prints it, with what to do when the client itself can help."""
+    cap = re.search(r"over the cap \((\d+) px per side", details)
+    if code == "RESOURCE_EXHAUSTED" and cap:
+        return f"{details}; `txclient send --resize {cap.group(1)} IMAGE ...` scales it down first"
+    return details
+
+
 def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
     try:
@@ -370,7 +379,7 @@ def main(argv: list[str] | None = None) -> int:
     except grpc.RpcError as err:
         code = err.code().name if hasattr(err, "code") and err.code() else "UNKNOWN"
         details = (err.details() if hasattr(err, "details") else str(err)) or "no details"
-        print(f"{code}: {' '.join(details.split())}", file=sys.stderr)
+        print(f"{code}: {with_hint(code, ' '.join(details.split()))}", file=sys.stderr)
         return 1
     except ClientError as exc:
         print(f"error: {exc}", file=sys.stderr)

@@ -100,3 +100,13 @@ def test_resize_fits_a_large_photo_under_the_cap(tmp_path, capsys):
     assert txclient.fit_within(small, 4000, tmp_path / "big.jpg") is small
     with pytest.raises(txclient.ClientError, match="cannot read"):
         txclient.fit_within(b"junk", 10, tmp_path / "junk.png")
+
+
+def test_an_image_over_the_pixel_cap_is_told_about_resize():
+    from semcom.txclient import with_hint
+
+    msg = "image is 4000x3000 pixels, over the cap (2048 px per side, 4194304 pixels)"
+    assert with_hint("RESOURCE_EXHAUSTED", msg).endswith("`txclient send --resize 2048 IMAGE ...` scales it down first")
+    assert with_hint("RESOURCE_EXHAUSTED", "image is 40000000 bytes, over the 33554432-byte cap") == \
+        "image is 40000000 bytes, over the 33554432-byte cap"
+    assert with_hint("INVALID_ARGUMENT", msg) == msg
