@@ -15,10 +15,6 @@ from shared.security import Security
 DEFAULT_PORTS = {"transmitter": 50051, "channel": 50052, "receiver": 50053}
 MiB = 1 << 20
 MAX_MESSAGE_BYTES = 4 * MiB  # symbol streams are chunked well below this
-# HTTP/2 receive window a stream starts with: a whole block of symbols (2 MiB) and the result PNGs in one window,
-# instead of gRPC's 64 KiB start that makes each large message wait for window updates, round trip by round trip
-STREAM_WINDOW_BYTES = 8 * MiB
-WIRE_OPTIONS = [("grpc.http2.lookahead_bytes", STREAM_WINDOW_BYTES)]
 
 
 def env(name: str, default):
@@ -41,4 +37,4 @@ def client_channel(addr: str, security: Security = Security()) -> grpc.Channel:
                                            ("grpc.max_send_message_length", MAX_MESSAGE_BYTES * 4),
                                            ("grpc.initial_reconnect_backoff_ms", 100),
                                            ("grpc.min_reconnect_backoff_ms", 100),
-                                           ("grpc.max_reconnect_backoff_ms", 1000), *WIRE_OPTIONS])
+                                           ("grpc.max_reconnect_backoff_ms", 1000)])

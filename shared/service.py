@@ -21,8 +21,7 @@ import grpc
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
-from shared.endpoints import (DEFAULT_PORTS, MAX_MESSAGE_BYTES, WIRE_OPTIONS, MiB, client_channel,  # noqa: F401
-                              default_addr, env)
+from shared.endpoints import DEFAULT_PORTS, MAX_MESSAGE_BYTES, MiB, client_channel, default_addr, env  # noqa: F401
 from shared.observability import wrap_handler
 from shared.rpc import semcom_pb2 as pb
 from shared.security import Security, add_security_args
@@ -248,7 +247,7 @@ def build_server(host: str, port: int, workers: int, service_names: tuple[str, .
         + limiter,
         options=[("grpc.max_receive_message_length", max_receive_bytes),
                  ("grpc.max_send_message_length", MAX_MESSAGE_BYTES * 4),
-                 ("grpc.so_reuseport", 0), *WIRE_OPTIONS],
+                 ("grpc.so_reuseport", 0)],
     )
     health_servicer = health.HealthServicer(experimental_non_blocking=True)
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)

@@ -51,10 +51,10 @@ def main(argv: list[str] | None = None) -> int:
     from semcom.pipeline import load_models
     from shared.channel import ChannelSpec, receiver_view
     from shared.metrics import ms_ssim, psnr, spectral_distance_db
-    from shared.provenance import provenance
+    from shared.provenance import provenance, weights_provenance
     from shared.seeding import derive_seed
     from shared.task_kb import RECONSTRUCTION
-    from shared.weights import read_config, resolve_weights
+    from shared.weights import resolve_weights
 
     torch.manual_seed(0)
     cfg, path = resolve_weights(args.preset, args.weights)
@@ -116,7 +116,7 @@ def main(argv: list[str] | None = None) -> int:
         if len(keys) > 1:
             per_image = zip(*(rows[k]["psnr"] for k in keys))
             spread[str(steps)] = round(max(max(v) - min(v) for v in per_image), 4)
-    doc = {"weights": str(path), "weights_sha256": read_config(path)[1].get("sha256") if path else None,
+    doc = {**weights_provenance(args.preset, args.weights),
            "preset": cfg.name, "data": args.data, "images": len(images), "crop": args.crop,
            "channel": args.channel, "snr_db": args.snr, "noise_seeds": args.noise_seeds, "results": mean,
            "max_psnr_spread_over_noise_db": spread,

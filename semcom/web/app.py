@@ -74,14 +74,10 @@ def _grpc_error(err: grpc.RpcError, who: str) -> WebError:
     return WebError(HTTP_OF.get(code, 502), f"{code.name}: {details}")
 
 
-def data_url(png: bytes) -> str:
-    return "data:image/png;base64," + base64.b64encode(png).decode("ascii")
-
-
-def _png(img) -> bytes:
-    buf = io.BytesIO()
-    img.save(buf, format="PNG", compress_level=1)
-    return buf.getvalue()
+def data_url(image: bytes) -> str:
+    """PNG or JPEG bytes (the only formats the services take) as a data URL."""
+    mime = "image/png" if image.startswith(b"\x89PNG") else "image/jpeg"
+    return f"data:{mime};base64," + base64.b64encode(image).decode("ascii")
 
 
 def image_bytes(body: dict) -> bytes:
@@ -219,10 +215,9 @@ class Client:
         Reconstruction is scored by PSNR. An uploaded image has no ground-truth labels, so segmentation
         is scored by the share of pixels agreeing with each system's own segmentation of the image over
         a noiseless channel (the proposed system's through the services, the chain's FCN on the image)."""
-        import numpy as np
-
         from shared.channel import ChannelSpec
         from shared.imageio import open_rgb, to_tensor
+        from shared.metrics import psnr
 
         data = image_bytes(body)
         task = str(body.get("task") or "").strip()
@@ -255,8 +250,7 @@ class Client:
         for snr in snrs:
             out = chain.run(img, ChannelSpec(base.model, snr, base.block_len, base.csi), int(base.seed))
             if own is None:
-                mse = max(float(((out.clamp(0, 1) - img) ** 2).mean()), 1e-12)
-                value = round(10 * float(np.log10(1.0 / mse)), 3)
+                value = round(float(psnr(img, out.clamp(0, 1))), 3)
             else:
                 value = round(float((out.cpu().numpy() == own).mean()), 4)
             digital.append({"snr_db": snr, "value": value})
@@ -306,24 +300,23 @@ def describe(data: bytes, reply: pb.SendReply, result: pb.Result, wall_s: float)
     from PIL import Image
 
     from shared.classes import class_colours
-    from shared.imageio import open_rgb
+    from shared.imageio import encode_png, open_rgb
 
-    original = open_rgb(data)
     doc = {"task": reply.task, "score": round(reply.score, 4), "transmission_id": reply.transmission_id,
            "sequence": result.sequence, "channel": result.channel.model, "snr_db": result.channel.snr_db,
            "csi": result.channel.csi, "seed": result.channel.seed,
            "realised_snr_db": round(result.realised_snr_db, 3), "channel_uses": result.channel_uses,
            "cbr": result.cbr, "width": result.width, "height": result.height,
            "timings_s": {k: round(v, 4) for k, v in result.timings_s.items()}, "wall_s": round(wall_s, 4),
-           "original": data_url(_png(original))}
+           "original": data_url(data)}
     if reply.task == "reconstruction":
         doc.update(result=data_url(result.image_png), diffusion_steps=result.diffusion_steps,
                    **quality_of(data, result.image_png))
     else:
-        colour = open_rgb(result.colour_png)
+        original, colour = open_rgb(data), open_rgb(result.colour_png)
         overlay = Image.blend(original, colour, 0.5) if colour.size == original.size else colour
         colours = class_colours(len(result.class_names))
-        doc.update(result=data_url(_png(overlay)), colour=data_url(result.colour_png),
+        doc.update(result=data_url(encode_png(overlay)), colour=data_url(result.colour_png),
                    legend=[{"name": n, "colour": "#%02x%02x%02x" % colours[i]}
                            for i, n in enumerate(result.class_names)])
     return doc
