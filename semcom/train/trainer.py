@@ -79,7 +79,7 @@ class TrainConfig:
     ckpt_every: int
     init: str | None
     resume: bool
-    freeze_transmitter: bool
+    freeze_transmitter: bool  # = freeze=("transmitter",)
     cbr: str | None
     workers: int
     device: str | None
@@ -91,6 +91,7 @@ class TrainConfig:
     init_partial: str | None = None  # take the matching tensors of this checkpoint (an older design)
     fading: str = "rayleigh"  # the fading channel model of the fading steps
     channel_params: tuple[tuple[str, float], ...] = ()  # its parameters (e.g. k_factor for rician)
+    freeze: tuple[str, ...] = ()  # parameter-name prefixes kept fixed (e.g. receiver.analog)
 
 
 def clock() -> float:
@@ -233,8 +234,21 @@ class Trainer:
                                                      "receiver": self.system.receiver})
         elif tc.init_partial:
             self._load_partial(tc.init_partial)
-        if tc.freeze_transmitter:
-            self.system.transmitter.requires_grad_(False)
+        self._freeze(("transmitter",) * tc.freeze_transmitter + tuple(tc.freeze))
+
+    def _freeze(self, prefixes: tuple[str, ...]) -> None:
+        """Keeps every parameter whose name (transmitter.* / receiver.*) starts with one of `prefixes` fixed."""
+        if not prefixes:
+            return
+        named = {f"{side}.{n}": p for side in ("transmitter", "receiver")
+                 for n, p in getattr(self.system, side).named_parameters()}
+        for prefix in prefixes:
+            hits = [p for n, p in named.items() if n == prefix or n.startswith(prefix.rstrip(".") + ".")]
+            if not hits:
+                raise SystemExit(f"semcom train: --freeze {prefix}: no parameter of this model is named so "
+                                 "(names start with transmitter. or receiver., e.g. receiver.analog)")
+            for p in hits:
+                p.requires_grad_(False)
 
     def _load_partial(self, path: str) -> None:
         """Every tensor of another checkpoint whose name and shape match, except the DiT (with the linear path
@@ -454,7 +468,9 @@ def parse(argv: list[str] | None) -> TrainConfig:
                    help="start from every tensor of CKPT whose name and shape match (a checkpoint of an older design); "
                         "the rest starts fresh, the linear path from the fit")
     p.add_argument("--resume", action="store_true", help="continue from --out's checkpoint and optimizer state")
-    p.add_argument("--freeze-transmitter", action="store_true")
+    p.add_argument("--freeze-transmitter", action="store_true", help="= --freeze transmitter")
+    p.add_argument("--freeze", action="append", default=[], metavar="PREFIX",
+                   help="keep the parameters under this module fixed, e.g. receiver.analog (repeatable)")
     p.add_argument("--cbr", help="override the preset's CBR, e.g. 1/32")
     p.add_argument("--workers", type=int, default=0)
     p.add_argument("--device")
@@ -487,7 +503,7 @@ def parse(argv: list[str] | None) -> TrainConfig:
         ckpt_every=a.ckpt_every, init=a.init, resume=a.resume, freeze_transmitter=a.freeze_transmitter, cbr=a.cbr,
         workers=a.workers, device=a.device, system=a.system, time_limit=a.time_limit,
         dist_backend=a.dist_backend, pca=a.pca, linear_lr_scale=a.linear_lr_scale, init_partial=a.init_partial,
-        fading=a.fading, channel_params=fading.params)
+        fading=a.fading, channel_params=fading.params, freeze=tuple(a.freeze))
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -47,6 +47,25 @@ def test_segmentation_only_with_frozen_transmitter(image_folder, camvid_root, tm
     assert all(torch.equal(a, b) for a, b in zip(before, tr.system.transmitter.parameters()))
 
 
+def test_freeze_keeps_the_named_receiver_parts_fixed(image_folder, camvid_root, tmp_path, capsys):
+    """A reconstruction-only run that must not move what segmentation shares with it."""
+    first = tmp_path / "a"
+    Trainer(parse(_args(image_folder, camvid_root, first, "--steps", "1"))).save(0.0)
+    frozen = ("receiver.analog", "receiver.source_kb.stem", "receiver.source_kb.block1")
+    tr = Trainer(parse(_args(image_folder, camvid_root, tmp_path / "b", "--steps", "2", "--task", "reconstruction",
+                             "--init", str(first), "--freeze-transmitter",
+                             *(a for f in frozen for a in ("--freeze", f)))))
+    named = dict(tr.system.named_parameters())
+    kept = {n: p.clone() for n, p in named.items() if n.startswith(("transmitter.",) + frozen)}
+    moving = {n: p.clone() for n, p in named.items() if n.startswith("receiver.reconstruction.")}
+    assert any(n.startswith("receiver.analog.") for n in kept) and moving
+    tr.train_step()
+    assert all(torch.equal(p, named[n]) for n, p in kept.items())
+    assert any(not torch.equal(p, named[n]) for n, p in moving.items())
+    with pytest.raises(SystemExit, match="--freeze receiver.nothing: no parameter"):
+        Trainer(parse(_args(image_folder, camvid_root, tmp_path / "c", "--steps", "1", "--freeze", "receiver.nothing")))
+
+
 def test_training_on_rician_fading(image_folder, camvid_root, tmp_path, capsys):
     tc = parse(_args(image_folder, camvid_root, tmp_path, "--steps", "2", "--fading", "rician", "--k-factor", "3",
                      "--fading-prob", "1", "--block-len", "16"))
