@@ -14,8 +14,9 @@ def main(argv: list[str] | None = None) -> int:
                    help="the preset whose image caps a header must meet, as at Send (SEMCOM_PRESET)")
     args = p.parse_args(argv)
     setup_logging(args.log_level, "channel", args.log_format)
-    from shared.devices import set_threads
+    from shared.devices import keep_heap, set_threads
 
+    keep_heap()
     set_threads(args.threads)
 
     from channel.service import ChannelService

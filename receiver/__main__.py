@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sys
 
-from shared.devices import pick_device, set_threads
+from shared.devices import keep_heap, pick_device, set_threads
 from shared.service import (build_server, env, load_models_or_exit, model_args, run_until_signal,
                             server_args, setup_logging)
 
@@ -22,6 +22,7 @@ def main(argv: list[str] | None = None) -> int:
                         "numbers and the epoch survive a restart (default: memory only; a restart starts a new epoch)")
     args = p.parse_args(argv)
     setup_logging(args.log_level, "receiver", args.log_format)
+    keep_heap()
     set_threads(args.threads)
 
     from receiver.model import Receiver

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sys
 
-from shared.devices import pick_device, set_threads
+from shared.devices import keep_heap, pick_device, set_threads
 from shared.service import (MiB, build_server, default_addr, env, load_models_or_exit, model_args,
                             run_until_signal, server_args, setup_logging)
 
@@ -20,6 +20,7 @@ def main(argv: list[str] | None = None) -> int:
                    help="largest accepted image file (SEMCOM_MAX_IMAGE_BYTES)")
     args = p.parse_args(argv)
     setup_logging(args.log_level, "transmitter", args.log_format)
+    keep_heap()
     set_threads(args.threads)
 
     from shared.rpc import semcom_pb2_grpc as rpc

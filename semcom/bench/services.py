@@ -370,9 +370,10 @@ def main(argv: list[str] | None = None) -> int:
     count = args.count if args.count is not None else (20 if latency else None)
 
     from semcom.launcher import ServiceProcesses
-    from shared.devices import set_threads
+    from shared.devices import keep_heap, set_threads
     from shared.provenance import provenance, weights_provenance
 
+    heap_kept = keep_heap()  # as the services do: the in-process side runs with the same allocator settings
     threads = set_threads(args.threads)
     local = InProcess(args.preset, args.weights)
     names = ("transmitter", "channel", "receiver")
@@ -429,7 +430,7 @@ def main(argv: list[str] | None = None) -> int:
     doc = {"benchmark": "services", "mode": "paired" if latency else "load",
            **provenance("semcom bench services " + " ".join(argv if argv is not None else sys.argv[3:])),
            "preset": args.preset, **weights_provenance(args.preset, args.weights),
-           "image": args.image or "random", "size": [h, w], "threads_per_process": threads,
+           "image": args.image or "random", "size": [h, w], "threads_per_process": threads, "heap_kept": heap_kept,
            "machine": {"cpu_count": os.cpu_count(), "platform": platform.platform()},
            "services_memory_mib": memory, "results": results}
     if profile:
