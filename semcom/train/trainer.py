@@ -240,8 +240,7 @@ class Trainer:
         """Keeps every parameter whose name (transmitter.* / receiver.*) starts with one of `prefixes` fixed."""
         if not prefixes:
             return
-        named = {f"{side}.{n}": p for side in ("transmitter", "receiver")
-                 for n, p in getattr(self.system, side).named_parameters()}
+        named = dict(self.system.named_parameters())  # transmitter.* and receiver.*
         for prefix in prefixes:
             hits = [p for n, p in named.items() if n == prefix or n.startswith(prefix.rstrip(".") + ".")]
             if not hits:
