@@ -37,10 +37,11 @@ def keep_heap() -> bool:
     again, page by page, on the next transmission. Returns False where the C library is not glibc.
 
     A service runs the models in gRPC's worker threads, and glibc gives each thread an arena of its own whose
-    large blocks are mmap'd and unmapped around every operator: measured at 768x512, ~28 000 page faults per
-    transmission in a worker thread (~110 MB zeroed by the kernel), ~50 000 in the main thread, against ~0 with
-    one arena, the mmap threshold at its maximum and no trimming. The cost: the heap stays at its peak (a
-    service's memory is at its peak after the first transmission anyway). Call it before any thread starts.
+    large blocks are mmap'd and unmapped around every operator: at 768x512, ~30 000 page faults per
+    transmission in a worker thread (~120 MB zeroed by the kernel), thousands in the main thread, against 0 with
+    one arena, the mmap threshold at its maximum and no trimming (``python scripts/page_faults.py [--keep-heap]``).
+    The cost: the heap stays at its peak (a service's memory is at its peak after the first transmission anyway).
+    Call it before any thread starts.
     """
     name = ctypes.util.find_library("c")
     try:
