@@ -51,8 +51,12 @@ def read_checkpoint_doc(directory: str | Path) -> dict[str, Any]:
     return json.loads((Path(directory) / CONFIG_FILE).read_text())
 
 
-def load_modules(directory: str | Path, modules: dict[str, torch.nn.Module], verify: bool = True) -> dict[str, Any]:
-    """Loads tensors into `modules` (strict); refuses a weights file whose hash differs from config.json."""
+def load_modules(directory: str | Path, modules: dict[str, torch.nn.Module], verify: bool = True,
+                 new: tuple[str, ...] = ()) -> dict[str, Any]:
+    """Loads tensors into `modules` (strict); refuses a weights file whose hash differs from config.json.
+
+    `new`: names ('<module>.<param prefix>') of parts the checkpoint predates; they keep their own
+    initial values. Any other missing or extra tensor is still an error."""
     d = Path(directory)
     doc = read_checkpoint_doc(d)
     if verify and doc.get("sha256") and file_sha256(d / WEIGHTS_FILE) != doc["sha256"]:
@@ -62,6 +66,9 @@ def load_modules(directory: str | Path, modules: dict[str, torch.nn.Module], ver
     for name, module in modules.items():
         prefix = name + "."
         state = {k[len(prefix):]: v for k, v in tensors.items() if k.startswith(prefix)}
+        fresh = tuple(n[len(prefix):] for n in new if n.startswith(prefix))
+        if fresh:
+            state.update({k: v for k, v in module.state_dict().items() if k.startswith(fresh) and k not in state})
         module.load_state_dict(state, strict=True)
     return doc
 

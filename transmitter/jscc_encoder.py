@@ -15,6 +15,11 @@ s x s patches (``shared.analog.AnalogEncoder``: principal components with SoftCa
 allocation, started from a fit when one is given) through a gate that starts at zero, so an
 untrained encoder sends exactly the linear code and training learns what to add. The scale
 that brings a transmission to unit power is returned with it: the receiver's side information.
+
+With ``snr_gate`` the gate is also a function of the SNR the transmission is sent at, one per task
+(``SNRGate``): the learned path costs the linear code power and adds interference its decoder must
+undo, which pays at low SNR and not at high (issue 12's diagnosis), so the transmitter, which knows
+the SNR it asks the channel for, learns how much of it to send at each SNR.
 """
 
 from __future__ import annotations
@@ -27,6 +32,27 @@ from shared.analog import AnalogEncoder, PatchPCA
 from shared.config import EncoderConfig
 from shared.layers import ResidualBlock
 from shared.symbols import to_complex, unit_power
+from shared.task_kb import TASKS
+
+# Adam moves a weight by about the learning rate per step; scaling the gate network's output lets its
+# log-gain travel about one unit in a few hundred steps at fine-tuning rates (2e-4)
+LOG_GAIN_SCALE = 4.0
+
+
+class SNRGate(nn.Module):
+    """snr_db (B,) -> a per-channel gain (B, C, 1, 1) on the learned path, exp of a small MLP of the SNR.
+
+    Its last layer starts at zero: the gain is 1 at every SNR (the plain gate) until training moves it."""
+
+    def __init__(self, channels: int, hidden: int = 16) -> None:
+        super().__init__()
+        self.net = nn.Sequential(nn.Linear(1, hidden), nn.GELU(), nn.Linear(hidden, channels))
+        nn.init.zeros_(self.net[-1].weight)
+        nn.init.zeros_(self.net[-1].bias)
+
+    def forward(self, snr_db: torch.Tensor) -> torch.Tensor:
+        log_gain = self.net((snr_db.float() / 10.0)[:, None]) * LOG_GAIN_SCALE  # (B, C)
+        return log_gain.exp()[:, :, None, None]
 
 
 class JSCCEncoder(nn.Module):
@@ -50,13 +76,24 @@ class JSCCEncoder(nn.Module):
             # ReZero gate: the learned path starts silent (the linear code alone) and grows by at most the
             # learning rate per Adam step, as far as the end-to-end loss asks for it
             self.gate = nn.Parameter(torch.zeros(()))
+        self.snr_gate = None
+        if cfg.linear_path and cfg.snr_gate:
+            self.snr_gate = nn.ModuleDict({task: SNRGate(2 * self.symbol_channels) for task in TASKS})
 
-    def forward(self, image: torch.Tensor, feature: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """image (B,3,H,W), feature (B,Cf,H/4,W/4); H, W multiples of the stride ->
-        x (B, c, H/s, W/s) complex with unit average power per transmission, and its scale alpha (B,)."""
+    def forward(self, image: torch.Tensor, feature: torch.Tensor, task: str | None = None,
+                snr_db: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+        """image (B,3,H,W), feature (B,Cf,H/4,W/4); H, W multiples of the stride; the task and the SNR (B,)
+        it is sent at (for ``snr_gate``) -> x (B, c, H/s, W/s) complex with unit average power per
+        transmission, and its scale alpha (B,)."""
         z = torch.cat([F.pixel_unshuffle(image * 2.0 - 1.0, 4), feature], dim=1)  # (B, 48+Cf, H/4, W/4)
         z = self.res(self.stem(z))  # (B, hidden, H/4, W/4)
         z = self.down(z)  # (B, 2c, H/s, W/s)
         if self.analog is not None:
-            z = self.analog(image) + self.gate * z  # the linear code plus what the network adds
+            gate = self.gate
+            if self.snr_gate is not None:
+                if task not in self.snr_gate or snr_db is None:
+                    raise ValueError(f"this encoder gates its learned path by task and SNR: give one of "
+                                     f"{', '.join(self.snr_gate)} and the SNR (B,) in dB, got {task!r}, {snr_db!r}")
+                gate = gate * self.snr_gate[task](snr_db.to(z.device).expand(z.shape[0]))  # (B, 2c, 1, 1)
+            z = self.analog(image) + gate * z  # the linear code plus what the network adds
         return unit_power(to_complex(z))  # (B, c, h, w) complex, (B,)

@@ -93,7 +93,7 @@ def main(argv: list[str] | None = None) -> int:
     with torch.no_grad():
         for i, img in enumerate(images):
             seed = args.seed + i
-            packet = tx(img[None], RECONSTRUCTION)
+            packet = tx(img[None], RECONSTRUCTION, spec.snr_db)
             rxd = transmit(packet.symbols, spec, seed)
             symbols, snr_map = receiver_view(rxd.y, rxd.h, rxd.noise_var, spec.csi, spec.snr_db)
             received = rx.view(symbols, snr_map, packet.grid, spec.csi, packet.scale)

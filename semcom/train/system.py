@@ -30,7 +30,7 @@ class System(nn.Module):
                         ) -> tuple[torch.Tensor, torch.Tensor, Received]:
         """images (B,3,H,W), H and W multiples of the stride -> (symbol grid x (B,c,h,w), its power scale (B,),
         what the receiver's networks take)."""
-        x, scale = self.transmitter.encode(images, task)  # (B, c, h, w) complex, (B,)
+        x, scale = self.transmitter.encode(images, task, snr_db)  # (B, c, h, w) complex, (B,)
         b, c, h, w = x.shape
         out = channel(x.reshape(b, -1), snr_db, generator)
         symbols, snr_map = receiver_view(out.y, out.h, out.noise_var, csi, snr_db)

@@ -92,6 +92,7 @@ class TrainConfig:
     fading: str = "rayleigh"  # the fading channel model of the fading steps
     channel_params: tuple[tuple[str, float], ...] = ()  # its parameters (e.g. k_factor for rician)
     freeze: tuple[str, ...] = ()  # parameter-name prefixes kept fixed (e.g. receiver.analog)
+    snr_gate: bool = False  # add the encoder's SNR gate (at its identity start) to an --init checkpoint without one
 
 
 def clock() -> float:
@@ -221,6 +222,13 @@ class Trainer:
             cfg = get_preset(tc.preset)
             if tc.cbr:
                 cfg = cfg.replace(**{"encoder.cbr": tc.cbr})
+        added: tuple[str, ...] = ()
+        if tc.snr_gate and not cfg.encoder.snr_gate:
+            if not cfg.encoder.linear_path:
+                raise SystemExit("semcom train: --snr-gate gates the encoder's learned path against its linear "
+                                 "code; this checkpoint has no linear path")
+            cfg = cfg.replace(**{"encoder.snr_gate": True})
+            added = ("transmitter.encoder.snr_gate",)
         self.cfg: ModelConfig = cfg
         fresh = resume_from is None and not tc.init  # --init-partial still starts the linear path from the fit
         pca = starting_pca(cfg, tc.pca) if fresh else None
@@ -231,7 +239,7 @@ class Trainer:
         self.system = System(cfg, pca).to(self.device)
         if resume_from is not None or tc.init:
             load_checkpoint(resume_from or tc.init, {"transmitter": self.system.transmitter,
-                                                     "receiver": self.system.receiver})
+                                                     "receiver": self.system.receiver}, new=added)
         elif tc.init_partial:
             self._load_partial(tc.init_partial)
         self._freeze(("transmitter",) * tc.freeze_transmitter + tuple(tc.freeze))
@@ -364,8 +372,9 @@ class Trainer:
     def save(self, started: float) -> None:
         if self.rank != 0:
             return
-        meta = {"task": self.tc.task, "steps": self.step, "train_data": {"reconstruction": list(self.tc.rec_data),
-                "segmentation": self.tc.seg_data}, "cbr": self.cfg.encoder.cbr, "classes": list(self.cfg.seg.class_names),
+        meta = {"task": self.tc.task, "steps": self.step,
+                "train_data": {"reconstruction": list(self.tc.rec_data), "segmentation": self.tc.seg_data},
+                "cbr": self.cfg.encoder.cbr, "classes": list(self.cfg.seg.class_names),
                 "git_commit": git_commit(), "train_seconds_this_run": round(clock() - started, 1),
                 "command": "semcom train " + " ".join(sys.argv[2:] if sys.argv[1:2] == ["train"] else sys.argv[1:])}
         if self.tc.system != "proposed":
@@ -470,6 +479,9 @@ def parse(argv: list[str] | None) -> TrainConfig:
     p.add_argument("--freeze-transmitter", action="store_true", help="= --freeze transmitter")
     p.add_argument("--freeze", action="append", default=[], metavar="PREFIX",
                    help="keep the parameters under this module fixed, e.g. receiver.analog (repeatable)")
+    p.add_argument("--snr-gate", action="store_true",
+                   help="give an --init checkpoint made before the encoder's SNR gate one (starting as the plain "
+                        "gate, so the first step is that checkpoint's model)")
     p.add_argument("--cbr", help="override the preset's CBR, e.g. 1/32")
     p.add_argument("--workers", type=int, default=0)
     p.add_argument("--device")
@@ -502,7 +514,8 @@ def parse(argv: list[str] | None) -> TrainConfig:
         ckpt_every=a.ckpt_every, init=a.init, resume=a.resume, freeze_transmitter=a.freeze_transmitter, cbr=a.cbr,
         workers=a.workers, device=a.device, system=a.system, time_limit=a.time_limit,
         dist_backend=a.dist_backend, pca=a.pca, linear_lr_scale=a.linear_lr_scale, init_partial=a.init_partial,
-        fading=a.fading, channel_params=fading.params, freeze=tuple(a.freeze))
+        fading=a.fading, channel_params=fading.params, freeze=tuple(a.freeze),
+        snr_gate=a.snr_gate)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -196,3 +196,42 @@ def test_init_partial_takes_what_matches_and_starts_at_the_linear_code(image_fol
     assert float(new_tx.encoder.gate.detach()) == 0  # but behind a closed gate: the linear code alone
     fitted = Trainer(parse(_args(image_folder, camvid_root, tmp_path / "fresh", "--steps", "1")))
     assert torch.equal(new_tx.encoder.analog.proj.weight, fitted.system.transmitter.encoder.analog.proj.weight)
+
+
+def test_snr_gate_is_added_to_a_checkpoint_without_one(image_folder, camvid_root, tmp_path):
+    """--snr-gate: the checkpoint's model exactly (the gate starts as the plain one), then only it learns."""
+    from semcom.train.system import System
+    from shared.config import get_preset
+    from shared.weights import load_checkpoint, save_checkpoint
+    from transmitter.model import Transmitter
+
+    old_cfg = get_preset("test").replace(**{"encoder.snr_gate": False})  # made before the gate existed
+    torch.manual_seed(2)
+    old = System(old_cfg)
+    with torch.no_grad():
+        old.transmitter.encoder.gate.fill_(0.3)
+    save_checkpoint(tmp_path / "old", old_cfg, {"transmitter": old.transmitter, "receiver": old.receiver})
+    plain = Trainer(parse(_args(image_folder, camvid_root, tmp_path / "x", "--steps", "1", "--init",
+                                str(tmp_path / "old"))))
+    assert not plain.cfg.encoder.snr_gate and plain.system.transmitter.encoder.snr_gate is None  # as it was
+    with pytest.raises(RuntimeError, match="Missing key"):  # only the named new part may be missing
+        load_checkpoint(tmp_path / "old", {"transmitter": Transmitter(get_preset("test"))},
+                        new=("transmitter.encoder.gate",))
+    gated = ("transmitter.encoder.snr_gate.reconstruction",)
+    frozen = [n for n, _ in old.transmitter.named_parameters(prefix="transmitter")]
+    tr = Trainer(parse(_args(image_folder, camvid_root, tmp_path / "new", "--steps", "2", "--task", "reconstruction",
+                             "--init", str(tmp_path / "old"), "--snr-gate",
+                             *(a for f in frozen for a in ("--freeze", f)))))
+    assert tr.cfg.encoder.snr_gate
+    img = torch.rand(1, 3, 64, 64)
+    with torch.no_grad():
+        for snr in (0.0, 20.0):
+            torch.testing.assert_close(tr.system.transmitter.encode(img, "reconstruction", snr)[0],
+                                       old.transmitter.encode(img, "reconstruction", snr)[0])
+    named = dict(tr.system.transmitter.named_parameters(prefix="transmitter"))
+    before = {n: p.clone() for n, p in named.items()}
+    tr.train_step()
+    moved = {n for n, p in named.items() if not torch.equal(p, before[n])}
+    assert moved and all(n.startswith(gated) for n in moved)
+    tr.save(0.0)
+    assert read_config(tmp_path / "new")[0].encoder.snr_gate

@@ -1,9 +1,12 @@
+import dataclasses
+
 import pytest
 import torch
 
 from shared.config import get_preset
-from shared.weights import REPO_WEIGHTS
+from shared.symbols import to_complex, unit_power
 from shared.task_kb import RECONSTRUCTION, SEGMENTATION
+from shared.weights import REPO_WEIGHTS
 from transmitter.jscc_encoder import JSCCEncoder
 from transmitter.model import Transmitter
 from transmitter.source_kb import SwinSourceKB
@@ -31,7 +34,7 @@ def test_feature_levels_and_selection(tx, hw):
 @pytest.mark.parametrize("hw", [(224, 224), (512, 768), (100, 130)])
 def test_symbols_unit_power_and_cbr(tx, hw):
     with torch.no_grad():
-        packet = tx(torch.rand(1, 3, *hw), RECONSTRUCTION)
+        packet = tx(torch.rand(1, 3, *hw), RECONSTRUCTION, 10.0)
     c, h, w = packet.grid
     s = tx.cfg.encoder.stride
     assert (h, w) == (-(-hw[0] // s), -(-hw[1] // s))
@@ -46,19 +49,18 @@ def test_symbols_unit_power_and_cbr(tx, hw):
 def test_untrained_sends_the_linear_code_then_tasks_differ(test_cfg):
     from semcom.baselines.linear import LinearAnalog
     from shared.analog import PatchPCA
-    from shared.symbols import to_complex, unit_power
 
     pca = PatchPCA.load(REPO_WEIGHTS / "linear")
     tx = Transmitter(test_cfg, pca).eval()
     img = torch.rand(1, 3, 64, 64)
     with torch.no_grad():
-        rec, seg = tx(img, RECONSTRUCTION), tx(img, SEGMENTATION)
+        rec, seg = tx(img, RECONSTRUCTION, 10.0), tx(img, SEGMENTATION, 10.0)
         linear, alpha = unit_power(to_complex(LinearAnalog(pca).encoder(img)))
         torch.testing.assert_close(rec.symbols, linear.reshape(1, -1))  # the learned path starts silent
         torch.testing.assert_close(rec.scale, alpha)
         assert torch.equal(rec.symbols, seg.symbols)
         tx.encoder.gate.fill_(0.5)  # once the learned path is open, the tasks' features differ
-        assert not torch.allclose(tx(img, RECONSTRUCTION).symbols, tx(img, SEGMENTATION).symbols)
+        assert not torch.allclose(tx(img, RECONSTRUCTION, 10.0).symbols, tx(img, SEGMENTATION, 10.0).symbols)
 
 
 def test_paper_swin_is_table_1():
@@ -75,6 +77,34 @@ def test_encoder_gradients_flow(test_cfg):
     with torch.no_grad():
         enc.gate.fill_(0.5)  # it starts closed, which stops the gradient to the layers behind it
     img = torch.rand(2, 3, 32, 32)
-    x, scale = enc(img, torch.randn(2, 8, 8, 8, requires_grad=True))
+    x, scale = enc(img, torch.randn(2, 8, 8, 8, requires_grad=True), RECONSTRUCTION, torch.tensor([0.0, 20.0]))
     (x.abs().sum() + scale.sum()).backward()
-    assert all(p.grad is not None for p in enc.parameters())
+    unused = {n for n, _ in enc.named_parameters() if n.startswith(f"snr_gate.{SEGMENTATION}.")}
+    assert unused and all(p.grad is not None for n, p in enc.named_parameters() if n not in unused)
+    assert all(p.grad is None for n, p in enc.named_parameters() if n in unused)
+
+
+def test_snr_gate_starts_as_the_plain_gate_then_follows_snr_and_task(test_cfg):
+    torch.manual_seed(0)
+    enc = JSCCEncoder(test_cfg.encoder, 8).eval()
+    img, feat = torch.rand(2, 3, 32, 32), torch.randn(2, 8, 8, 8)
+    snr = torch.tensor([0.0, 20.0])
+    with torch.no_grad():
+        enc.gate.fill_(0.5)
+        before = enc(img, feat, RECONSTRUCTION, snr)[0]
+        plain = dataclasses.replace(test_cfg.encoder, snr_gate=False)
+        ref = JSCCEncoder(plain, 8).eval()
+        ref.load_state_dict({k: v for k, v in enc.state_dict().items() if not k.startswith("snr_gate.")})
+        torch.testing.assert_close(before, ref(img, feat)[0])  # identity at the start, at every SNR
+        # a gate that falls with SNR: the same image sent at 20 dB carries less of the learned path
+        last = enc.snr_gate[RECONSTRUCTION].net[-1]
+        last.weight.fill_(-0.1)
+        same = img[:1].expand(2, -1, -1, -1), feat[:1].expand(2, -1, -1, -1)
+        x, _ = enc(*same, RECONSTRUCTION, snr)
+        linear, _ = unit_power(to_complex(enc.analog(same[0])))
+        err = (x - linear).abs().pow(2).flatten(1).mean(1)
+        assert err[1] < err[0]
+        torch.testing.assert_close(enc(*same, SEGMENTATION, snr)[0][0], ref(*same)[0][0])  # per task
+        with pytest.raises(ValueError, match="SNR"):
+            enc(img, feat)
+
