@@ -6,9 +6,10 @@ On whole Kodak images (every `--every`-th, at most `--limit`), AWGN, the mean PS
 (``semcom.pipeline.run_chain``) with: everything on; the DiT's correction at zero (``dit0``); the refiner's
 gates at zero (``ref0``: the linear synthesis of the DiT's estimate); the encoder's learned path gated off
 (``enc0``: the transmitter sends its linear code alone); and their combinations. ``enc0+dit0+ref0`` is the
-model's own linear code end to end. `--pca-reset` first puts the linear encoder and decoder back to the
-patch PCA (weights/linear): what the training moved in the linear code itself. `--weights none` is the
-untrained model, i.e. the training-free linear code.
+model's own linear code end to end. With an SNR-gated encoder, ``snr1`` holds the SNR gate at its
+identity start (the plain gate at every SNR): what conditioning on the SNR earns. `--pca-reset` first
+puts the linear encoder and decoder back to the patch PCA (weights/linear): what the training moved in
+the linear code itself. `--weights none` is the untrained model, i.e. the training-free linear code.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from pathlib import Path
 
 import torch
 
-VARIANTS = ("full", "dit0", "ref0", "dit0+ref0", "enc0", "enc0+dit0+ref0")
+VARIANTS = ("full", "dit0", "ref0", "dit0+ref0", "enc0", "enc0+dit0+ref0", "snr1")
 
 
 def main() -> int:
@@ -48,10 +49,17 @@ def main() -> int:
     images = [to_tensor(open_rgb(f)) for f in sorted(Path(a.data).glob("*.png"))[::a.every][:a.limit]]
     dit = rx.reconstruction.dit
 
+    snr_gate = tx.encoder.snr_gate["reconstruction"].net[-1] if tx.encoder.snr_gate is not None else None
+    variants = [v for v in VARIANTS if v != "snr1" or snr_gate is not None]
+
     @contextlib.contextmanager
     def switched_off(variant: str):
         gate, gates = tx.encoder.gate.detach().clone(), rx.reconstruction.synthesis.gates.detach().clone()
+        kept = {k: v.clone() for k, v in snr_gate.state_dict().items()} if snr_gate is not None else None
         with torch.no_grad():
+            if variant == "snr1":
+                snr_gate.weight.zero_()
+                snr_gate.bias.zero_()
             if "enc0" in variant:
                 tx.encoder.gate.zero_()
             if "ref0" in variant:
@@ -64,11 +72,13 @@ def main() -> int:
             with torch.no_grad():
                 tx.encoder.gate.copy_(gate)
                 rx.reconstruction.synthesis.gates.copy_(gates)
+            if kept is not None:
+                snr_gate.load_state_dict(kept)
             vars(dit).pop("forward", None)
 
     print(f"{len(images)} images, weights {a.weights}{' (linear code reset to the PCA)' if a.pca_reset else ''}")
     for snr in (float(v) for v in a.snr.split(",")):
-        for variant in VARIANTS:
+        for variant in variants:
             with switched_off(variant):
                 vals = [float(psnr(run_chain(tx, rx, im, "reconstruction", ChannelSpec(snr_db=snr), 0)[0], im))
                         for im in images]

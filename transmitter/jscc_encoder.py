@@ -78,7 +78,11 @@ class JSCCEncoder(nn.Module):
             self.gate = nn.Parameter(torch.zeros(()))
         self.snr_gate = None
         if cfg.linear_path and cfg.snr_gate:
-            self.snr_gate = nn.ModuleDict({task: SNRGate(2 * self.symbol_channels) for task in TASKS})
+            # from its own seed: adding the gate does not shift the random start of every layer built after it,
+            # so one seed gives the same model with and without it
+            with torch.random.fork_rng(devices=[]):
+                torch.manual_seed(0)
+                self.snr_gate = nn.ModuleDict({task: SNRGate(2 * self.symbol_channels) for task in TASKS})
 
     def forward(self, image: torch.Tensor, feature: torch.Tensor, task: str | None = None,
                 snr_db: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:

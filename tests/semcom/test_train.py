@@ -1,3 +1,4 @@
+import itertools
 import json
 import os
 import subprocess
@@ -8,6 +9,7 @@ import torch
 
 from semcom.train import trainer as train_mod
 from semcom.train.trainer import Trainer, lr_at, parse
+from shared.layers import pad_to_multiple
 from shared.weights import read_config
 
 
@@ -17,24 +19,53 @@ def _args(image_folder, camvid_root, out, *extra):
             "--lr", "2e-3", *extra]
 
 
-@pytest.mark.slow  # 31 training steps of the joint system, then a resume
+def _fixed_batch(tr: Trainer) -> dict:
+    """One batch of each task drawn before training, at fixed SNRs, to compare the loss on."""
+    batch: dict = {"seg_weight": tr.tc.seg_weight}
+    snr = torch.linspace(*tr.tc.snr_range, tr.tc.batch)
+    batch["rec_images"] = pad_to_multiple(next(tr.rec_iter), tr.cfg.encoder.stride)[0]
+    batch["rec_snr"] = snr
+    img, lab = next(tr.seg_iter)
+    batch["seg_images"], batch["seg_labels"], batch["seg_snr"] = img, lab, snr
+    return batch
+
+
+def _losses_on(tr: Trainer, batch: dict) -> tuple[float, float]:
+    """(image MSE, segmentation loss) on `batch`: both positive, unlike the log-MSE training loss."""
+    tr.model.eval()
+    with torch.no_grad():
+        out = tr.model(batch, channel=tr.awgn, csi=True, generator=torch.Generator().manual_seed(0))
+    return float(out["image_mse"]), float(out["seg_loss"])
+
+
+@pytest.mark.slow  # 61 training steps of the joint system, then a resume
 def test_joint_training_loss_falls_and_resumes(image_folder, camvid_root, tmp_path):
     out = tmp_path / "ckpt"
-    tr = Trainer(parse(_args(image_folder, camvid_root, out, "--steps", "30", "--fading-prob", "0")))
-    losses = [tr.train_step()["loss"] for _ in range(30)]
-    assert sum(losses[-5:]) / 5 < 0.8 * sum(losses[:5]) / 5
+    # at a quarter of the other tests' rate: from the PCA start the image MSE then falls steadily
+    tr = Trainer(parse(_args(image_folder, camvid_root, out, "--steps", "60", "--fading-prob", "0", "--lr", "5e-4")))
+    fixed = _fixed_batch(tr)
+    before = _losses_on(tr, fixed)
+    images, frames = fixed["rec_images"], (fixed["seg_images"], fixed["seg_labels"])
+    tr.rec_iter, tr.seg_iter = itertools.repeat(images), itertools.repeat(frames)  # fit this one batch
+    for _ in range(60):
+        tr.train_step()
+    after = _losses_on(tr, fixed)  # at fixed SNRs and noise: not the noisy per-step losses
+    print("image MSE and segmentation loss on the batch, before and after:", before, after)
+    # the code starts as the training-free linear code, so the image MSE has little to gain in 60 steps; both
+    # bounds hold with margin for other random starts (checked with and without the SNR gate's own seed)
+    assert after[0] < 0.95 * before[0] and after[1] < 0.8 * before[1]
     tr.save(0.0)
     cfg, doc = read_config(out)
-    assert cfg.name == "test" and doc["meta"]["steps"] == 30 and doc["meta"]["cbr"] == "1/16"
+    assert cfg.name == "test" and doc["meta"]["steps"] == 60 and doc["meta"]["cbr"] == "1/16"
     assert doc["meta"]["classes"][0] == "sky" and doc["meta"]["task"] == "joint"
     # resume: same weights and optimizer state, step counter continues
-    tr2 = Trainer(parse(_args(image_folder, camvid_root, out, "--steps", "31", "--resume")))
-    assert tr2.step == 30
+    tr2 = Trainer(parse(_args(image_folder, camvid_root, out, "--steps", "61", "--resume")))
+    assert tr2.step == 60
     for a, b in zip(tr.system.parameters(), tr2.system.parameters()):
         assert torch.equal(a.detach().cpu(), b.detach().cpu())
     assert tr2.opt.state_dict()["state"].keys() == tr.opt.state_dict()["state"].keys()
     assert tr2.run() == 0
-    assert json.loads((out / "train_state.json").read_text())["step"] == 31
+    assert json.loads((out / "train_state.json").read_text())["step"] == 61
 
 
 def test_segmentation_only_with_frozen_transmitter(image_folder, camvid_root, tmp_path):
