@@ -9,6 +9,9 @@
 # segmentation: CamVid train. Kodak and CamVid val are never trained on. The proposed system trains both
 # tasks jointly within its one budget (one transmitter serves both); each baseline trains one task.
 # Resumable: a system whose run folder holds a finished checkpoint is skipped; RESUME=1 continues stopped runs.
+# The curves go to results/equal-budget (CURVES=DIR elsewhere): the learned systems evaluated from these weights,
+# the training-free ones (linear code, SoftCast, JPEG chains, AVIF at capacity) copied from results/curves,
+# which they do not depend on. SKIP_CURVES=1 trains only.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 D=${SEMCOM_DATA:-../shared/data}
@@ -29,4 +32,14 @@ for s in deepjscc adjscc witt; do train $s reconstruction "${REC[@]}"; done
 for s in deeplab-jscc fcn; do train $s segmentation --seg-data $D/camvid; done
 mkdir -p "$OUT/baselines"
 for s in deepjscc adjscc witt deeplab-jscc fcn; do ln -sfn "../$s" "$OUT/baselines/$s"; done
-WEIGHTS="$OUT/proposed" BASELINES="$OUT/baselines" R="${CURVES:-results/curves}" bash scripts/make_curves.sh
+[ "${SKIP_CURVES:-0}" = 1 ] && exit 0
+R=${CURVES:-results/equal-budget}
+for sub in crop224 whole seg; do
+  mkdir -p "$R/$sub"
+  for f in results/curves/$sub/*_{linear,softcast,jpeg-*,capacity-avif}.json; do
+    if [ -f "$f" ]; then cp "$f" "$R/$sub/"; fi
+  done
+done
+# the FCN behind the JPEG chains is learned too: its rows are re-evaluated from the equal-budget FCN
+SYSTEMS=proposed,deepjscc,adjscc,witt,deeplab-jscc,fcn-jpeg-16qam-1/2,fcn-jpeg-64qam-2/3 \
+  WEIGHTS="$OUT/proposed" BASELINES="$OUT/baselines" R="$R" bash scripts/make_curves.sh "${SNRS:-1,4,7,10,13}"

@@ -15,10 +15,12 @@ semcom() { command semcom "$@" --weights "$SEMCOM_EVAL_WEIGHTS" --baseline-weigh
 REC=proposed,deepjscc,adjscc,witt,linear,softcast,jpeg-16qam-1/2,jpeg-16qam-2/3,jpeg-64qam-1/2,jpeg-64qam-2/3,capacity-avif
 mkdir -p $R/crop224 $R/whole $R/seg
 SYSTEMS=${SYSTEMS:-}  # e.g. SYSTEMS=proposed re-makes one system's curves (each system has its own JSON)
+[ -n "$SYSTEMS" ] && REC=$(echo "$SYSTEMS" | tr , '\n' | grep -vE '^(deeplab-jscc|fcn-)' | paste -sd, - || true)
 for ch in awgn rayleigh; do
-  semcom eval --task reconstruction --systems ${SYSTEMS:-$REC} --data $D/kodak --crop 224 --channel $ch --snr $SNR \
+  [ -z "$REC" ] && break
+  semcom eval --task reconstruction --systems $REC --data $D/kodak --crop 224 --channel $ch --snr $SNR \
     --out $R/crop224 --examples 3
-  semcom eval --task reconstruction --systems ${SYSTEMS:-$REC} --data $D/kodak --channel $ch --snr $SNR --out $R/whole
+  semcom eval --task reconstruction --systems $REC --data $D/kodak --channel $ch --snr $SNR --out $R/whole
 done
 SEG=proposed,deeplab-jscc,fcn-jpeg-16qam-1/2,fcn-jpeg-64qam-2/3
 [ -n "$SYSTEMS" ] && SEG=$(echo "$SYSTEMS" | tr , '\n' | grep -E '^(proposed|deeplab-jscc|fcn-)' | paste -sd, - || true)
