@@ -311,17 +311,21 @@ class Trainer:
         lo, hi = self.tc.snr_range
         return lo + (hi - lo) * torch.rand(self.tc.batch, generator=self.generator, device=self.device)
 
-    def train_step(self) -> dict[str, float]:
-        tc = self.tc
-        batch: dict = {"seg_weight": tc.seg_weight}
-        stride = self.cfg.encoder.stride
+    def next_batch(self) -> dict:
+        """The next training batch of each task the run trains, each sample at its own random SNR."""
+        batch: dict = {"seg_weight": self.tc.seg_weight}
         if self.rec_iter is not None:
-            batch["rec_images"] = pad_to_multiple(next(self.rec_iter).to(self.device), stride)[0]
+            batch["rec_images"] = pad_to_multiple(next(self.rec_iter).to(self.device), self.cfg.encoder.stride)[0]
             batch["rec_snr"] = self._snr()
         if self.seg_iter is not None:
             img, lab = next(self.seg_iter)
             batch["seg_images"], batch["seg_labels"], batch["seg_snr"] = img.to(self.device), lab.to(self.device), \
                 self._snr()
+        return batch
+
+    def train_step(self) -> dict[str, float]:
+        tc = self.tc
+        batch = self.next_batch()
         fading = torch.rand(1, generator=self.generator, device=self.device).item() < tc.fading_prob
         for g in self.opt.param_groups:
             g["lr"] = lr_at(self.step, tc, self.time_progress) * g.get("lr_scale", 1.0)

@@ -9,7 +9,6 @@ import torch
 
 from semcom.train import trainer as train_mod
 from semcom.train.trainer import Trainer, lr_at, parse
-from shared.layers import pad_to_multiple
 from shared.weights import read_config
 
 
@@ -21,12 +20,8 @@ def _args(image_folder, camvid_root, out, *extra):
 
 def _fixed_batch(tr: Trainer) -> dict:
     """One batch of each task drawn before training, at fixed SNRs, to compare the loss on."""
-    batch: dict = {"seg_weight": tr.tc.seg_weight}
-    snr = torch.linspace(*tr.tc.snr_range, tr.tc.batch)
-    batch["rec_images"] = pad_to_multiple(next(tr.rec_iter), tr.cfg.encoder.stride)[0]
-    batch["rec_snr"] = snr
-    img, lab = next(tr.seg_iter)
-    batch["seg_images"], batch["seg_labels"], batch["seg_snr"] = img, lab, snr
+    batch = tr.next_batch()
+    batch["rec_snr"] = batch["seg_snr"] = torch.linspace(*tr.tc.snr_range, tr.tc.batch)
     return batch
 
 
