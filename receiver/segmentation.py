@@ -7,9 +7,14 @@
 
 With the linear path (``EncoderConfig.linear_path``) the receiver also has the linear code's image
 estimate (LMMSE, ``shared.analog``); pixel-unshuffled to the stride of the last upsampling it is fused
-there (concat, 3x3 conv), so the classifier sees the image's own edges, not only the symbol grid.
+there (concat, 3x3 conv), so the classifier sees the image's own edges, not only the symbol grid;
+``SegConfig.image_blocks`` residual blocks then work at that resolution (thin poles, signs and people
+span a position or two of the stride-16 grid, and CamVid's whole-frame mIoU was limited by them).
+They start as the identity (last convolution zero), so they can be added to a trained decoder.
 
-Loss: pixel-wise cross-entropy (eq. 6) with an ignore index for void pixels.
+Loss: pixel-wise cross-entropy (eq. 6) with an ignore index for void pixels, optionally weighted per
+class (``class_balance_weights``: ENet's 1 / ln(1.02 + p_k), Paszke et al. 2016), as street scenes
+are mostly road, sky and buildings and an unweighted loss learns to ignore poles and signs.
 """
 
 from __future__ import annotations
@@ -39,6 +44,15 @@ class SegmentationDecoder(nn.Module):
         self.skip_factor = stride // 4  # the image's pixels per position after the two x2 upsamplings
         self.fuse = nn.Sequential(nn.Conv2d(hid // 2 + 3 * self.skip_factor**2, hid // 2, 3, padding=1),
                                   nn.GELU()) if image_skip else None
+        self.image_blocks = None
+        if image_skip and cfg.image_blocks:
+            # from their own seed, so adding them does not shift the random start of later layers
+            with torch.random.fork_rng(devices=[]):
+                torch.manual_seed(1)
+                self.image_blocks = nn.Sequential(*(ResidualBlock(hid // 2) for _ in range(cfg.image_blocks)))
+            for block in self.image_blocks:
+                nn.init.zeros_(block.body[-1].weight)
+                nn.init.zeros_(block.body[-1].bias)
 
     def forward(self, x: torch.Tensor, image: torch.Tensor | None = None) -> torch.Tensor:
         """x (B, C, h, w) on the symbol grid (+ the linear image estimate (B, 3, h*stride, w*stride) with the
@@ -49,9 +63,22 @@ class SegmentationDecoder(nn.Module):
             if image is None:
                 raise ValueError("this segmentation decoder fuses the linear image estimate: pass it")
             z = self.fuse(torch.cat([z, F.pixel_unshuffle(image - 0.5, self.skip_factor)], dim=1))
+            if self.image_blocks is not None:
+                z = self.image_blocks(z)
         logits = self.classifier(z)  # (B, K, 4h, 4w)
         return F.interpolate(logits, size=size, mode="bilinear", align_corners=False)  # (B, K, H, W)
 
-    def loss(self, logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
-        """Cross-entropy (eq. 6), void pixels ignored; target (B, H, W) long."""
-        return F.cross_entropy(logits, target, ignore_index=self.cfg.ignore_index)
+    def loss(self, logits: torch.Tensor, target: torch.Tensor,
+             class_weight: torch.Tensor | None = None) -> torch.Tensor:
+        """Cross-entropy (eq. 6), void pixels ignored; target (B, H, W) long; class_weight (K,) or None
+        (the mean is then over the weights of the labelled pixels)."""
+        return F.cross_entropy(logits, target, weight=class_weight, ignore_index=self.cfg.ignore_index)
+
+
+def class_balance_weights(pixel_counts: torch.Tensor, c: float = 1.02) -> torch.Tensor:
+    """ENet's class weights from each class's labelled pixels (K,): 1 / ln(c + p_k), p_k its share.
+    Bounded by 1 / ln(c) (about 50) for a class that never occurs; about 3 for one that fills a third."""
+    if pixel_counts.ndim != 1 or pixel_counts.sum() <= 0:
+        raise ValueError("class_balance_weights needs one pixel count per class, not all zero")
+    p = pixel_counts.double() / pixel_counts.double().sum()
+    return (1.0 / torch.log(c + p)).float()

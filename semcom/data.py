@@ -17,7 +17,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from PIL import Image
+from PIL import Image, ImageEnhance
 from torch.utils.data import Dataset
 
 from shared.imageio import open_rgb, to_tensor
@@ -108,17 +108,21 @@ class Kodak(Dataset):
 
 
 class SegmentationPairs(Dataset):
-    """Image/label pairs with optional random crop + flip; labels are class indices."""
+    """Image/label pairs; labels are class indices. For training: a random rescale (0.6 to 1.25) and crop,
+    a left-right flip, and brightness, contrast and saturation each scaled by a random factor in
+    `photometric` (other cameras, other light: the few hundred training frames come from one camera)."""
 
     num_classes: int
     ignore_index: int
 
-    def __init__(self, pairs: list[tuple[Path, Path]], crop: int | None = None, train: bool = False) -> None:
+    def __init__(self, pairs: list[tuple[Path, Path]], crop: int | None = None, train: bool = False,
+                 photometric: tuple[float, float] = (0.75, 1.25)) -> None:
         if not pairs:
             raise FileNotFoundError("no image/label pairs found")
         self.pairs = pairs
         self.crop = crop
         self.train = train
+        self.photometric = photometric
         self._cache: dict[int, tuple[Image.Image, Image.Image]] = {}
 
     def __len__(self) -> int:
@@ -150,9 +154,18 @@ class SegmentationPairs(Dataset):
                 img, lab = img.crop(box), lab.crop(box)
             if rng.random() < 0.5:
                 img, lab = img.transpose(Image.FLIP_LEFT_RIGHT), lab.transpose(Image.FLIP_LEFT_RIGHT)
+            for enhance in (ImageEnhance.Brightness, ImageEnhance.Contrast, ImageEnhance.Color):
+                img = enhance(img).enhance(rng.uniform(*self.photometric))
         # palette PNGs (VOC) hold class indices in the raw pixel values: read them without converting
         labels = torch.from_numpy(np.array(lab, dtype=np.uint8).astype(np.int64))
         return to_tensor(img), labels
+
+    def class_pixel_counts(self) -> torch.Tensor:
+        """Labelled pixels of each class over every label map, at full size, void excluded: (num_classes,)."""
+        counts = np.zeros(256, np.int64)
+        for i in range(len(self)):
+            counts += np.bincount(np.asarray(self._get(i)[1], dtype=np.uint8).ravel(), minlength=256)
+        return torch.from_numpy(counts[: self.num_classes])
 
 
 class CamVid(SegmentationPairs):

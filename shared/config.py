@@ -111,6 +111,9 @@ class SegConfig:
 
     hidden: int = 128
     dropout: float = 0.1
+    # residual blocks after the linear image estimate is fused (stride 4); 0 in checkpoints made before them
+    # (``semcom train --seg-image-blocks`` adds them to one)
+    image_blocks: int = 0
     class_names: tuple[str, ...] = VOC_CLASSES
     ignore_index: int = 255
 
@@ -192,7 +195,7 @@ def _tuples(v: Any) -> Any:
 def paper() -> ModelConfig:
     """Table I of the paper (DiT-XL/2-sized decoder; 21 PASCAL VOC classes)."""
     return ModelConfig(name="paper", encoder=EncoderConfig(linear_path=True, snr_gate=True),
-                       diffusion=DiffusionConfig(log_mse=True))
+                       diffusion=DiffusionConfig(log_mse=True), seg=SegConfig(image_blocks=2))
 
 
 def cpu() -> ModelConfig:
@@ -205,7 +208,7 @@ def cpu() -> ModelConfig:
         dit=DiTConfig(hidden=192, depth=4, heads=4, patch=2, up_channels=(96, 64, 48, 24), refine_channels=16,
                       decoder_channels=96, decoder_blocks=6),
         diffusion=DiffusionConfig(sample_steps=1, log_mse=True),
-        seg=SegConfig(hidden=96, class_names=CAMVID_CLASSES, ignore_index=11),
+        seg=SegConfig(hidden=96, image_blocks=2, class_names=CAMVID_CLASSES, ignore_index=11),
         max_side=2048,
         max_pixels=2048 * 2048,
     )
@@ -221,7 +224,7 @@ def test() -> ModelConfig:
         dit=DiTConfig(hidden=32, depth=2, heads=2, patch=2, up_channels=(16, 16, 8, 8), refine_channels=8,
                       decoder_channels=16, decoder_blocks=1),
         diffusion=DiffusionConfig(timesteps=100, sample_steps=3, log_mse=True),
-        seg=SegConfig(hidden=16, class_names=CAMVID_CLASSES, ignore_index=11),
+        seg=SegConfig(hidden=16, image_blocks=1, class_names=CAMVID_CLASSES, ignore_index=11),
         max_side=1024,
         max_pixels=1024 * 1024,
     )

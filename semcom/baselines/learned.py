@@ -65,7 +65,8 @@ class BaselineSystem(nn.Module):
             else:
                 x = self.model.encode(img, snr)
                 logits = self.model.decode(self._through(x, snr, channel or Channel(), csi, generator), snr)
-            loss = F.cross_entropy(logits, labels, ignore_index=self.ignore_index)
+            loss = F.cross_entropy(logits, labels, weight=batch.get("seg_class_weight"),
+                                   ignore_index=self.ignore_index)
             return {"loss": loss, "seg_loss": loss, "logits": logits}
         img, snr = batch["rec_images"], batch["rec_snr"]
         x = self.model.encode(img, snr)

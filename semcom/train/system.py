@@ -38,7 +38,8 @@ class System(nn.Module):
 
     def forward(self, batch: dict, channel: Channel | None = None, csi: bool = True,
                 generator: torch.Generator | None = None) -> dict[str, torch.Tensor]:
-        """batch: 'rec_images' (B,3,H,W), 'rec_snr' (B,) and/or 'seg_images', 'seg_labels' (B,H,W), 'seg_snr';
+        """batch: 'rec_images' (B,3,H,W), 'rec_snr' (B,) and/or 'seg_images', 'seg_labels' (B,H,W), 'seg_snr'
+        (and optionally 'seg_class_weight' (K,));
         channel: the batch's channel (default AWGN)."""
         channel = channel or Channel()
         out: dict[str, torch.Tensor] = {}
@@ -56,7 +57,7 @@ class System(nn.Module):
             img, snr = batch["seg_images"], batch["seg_snr"]
             _, _, received = self.through_channel(img, SEGMENTATION, snr, channel, csi, generator)
             logits = self.receiver.segment_logits(received)
-            seg = self.receiver.segmentation.loss(logits, batch["seg_labels"])
+            seg = self.receiver.segmentation.loss(logits, batch["seg_labels"], batch.get("seg_class_weight"))
             out.update(seg_loss=seg, logits=logits)
             total = total + batch.get("seg_weight", 1.0) * seg
         out["loss"] = total

@@ -33,6 +33,7 @@ import torch.distributed as dist
 from safetensors.torch import load_file
 from torch.utils.data import DataLoader, DistributedSampler
 
+from receiver.segmentation import class_balance_weights
 from semcom.data import ImageFolder, Kodak, segmentation_dataset
 from semcom.eval.quality import (
     chain_reconstructor,
@@ -93,6 +94,8 @@ class TrainConfig:
     channel_params: tuple[tuple[str, float], ...] = ()  # its parameters (e.g. k_factor for rician)
     freeze: tuple[str, ...] = ()  # parameter-name prefixes kept fixed (e.g. receiver.analog)
     snr_gate: bool = False  # add the encoder's SNR gate (at its identity start) to an --init checkpoint without one
+    seg_class_weights: str = "enet"  # "enet": class-balanced segmentation loss (weights from the training labels)
+    seg_image_blocks: int = 0  # add this many image-resolution blocks to an --init checkpoint's segmentation decoder
 
 
 def clock() -> float:
@@ -229,6 +232,15 @@ class Trainer:
                                  "code; this checkpoint has no linear path")
             cfg = cfg.replace(**{"encoder.snr_gate": True})
             added = ("transmitter.encoder.snr_gate",)
+        if tc.seg_image_blocks and cfg.seg.image_blocks != tc.seg_image_blocks:
+            if not cfg.encoder.linear_path:
+                raise SystemExit("semcom train: --seg-image-blocks work on the linear image estimate the segmentation "
+                                 "decoder fuses; this checkpoint has no linear path")
+            if cfg.seg.image_blocks:
+                raise SystemExit(f"semcom train: this checkpoint's segmentation decoder has {cfg.seg.image_blocks} "
+                                 f"image blocks already; --seg-image-blocks adds them to one without")
+            cfg = cfg.replace(**{"seg.image_blocks": tc.seg_image_blocks})
+            added += ("receiver.segmentation.image_blocks",)
         self.cfg: ModelConfig = cfg
         fresh = resume_from is None and not tc.init  # --init-partial still starts the linear path from the fit
         pca = starting_pca(cfg, tc.pca) if fresh else None
@@ -291,6 +303,7 @@ class Trainer:
     def _build_data(self) -> None:
         tc = self.tc
         self.rec_iter = self.seg_iter = None
+        self.seg_class_weight: torch.Tensor | None = None
         if tc.task in ("joint", "reconstruction"):
             if not tc.rec_data:
                 raise SystemExit("semcom train: --data (images for reconstruction) is required for this task")
@@ -304,6 +317,12 @@ class Trainer:
                                  f"{seg.ignore_index}) but preset {self.cfg.name} expects "
                                  f"{self.cfg.seg.num_classes} (void {self.cfg.seg.ignore_index})")
             self.seg_iter = _infinite(*self._loader(seg))
+            if tc.seg_class_weights == "enet":
+                self.seg_class_weight = class_balance_weights(seg.class_pixel_counts()).to(self.device)
+                if self.rank == 0:
+                    print("segmentation class weights (ENet, from the training labels): "
+                          + " ".join(f"{n} {w:.2f}" for n, w in zip(self.cfg.seg.class_names,
+                                                                     self.seg_class_weight.tolist())), file=sys.stderr)
             self.seg_val = segmentation_dataset(tc.seg_data, "val")
         self.rec_val = Kodak(tc.val_rec) if tc.val_rec else None
 
@@ -321,6 +340,8 @@ class Trainer:
             img, lab = next(self.seg_iter)
             batch["seg_images"], batch["seg_labels"], batch["seg_snr"] = img.to(self.device), lab.to(self.device), \
                 self._snr()
+            if self.seg_class_weight is not None:
+                batch["seg_class_weight"] = self.seg_class_weight
         return batch
 
     def train_step(self) -> dict[str, float]:
@@ -486,6 +507,12 @@ def parse(argv: list[str] | None) -> TrainConfig:
     p.add_argument("--snr-gate", action="store_true",
                    help="give an --init checkpoint made before the encoder's SNR gate one (starting as the plain "
                         "gate, so the first step is that checkpoint's model)")
+    p.add_argument("--seg-image-blocks", type=int, default=0, metavar="N",
+                   help="give an --init checkpoint's segmentation decoder N residual blocks at the fused image "
+                        "estimate's resolution (starting as the identity: the first step is that checkpoint's model)")
+    p.add_argument("--seg-class-weights", choices=["enet", "none"], default="enet",
+                   help="segmentation loss: enet weights each class by 1/ln(1.02 + its share of the training "
+                        "labels' pixels (rare classes such as poles and signs count); none = plain cross-entropy")
     p.add_argument("--cbr", help="override the preset's CBR, e.g. 1/32")
     p.add_argument("--workers", type=int, default=0)
     p.add_argument("--device")
@@ -500,6 +527,8 @@ def parse(argv: list[str] | None) -> TrainConfig:
     p.add_argument("--dist-backend", choices=["auto", "nccl", "gloo"], default="auto",
                    help="under torchrun: auto = NCCL on GPUs, gloo on CPU (gloo also runs several ranks on one GPU)")
     a = p.parse_args(argv)
+    if a.seg_image_blocks < 0:
+        p.error("--seg-image-blocks must be 0 or more")
     if a.time_limit is not None and a.time_limit <= 0:
         p.error("--time-limit must be a positive number of seconds")
     lo, hi = (float(v) for v in a.snr_range.split(":"))
@@ -519,7 +548,7 @@ def parse(argv: list[str] | None) -> TrainConfig:
         workers=a.workers, device=a.device, system=a.system, time_limit=a.time_limit,
         dist_backend=a.dist_backend, pca=a.pca, linear_lr_scale=a.linear_lr_scale, init_partial=a.init_partial,
         fading=a.fading, channel_params=fading.params, freeze=tuple(a.freeze),
-        snr_gate=a.snr_gate)
+        snr_gate=a.snr_gate, seg_class_weights=a.seg_class_weights, seg_image_blocks=a.seg_image_blocks)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -1,3 +1,6 @@
+import dataclasses
+import math
+
 import pytest
 import torch
 
@@ -59,6 +62,46 @@ def test_segmentation_label_map(rx, test_cfg):
     labels = rx.decode(_received(test_cfg), torch.tensor([10.0]), SEGMENTATION, (100, 70))
     assert labels.shape == (1, 100, 70) and labels.dtype == torch.long
     assert 0 <= labels.min() and labels.max() < test_cfg.seg.num_classes
+
+
+def test_segmentation_image_blocks_start_as_the_identity(test_cfg):
+    """Image-resolution blocks added to a decoder without them: the same logits until training moves them."""
+    from receiver.segmentation import SegmentationDecoder
+
+    cfg = test_cfg.seg
+    torch.manual_seed(3)
+    plain = SegmentationDecoder(dataclasses.replace(cfg, image_blocks=0), 20, 16, image_skip=True).eval()
+    blocks = SegmentationDecoder(dataclasses.replace(cfg, image_blocks=2), 20, 16, image_skip=True).eval()
+    assert len(blocks.image_blocks) == 2 and plain.image_blocks is None
+    missing = blocks.load_state_dict(plain.state_dict(), strict=False).missing_keys
+    assert missing and all(k.startswith("image_blocks.") for k in missing)
+    x, image = torch.randn(2, 20, 3, 4), torch.rand(2, 3, 48, 64)
+    with torch.no_grad():
+        torch.testing.assert_close(blocks(x, image), plain(x, image))
+        blocks.image_blocks[0].body[-1].weight.normal_()  # once trained they change the logits
+        assert not torch.allclose(blocks(x, image), plain(x, image))
+
+
+def test_class_balance_weights_favour_rare_classes_and_weight_the_loss(test_cfg):
+    from receiver.segmentation import SegmentationDecoder, class_balance_weights
+
+    w = class_balance_weights(torch.tensor([600, 300, 100, 0]))
+    assert w.tolist() == sorted(w.tolist()) and w[-1] == pytest.approx(1 / math.log(1.02))
+    assert w[0] == pytest.approx(1 / math.log(1.02 + 0.6))
+    for bad in (torch.zeros(4), torch.ones(2, 2)):
+        with pytest.raises(ValueError, match="one pixel count per class"):
+            class_balance_weights(bad)
+    dec = SegmentationDecoder(test_cfg.seg, 20, 16)
+    k, void = test_cfg.seg.num_classes, test_cfg.seg.ignore_index
+    logits = torch.randn(2, k, 4, 5)
+    target = torch.randint(0, k, (2, 4, 5))
+    target[0, 0] = void
+    weight = torch.rand(k) + 0.5
+    nll = -logits.log_softmax(1).gather(1, target.clamp(max=k - 1)[:, None])[:, 0]  # (B, H, W)
+    labelled = target != void
+    wt = weight[target.clamp(max=k - 1)] * labelled
+    assert float(dec.loss(logits, target, weight)) == pytest.approx(float((wt * nll).sum() / wt.sum()), rel=1e-5)
+    assert float(dec.loss(logits, target)) == pytest.approx(float(nll[labelled].mean()), rel=1e-5)
 
 
 def test_training_losses_backprop(test_cfg):

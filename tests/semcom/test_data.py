@@ -48,6 +48,22 @@ def test_camvid_layout(camvid_root):
     assert isinstance(segmentation_dataset(camvid_root, "train"), CamVid)
 
 
+def test_camvid_class_pixel_counts_and_photometric_jitter(camvid_root):
+    ds = CamVid(camvid_root, "train")
+    expect = torch.zeros(11, dtype=torch.long)
+    for i in range(len(ds)):
+        lab = CamVid(camvid_root, "train", train=False)[i][1]
+        expect += torch.bincount(lab.flatten(), minlength=12)[:11]  # void (11) not counted
+    assert torch.equal(ds.class_pixel_counts(), expect) and expect.sum() > 0
+    # the jitter moves the colours and never the labels or the geometry
+    steady = CamVid(camvid_root, "train", crop=48)
+    steady.photometric = (1.0, 1.0)
+    for i in range(len(ds)):
+        (a, la), (b, lb) = CamVid(camvid_root, "train", crop=48)[i], steady[i]
+        assert torch.equal(la, lb) and a.shape == b.shape and 0 <= a.min() and a.max() <= 1
+    assert not torch.equal(CamVid(camvid_root, "train", crop=48)[0][0], steady[0][0])
+
+
 def test_voc_layout_reads_palette_indices(voc_root):
     ds = segmentation_dataset(voc_root, "train")
     assert isinstance(ds, VOCSegmentation) and len(ds) == 2

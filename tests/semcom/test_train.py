@@ -261,3 +261,39 @@ def test_snr_gate_is_added_to_a_checkpoint_without_one(image_folder, camvid_root
     assert moved and all(n.startswith(gated) for n in moved)
     tr.save(0.0)
     assert read_config(tmp_path / "new")[0].encoder.snr_gate
+
+
+def test_segmentation_class_weights_and_added_image_blocks(image_folder, camvid_root, tmp_path, capsys):
+    """--seg-class-weights enet (the default) weights the loss from the training labels; --seg-image-blocks
+    gives an older checkpoint's segmentation decoder its image blocks at their identity start."""
+    from semcom.data import CamVid
+    from semcom.train.system import System
+    from shared.config import get_preset
+    from shared.weights import save_checkpoint
+
+    old_cfg = get_preset("test").replace(**{"seg.image_blocks": 0})  # made before the blocks existed
+    torch.manual_seed(4)
+    old = System(old_cfg)
+    save_checkpoint(tmp_path / "old", old_cfg, {"transmitter": old.transmitter, "receiver": old.receiver})
+    tr = Trainer(parse(_args(image_folder, camvid_root, tmp_path / "new", "--steps", "2", "--task", "segmentation",
+                             "--init", str(tmp_path / "old"), "--seg-image-blocks", "2")))
+    assert tr.cfg.seg.image_blocks == 2 and len(tr.system.receiver.segmentation.image_blocks) == 2
+    counts = CamVid(camvid_root, "train").class_pixel_counts()
+    batch = tr.next_batch()
+    assert batch["seg_class_weight"].argmax() == counts.argmin()  # the rarest class weighs most
+    assert "segmentation class weights (ENet" in capsys.readouterr().err
+    old.eval(), tr.system.eval()
+    batch["seg_snr"] = torch.full_like(batch["seg_snr"], 10.0)
+    with torch.no_grad():
+        a = old(batch, generator=torch.Generator().manual_seed(0))["logits"]
+        b = tr.system(batch, generator=torch.Generator().manual_seed(0))["logits"]
+    torch.testing.assert_close(a, b)
+    tr.train_step()
+    tr.save(0.0)
+    assert read_config(tmp_path / "new")[0].seg.image_blocks == 2
+    with pytest.raises(SystemExit, match="has 2 image blocks already"):
+        Trainer(parse(_args(image_folder, camvid_root, tmp_path / "again", "--steps", "1", "--task", "segmentation",
+                            "--init", str(tmp_path / "new"), "--seg-image-blocks", "1")))
+    plain = Trainer(parse(_args(image_folder, camvid_root, tmp_path / "plain", "--steps", "1", "--task",
+                                "segmentation", "--seg-class-weights", "none")))
+    assert "seg_class_weight" not in plain.next_batch()
