@@ -32,4 +32,5 @@ python3 scripts/results_table.py --curves $R | tee $R/TABLES.md
 P=$(python3 -c "import matplotlib.cbook as c; print(c.get_sample_data('grace_hopper.jpg', asfileobj=False))")
 mkdir -p /tmp/semcom-public && cp "$P" /tmp/semcom-public/
 semcom eval --task reconstruction --systems proposed,deepjscc,adjscc,witt,linear,jpeg-16qam-1/2,capacity-avif \
-  --data /tmp/semcom-public --snr 7 --examples 1 --example-snr 7 --out $R/public
+  --data /tmp/semcom-public --snr $SNR --examples 1 --example-snr 7 --out $R/public  # the same SNRs, so its
+  # noiseless point is decoded at the highest one like every other table's (at 7 dB alone it was told 7 dB)

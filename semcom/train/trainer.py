@@ -96,6 +96,7 @@ class TrainConfig:
     snr_gate: bool = False  # add the encoder's SNR gate (at its identity start) to an --init checkpoint without one
     seg_class_weights: str = "enet"  # "enet": class-balanced segmentation loss (weights from the training labels)
     seg_image_blocks: int = 0  # add this many image-resolution blocks to an --init checkpoint's segmentation decoder
+    grow_refiner: int = 0  # append this many residual blocks (identity start) to an --init checkpoint's refiner
 
 
 def clock() -> float:
@@ -241,6 +242,13 @@ class Trainer:
                                  f"image blocks already; --seg-image-blocks adds them to one without")
             cfg = cfg.replace(**{"seg.image_blocks": tc.seg_image_blocks})
             added += ("receiver.segmentation.image_blocks",)
+        grown = range(cfg.dit.decoder_blocks, cfg.dit.decoder_blocks + tc.grow_refiner)
+        if tc.grow_refiner:
+            if resume_from is not None or not tc.init or not cfg.encoder.linear_path:
+                raise SystemExit("semcom train: --grow-refiner appends blocks to the refiner of an --init checkpoint "
+                                 "with the linear path (not with --resume)")
+            cfg = cfg.replace(**{"dit.decoder_blocks": grown.stop})
+            added += tuple(f"receiver.reconstruction.synthesis.blocks.{i}." for i in grown)
         self.cfg: ModelConfig = cfg
         fresh = resume_from is None and not tc.init  # --init-partial still starts the linear path from the fit
         pca = starting_pca(cfg, tc.pca) if fresh else None
@@ -252,6 +260,10 @@ class Trainer:
         if resume_from is not None or tc.init:
             load_checkpoint(resume_from or tc.init, {"transmitter": self.system.transmitter,
                                                      "receiver": self.system.receiver}, new=added)
+            with torch.no_grad():  # appended blocks start as the identity: the first step is the checkpoint's model
+                for i in grown:
+                    last = self.system.receiver.reconstruction.synthesis.blocks[i].body[-1]
+                    last.weight.zero_(), last.bias.zero_()
         elif tc.init_partial:
             self._load_partial(tc.init_partial)
         self._freeze(("transmitter",) * tc.freeze_transmitter + tuple(tc.freeze))
@@ -510,6 +522,9 @@ def parse(argv: list[str] | None) -> TrainConfig:
     p.add_argument("--seg-image-blocks", type=int, default=0, metavar="N",
                    help="give an --init checkpoint's segmentation decoder N residual blocks at the fused image "
                         "estimate's resolution (starting as the identity: the first step is that checkpoint's model)")
+    p.add_argument("--grow-refiner", type=int, default=0, metavar="N",
+                   help="append N residual blocks to an --init checkpoint's reconstruction refiner (stride 4, with "
+                        "the linear path), starting as the identity: more decoder capacity without starting over")
     p.add_argument("--seg-class-weights", choices=["enet", "none"], default="enet",
                    help="segmentation loss: enet weights each class by 1/ln(1.02 + its share of the training "
                         "labels' pixels (rare classes such as poles and signs count); none = plain cross-entropy")
@@ -527,8 +542,8 @@ def parse(argv: list[str] | None) -> TrainConfig:
     p.add_argument("--dist-backend", choices=["auto", "nccl", "gloo"], default="auto",
                    help="under torchrun: auto = NCCL on GPUs, gloo on CPU (gloo also runs several ranks on one GPU)")
     a = p.parse_args(argv)
-    if a.seg_image_blocks < 0:
-        p.error("--seg-image-blocks must be 0 or more")
+    if a.seg_image_blocks < 0 or a.grow_refiner < 0:
+        p.error("--seg-image-blocks and --grow-refiner take 0 or more blocks")
     if a.time_limit is not None and a.time_limit <= 0:
         p.error("--time-limit must be a positive number of seconds")
     lo, hi = (float(v) for v in a.snr_range.split(":"))
@@ -548,7 +563,8 @@ def parse(argv: list[str] | None) -> TrainConfig:
         workers=a.workers, device=a.device, system=a.system, time_limit=a.time_limit,
         dist_backend=a.dist_backend, pca=a.pca, linear_lr_scale=a.linear_lr_scale, init_partial=a.init_partial,
         fading=a.fading, channel_params=fading.params, freeze=tuple(a.freeze),
-        snr_gate=a.snr_gate, seg_class_weights=a.seg_class_weights, seg_image_blocks=a.seg_image_blocks)
+        snr_gate=a.snr_gate, seg_class_weights=a.seg_class_weights, seg_image_blocks=a.seg_image_blocks,
+        grow_refiner=a.grow_refiner)
 
 
 def main(argv: list[str] | None = None) -> int:

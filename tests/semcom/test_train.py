@@ -297,3 +297,31 @@ def test_segmentation_class_weights_and_added_image_blocks(image_folder, camvid_
     plain = Trainer(parse(_args(image_folder, camvid_root, tmp_path / "plain", "--steps", "1", "--task",
                                 "segmentation", "--seg-class-weights", "none")))
     assert "seg_class_weight" not in plain.next_batch()
+
+
+def test_grow_refiner_appends_identity_blocks(image_folder, camvid_root, tmp_path):
+    """--grow-refiner: the checkpoint's reconstruction exactly at the start, then the new blocks learn."""
+    first = tmp_path / "a"
+    trained = Trainer(parse(_args(image_folder, camvid_root, first, "--steps", "1")))
+    with torch.no_grad():  # a refiner that has opened its gates (a fresh one is exactly the linear code)
+        trained.system.receiver.reconstruction.synthesis.gates.fill_(0.5)
+    trained.save(0.0)
+    old = Trainer(parse(_args(image_folder, camvid_root, tmp_path / "x", "--steps", "1", "--init", str(first))))
+    tr = Trainer(parse(_args(image_folder, camvid_root, tmp_path / "b", "--steps", "2", "--task", "reconstruction",
+                             "--init", str(first), "--grow-refiner", "2")))
+    n = old.cfg.dit.decoder_blocks
+    assert tr.cfg.dit.decoder_blocks == n + 2 and len(tr.system.receiver.reconstruction.synthesis.blocks) == n + 2
+    batch = tr.next_batch()
+    batch["rec_snr"] = torch.full_like(batch["rec_snr"], 10.0)
+    old.system.eval(), tr.system.eval()
+    with torch.no_grad():
+        a = old.system(batch, generator=torch.Generator().manual_seed(0))["recon"]
+        b = tr.system(batch, generator=torch.Generator().manual_seed(0))["recon"]
+    torch.testing.assert_close(a, b)
+    new = tr.system.receiver.reconstruction.synthesis.blocks[n].body[-1].weight
+    tr.train_step()
+    assert new.abs().sum() > 0
+    tr.save(0.0)
+    assert read_config(tmp_path / "b")[0].dit.decoder_blocks == n + 2
+    with pytest.raises(SystemExit, match="--grow-refiner appends blocks"):
+        Trainer(parse(_args(image_folder, camvid_root, tmp_path / "c", "--steps", "1", "--grow-refiner", "1")))
