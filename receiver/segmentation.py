@@ -49,10 +49,8 @@ class SegmentationDecoder(nn.Module):
             # from their own seed, so adding them does not shift the random start of later layers
             with torch.random.fork_rng(devices=[]):
                 torch.manual_seed(1)
-                self.image_blocks = nn.Sequential(*(ResidualBlock(hid // 2) for _ in range(cfg.image_blocks)))
-            for block in self.image_blocks:
-                nn.init.zeros_(block.body[-1].weight)
-                nn.init.zeros_(block.body[-1].bias)
+                self.image_blocks = nn.Sequential(*(ResidualBlock(hid // 2).start_as_identity()
+                                                    for _ in range(cfg.image_blocks)))
 
     def forward(self, x: torch.Tensor, image: torch.Tensor | None = None) -> torch.Tensor:
         """x (B, C, h, w) on the symbol grid (+ the linear image estimate (B, 3, h*stride, w*stride) with the

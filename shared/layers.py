@@ -24,6 +24,14 @@ class ResidualBlock(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return x + self.body(x)  # (B, C, H, W)
 
+    @torch.no_grad()
+    def start_as_identity(self) -> "ResidualBlock":
+        """Zeroes the last convolution: the block passes its input through until training moves it (for
+        blocks added to a trained network)."""
+        nn.init.zeros_(self.body[-1].weight)
+        nn.init.zeros_(self.body[-1].bias)
+        return self
+
 
 def _groups(channels: int, groups: int) -> int:
     while channels % groups:

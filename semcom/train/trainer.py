@@ -260,10 +260,8 @@ class Trainer:
         if resume_from is not None or tc.init:
             load_checkpoint(resume_from or tc.init, {"transmitter": self.system.transmitter,
                                                      "receiver": self.system.receiver}, new=added)
-            with torch.no_grad():  # appended blocks start as the identity: the first step is the checkpoint's model
-                for i in grown:
-                    last = self.system.receiver.reconstruction.synthesis.blocks[i].body[-1]
-                    last.weight.zero_(), last.bias.zero_()
+            for i in grown:  # appended blocks start as the identity: the first step is the checkpoint's model
+                self.system.receiver.reconstruction.synthesis.blocks[i].start_as_identity()
         elif tc.init_partial:
             self._load_partial(tc.init_partial)
         self._freeze(("transmitter",) * tc.freeze_transmitter + tuple(tc.freeze))
