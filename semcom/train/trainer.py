@@ -238,8 +238,8 @@ class Trainer:
                 raise SystemExit("semcom train: --seg-image-blocks work on the linear image estimate the segmentation "
                                  "decoder fuses; this checkpoint has no linear path")
             if cfg.seg.image_blocks:
-                raise SystemExit(f"semcom train: this checkpoint's segmentation decoder has {cfg.seg.image_blocks} "
-                                 f"image blocks already; --seg-image-blocks adds them to one without")
+                raise SystemExit(f"semcom train: this model's segmentation decoder has {cfg.seg.image_blocks} "
+                                 f"image blocks already; --seg-image-blocks adds them to an --init checkpoint without")
             cfg = cfg.replace(**{"seg.image_blocks": tc.seg_image_blocks})
             added += ("receiver.segmentation.image_blocks",)
         grown = range(cfg.dit.decoder_blocks, cfg.dit.decoder_blocks + tc.grow_refiner)
