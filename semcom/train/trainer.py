@@ -12,7 +12,8 @@ shared transmitter.
 Runs single-process on CPU or GPU, or under ``torchrun --nproc_per_node=N`` (DDP;
 NCCL on GPUs, gloo on CPU). Checkpoints: model.safetensors + config.json (preset,
 classes, CBR, data, steps, git commit), optimizer.safetensors + train_state.json
-for --resume. Nothing is pickled.
+for --resume. With ``--ema DECAY`` model.safetensors holds an exponential moving average of
+the weights (semcom/train/ema.py) and raw/ the weights the optimiser moves. Nothing is pickled.
 """
 
 from __future__ import annotations
@@ -41,6 +42,7 @@ from semcom.eval.quality import (
     reconstruction_quality,
     segmentation_quality,
 )
+from semcom.train.ema import WeightEMA
 from semcom.train.system import System
 from shared.channel import Channel, ChannelSpec, model_names
 from shared.channel_flags import add_param_flags, params_of
@@ -49,7 +51,17 @@ from shared.devices import pick_device
 from shared.layers import pad_to_multiple
 from shared.metrics import ConfusionMatrix
 from shared.provenance import git_commit
-from shared.weights import load_checkpoint, read_config, save_checkpoint, save_tensors, starting_pca
+from shared.weights import (
+    CONFIG_FILE,
+    load_checkpoint,
+    load_modules,
+    read_config,
+    save_checkpoint,
+    save_tensors,
+    starting_pca,
+)
+
+RAW_DIR = "raw"  # with --ema: the raw weights beside the averaged checkpoint, for --resume
 
 TASKS = ("joint", "reconstruction", "segmentation")
 
@@ -97,6 +109,7 @@ class TrainConfig:
     seg_class_weights: str = "enet"  # "enet": class-balanced segmentation loss (weights from the training labels)
     seg_image_blocks: int = 0  # add this many image-resolution blocks to an --init checkpoint's segmentation decoder
     grow_refiner: int = 0  # append this many residual blocks (identity start) to an --init checkpoint's refiner
+    ema: float = 0.0  # decay of the weights' exponential moving average the checkpoints hold (0: the raw weights)
 
 
 def clock() -> float:
@@ -180,16 +193,32 @@ class Trainer:
         self.step = 0
         self.time_progress = 0.0
         self.history: list[dict] = []
+        ema_updates = 0
         if resume_from is not None:
             load_optimizer(resume_from, self.opt)
             state = json.loads((resume_from / "train_state.json").read_text())
             self.step, self.history = state["step"], state.get("history", [])
+            ema_updates = state.get("ema_updates", 0)
+        # with --ema the model now holds the average (a checkpoint's model.safetensors); on --resume the
+        # optimisation continues from the raw weights saved beside it
+        self.ema = WeightEMA(self.system, tc.ema, ema_updates) if tc.ema else None
+        if self.ema is not None and resume_from is not None and (resume_from / RAW_DIR / CONFIG_FILE).exists():
+            self._load_weights(resume_from / RAW_DIR)
         self.model: torch.nn.Module = self.system
         if self.distributed:
             self.model = torch.nn.parallel.DistributedDataParallel(
                 self.system, device_ids=[self.device.index] if self.device.type == "cuda" else None,
                 find_unused_parameters=tc.task != "joint")
         self._build_data()
+
+    def _modules(self) -> dict[str, torch.nn.Module]:
+        """What a checkpoint of this run holds, by name (shared.weights' format)."""
+        if self.tc.system != "proposed":
+            return {"model": self.system.model}
+        return {"transmitter": self.system.transmitter, "receiver": self.system.receiver}
+
+    def _load_weights(self, directory: Path) -> None:
+        load_modules(directory, self._modules())
 
     def _param_groups(self) -> list[dict]:
         """The linear analog code (its projection, LMMSE priors and synthesis) moves at `linear_lr_scale` of the
@@ -367,6 +396,8 @@ class Trainer:
         out["loss"].backward()
         torch.nn.utils.clip_grad_norm_(self.system.parameters(), 1.0)
         self.opt.step()
+        if self.ema is not None:
+            self.ema.update()
         self.step += 1
         stats = {"loss": float(out["loss"].detach())}
         if "image_mse" in out:
@@ -407,23 +438,40 @@ class Trainer:
     def save(self, started: float) -> None:
         if self.rank != 0:
             return
+        if self.ema is None:
+            self._save_model(self.out, started)
+        else:
+            self._save_model(self.out / RAW_DIR, started)  # what --resume continues from
+            with self.ema.swapped():
+                self._save_model(self.out, started)
+        save_optimizer(self.out, self.opt)
+        state = {"step": self.step, "history": self.history}
+        if self.ema is not None:
+            state["ema_updates"] = self.ema.updates
+        (self.out / "train_state.json").write_text(json.dumps(state, indent=1))
+
+    def _save_model(self, directory: Path, started: float) -> None:
         meta = {"task": self.tc.task, "steps": self.step,
                 "train_data": {"reconstruction": list(self.tc.rec_data), "segmentation": self.tc.seg_data},
                 "cbr": self.cfg.encoder.cbr, "classes": list(self.cfg.seg.class_names),
                 "git_commit": git_commit(), "train_seconds_this_run": round(clock() - started, 1),
                 "command": "semcom train " + " ".join(sys.argv[2:] if sys.argv[1:2] == ["train"] else sys.argv[1:])}
+        if self.ema is not None:
+            meta["ema"] = {"decay": self.ema.decay, "updates": self.ema.updates,
+                           "weights": "raw" if directory.name == RAW_DIR else "average"}
         if self.tc.system != "proposed":
-            self.system.save(self.out, meta)
+            self.system.save(directory, meta)
         else:
-            save_checkpoint(self.out, self.cfg, {"transmitter": self.system.transmitter,
-                                                 "receiver": self.system.receiver}, meta)
-        save_optimizer(self.out, self.opt)
-        (self.out / "train_state.json").write_text(json.dumps({"step": self.step, "history": self.history}, indent=1))
+            save_checkpoint(directory, self.cfg, self._modules(), meta)
 
     def _validate_and_log(self, running: dict[str, float], started: float, bar) -> None:
         if self.rank != 0:
             return
-        val = self.validate()
+        if self.ema is None:
+            val = self.validate()
+        else:
+            with self.ema.swapped():  # the weights a checkpoint holds
+                val = self.validate()
         val.update({f"train_{k}": round(v, 4) for k, v in running.items()}, elapsed_s=round(clock() - started, 1))
         self.history.append(val)
         bar.write(json.dumps(val))
@@ -539,7 +587,13 @@ def parse(argv: list[str] | None) -> TrainConfig:
                         "--lr; 0 keeps the fitted code fixed")
     p.add_argument("--dist-backend", choices=["auto", "nccl", "gloo"], default="auto",
                    help="under torchrun: auto = NCCL on GPUs, gloo on CPU (gloo also runs several ranks on one GPU)")
+    p.add_argument("--ema", type=float, default=0.0, metavar="DECAY",
+                   help="checkpoints hold an exponential moving average of the weights with this decay (e.g. 0.999; "
+                        "warmed up as min(DECAY, (1+n)/(10+n)) after n steps), the raw weights beside it in raw/ for "
+                        "--resume; 0 (default) saves the raw weights")
     a = p.parse_args(argv)
+    if not 0.0 <= a.ema < 1.0:
+        p.error("--ema takes a decay in [0, 1), e.g. 0.999 (0: no average)")
     if a.seg_image_blocks < 0 or a.grow_refiner < 0:
         p.error("--seg-image-blocks and --grow-refiner take 0 or more blocks")
     if a.time_limit is not None and a.time_limit <= 0:
@@ -562,7 +616,7 @@ def parse(argv: list[str] | None) -> TrainConfig:
         dist_backend=a.dist_backend, pca=a.pca, linear_lr_scale=a.linear_lr_scale, init_partial=a.init_partial,
         fading=a.fading, channel_params=fading.params, freeze=tuple(a.freeze),
         snr_gate=a.snr_gate, seg_class_weights=a.seg_class_weights, seg_image_blocks=a.seg_image_blocks,
-        grow_refiner=a.grow_refiner)
+        grow_refiner=a.grow_refiner, ema=a.ema)
 
 
 def main(argv: list[str] | None = None) -> int:

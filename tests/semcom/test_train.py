@@ -325,3 +325,59 @@ def test_grow_refiner_appends_identity_blocks(image_folder, camvid_root, tmp_pat
     assert read_config(tmp_path / "b")[0].dit.decoder_blocks == n + 2
     with pytest.raises(SystemExit, match="--grow-refiner appends blocks"):
         Trainer(parse(_args(image_folder, camvid_root, tmp_path / "c", "--steps", "1", "--grow-refiner", "1")))
+
+
+def test_weight_ema_warms_up_averages_and_swaps():
+    from semcom.train.ema import WeightEMA
+
+    model = torch.nn.Linear(2, 1)
+    frozen = torch.nn.Parameter(torch.ones(1), requires_grad=False)
+    model.register_parameter("frozen", frozen)
+    with torch.no_grad():
+        model.weight.fill_(0.0)
+    ema = WeightEMA(model, 0.99)
+    assert len(ema.params) == 2  # weight and bias; the frozen parameter cannot move
+    assert ema.rate() == pytest.approx(0.1)  # (1 + 0) / (10 + 0): a fresh average follows the weights closely
+    with torch.no_grad():
+        model.weight.fill_(1.0)
+    ema.update()
+    torch.testing.assert_close(ema.shadow[0], torch.full((1, 2), 0.9))  # 0 + (1 - 0.1) * (1 - 0)
+    assert ema.updates == 1 and WeightEMA(model, 0.99, updates=10_000).rate() == 0.99
+    with ema.swapped():
+        torch.testing.assert_close(model.weight.detach(), torch.full((1, 2), 0.9))
+    torch.testing.assert_close(model.weight.detach(), torch.ones(1, 2))  # its own weights again
+    with pytest.raises(ValueError, match="decay"):
+        WeightEMA(model, 1.0)
+
+
+def test_ema_checkpoint_holds_the_average_and_resume_continues_the_raw_weights(image_folder, camvid_root, tmp_path,
+                                                                               capsys):
+    from safetensors.torch import load_file
+
+    out = tmp_path / "ema"
+    tr = Trainer(parse(_args(image_folder, camvid_root, out, "--steps", "3", "--task", "reconstruction",
+                             "--ema", "0.9")))
+    for _ in range(3):
+        tr.train_step()
+    tr.save(0.0)
+    named = dict(tr.system.named_parameters())
+    trained = [n for n, p in named.items() if p.requires_grad]
+    avg, raw = load_file(str(out / "model.safetensors")), load_file(str(out / "raw" / "model.safetensors"))
+    shadow = dict(zip((n for n, p in named.items() if p.requires_grad), tr.ema.shadow))
+    moved = [n for n in trained if not torch.equal(raw[n], avg[n])]
+    assert moved  # the average is not the last weights
+    for n in trained:
+        assert torch.equal(raw[n], named[n].detach()) and torch.equal(avg[n], shadow[n])
+    _, doc = read_config(out)
+    assert doc["meta"]["ema"] == {"decay": 0.9, "updates": 3, "weights": "average"}
+    assert read_config(out / "raw")[1]["meta"]["ema"]["weights"] == "raw"
+    # --resume: the optimiser continues from the raw weights, the average from the checkpoint
+    tr2 = Trainer(parse(_args(image_folder, camvid_root, out, "--steps", "4", "--task", "reconstruction",
+                              "--ema", "0.9", "--resume")))
+    named2 = dict(tr2.system.named_parameters())
+    assert tr2.step == 3 and tr2.ema.updates == 3
+    for n, s in zip((n for n, p in named2.items() if p.requires_grad), tr2.ema.shadow):
+        assert torch.equal(named2[n].detach(), raw[n]) and torch.equal(s, avg[n])
+    with pytest.raises(SystemExit):
+        parse(_args(image_folder, camvid_root, out, "--ema", "1"))
+    assert "--ema takes a decay in [0, 1)" in capsys.readouterr().err
