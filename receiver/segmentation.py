@@ -2,8 +2,13 @@
 
 ::
 
-    concat(y_grid, f~_S) (B,*,h,w) -> conv3x3 -> residual block -> residual block -> dropout
-        -> [conv3x3, x2 upsample] x 2 -> 1x1 conv -> class logits (B,K,4h,4w) -> bilinear to (B,K,H,W)
+    concat(y_grid, f~_S) (B,*,h,w) -> conv3x3 -> residual block -> residual block -> [pyramid pooling]
+        -> dropout -> [conv3x3, x2 upsample] x 2 -> 1x1 conv -> class logits (B,K,4h,4w) -> bilinear to (B,K,H,W)
+
+``SegConfig.context_bins`` adds PSPNet's pyramid pooling module (Zhao et al. 2017) on the symbol grid: the
+features average-pooled to 1x1, 2x2, 3x3, 6x6 bins, each projected, upsampled and concatenated back, so every
+position sees the whole frame (the convolutions alone see about 17 positions of the stride-16 grid, a third
+of a CamVid frame). Residual, with its last convolution zero: it starts as the identity.
 
 With the linear path (``EncoderConfig.linear_path``) the receiver also has the linear code's image
 estimate (LMMSE, ``shared.analog``); pixel-unshuffled to the stride of the last upsampling it is fused
@@ -27,6 +32,24 @@ from shared.config import SegConfig
 from shared.layers import ResidualBlock
 
 
+class PyramidPooling(nn.Module):
+    """x + conv3x3(concat(x, up(conv1x1(avgpool_b(x))) for each bin count b)); starts as the identity."""
+
+    def __init__(self, channels: int, bins: tuple[int, ...]) -> None:
+        super().__init__()
+        branch = max(channels // 4, 1)
+        self.branches = nn.ModuleList(nn.Sequential(nn.AdaptiveAvgPool2d(b), nn.Conv2d(channels, branch, 1),
+                                                    nn.GELU()) for b in bins)
+        self.out = nn.Conv2d(channels + branch * len(bins), channels, 3, padding=1)
+        nn.init.zeros_(self.out.weight)
+        nn.init.zeros_(self.out.bias)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        size = x.shape[-2:]
+        pooled = [F.interpolate(b(x), size=size, mode="bilinear", align_corners=False) for b in self.branches]
+        return x + self.out(torch.cat([x, *pooled], dim=1))
+
+
 class SegmentationDecoder(nn.Module):
     def __init__(self, cfg: SegConfig, in_channels: int, stride: int, image_skip: bool = False) -> None:
         super().__init__()
@@ -35,6 +58,11 @@ class SegmentationDecoder(nn.Module):
         hid = cfg.hidden
         self.stem = nn.Conv2d(in_channels, hid, 3, padding=1)
         self.res = nn.Sequential(ResidualBlock(hid), ResidualBlock(hid))
+        self.context = None
+        if cfg.context_bins:
+            with torch.random.fork_rng(devices=[]):  # its own seed: later layers start as without it
+                torch.manual_seed(2)
+                self.context = PyramidPooling(hid, tuple(cfg.context_bins))
         self.dropout = nn.Dropout2d(cfg.dropout)
         self.up = nn.Sequential(
             nn.Conv2d(hid, hid, 3, padding=1), nn.GELU(), nn.Upsample(scale_factor=2, mode="bilinear"),
@@ -56,7 +84,10 @@ class SegmentationDecoder(nn.Module):
         """x (B, C, h, w) on the symbol grid (+ the linear image estimate (B, 3, h*stride, w*stride) with the
         image skip) -> logits (B, K, h*stride, w*stride)."""
         size = (x.shape[-2] * self.stride, x.shape[-1] * self.stride)
-        z = self.up(self.dropout(self.res(self.stem(x))))  # (B, hid/2, 4h, 4w)
+        z = self.res(self.stem(x))  # (B, hid, h, w)
+        if self.context is not None:
+            z = self.context(z)
+        z = self.up(self.dropout(z))  # (B, hid/2, 4h, 4w)
         if self.fuse is not None:
             if image is None:
                 raise ValueError("this segmentation decoder fuses the linear image estimate: pass it")

@@ -114,6 +114,9 @@ class SegConfig:
     # residual blocks after the linear image estimate is fused (stride 4); 0 in checkpoints made before them
     # (``semcom train --seg-image-blocks`` adds them to one)
     image_blocks: int = 0
+    # PSPNet's pyramid pooling on the symbol grid (global context: which side of the frame is sky, road,
+    # buildings) at these bin counts; () in checkpoints made before it (``semcom train --seg-context``)
+    context_bins: tuple[int, ...] = ()
     class_names: tuple[str, ...] = VOC_CLASSES
     ignore_index: int = 255
 

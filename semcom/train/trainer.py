@@ -61,6 +61,7 @@ from shared.weights import (
     starting_pca,
 )
 
+CONTEXT_BINS = (1, 2, 3, 6)  # --seg-context: PSPNet's pyramid
 RAW_DIR = "raw"  # with --ema: the raw weights beside the averaged checkpoint, for --resume
 
 TASKS = ("joint", "reconstruction", "segmentation")
@@ -108,6 +109,7 @@ class TrainConfig:
     snr_gate: bool = False  # add the encoder's SNR gate (at its identity start) to an --init checkpoint without one
     seg_class_weights: str = "enet"  # "enet": class-balanced segmentation loss (weights from the training labels)
     seg_image_blocks: int = 0  # add this many image-resolution blocks to an --init checkpoint's segmentation decoder
+    seg_context: bool = False  # add pyramid pooling (identity start) to an --init checkpoint's segmentation decoder
     grow_refiner: int = 0  # append this many residual blocks (identity start) to an --init checkpoint's refiner
     ema: float = 0.0  # decay of the weights' exponential moving average the checkpoints hold (0: the raw weights)
 
@@ -271,6 +273,12 @@ class Trainer:
                                  f"image blocks already; --seg-image-blocks adds them to an --init checkpoint without")
             cfg = cfg.replace(**{"seg.image_blocks": tc.seg_image_blocks})
             added += ("receiver.segmentation.image_blocks",)
+        if tc.seg_context:
+            if cfg.seg.context_bins:
+                raise SystemExit(f"semcom train: this model's segmentation decoder has pyramid pooling already "
+                                 f"(bins {', '.join(map(str, cfg.seg.context_bins))})")
+            cfg = cfg.replace(**{"seg.context_bins": CONTEXT_BINS})
+            added += ("receiver.segmentation.context",)
         grown = range(cfg.dit.decoder_blocks, cfg.dit.decoder_blocks + tc.grow_refiner)
         if tc.grow_refiner:
             if resume_from is not None or not tc.init or not cfg.encoder.linear_path:
@@ -568,6 +576,9 @@ def parse(argv: list[str] | None) -> TrainConfig:
     p.add_argument("--seg-image-blocks", type=int, default=0, metavar="N",
                    help="give an --init checkpoint's segmentation decoder N residual blocks at the fused image "
                         "estimate's resolution (starting as the identity: the first step is that checkpoint's model)")
+    p.add_argument("--seg-context", action="store_true",
+                   help="give the segmentation decoder PSPNet's pyramid pooling on the symbol grid (bins 1, 2, 3, 6: "
+                        "the whole frame as context), starting as the identity")
     p.add_argument("--grow-refiner", type=int, default=0, metavar="N",
                    help="append N residual blocks to an --init checkpoint's reconstruction refiner (stride 4, with "
                         "the linear path), starting as the identity: more decoder capacity without starting over")
@@ -616,6 +627,7 @@ def parse(argv: list[str] | None) -> TrainConfig:
         dist_backend=a.dist_backend, pca=a.pca, linear_lr_scale=a.linear_lr_scale, init_partial=a.init_partial,
         fading=a.fading, channel_params=fading.params, freeze=tuple(a.freeze),
         snr_gate=a.snr_gate, seg_class_weights=a.seg_class_weights, seg_image_blocks=a.seg_image_blocks,
+        seg_context=a.seg_context,
         grow_refiner=a.grow_refiner, ema=a.ema)
 
 

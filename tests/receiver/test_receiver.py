@@ -82,6 +82,30 @@ def test_segmentation_image_blocks_start_as_the_identity(test_cfg):
         assert not torch.allclose(blocks(x, image), plain(x, image))
 
 
+def test_segmentation_pyramid_pooling_starts_as_the_identity_and_sees_the_whole_grid(test_cfg):
+    """PSPNet's pyramid pooling added to a decoder without it: the same logits until trained; once trained,
+    a change at one corner of the symbol grid reaches the opposite corner of the module's output."""
+    from receiver.segmentation import SegmentationDecoder
+
+    cfg = test_cfg.seg
+    torch.manual_seed(3)
+    plain = SegmentationDecoder(dataclasses.replace(cfg, context_bins=()), 20, 16, image_skip=True).eval()
+    pooled = SegmentationDecoder(dataclasses.replace(cfg, context_bins=(1, 2, 3, 6)), 20, 16,
+                                 image_skip=True).eval()
+    assert plain.context is None and len(pooled.context.branches) == 4
+    missing = pooled.load_state_dict(plain.state_dict(), strict=False).missing_keys
+    assert missing and all(k.startswith("context.") for k in missing)
+    x, image = torch.randn(1, 20, 5, 12), torch.rand(1, 3, 80, 192)  # a grid smaller than the 6x6 bins one way
+    with torch.no_grad():
+        torch.testing.assert_close(pooled(x, image), plain(x, image))
+        pooled.context.out.weight.normal_(std=0.1)
+        assert not torch.allclose(pooled(x, image), plain(x, image))
+        z = torch.randn(1, cfg.hidden, 5, 12)
+        far = z.clone()
+        far[..., 0, 0] += 5.0  # top-left symbol position
+        assert (pooled.context(far) - pooled.context(z))[..., -1, -1].abs().max() > 1e-2  # bottom-right
+
+
 def test_class_balance_weights_favour_rare_classes_and_weight_the_loss(test_cfg):
     from receiver.segmentation import SegmentationDecoder, class_balance_weights
 

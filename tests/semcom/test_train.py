@@ -294,6 +294,22 @@ def test_segmentation_class_weights_and_added_image_blocks(image_folder, camvid_
     with pytest.raises(SystemExit, match="has 2 image blocks already"):
         Trainer(parse(_args(image_folder, camvid_root, tmp_path / "again", "--steps", "1", "--task", "segmentation",
                             "--init", str(tmp_path / "new"), "--seg-image-blocks", "1")))
+    # --seg-context: the same at its identity start too, and only once
+    ctx = Trainer(parse(_args(image_folder, camvid_root, tmp_path / "ctx", "--steps", "2", "--task", "segmentation",
+                              "--init", str(tmp_path / "new"), "--seg-context")))
+    assert ctx.cfg.seg.context_bins == (1, 2, 3, 6)
+    trained, ctx.system = tr.system.eval(), ctx.system.eval()
+    with torch.no_grad():
+        a = trained(batch, generator=torch.Generator().manual_seed(0))["logits"]
+        b = ctx.system(batch, generator=torch.Generator().manual_seed(0))["logits"]
+    torch.testing.assert_close(a, b)
+    ctx.train_step()
+    assert ctx.system.receiver.segmentation.context.out.weight.abs().sum() > 0
+    ctx.save(0.0)
+    assert read_config(tmp_path / "ctx")[0].seg.context_bins == (1, 2, 3, 6)
+    with pytest.raises(SystemExit, match="has pyramid pooling already"):
+        Trainer(parse(_args(image_folder, camvid_root, tmp_path / "again", "--steps", "1", "--task", "segmentation",
+                            "--init", str(tmp_path / "ctx"), "--seg-context")))
     plain = Trainer(parse(_args(image_folder, camvid_root, tmp_path / "plain", "--steps", "1", "--task",
                                 "segmentation", "--seg-class-weights", "none")))
     assert "seg_class_weight" not in plain.next_batch()
