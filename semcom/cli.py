@@ -11,6 +11,7 @@ commands:
   up              start transmitter, channel and receiver as local processes (Ctrl-C stops them); --web adds the page
   web             the browser page (http://127.0.0.1:8080): send an image, choose task and channel, see what arrives
   train           train the system (joint or one task), channel in the loop; resumable; torchrun for DDP
+  merge           one checkpoint from a run that trained reconstruction's parts and one that trained segmentation's
   bench models    parameters, peak memory and seconds per image of each preset (JSON)
   bench services  the three services on loopback: throughput, latency, transport overhead, memory (JSON)
   bench taskkb    similarity scores behind the task KB's threshold and margin (JSON)
@@ -20,7 +21,7 @@ Run `semcom COMMAND --help` for a command's options."""
 
 
 COMMANDS = {"eval": "semcom.eval.cli", "up": "semcom.launcher", "train": "semcom.train.trainer",
-            "web": "semcom.web.app"}
+            "merge": "semcom.train.merge", "web": "semcom.web.app"}
 BENCHES = {"models": "semcom.bench.models", "services": "semcom.bench.services",
            "diffusion": "semcom.bench.diffusion", "taskkb": "semcom.bench.taskkb"}
 

@@ -397,3 +397,46 @@ def test_ema_checkpoint_holds_the_average_and_resume_continues_the_raw_weights(i
     with pytest.raises(SystemExit):
         parse(_args(image_folder, camvid_root, out, "--ema", "1"))
     assert "--ema takes a decay in [0, 1)" in capsys.readouterr().err
+
+
+def test_merge_takes_each_tasks_parts_from_its_own_run(image_folder, camvid_root, tmp_path, capsys):
+    """Two runs from one checkpoint, each freezing what the other task uses, merge into one; a run that moved a
+    shared part is refused."""
+    from safetensors.torch import load_file
+
+    from semcom.cli import main as semcom_main
+
+    base = tmp_path / "base"
+    Trainer(parse(_args(image_folder, camvid_root, base, "--steps", "1"))).save(0.0)
+    shared_rec = ("transmitter", "receiver.analog", "receiver.source_kb.stem", "receiver.source_kb.block1")
+    rec = Trainer(parse(_args(image_folder, camvid_root, tmp_path / "rec", "--steps", "1", "--task",
+                              "reconstruction", "--init", str(base), "--grow-refiner", "1",
+                              *(a for f in shared_rec for a in ("--freeze", f)))))
+    seg = Trainer(parse(_args(image_folder, camvid_root, tmp_path / "seg", "--steps", "1", "--task", "segmentation",
+                              "--init", str(base), "--seg-context", "--freeze-transmitter", "--freeze",
+                              "receiver.analog", "--freeze", "receiver.source_kb", "--freeze",
+                              "receiver.reconstruction")))
+    for tr in (rec, seg):
+        tr.train_step()
+        tr.save(0.0)
+    out = tmp_path / "both"
+    assert semcom_main(["merge", "--reconstruction", str(tmp_path / "rec"), "--segmentation", str(tmp_path / "seg"),
+                        "--out", str(out)]) == 0
+    cfg, doc = read_config(out)
+    assert cfg.dit.decoder_blocks == rec.cfg.dit.decoder_blocks and cfg.seg.context_bins == (1, 2, 3, 6)
+    merged = load_file(str(out / "model.safetensors"))
+    r, s = (load_file(str(tmp_path / run / "model.safetensors")) for run in ("rec", "seg"))
+    assert all(torch.equal(v, s[k] if k.startswith("receiver.segmentation.") else r[k]) for k, v in merged.items())
+    assert any(not torch.equal(s[k], r[k]) for k in r if k.startswith("receiver.segmentation."))
+    assert any(not torch.equal(r[k], s[k]) for k in s if k.startswith("receiver.reconstruction.") and k in r)
+    assert doc["meta"]["merged"]["segmentation"]["from"] == str(tmp_path / "seg")
+    # a segmentation run that moved the shared receiver KB: refused, with what to do
+    bad = Trainer(parse(_args(image_folder, camvid_root, tmp_path / "bad", "--steps", "1", "--task", "segmentation",
+                              "--init", str(base), "--freeze-transmitter")))
+    bad.train_step()
+    bad.save(0.0)
+    assert semcom_main(["merge", "--reconstruction", str(tmp_path / "rec"), "--segmentation", str(tmp_path / "bad"),
+                        "--out", str(tmp_path / "x")]) == 2
+    err = capsys.readouterr().err
+    assert "differ in parts both tasks use (receiver." in err and "more): each run must freeze" in err
+    assert not (tmp_path / "x").exists()
