@@ -205,7 +205,7 @@ class Trainer:
         # optimisation continues from the raw weights saved beside it
         self.ema = WeightEMA(self.system, tc.ema, ema_updates) if tc.ema else None
         if self.ema is not None and resume_from is not None and (resume_from / RAW_DIR / CONFIG_FILE).exists():
-            self._load_weights(resume_from / RAW_DIR)
+            load_modules(resume_from / RAW_DIR, self._modules())
         self.model: torch.nn.Module = self.system
         if self.distributed:
             self.model = torch.nn.parallel.DistributedDataParallel(
@@ -218,9 +218,6 @@ class Trainer:
         if self.tc.system != "proposed":
             return {"model": self.system.model}
         return {"transmitter": self.system.transmitter, "receiver": self.system.receiver}
-
-    def _load_weights(self, directory: Path) -> None:
-        load_modules(directory, self._modules())
 
     def _param_groups(self) -> list[dict]:
         """The linear analog code (its projection, LMMSE priors and synthesis) moves at `linear_lr_scale` of the
@@ -295,8 +292,7 @@ class Trainer:
                              "(fit one: python -m semcom.baselines.linear --data PHOTOS)")
         self.system = System(cfg, pca).to(self.device)
         if resume_from is not None or tc.init:
-            load_checkpoint(resume_from or tc.init, {"transmitter": self.system.transmitter,
-                                                     "receiver": self.system.receiver}, new=added)
+            load_checkpoint(resume_from or tc.init, self._modules(), new=added)
             for i in grown:  # appended blocks start as the identity: the first step is the checkpoint's model
                 self.system.receiver.reconstruction.synthesis.blocks[i].start_as_identity()
         elif tc.init_partial:
@@ -446,27 +442,25 @@ class Trainer:
     def save(self, started: float) -> None:
         if self.rank != 0:
             return
+        meta = {"task": self.tc.task, "steps": self.step,
+                "train_data": {"reconstruction": list(self.tc.rec_data), "segmentation": self.tc.seg_data},
+                "cbr": self.cfg.encoder.cbr, "classes": list(self.cfg.seg.class_names),
+                "git_commit": git_commit(), "train_seconds_this_run": round(clock() - started, 1),
+                "command": "semcom train " + " ".join(sys.argv[2:] if sys.argv[1:2] == ["train"] else sys.argv[1:])}
         if self.ema is None:
-            self._save_model(self.out, started)
+            self._save_model(self.out, meta)
         else:
-            self._save_model(self.out / RAW_DIR, started)  # what --resume continues from
+            ema = {"decay": self.ema.decay, "updates": self.ema.updates}
+            self._save_model(self.out / RAW_DIR, {**meta, "ema": {**ema, "weights": "raw"}})  # --resume's start
             with self.ema.swapped():
-                self._save_model(self.out, started)
+                self._save_model(self.out, {**meta, "ema": {**ema, "weights": "average"}})
         save_optimizer(self.out, self.opt)
         state = {"step": self.step, "history": self.history}
         if self.ema is not None:
             state["ema_updates"] = self.ema.updates
         (self.out / "train_state.json").write_text(json.dumps(state, indent=1))
 
-    def _save_model(self, directory: Path, started: float) -> None:
-        meta = {"task": self.tc.task, "steps": self.step,
-                "train_data": {"reconstruction": list(self.tc.rec_data), "segmentation": self.tc.seg_data},
-                "cbr": self.cfg.encoder.cbr, "classes": list(self.cfg.seg.class_names),
-                "git_commit": git_commit(), "train_seconds_this_run": round(clock() - started, 1),
-                "command": "semcom train " + " ".join(sys.argv[2:] if sys.argv[1:2] == ["train"] else sys.argv[1:])}
-        if self.ema is not None:
-            meta["ema"] = {"decay": self.ema.decay, "updates": self.ema.updates,
-                           "weights": "raw" if directory.name == RAW_DIR else "average"}
+    def _save_model(self, directory: Path, meta: dict) -> None:
         if self.tc.system != "proposed":
             self.system.save(directory, meta)
         else:
