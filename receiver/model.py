@@ -9,7 +9,7 @@ from receiver.received import Received, received_grid
 from receiver.reconstruction import ReconstructionDecoder
 from receiver.segmentation import SegmentationDecoder
 from receiver.source_kb import ReceiverSourceKB
-from shared.analog import AnalogDecoder, PatchPCA, unbiased_view
+from shared.analog import AnalogDecoder, PatchPCA, code_scale, unbiased_view
 from shared.channel import receiver_view
 from shared.config import ModelConfig
 from shared.seeding import derive_seed
@@ -34,17 +34,22 @@ class Receiver(nn.Module):
                                                 cfg.encoder.stride, image_skip=linear)
 
     def view(self, symbols: torch.Tensor, snr_map_db: torch.Tensor, grid: tuple[int, int, int], csi: bool,
-             scale: torch.Tensor | None) -> Received:
+             scale: torch.Tensor | None, allocation: torch.Tensor | None = None) -> Received:
         """symbols (B, n) complex and their SNR map (B, n) dB as ``receiver_view`` gives them -> Received.
 
-        With the linear path the LMMSE estimate of the code needs the transmitter's power scale (B,)."""
+        With the linear path the LMMSE estimate of the code needs the transmitter's power scale (B,), and
+        its per-image allocation (B, 2, 2c) when it sent one: the estimate is then of the code at its fitted
+        gains, with this image's variances as the prior, so the networks after it see the same code."""
         received = Received(received_grid(symbols, snr_map_db, grid))
         if self.analog is not None:
             if scale is None:
                 raise ValueError("this receiver's model inverts a linear code and needs the transmitter's power scale")
             b = symbols.shape[0]
             r, noise = unbiased_view(symbols.reshape(b, *grid), snr_map_db.reshape(b, *grid), csi)
-            received.linear = self.analog.estimate(r, noise, scale.to(r.device))
+            if allocation is not None:
+                allocation = allocation.to(r.device)
+            received.linear = self.analog.estimate(r, noise, code_scale(scale.to(r.device), allocation),
+                                                   None if allocation is None else allocation[:, 1])
         return received
 
     def segment_logits(self, received: Received) -> torch.Tensor:
@@ -75,7 +80,9 @@ class Receiver(nn.Module):
         spec = t.channel
         symbols, snr_map = receiver_view(y, h, noise_var, spec.csi, spec.snr_db)
         scale = torch.full((y.shape[0],), t.scale, device=y.device) if self.analog is not None else None
-        received = self.view(symbols, snr_map, t.grid, spec.csi, scale)
+        allocation = (torch.tensor(t.allocation, device=y.device).view(1, 2, -1).expand(y.shape[0], -1, -1)
+                      if t.allocation else None)
+        received = self.view(symbols, snr_map, t.grid, spec.csi, scale, allocation)
         snr = torch.full((y.shape[0],), float(spec.snr_db), device=y.device)
         generator = torch.Generator(device=y.device).manual_seed(derive_seed(t.seed, "sampler"))
         return self.decode(received, snr, t.task, t.image_size, t.steps or None, generator, on_step)

@@ -150,10 +150,11 @@ class ReconstructionDecoder(nn.Module):
     def loss(self, received: Received, feats: torch.Tensor, snr_db: torch.Tensor, x: torch.Tensor,
              scale: torch.Tensor, image: torch.Tensor, generator: torch.Generator | None = None,
              analog: AnalogDecoder | None = None) -> dict[str, torch.Tensor]:
-        """Training loss for one batch; `x` is the transmitted symbol grid with its power scale, `image`
-        the (padded) original."""
-        if self.linear_path:  # the code's values before the power scale, per component at unit variance
-            z0 = (to_real(x) / scale.view(-1, 1, 1, 1) / self._std(analog)).detach()
+        """Training loss for one batch; `x` is the transmitted symbol grid with its scale from the code, (B,),
+        or per component (B, 2c) or (B, 1) (``shared.analog.code_scale``), `image` the (padded) original."""
+        if self.linear_path:  # the code's values at their fitted gains, per component at unit variance
+            scale = scale.view(-1, 1) if scale.ndim == 1 else scale
+            z0 = (to_real(x) / scale[:, :, None, None] / self._std(analog)).detach()
         else:
             z0 = self.state_from_symbols(x).detach()  # (B, 2c, h, w)
         cond, z_lin = self._parts(received, feats, snr_db, analog)

@@ -14,6 +14,7 @@ from PIL import Image
 
 from receiver.model import Receiver
 from shared.classes import colourise
+from shared.config import ModelConfig
 from shared.ids import check_id
 from shared.imageio import encode_png, to_pil
 from shared.task_kb import RECONSTRUCTION, TASKS
@@ -39,6 +40,26 @@ def check(t: Transmission, model: Receiver, kb_fingerprint: str) -> None:
     if cfg.encoder.linear_path and not (math.isfinite(t.scale) and t.scale > 0):
         raise ValueError(f"power scale {t.scale} is not a positive number: this receiver's model inverts the "
                          "transmitter's linear code and needs it (load the same weights on both sides)")
+    check_allocation(t, cfg)
+
+
+def check_allocation(t: Transmission, cfg: ModelConfig) -> None:
+    """The linear code's per-image allocation: 2k finite numbers (k positive ratios, k variances >= 0) for a task
+    this model fits it for, none otherwise."""
+    expected = cfg.encoder.linear_path and t.task in cfg.encoder.per_image_gains
+    k = 2 * cfg.encoder.symbol_channels
+    if not expected:
+        if t.allocation:
+            raise ValueError(f"the transmitter sent a per-image allocation of its linear code for {t.task}, which "
+                             "this receiver's model does not use: load the same weights on both sides")
+        return
+    if len(t.allocation) != 2 * k:
+        raise ValueError(f"this receiver's model needs the linear code's per-image allocation for {t.task} "
+                         f"({2 * k} numbers), got {len(t.allocation)}: load the same weights on both sides")
+    ratios, variances = t.allocation[:k], t.allocation[k:]
+    if not all(math.isfinite(r) and r > 0 for r in ratios) or not all(math.isfinite(v) and v >= 0 for v in variances):
+        raise ValueError("the linear code's per-image allocation must be positive finite ratios and finite "
+                         "variances >= 0")
 
 
 @torch.no_grad()

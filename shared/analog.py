@@ -12,7 +12,12 @@ With p = 16 and k = 96 real values per patch, a patch costs 48 complex channel u
 g_k ~ lambda_k^(-1/4) is SoftCast's power allocation (minimum MSE for a linear code with
 per-component scaling); kappa makes the average power over the fitted data one per complex
 symbol. Each transmission is then scaled to unit power exactly, and the scale alpha goes to the
-receiver as side information (one number per image, like SoftCast's metadata).
+receiver as side information (one number per image).
+
+SoftCast proper fits the allocation to each image (``per_image_allocation``): its own component
+variances v_k set the gains, and v goes to the receiver as metadata for the LMMSE (k numbers per
+image). On a code whose gains g_k were fitted on other images this is a per-component ratio
+r_k = g_k(image) / g_k, and the receiver sees each component at the scale alpha * r_k.
 
 The same modules are the training-free baseline (``semcom.baselines.linear``) and, as
 learnable layers initialised from the fit, the linear path inside the proposed system's JSCC
@@ -117,10 +122,30 @@ def fit_pca(images: Iterable[torch.Tensor], patch: int, keep: int) -> PatchPCA:
 
 
 def softcast_gains(variances: torch.Tensor) -> torch.Tensor:
-    """g_k = kappa * lambda_k^(-1/4), kappa giving one unit of power per complex symbol on average."""
+    """g_k = kappa * lambda_k^(-1/4), kappa giving one unit of power per complex symbol on average.
+
+    variances (..., k): the components are the last dimension (one allocation per row)."""
     g = variances.clamp_min(1e-12).pow(-0.25)
-    power = (g.pow(2) * variances).sum() / (variances.numel() / 2)  # per complex symbol
+    power = (g.pow(2) * variances).sum(-1, keepdim=True) / (variances.shape[-1] / 2)  # per complex symbol
     return g / power.sqrt()
+
+
+def per_image_allocation(t: torch.Tensor, gains: torch.Tensor) -> torch.Tensor:
+    """SoftCast's allocation for each image of a code fitted elsewhere.
+
+    t (B, k, h, w): the code's values with fixed gains g (k,) (t_k = g_k * coefficient_k). Returns (B, 2, k):
+    the ratio r_k = g_k(image) / g_k that gives each component the gain SoftCast chooses from this image's
+    coefficient variances (unit power per complex symbol again), and v_k = E[t_k^2] over this image's
+    patches, which the receiver's LMMSE needs as its prior."""
+    v = t.pow(2).mean(dim=(2, 3))  # (B, k)
+    g = gains.view(1, -1)
+    return torch.stack([softcast_gains(v / g.pow(2)) / g, v], dim=1)
+
+
+def code_scale(alpha: torch.Tensor, allocation: torch.Tensor | None) -> torch.Tensor:
+    """The scale from a code's values to the unit-power symbols, per image and component: alpha (B,) times
+    the per-image ratio of ``per_image_allocation`` when there is one -> (B, k), or (B, 1) without."""
+    return alpha.view(-1, 1) if allocation is None else alpha.view(-1, 1) * allocation[:, 0]
 
 
 class AnalogEncoder(nn.Module):
@@ -146,6 +171,10 @@ class AnalogEncoder(nn.Module):
 
     def forward(self, image: torch.Tensor) -> torch.Tensor:
         return self.proj(image)
+
+    def gains(self) -> torch.Tensor:
+        """g_k (k,): the norm of each component's projection (the fit's components are unit vectors)."""
+        return self.proj.weight.flatten(1).norm(dim=1)
 
 
 class AnalogDecoder(nn.Module):
@@ -175,11 +204,12 @@ class AnalogDecoder(nn.Module):
 
     def estimate(self, received: torch.Tensor, noise_var: torch.Tensor, alpha: torch.Tensor,
                  prior: torch.Tensor | None = None) -> torch.Tensor:
-        """received (B,k,h,w) unbiased real values, noise_var broadcastable to it, alpha (B,) -> t_hat (B,k,h,w).
+        """received (B,k,h,w) unbiased real values, noise_var broadcastable to it, alpha (B,) or per component
+        (B, k) (``code_scale``) -> t_hat (B,k,h,w).
 
-        `prior` (B, k), E[t_k^2] of this transmission when the transmitter sent it (SoftCast's
-        metadata), replaces the fitted one."""
-        a = alpha.view(-1, 1, 1, 1)
+        `prior` (B, k), E[t_k^2] of this image when the transmitter sent it (SoftCast's metadata),
+        replaces the fitted one."""
+        a = alpha.view(-1, 1, 1, 1) if alpha.ndim == 1 else alpha[:, :, None, None]
         v = (self.prior.exp().view(1, -1, 1, 1) if prior is None else prior[:, :, None, None]) * a.pow(2)
         return v / (v + noise_var) * received / a
 

@@ -53,6 +53,11 @@ class EncoderConfig:
     # code its power. Starts at the plain gate. False only in checkpoints made before it existed
     # (``semcom train --snr-gate`` adds it to one).
     snr_gate: bool = False
+    # Tasks whose transmissions fit the linear code's power allocation to each image, as SoftCast does
+    # (``shared.analog.per_image_allocation``): the image's component variances (k numbers) go to the
+    # receiver with the power scale. Empty in checkpoints made before it (``semcom train
+    # --per-image-gains TASK`` adds it to one; it adds no weights).
+    per_image_gains: tuple[str, ...] = ()
 
     @property
     def stride(self) -> int:

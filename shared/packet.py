@@ -18,6 +18,9 @@ class SymbolPacket(GridMeasures):
     image_size: (H, W) of the original image (the receiver crops its output to it).
     scale: (B,) the factor that brought each transmission to unit power; side information the
         receiver's linear estimate needs (sent digitally in the header, as the image size is).
+    allocation: (B, 2, k) the linear code's per-image allocation (ratio, variance per component) for a
+        task whose transmitter fits it to the image (``EncoderConfig.per_image_gains``), else None;
+        side information in the header like the scale.
     """
 
     symbols: torch.Tensor
@@ -25,3 +28,4 @@ class SymbolPacket(GridMeasures):
     image_size: tuple[int, int]
     task: str
     scale: torch.Tensor
+    allocation: torch.Tensor | None = None

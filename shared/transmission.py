@@ -24,5 +24,8 @@ class Transmission(GridMeasures):
     image_size: tuple[int, int]  # (H, W) of the original image
     steps: int = 0  # diffusion sampling steps; 0 = the receiver's default
     scale: float = 0.0  # the power scale: side information of the linear path (0 = none)
+    # the linear code's per-image allocation: k ratios then k variances (k = 2c), or () when the
+    # transmitter does not fit it to the image (``EncoderConfig.per_image_gains``)
+    allocation: tuple[float, ...] = ()
     score: float = 0.0  # the task KB's similarity of the negotiated task
     kb_fingerprint: str = ""

@@ -82,7 +82,7 @@ def header_of(t: Transmission, timings: dict[str, float] | None = None) -> pb.Tr
                                  image_height=t.image_size[0], image_width=t.image_size[1],
                                  channel=spec_to_proto(t.channel, t.seed), diffusion_steps=t.steps,
                                  kb_fingerprint=t.kb_fingerprint, score=t.score, timings_s=timings or {},
-                                 power_scale=t.scale)
+                                 power_scale=t.scale, linear_allocation=t.allocation)
 
 
 def transmission_of(h: pb.TransmissionHeader) -> Transmission:
@@ -90,4 +90,5 @@ def transmission_of(h: pb.TransmissionHeader) -> Transmission:
     return Transmission(id=check_id(h.transmission_id), task=h.task, channel=spec_from_proto(h.channel).validate(),
                         seed=h.channel.seed,
                         grid=(h.grid_c, h.grid_h, h.grid_w), image_size=(h.image_height, h.image_width),
-                        steps=h.diffusion_steps, scale=h.power_scale, score=h.score, kb_fingerprint=h.kb_fingerprint)
+                        steps=h.diffusion_steps, scale=h.power_scale, allocation=tuple(h.linear_allocation),
+                        score=h.score, kb_fingerprint=h.kb_fingerprint)

@@ -20,6 +20,10 @@ With ``snr_gate`` the gate is also a function of the SNR the transmission is sen
 (``SNRGate``): the learned path costs the linear code power and adds interference its decoder must
 undo, which pays at low SNR and not at high (issue 12's diagnosis), so the transmitter, which knows
 the SNR it asks the channel for, learns how much of it to send at each SNR.
+
+For the tasks in ``per_image_gains`` the linear code's allocation is fitted to each image
+(SoftCast, ``shared.analog.per_image_allocation``) before the learned path is added; the allocation
+(ratio and variances per component) is returned as side information with the scale.
 """
 
 from __future__ import annotations
@@ -28,7 +32,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from shared.analog import AnalogEncoder, PatchPCA
+from shared.analog import AnalogEncoder, PatchPCA, per_image_allocation
 from shared.config import EncoderConfig
 from shared.layers import ResidualBlock
 from shared.symbols import to_complex, unit_power
@@ -85,13 +89,15 @@ class JSCCEncoder(nn.Module):
                 self.snr_gate = nn.ModuleDict({task: SNRGate(2 * self.symbol_channels) for task in TASKS})
 
     def forward(self, image: torch.Tensor, feature: torch.Tensor, task: str | None = None,
-                snr_db: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+                snr_db: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]:
         """image (B,3,H,W), feature (B,Cf,H/4,W/4); H, W multiples of the stride; the task and the SNR (B,)
         it is sent at (for ``snr_gate``) -> x (B, c, H/s, W/s) complex with unit average power per
-        transmission, and its scale alpha (B,)."""
+        transmission, its scale alpha (B,), and the per-image allocation (B, 2, 2c) for the tasks in
+        ``per_image_gains`` (else None)."""
         z = torch.cat([F.pixel_unshuffle(image * 2.0 - 1.0, 4), feature], dim=1)  # (B, 48+Cf, H/4, W/4)
         z = self.res(self.stem(z))  # (B, hidden, H/4, W/4)
         z = self.down(z)  # (B, 2c, H/s, W/s)
+        allocation = None
         if self.analog is not None:
             gate = self.gate
             if self.snr_gate is not None:
@@ -99,5 +105,10 @@ class JSCCEncoder(nn.Module):
                     raise ValueError(f"this encoder gates its learned path by task and SNR: give one of "
                                      f"{', '.join(self.snr_gate)} and the SNR (B,) in dB, got {task!r}, {snr_db!r}")
                 gate = gate * self.snr_gate[task](snr_db.to(z.device).expand(z.shape[0]))  # (B, 2c, 1, 1)
-            z = self.analog(image) + gate * z  # the linear code plus what the network adds
-        return unit_power(to_complex(z))  # (B, c, h, w) complex, (B,)
+            t = self.analog(image)  # (B, 2c, h, w)
+            if task in self.cfg.per_image_gains:
+                allocation = per_image_allocation(t, self.analog.gains())  # (B, 2, 2c)
+                t = t * allocation[:, 0, :, None, None]
+            z = t + gate * z  # the linear code plus what the network adds
+        x, alpha = unit_power(to_complex(z))  # (B, c, h, w) complex, (B,)
+        return x, alpha, allocation

@@ -21,17 +21,18 @@ class Transmitter(nn.Module):
         self.source_kb = SwinSourceKB(cfg.swin)
         self.encoder = JSCCEncoder(cfg.encoder, self.source_kb.out_channels, pca)
 
-    def encode(self, image: torch.Tensor, task: str, snr_db: torch.Tensor | float) -> tuple[torch.Tensor, torch.Tensor]:
+    def encode(self, image: torch.Tensor, task: str, snr_db: torch.Tensor | float
+               ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]:
         """image (B,3,H,W) in [0,1], sent at `snr_db` ((B,) or one value) -> symbol grid (B, c, h, w)
-        complex, h = ceil(H/s), w = ceil(W/s), and the power scale alpha (B,) that made each transmission
-        unit power."""
+        complex, h = ceil(H/s), w = ceil(W/s), the power scale alpha (B,) that made each transmission
+        unit power, and the linear code's per-image allocation (B, 2, 2c) or None (``JSCCEncoder``)."""
         padded, _ = pad_to_multiple(image, self.cfg.encoder.stride)  # (B, 3, Hp, Wp)
         feature = self.source_kb(padded, task)  # (B, Cf, Hp/4, Wp/4)
         snr = torch.as_tensor(snr_db, dtype=torch.float32, device=image.device).reshape(-1)  # (B,) or (1,)
         return self.encoder(padded, feature, task, snr)
 
     def forward(self, image: torch.Tensor, task: str, snr_db: torch.Tensor | float) -> SymbolPacket:
-        grid, scale = self.encode(image, task, snr_db)  # (B, c, h, w), (B,)
+        grid, scale, allocation = self.encode(image, task, snr_db)  # (B, c, h, w), (B,), (B, 2, 2c) or None
         b, c, h, w = grid.shape
         return SymbolPacket(symbols=grid.reshape(b, c * h * w), grid=(c, h, w),
-                            image_size=tuple(image.shape[-2:]), task=task, scale=scale)
+                            image_size=tuple(image.shape[-2:]), task=task, scale=scale, allocation=allocation)

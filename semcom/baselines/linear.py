@@ -19,8 +19,18 @@ from pathlib import Path
 import torch
 
 from channel.step import transmit
-from shared.analog import PCA_FILE, AnalogDecoder, AnalogEncoder, PatchPCA, fit_pca, keep_for, softcast_gains, \
-    unbiased_view
+from shared.analog import (
+    PCA_FILE,
+    AnalogDecoder,
+    AnalogEncoder,
+    PatchPCA,
+    code_scale,
+    fit_pca,
+    keep_for,
+    per_image_allocation,
+    softcast_gains,
+    unbiased_view,
+)
 from shared.channel import ChannelSpec, receiver_view
 from shared.layers import pad_to_multiple
 from shared.symbols import to_complex, unit_power
@@ -63,19 +73,16 @@ class LinearAnalog:
         h, w = image.shape[-2:]
         padded, _ = pad_to_multiple(image[None].float(), self.patch)
         t = self.encoder(padded)  # (1, k, gh, gw): g * coefficients
-        g, prior = self.gains.view(1, -1, 1, 1), None
-        if self.adaptive:
-            variances = (t / g).pow(2).mean(dim=(2, 3))  # (1, k): this image's
-            g_img = softcast_gains(variances[0]).view(1, -1, 1, 1)
-            t, prior = t / g * g_img, (g_img.pow(2) * variances[:, :, None, None]).flatten(1)
+        allocation = per_image_allocation(t, self.gains) if self.adaptive else None  # (1, 2, k)
+        if allocation is not None:
+            t = t * allocation[:, 0, :, None, None]
         x, alpha = unit_power(to_complex(t))  # (1, c, gh, gw), (1,)
         grid = x.shape
         rx = transmit(x.reshape(1, -1), spec, seed)
         symbols, snr_map = receiver_view(rx.y, rx.h, rx.noise_var, spec.csi, spec.snr_db)
         received, noise = unbiased_view(symbols.reshape(grid), snr_map.reshape(grid), spec.csi)
-        t_hat = self.decoder.estimate(received, noise, alpha, prior)
-        if self.adaptive:
-            t_hat = t_hat / g_img * g  # back to the fitted gains, which the synthesis undoes
+        t_hat = self.decoder.estimate(received, noise, code_scale(alpha, allocation),
+                                      None if allocation is None else allocation[:, 1])
         return self.decoder.synthesise(t_hat)[0, :, :h, :w].clamp(0.0, 1.0)
 
 

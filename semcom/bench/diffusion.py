@@ -96,7 +96,7 @@ def main(argv: list[str] | None = None) -> int:
             packet = tx(img[None], RECONSTRUCTION, spec.snr_db)
             rxd = transmit(packet.symbols, spec, seed)
             symbols, snr_map = receiver_view(rxd.y, rxd.h, rxd.noise_var, spec.csi, spec.snr_db)
-            received = rx.view(symbols, snr_map, packet.grid, spec.csi, packet.scale)
+            received = rx.view(symbols, snr_map, packet.grid, spec.csi, packet.scale, packet.allocation)
             snr = torch.tensor([spec.snr_db])
             size = tuple(img.shape[-2:])
             for steps in steps_list:

@@ -7,6 +7,8 @@ can start from the same checkpoint and run side by side; this takes each task's 
     reconstruction's:  receiver.reconstruction.*, receiver.source_kb.block2.*,
                        transmitter.encoder.snr_gate.reconstruction.*   (+ the config's dit and diffusion)
     segmentation's:    receiver.segmentation.*, transmitter.encoder.snr_gate.segmentation.*   (+ config's seg)
+    and each task's entry in the config's encoder.per_image_gains (whether its transmissions fit the linear
+    code's allocation to the image).
 
 Every other tensor (the Swin source KB, the JSCC encoder, the linear path, the receiver KB's first block)
 serves both tasks and must be identical in the two runs, as must the rest of the config; otherwise the merge
@@ -39,6 +41,9 @@ def merge(rec_dir: str | Path, seg_dir: str | Path, out: str | Path, command: st
     from semcom.train.system import System
 
     (rec_cfg, rec_doc), (seg_cfg, seg_doc) = read_config(rec_dir), read_config(seg_dir)
+    gains = tuple(t for t, c in (("reconstruction", rec_cfg), ("segmentation", seg_cfg))
+                  if t in c.encoder.per_image_gains)
+    rec_cfg, seg_cfg = (c.replace(**{"encoder.per_image_gains": gains}) for c in (rec_cfg, seg_cfg))
     rec_d, seg_d = rec_cfg.to_dict(), seg_cfg.to_dict()
     differ = [k for k in rec_d if k not in CONFIG_OWN["reconstruction"] + CONFIG_OWN["segmentation"]
               and rec_d[k] != seg_d.get(k)]

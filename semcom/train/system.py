@@ -11,7 +11,7 @@ from torch import nn
 
 from receiver.model import Receiver
 from receiver.received import Received
-from shared.analog import PatchPCA
+from shared.analog import PatchPCA, code_scale
 from shared.channel import Channel, receiver_view
 from shared.config import ModelConfig
 from shared.task_kb import RECONSTRUCTION, SEGMENTATION
@@ -28,13 +28,15 @@ class System(nn.Module):
     def through_channel(self, images: torch.Tensor, task: str, snr_db: torch.Tensor, channel: Channel,
                         csi: bool, generator: torch.Generator | None
                         ) -> tuple[torch.Tensor, torch.Tensor, Received]:
-        """images (B,3,H,W), H and W multiples of the stride -> (symbol grid x (B,c,h,w), its power scale (B,),
-        what the receiver's networks take)."""
-        x, scale = self.transmitter.encode(images, task, snr_db)  # (B, c, h, w) complex, (B,)
+        """images (B,3,H,W), H and W multiples of the stride -> (symbol grid x (B,c,h,w), the scale from the
+        linear code to it per image and component (B, 2c) or (B, 1) (``shared.analog.code_scale``), what the
+        receiver's networks take)."""
+        x, scale, allocation = self.transmitter.encode(images, task, snr_db)  # (B, c, h, w) complex, (B,), ...
         b, c, h, w = x.shape
         out = channel(x.reshape(b, -1), snr_db, generator)
         symbols, snr_map = receiver_view(out.y, out.h, out.noise_var, csi, snr_db)
-        return x, scale, self.receiver.view(symbols, snr_map, (c, h, w), csi, scale)
+        return x, code_scale(scale, allocation), self.receiver.view(symbols, snr_map, (c, h, w), csi, scale,
+                                                                    allocation)
 
     def forward(self, batch: dict, channel: Channel | None = None, csi: bool = True,
                 generator: torch.Generator | None = None) -> dict[str, torch.Tensor]:

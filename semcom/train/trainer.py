@@ -111,6 +111,7 @@ class TrainConfig:
     seg_image_blocks: int = 0  # add this many image-resolution blocks to an --init checkpoint's segmentation decoder
     seg_context: bool = False  # add pyramid pooling (identity start) to an --init checkpoint's segmentation decoder
     grow_refiner: int = 0  # append this many residual blocks (identity start) to an --init checkpoint's refiner
+    per_image_gains: tuple[str, ...] = ()  # tasks whose linear code the encoder fits to each image (SoftCast)
     ema: float = 0.0  # decay of the weights' exponential moving average the checkpoints hold (0: the raw weights)
 
 
@@ -261,6 +262,12 @@ class Trainer:
                                  "code; this checkpoint has no linear path")
             cfg = cfg.replace(**{"encoder.snr_gate": True})
             added = ("transmitter.encoder.snr_gate",)
+        new_gains = tuple(t for t in tc.per_image_gains if t not in cfg.encoder.per_image_gains)
+        if new_gains:
+            if not cfg.encoder.linear_path:
+                raise SystemExit("semcom train: --per-image-gains fits the encoder's linear code to each image; "
+                                 "this model has no linear path")
+            cfg = cfg.replace(**{"encoder.per_image_gains": cfg.encoder.per_image_gains + new_gains})
         if tc.seg_image_blocks and cfg.seg.image_blocks != tc.seg_image_blocks:
             if not cfg.encoder.linear_path:
                 raise SystemExit("semcom train: --seg-image-blocks work on the linear image estimate the segmentation "
@@ -576,6 +583,10 @@ def parse(argv: list[str] | None) -> TrainConfig:
     p.add_argument("--grow-refiner", type=int, default=0, metavar="N",
                    help="append N residual blocks to an --init checkpoint's reconstruction refiner (stride 4, with "
                         "the linear path), starting as the identity: more decoder capacity without starting over")
+    p.add_argument("--per-image-gains", action="append", default=[], choices=["reconstruction", "segmentation"],
+                   help="fit the encoder's linear code to each image for this task, as SoftCast does (the image's "
+                        "component variances go to the receiver as side information); adds no weights, so an "
+                        "--init checkpoint's model starts from its own code (repeatable)")
     p.add_argument("--seg-class-weights", choices=["enet", "none"], default="enet",
                    help="segmentation loss: enet weights each class by 1/ln(1.02 + its share of the training "
                         "labels' pixels (rare classes such as poles and signs count); none = plain cross-entropy")
@@ -622,7 +633,7 @@ def parse(argv: list[str] | None) -> TrainConfig:
         fading=a.fading, channel_params=fading.params, freeze=tuple(a.freeze),
         snr_gate=a.snr_gate, seg_class_weights=a.seg_class_weights, seg_image_blocks=a.seg_image_blocks,
         seg_context=a.seg_context,
-        grow_refiner=a.grow_refiner, ema=a.ema)
+        grow_refiner=a.grow_refiner, ema=a.ema, per_image_gains=tuple(a.per_image_gains))
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -24,7 +24,7 @@ _sym_db = _symbol_database.Default()
 
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x17shared/rpc/semcom.proto\x12\tsemcom.v1\"\xd2\x01\n\x0f\x43hannelSettings\x12\r\n\x05model\x18\x01 \x01(\t\x12\x0e\n\x06snr_db\x18\x02 \x01(\x01\x12\x11\n\tblock_len\x18\x03 \x01(\r\x12\x10\n\x03\x63si\x18\x04 \x01(\x08H\x00\x88\x01\x01\x12\x0c\n\x04seed\x18\x05 \x01(\x04\x12\x36\n\x06params\x18\x06 \x03(\x0b\x32&.semcom.v1.ChannelSettings.ParamsEntry\x1a-\n\x0bParamsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\x01:\x02\x38\x01\x42\x06\n\x04_csi\"-\n\x0bSymbolBlock\x12\x0e\n\x06offset\x18\x01 \x01(\x04\x12\x0e\n\x06values\x18\x02 \x01(\x0c\"\x89\x01\n\x0bSendRequest\x12\r\n\x05image\x18\x01 \x01(\x0c\x12\x0c\n\x04task\x18\x02 \x01(\t\x12+\n\x07\x63hannel\x18\x03 \x01(\x0b\x32\x1a.semcom.v1.ChannelSettings\x12\x17\n\x0f\x64iffusion_steps\x18\x04 \x01(\r\x12\x17\n\x0ftransmission_id\x18\x05 \x01(\t\"\x84\x02\n\tSendReply\x12\x17\n\x0ftransmission_id\x18\x01 \x01(\t\x12\x0c\n\x04task\x18\x02 \x01(\t\x12\r\n\x05score\x18\x03 \x01(\x01\x12\x14\n\x0c\x63hannel_uses\x18\x04 \x01(\x04\x12\x0b\n\x03\x63\x62r\x18\x05 \x01(\x01\x12\x17\n\x0frealised_snr_db\x18\x06 \x01(\x01\x12\x35\n\ttimings_s\x18\x07 \x03(\x0b\x32\".semcom.v1.SendReply.TimingsSEntry\x12\x0e\n\x06height\x18\x08 \x01(\r\x12\r\n\x05width\x18\t \x01(\r\x1a/\n\rTimingsSEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\x01:\x02\x38\x01\"\x12\n\x10ListTasksRequest\".\n\x08TaskInfo\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x14\n\x0cinstructions\x18\x02 \x03(\t\"_\n\x0eListTasksReply\x12\"\n\x05tasks\x18\x01 \x03(\x0b\x32\x13.semcom.v1.TaskInfo\x12\x16\n\x0ekb_fingerprint\x18\x02 \x01(\t\x12\x11\n\tthreshold\x18\x03 \x01(\x01\"\x89\x03\n\x12TransmissionHeader\x12\x17\n\x0ftransmission_id\x18\x01 \x01(\t\x12\x0c\n\x04task\x18\x02 \x01(\t\x12\x0e\n\x06grid_c\x18\x03 \x01(\r\x12\x0e\n\x06grid_h\x18\x04 \x01(\r\x12\x0e\n\x06grid_w\x18\x05 \x01(\r\x12\x14\n\x0cimage_height\x18\x06 \x01(\r\x12\x13\n\x0bimage_width\x18\x07 \x01(\r\x12+\n\x07\x63hannel\x18\x08 \x01(\x0b\x32\x1a.semcom.v1.ChannelSettings\x12\x17\n\x0f\x64iffusion_steps\x18\t \x01(\r\x12\x16\n\x0ekb_fingerprint\x18\n \x01(\t\x12\r\n\x05score\x18\x0b \x01(\x01\x12>\n\ttimings_s\x18\x0c \x03(\x0b\x32+.semcom.v1.TransmissionHeader.TimingsSEntry\x12\x13\n\x0bpower_scale\x18\r \x01(\x01\x1a/\n\rTimingsSEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\x01:\x02\x38\x01\"s\n\rTransmitChunk\x12/\n\x06header\x18\x01 \x01(\x0b\x32\x1d.semcom.v1.TransmissionHeaderH\x00\x12)\n\x07symbols\x18\x02 \x01(\x0b\x32\x16.semcom.v1.SymbolBlockH\x00\x42\x06\n\x04part\";\n\rTransmitReply\x12\x17\n\x0frealised_snr_db\x18\x01 \x01(\x01\x12\x11\n\tchannel_s\x18\x02 \x01(\x01\" \n\x10NegotiateRequest\x12\x0c\n\x04task\x18\x01 \x01(\t\"E\n\x0eNegotiateReply\x12\x0c\n\x04task\x18\x01 \x01(\t\x12\r\n\x05score\x18\x02 \x01(\x01\x12\x16\n\x0ekb_fingerprint\x18\x03 \x01(\t\"\xbd\x01\n\x0c\x44\x65liverChunk\x12/\n\x06header\x18\x01 \x01(\x0b\x32\x1d.semcom.v1.TransmissionHeaderH\x00\x12#\n\x01y\x18\x02 \x01(\x0b\x32\x16.semcom.v1.SymbolBlockH\x00\x12#\n\x01h\x18\x03 \x01(\x0b\x32\x16.semcom.v1.SymbolBlockH\x00\x12\x11\n\tnoise_var\x18\x04 \x01(\x01\x12\x17\n\x0frealised_snr_db\x18\x05 \x01(\x01\x42\x06\n\x04part\"&\n\x0c\x44\x65liverReply\x12\x16\n\x0equeue_position\x18\x01 \x01(\r\"9\n\x10SubscribeRequest\x12\x16\n\x0e\x61\x66ter_sequence\x18\x01 \x01(\x04\x12\r\n\x05\x65poch\x18\x02 \x01(\t\"+\n\x10GetResultRequest\x12\x17\n\x0ftransmission_id\x18\x01 \x01(\t\"\xc4\x03\n\x06Result\x12\x17\n\x0ftransmission_id\x18\x01 \x01(\t\x12\x10\n\x08sequence\x18\x02 \x01(\x04\x12\x0c\n\x04task\x18\x03 \x01(\t\x12\r\n\x05score\x18\x04 \x01(\x01\x12+\n\x07\x63hannel\x18\x05 \x01(\x0b\x32\x1a.semcom.v1.ChannelSettings\x12\x17\n\x0frealised_snr_db\x18\x06 \x01(\x01\x12\x14\n\x0c\x63hannel_uses\x18\x07 \x01(\x04\x12\x0b\n\x03\x63\x62r\x18\x08 \x01(\x01\x12\x0e\n\x06height\x18\t \x01(\r\x12\r\n\x05width\x18\n \x01(\r\x12\x11\n\timage_png\x18\x0b \x01(\x0c\x12\x12\n\nlabels_png\x18\x0c \x01(\x0c\x12\x12\n\ncolour_png\x18\r \x01(\x0c\x12\x13\n\x0b\x63lass_names\x18\x0e \x03(\t\x12\x32\n\ttimings_s\x18\x0f \x03(\x0b\x32\x1f.semcom.v1.Result.TimingsSEntry\x12\x17\n\x0f\x64iffusion_steps\x18\x10 \x01(\r\x12\r\n\x05\x65rror\x18\x11 \x01(\t\x12\r\n\x05\x65poch\x18\x12 \x01(\t\x1a/\n\rTimingsSEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\x01:\x02\x38\x01\x32\x88\x01\n\x0bTransmitter\x12\x34\n\x04Send\x12\x16.semcom.v1.SendRequest\x1a\x14.semcom.v1.SendReply\x12\x43\n\tListTasks\x12\x1b.semcom.v1.ListTasksRequest\x1a\x19.semcom.v1.ListTasksReply2K\n\x07\x43hannel\x12@\n\x08Transmit\x12\x18.semcom.v1.TransmitChunk\x1a\x18.semcom.v1.TransmitReply(\x01\x32\x8a\x02\n\x08Receiver\x12\x43\n\tNegotiate\x12\x1b.semcom.v1.NegotiateRequest\x1a\x19.semcom.v1.NegotiateReply\x12=\n\x07\x44\x65liver\x12\x17.semcom.v1.DeliverChunk\x1a\x17.semcom.v1.DeliverReply(\x01\x12=\n\tSubscribe\x12\x1b.semcom.v1.SubscribeRequest\x1a\x11.semcom.v1.Result0\x01\x12;\n\tGetResult\x12\x1b.semcom.v1.GetResultRequest\x1a\x11.semcom.v1.Resultb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x17shared/rpc/semcom.proto\x12\tsemcom.v1\"\xd2\x01\n\x0f\x43hannelSettings\x12\r\n\x05model\x18\x01 \x01(\t\x12\x0e\n\x06snr_db\x18\x02 \x01(\x01\x12\x11\n\tblock_len\x18\x03 \x01(\r\x12\x10\n\x03\x63si\x18\x04 \x01(\x08H\x00\x88\x01\x01\x12\x0c\n\x04seed\x18\x05 \x01(\x04\x12\x36\n\x06params\x18\x06 \x03(\x0b\x32&.semcom.v1.ChannelSettings.ParamsEntry\x1a-\n\x0bParamsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\x01:\x02\x38\x01\x42\x06\n\x04_csi\"-\n\x0bSymbolBlock\x12\x0e\n\x06offset\x18\x01 \x01(\x04\x12\x0e\n\x06values\x18\x02 \x01(\x0c\"\x89\x01\n\x0bSendRequest\x12\r\n\x05image\x18\x01 \x01(\x0c\x12\x0c\n\x04task\x18\x02 \x01(\t\x12+\n\x07\x63hannel\x18\x03 \x01(\x0b\x32\x1a.semcom.v1.ChannelSettings\x12\x17\n\x0f\x64iffusion_steps\x18\x04 \x01(\r\x12\x17\n\x0ftransmission_id\x18\x05 \x01(\t\"\x84\x02\n\tSendReply\x12\x17\n\x0ftransmission_id\x18\x01 \x01(\t\x12\x0c\n\x04task\x18\x02 \x01(\t\x12\r\n\x05score\x18\x03 \x01(\x01\x12\x14\n\x0c\x63hannel_uses\x18\x04 \x01(\x04\x12\x0b\n\x03\x63\x62r\x18\x05 \x01(\x01\x12\x17\n\x0frealised_snr_db\x18\x06 \x01(\x01\x12\x35\n\ttimings_s\x18\x07 \x03(\x0b\x32\".semcom.v1.SendReply.TimingsSEntry\x12\x0e\n\x06height\x18\x08 \x01(\r\x12\r\n\x05width\x18\t \x01(\r\x1a/\n\rTimingsSEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\x01:\x02\x38\x01\"\x12\n\x10ListTasksRequest\".\n\x08TaskInfo\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x14\n\x0cinstructions\x18\x02 \x03(\t\"_\n\x0eListTasksReply\x12\"\n\x05tasks\x18\x01 \x03(\x0b\x32\x13.semcom.v1.TaskInfo\x12\x16\n\x0ekb_fingerprint\x18\x02 \x01(\t\x12\x11\n\tthreshold\x18\x03 \x01(\x01\"\xa4\x03\n\x12TransmissionHeader\x12\x17\n\x0ftransmission_id\x18\x01 \x01(\t\x12\x0c\n\x04task\x18\x02 \x01(\t\x12\x0e\n\x06grid_c\x18\x03 \x01(\r\x12\x0e\n\x06grid_h\x18\x04 \x01(\r\x12\x0e\n\x06grid_w\x18\x05 \x01(\r\x12\x14\n\x0cimage_height\x18\x06 \x01(\r\x12\x13\n\x0bimage_width\x18\x07 \x01(\r\x12+\n\x07\x63hannel\x18\x08 \x01(\x0b\x32\x1a.semcom.v1.ChannelSettings\x12\x17\n\x0f\x64iffusion_steps\x18\t \x01(\r\x12\x16\n\x0ekb_fingerprint\x18\n \x01(\t\x12\r\n\x05score\x18\x0b \x01(\x01\x12>\n\ttimings_s\x18\x0c \x03(\x0b\x32+.semcom.v1.TransmissionHeader.TimingsSEntry\x12\x13\n\x0bpower_scale\x18\r \x01(\x01\x12\x19\n\x11linear_allocation\x18\x0e \x03(\x02\x1a/\n\rTimingsSEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\x01:\x02\x38\x01\"s\n\rTransmitChunk\x12/\n\x06header\x18\x01 \x01(\x0b\x32\x1d.semcom.v1.TransmissionHeaderH\x00\x12)\n\x07symbols\x18\x02 \x01(\x0b\x32\x16.semcom.v1.SymbolBlockH\x00\x42\x06\n\x04part\";\n\rTransmitReply\x12\x17\n\x0frealised_snr_db\x18\x01 \x01(\x01\x12\x11\n\tchannel_s\x18\x02 \x01(\x01\" \n\x10NegotiateRequest\x12\x0c\n\x04task\x18\x01 \x01(\t\"E\n\x0eNegotiateReply\x12\x0c\n\x04task\x18\x01 \x01(\t\x12\r\n\x05score\x18\x02 \x01(\x01\x12\x16\n\x0ekb_fingerprint\x18\x03 \x01(\t\"\xbd\x01\n\x0c\x44\x65liverChunk\x12/\n\x06header\x18\x01 \x01(\x0b\x32\x1d.semcom.v1.TransmissionHeaderH\x00\x12#\n\x01y\x18\x02 \x01(\x0b\x32\x16.semcom.v1.SymbolBlockH\x00\x12#\n\x01h\x18\x03 \x01(\x0b\x32\x16.semcom.v1.SymbolBlockH\x00\x12\x11\n\tnoise_var\x18\x04 \x01(\x01\x12\x17\n\x0frealised_snr_db\x18\x05 \x01(\x01\x42\x06\n\x04part\"&\n\x0c\x44\x65liverReply\x12\x16\n\x0equeue_position\x18\x01 \x01(\r\"9\n\x10SubscribeRequest\x12\x16\n\x0e\x61\x66ter_sequence\x18\x01 \x01(\x04\x12\r\n\x05\x65poch\x18\x02 \x01(\t\"+\n\x10GetResultRequest\x12\x17\n\x0ftransmission_id\x18\x01 \x01(\t\"\xc4\x03\n\x06Result\x12\x17\n\x0ftransmission_id\x18\x01 \x01(\t\x12\x10\n\x08sequence\x18\x02 \x01(\x04\x12\x0c\n\x04task\x18\x03 \x01(\t\x12\r\n\x05score\x18\x04 \x01(\x01\x12+\n\x07\x63hannel\x18\x05 \x01(\x0b\x32\x1a.semcom.v1.ChannelSettings\x12\x17\n\x0frealised_snr_db\x18\x06 \x01(\x01\x12\x14\n\x0c\x63hannel_uses\x18\x07 \x01(\x04\x12\x0b\n\x03\x63\x62r\x18\x08 \x01(\x01\x12\x0e\n\x06height\x18\t \x01(\r\x12\r\n\x05width\x18\n \x01(\r\x12\x11\n\timage_png\x18\x0b \x01(\x0c\x12\x12\n\nlabels_png\x18\x0c \x01(\x0c\x12\x12\n\ncolour_png\x18\r \x01(\x0c\x12\x13\n\x0b\x63lass_names\x18\x0e \x03(\t\x12\x32\n\ttimings_s\x18\x0f \x03(\x0b\x32\x1f.semcom.v1.Result.TimingsSEntry\x12\x17\n\x0f\x64iffusion_steps\x18\x10 \x01(\r\x12\r\n\x05\x65rror\x18\x11 \x01(\t\x12\r\n\x05\x65poch\x18\x12 \x01(\t\x1a/\n\rTimingsSEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\x01:\x02\x38\x01\x32\x88\x01\n\x0bTransmitter\x12\x34\n\x04Send\x12\x16.semcom.v1.SendRequest\x1a\x14.semcom.v1.SendReply\x12\x43\n\tListTasks\x12\x1b.semcom.v1.ListTasksRequest\x1a\x19.semcom.v1.ListTasksReply2K\n\x07\x43hannel\x12@\n\x08Transmit\x12\x18.semcom.v1.TransmitChunk\x1a\x18.semcom.v1.TransmitReply(\x01\x32\x8a\x02\n\x08Receiver\x12\x43\n\tNegotiate\x12\x1b.semcom.v1.NegotiateRequest\x1a\x19.semcom.v1.NegotiateReply\x12=\n\x07\x44\x65liver\x12\x17.semcom.v1.DeliverChunk\x1a\x17.semcom.v1.DeliverReply(\x01\x12=\n\tSubscribe\x12\x1b.semcom.v1.SubscribeRequest\x1a\x11.semcom.v1.Result0\x01\x12;\n\tGetResult\x12\x1b.semcom.v1.GetResultRequest\x1a\x11.semcom.v1.Resultb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -58,33 +58,33 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_LISTTASKSREPLY']._serialized_start=769
   _globals['_LISTTASKSREPLY']._serialized_end=864
   _globals['_TRANSMISSIONHEADER']._serialized_start=867
-  _globals['_TRANSMISSIONHEADER']._serialized_end=1260
+  _globals['_TRANSMISSIONHEADER']._serialized_end=1287
   _globals['_TRANSMISSIONHEADER_TIMINGSSENTRY']._serialized_start=652
   _globals['_TRANSMISSIONHEADER_TIMINGSSENTRY']._serialized_end=699
-  _globals['_TRANSMITCHUNK']._serialized_start=1262
-  _globals['_TRANSMITCHUNK']._serialized_end=1377
-  _globals['_TRANSMITREPLY']._serialized_start=1379
-  _globals['_TRANSMITREPLY']._serialized_end=1438
-  _globals['_NEGOTIATEREQUEST']._serialized_start=1440
-  _globals['_NEGOTIATEREQUEST']._serialized_end=1472
-  _globals['_NEGOTIATEREPLY']._serialized_start=1474
-  _globals['_NEGOTIATEREPLY']._serialized_end=1543
-  _globals['_DELIVERCHUNK']._serialized_start=1546
-  _globals['_DELIVERCHUNK']._serialized_end=1735
-  _globals['_DELIVERREPLY']._serialized_start=1737
-  _globals['_DELIVERREPLY']._serialized_end=1775
-  _globals['_SUBSCRIBEREQUEST']._serialized_start=1777
-  _globals['_SUBSCRIBEREQUEST']._serialized_end=1834
-  _globals['_GETRESULTREQUEST']._serialized_start=1836
-  _globals['_GETRESULTREQUEST']._serialized_end=1879
-  _globals['_RESULT']._serialized_start=1882
-  _globals['_RESULT']._serialized_end=2334
+  _globals['_TRANSMITCHUNK']._serialized_start=1289
+  _globals['_TRANSMITCHUNK']._serialized_end=1404
+  _globals['_TRANSMITREPLY']._serialized_start=1406
+  _globals['_TRANSMITREPLY']._serialized_end=1465
+  _globals['_NEGOTIATEREQUEST']._serialized_start=1467
+  _globals['_NEGOTIATEREQUEST']._serialized_end=1499
+  _globals['_NEGOTIATEREPLY']._serialized_start=1501
+  _globals['_NEGOTIATEREPLY']._serialized_end=1570
+  _globals['_DELIVERCHUNK']._serialized_start=1573
+  _globals['_DELIVERCHUNK']._serialized_end=1762
+  _globals['_DELIVERREPLY']._serialized_start=1764
+  _globals['_DELIVERREPLY']._serialized_end=1802
+  _globals['_SUBSCRIBEREQUEST']._serialized_start=1804
+  _globals['_SUBSCRIBEREQUEST']._serialized_end=1861
+  _globals['_GETRESULTREQUEST']._serialized_start=1863
+  _globals['_GETRESULTREQUEST']._serialized_end=1906
+  _globals['_RESULT']._serialized_start=1909
+  _globals['_RESULT']._serialized_end=2361
   _globals['_RESULT_TIMINGSSENTRY']._serialized_start=652
   _globals['_RESULT_TIMINGSSENTRY']._serialized_end=699
-  _globals['_TRANSMITTER']._serialized_start=2337
-  _globals['_TRANSMITTER']._serialized_end=2473
-  _globals['_CHANNEL']._serialized_start=2475
-  _globals['_CHANNEL']._serialized_end=2550
-  _globals['_RECEIVER']._serialized_start=2553
-  _globals['_RECEIVER']._serialized_end=2819
+  _globals['_TRANSMITTER']._serialized_start=2364
+  _globals['_TRANSMITTER']._serialized_end=2500
+  _globals['_CHANNEL']._serialized_start=2502
+  _globals['_CHANNEL']._serialized_end=2577
+  _globals['_RECEIVER']._serialized_start=2580
+  _globals['_RECEIVER']._serialized_end=2846
 # @@protoc_insertion_point(module_scope)

@@ -103,7 +103,7 @@ class ListTasksReply(_message.Message):
     def __init__(self, tasks: _Optional[_Iterable[_Union[TaskInfo, _Mapping]]] = ..., kb_fingerprint: _Optional[str] = ..., threshold: _Optional[float] = ...) -> None: ...
 
 class TransmissionHeader(_message.Message):
-    __slots__ = ("transmission_id", "task", "grid_c", "grid_h", "grid_w", "image_height", "image_width", "channel", "diffusion_steps", "kb_fingerprint", "score", "timings_s", "power_scale")
+    __slots__ = ("transmission_id", "task", "grid_c", "grid_h", "grid_w", "image_height", "image_width", "channel", "diffusion_steps", "kb_fingerprint", "score", "timings_s", "power_scale", "linear_allocation")
     class TimingsSEntry(_message.Message):
         __slots__ = ("key", "value")
         KEY_FIELD_NUMBER: _ClassVar[int]
@@ -124,6 +124,7 @@ class TransmissionHeader(_message.Message):
     SCORE_FIELD_NUMBER: _ClassVar[int]
     TIMINGS_S_FIELD_NUMBER: _ClassVar[int]
     POWER_SCALE_FIELD_NUMBER: _ClassVar[int]
+    LINEAR_ALLOCATION_FIELD_NUMBER: _ClassVar[int]
     transmission_id: str
     task: str
     grid_c: int
@@ -137,7 +138,8 @@ class TransmissionHeader(_message.Message):
     score: float
     timings_s: _containers.ScalarMap[str, float]
     power_scale: float
-    def __init__(self, transmission_id: _Optional[str] = ..., task: _Optional[str] = ..., grid_c: _Optional[int] = ..., grid_h: _Optional[int] = ..., grid_w: _Optional[int] = ..., image_height: _Optional[int] = ..., image_width: _Optional[int] = ..., channel: _Optional[_Union[ChannelSettings, _Mapping]] = ..., diffusion_steps: _Optional[int] = ..., kb_fingerprint: _Optional[str] = ..., score: _Optional[float] = ..., timings_s: _Optional[_Mapping[str, float]] = ..., power_scale: _Optional[float] = ...) -> None: ...
+    linear_allocation: _containers.RepeatedScalarFieldContainer[float]
+    def __init__(self, transmission_id: _Optional[str] = ..., task: _Optional[str] = ..., grid_c: _Optional[int] = ..., grid_h: _Optional[int] = ..., grid_w: _Optional[int] = ..., image_height: _Optional[int] = ..., image_width: _Optional[int] = ..., channel: _Optional[_Union[ChannelSettings, _Mapping]] = ..., diffusion_steps: _Optional[int] = ..., kb_fingerprint: _Optional[str] = ..., score: _Optional[float] = ..., timings_s: _Optional[_Mapping[str, float]] = ..., power_scale: _Optional[float] = ..., linear_allocation: _Optional[_Iterable[float]] = ...) -> None: ...
 
 class TransmitChunk(_message.Message):
     __slots__ = ("header", "symbols")

@@ -168,3 +168,26 @@ def test_log_mse_loss_is_the_mean_psnr_of_the_batch(test_cfg):
     expected = LOG_MSE_SCALE * per_image.log().mean() + test_cfg.diffusion.latent_loss_weight * out["latent_mse"]
     torch.testing.assert_close(out["loss"], expected)
     torch.testing.assert_close(out["image_mse"], per_image.mean())
+
+
+def test_check_wants_the_per_image_allocation_exactly_where_the_model_uses_it(test_cfg):
+    from receiver.step import check_allocation
+    from shared.channel import ChannelSpec
+    from shared.transmission import Transmission
+
+    cfg = test_cfg.replace(**{"encoder.per_image_gains": (RECONSTRUCTION,)})
+    k = 2 * cfg.encoder.symbol_channels
+    t = Transmission(id="a", task=RECONSTRUCTION, channel=ChannelSpec(), seed=0, grid=(k // 2, 2, 2),
+                     image_size=(64, 64), scale=1.0, allocation=(1.0,) * k + (0.5,) * k)
+    check_allocation(t, cfg)
+    check_allocation(dataclasses.replace(t, task=SEGMENTATION, allocation=()), cfg)
+    for bad, match in (((), "needs the linear code's per-image allocation"), ((1.0,) * k, f"{2 * k} numbers"),
+                       ((1.0,) * (k - 1) + (0.0,) + (0.5,) * k, "positive finite ratios"),
+                       ((1.0,) * k + (math.nan,) + (0.5,) * (k - 1), "positive finite ratios"),
+                       ((1.0,) * k + (-0.5,) * k, "positive finite ratios")):
+        with pytest.raises(ValueError, match=match):
+            check_allocation(dataclasses.replace(t, allocation=bad), cfg)
+    with pytest.raises(ValueError, match="does not use"):
+        check_allocation(dataclasses.replace(t, task=SEGMENTATION), cfg)
+    with pytest.raises(ValueError, match="does not use"):
+        check_allocation(t, test_cfg.replace(**{"encoder.per_image_gains": ()}))

@@ -410,8 +410,8 @@ def test_merge_takes_each_tasks_parts_from_its_own_run(image_folder, camvid_root
     Trainer(parse(_args(image_folder, camvid_root, base, "--steps", "1"))).save(0.0)
     shared_rec = ("transmitter", "receiver.analog", "receiver.source_kb.stem", "receiver.source_kb.block1")
     rec = Trainer(parse(_args(image_folder, camvid_root, tmp_path / "rec", "--steps", "1", "--task",
-                              "reconstruction", "--init", str(base), "--grow-refiner", "1",
-                              *(a for f in shared_rec for a in ("--freeze", f)))))
+                              "reconstruction", "--init", str(base), "--grow-refiner", "1", "--per-image-gains",
+                              "reconstruction", *(a for f in shared_rec for a in ("--freeze", f)))))
     seg = Trainer(parse(_args(image_folder, camvid_root, tmp_path / "seg", "--steps", "1", "--task", "segmentation",
                               "--init", str(base), "--seg-context", "--freeze-transmitter", "--freeze",
                               "receiver.analog", "--freeze", "receiver.source_kb", "--freeze",
@@ -424,6 +424,7 @@ def test_merge_takes_each_tasks_parts_from_its_own_run(image_folder, camvid_root
                         "--out", str(out)]) == 0
     cfg, doc = read_config(out)
     assert cfg.dit.decoder_blocks == rec.cfg.dit.decoder_blocks and cfg.seg.context_bins == (1, 2, 3, 6)
+    assert cfg.encoder.per_image_gains == ("reconstruction",)  # each task's own choice, from its own run
     merged = load_file(str(out / "model.safetensors"))
     r, s = (load_file(str(tmp_path / run / "model.safetensors")) for run in ("rec", "seg"))
     assert all(torch.equal(v, s[k] if k.startswith("receiver.segmentation.") else r[k]) for k, v in merged.items())

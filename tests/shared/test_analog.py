@@ -5,8 +5,18 @@ import math
 import pytest
 import torch
 
-from shared.analog import (AnalogDecoder, AnalogEncoder, PatchPCA, fit_pca, image_patches, keep_for, softcast_gains,
-                           unbiased_view)
+from shared.analog import (
+    AnalogDecoder,
+    AnalogEncoder,
+    PatchPCA,
+    code_scale,
+    fit_pca,
+    image_patches,
+    keep_for,
+    per_image_allocation,
+    softcast_gains,
+    unbiased_view,
+)
 from shared.channel import Channel, receiver_view
 from shared.symbols import to_complex, to_real, unit_power
 
@@ -44,6 +54,30 @@ def test_softcast_gains_give_unit_power_and_follow_lambda_to_the_minus_quarter(p
     assert float((g.pow(2) * pca.variances).sum() / (48 / 2)) == pytest.approx(1.0, rel=1e-5)
     ratio = g * pca.variances.pow(0.25)
     torch.testing.assert_close(ratio, ratio[:1].expand_as(ratio), rtol=1e-4, atol=0)
+
+
+def test_per_image_allocation_is_softcast_on_each_image_of_a_fitted_code(pca):
+    img = torch.stack(smooth_images(3, seed=8))
+    enc = AnalogEncoder(4, 48, pca)
+    g = softcast_gains(pca.variances)
+    torch.testing.assert_close(enc.gains(), g, rtol=1e-5, atol=0)  # the fit's components are unit vectors
+    with torch.no_grad():
+        t = enc(img)  # (3, 48, 16, 16)
+    allocation = per_image_allocation(t, g)
+    assert allocation.shape == (3, 2, 48)
+    for i in range(3):  # each image's gains are SoftCast's for its own coefficient variances
+        coeffs = t[i] / g[:, None, None]
+        torch.testing.assert_close(allocation[i, 0] * g, softcast_gains(coeffs.pow(2).mean((1, 2))), rtol=1e-5, atol=0)
+        torch.testing.assert_close(allocation[i, 1], t[i].pow(2).mean((1, 2)))
+        sent = t[i] * allocation[i, 0, :, None, None]
+        assert float(sent.pow(2).mean() * 2) == pytest.approx(1.0, rel=1e-4)  # unit power per complex symbol
+    alpha = torch.tensor([2.0, 3.0, 4.0])
+    assert code_scale(alpha, None).shape == (3, 1)
+    torch.testing.assert_close(code_scale(alpha, allocation), alpha[:, None] * allocation[:, 0])
+    # the LMMSE with a per-component scale and the image's variances: noiseless, the code comes back exactly
+    a = code_scale(alpha, allocation)
+    back = AnalogDecoder(4, 48, pca).estimate(t * a[:, :, None, None], torch.zeros(()), a, allocation[:, 1])
+    torch.testing.assert_close(back, t, atol=1e-5, rtol=1e-5)
 
 
 def test_all_components_noiseless_is_exact_and_fewer_are_the_projection(pca):

@@ -1,3 +1,5 @@
+import dataclasses
+
 import pytest
 import torch
 
@@ -55,6 +57,8 @@ def test_transmission_round_trips_through_the_header_and_is_validated_on_arrival
     h = header_of(t, {"encode": 0.1})
     assert transmission_of(h) == t and h.timings_s["encode"] == 0.1
     assert t.channel_uses == 288 and t.cbr == pytest.approx(288 / (32 * 48 * 3))
+    with_allocation = dataclasses.replace(t, task="reconstruction", allocation=(0.5, 2.0, 0.25, 1.5))
+    assert transmission_of(header_of(with_allocation)) == with_allocation  # float32 values survive exactly
     h.channel.model = "rician"
     h.channel.params["k_factor"] = -2.0
     with pytest.raises(ValueError, match="k_factor = -2.0 is outside"):

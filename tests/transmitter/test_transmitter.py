@@ -77,7 +77,7 @@ def test_encoder_gradients_flow(test_cfg):
     with torch.no_grad():
         enc.gate.fill_(0.5)  # it starts closed, which stops the gradient to the layers behind it
     img = torch.rand(2, 3, 32, 32)
-    x, scale = enc(img, torch.randn(2, 8, 8, 8, requires_grad=True), RECONSTRUCTION, torch.tensor([0.0, 20.0]))
+    x, scale, _ = enc(img, torch.randn(2, 8, 8, 8, requires_grad=True), RECONSTRUCTION, torch.tensor([0.0, 20.0]))
     (x.abs().sum() + scale.sum()).backward()
     unused = {n for n, _ in enc.named_parameters() if n.startswith(f"snr_gate.{SEGMENTATION}.")}
     assert unused and all(p.grad is not None for n, p in enc.named_parameters() if n not in unused)
@@ -100,7 +100,7 @@ def test_snr_gate_starts_as_the_plain_gate_then_follows_snr_and_task(test_cfg):
         last = enc.snr_gate[RECONSTRUCTION].net[-1]
         last.weight.fill_(-0.1)
         same = img[:1].expand(2, -1, -1, -1), feat[:1].expand(2, -1, -1, -1)
-        x, _ = enc(*same, RECONSTRUCTION, snr)
+        x, _, _ = enc(*same, RECONSTRUCTION, snr)
         linear, _ = unit_power(to_complex(enc.analog(same[0])))
         err = (x - linear).abs().pow(2).flatten(1).mean(1)
         assert err[1] < err[0]
@@ -108,3 +108,29 @@ def test_snr_gate_starts_as_the_plain_gate_then_follows_snr_and_task(test_cfg):
         with pytest.raises(ValueError, match="SNR"):
             enc(img, feat)
 
+
+
+def test_per_image_gains_fit_the_linear_code_to_each_image_for_the_named_task(test_cfg):
+    """With per_image_gains the untrained encoder sends SoftCast's code of each image (the allocation beside it),
+    and only for the tasks named."""
+    from semcom.baselines.linear import LinearAnalog
+    from shared.analog import PatchPCA, per_image_allocation
+
+    pca = PatchPCA.load(REPO_WEIGHTS / "linear")
+    cfg = test_cfg.replace(**{"encoder.per_image_gains": (RECONSTRUCTION,)})
+    tx = Transmitter(cfg, pca).eval()
+    img = torch.rand(2, 3, 64, 96, generator=torch.Generator().manual_seed(1))
+    img[1] = img[1] * 0.2 + 0.4  # a low-contrast image: its own allocation differs from the first's
+    code = LinearAnalog(pca, adaptive=True)
+    with torch.no_grad():
+        rec, seg = tx(img, RECONSTRUCTION, 10.0), tx(img, SEGMENTATION, 10.0)
+        t = code.encoder(img)
+        allocation = per_image_allocation(t, code.gains)
+        softcast, alpha = unit_power(to_complex(t * allocation[:, 0, :, None, None]))
+    assert rec.allocation.shape == (2, 2, 2 * cfg.encoder.symbol_channels)
+    torch.testing.assert_close(rec.allocation, allocation, rtol=1e-4, atol=1e-7)
+    torch.testing.assert_close(rec.symbols, softcast.reshape(2, -1), rtol=1e-4, atol=1e-5)
+    torch.testing.assert_close(rec.scale, alpha, rtol=1e-4, atol=0)
+    assert not torch.allclose(rec.allocation[0, 0], rec.allocation[1, 0])  # one allocation per image
+    assert seg.allocation is None  # segmentation keeps the fitted code
+    torch.testing.assert_close(seg.symbols.reshape(2, -1), unit_power(to_complex(t))[0].reshape(2, -1))
