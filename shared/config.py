@@ -202,7 +202,8 @@ def _tuples(v: Any) -> Any:
 
 def paper() -> ModelConfig:
     """Table I of the paper (DiT-XL/2-sized decoder; 21 PASCAL VOC classes)."""
-    return ModelConfig(name="paper", encoder=EncoderConfig(linear_path=True, snr_gate=True),
+    return ModelConfig(name="paper", encoder=EncoderConfig(linear_path=True, snr_gate=True,
+                                                           per_image_gains=("reconstruction",)),
                        diffusion=DiffusionConfig(log_mse=True), seg=SegConfig(image_blocks=2))
 
 
@@ -211,7 +212,8 @@ def cpu() -> ModelConfig:
     return ModelConfig(
         name="cpu",
         swin=SwinConfig(embed_dim=48, depths=(2, 2, 2), num_heads=(2, 4, 8), feature_dim=48),
-        encoder=EncoderConfig(hidden=96, n_down=2, cbr="1/16", linear_path=True, snr_gate=True),
+        encoder=EncoderConfig(hidden=96, n_down=2, cbr="1/16", linear_path=True, snr_gate=True,
+                              per_image_gains=("reconstruction",)),
         rx_kb=ReceiverKBConfig(hidden=96),
         dit=DiTConfig(hidden=192, depth=4, heads=4, patch=2, up_channels=(96, 64, 48, 24), refine_channels=16,
                       decoder_channels=96, decoder_blocks=6),
@@ -227,7 +229,8 @@ def test() -> ModelConfig:
     return ModelConfig(
         name="test",
         swin=SwinConfig(embed_dim=16, depths=(1, 1, 1), num_heads=(1, 2, 4), feature_dim=16),
-        encoder=EncoderConfig(hidden=16, n_down=2, cbr="1/16", linear_path=True, snr_gate=True),
+        encoder=EncoderConfig(hidden=16, n_down=2, cbr="1/16", linear_path=True, snr_gate=True,
+                              per_image_gains=("reconstruction",)),
         rx_kb=ReceiverKBConfig(hidden=16),
         dit=DiTConfig(hidden=32, depth=2, heads=2, patch=2, up_channels=(16, 16, 8, 8), refine_channels=8,
                       decoder_channels=16, decoder_blocks=1),

@@ -7,7 +7,8 @@ symbols decoded with:
   regression estimate);
 * several starting noises z_T (--noise-seeds) at each step count: how much the output depends on them;
 * the DiT bypassed (its correction set to zero: the LMMSE estimate of the linear code goes straight to
-  the refiner) and the linear code alone (the training-free floor);
+  the refiner) and the linear code alone (the training-free floor: SoftCast when the model fits the code's
+  allocation to each image, ``per_image_gains``);
 
 each with PSNR, MS-SSIM (images over 160 px), the radially averaged power spectrum distance to the
 original (dB; lower = texture statistics closer to the original's: a realism measure) and seconds per
@@ -89,7 +90,7 @@ def main(argv: list[str] | None = None) -> int:
 
     from semcom.baselines.linear import LinearAnalog
 
-    linear = LinearAnalog.load()
+    linear = LinearAnalog.load(adaptive=RECONSTRUCTION in cfg.encoder.per_image_gains)  # the model's own code
     with torch.no_grad():
         for i, img in enumerate(images):
             seed = args.seed + i

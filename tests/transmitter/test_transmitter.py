@@ -51,7 +51,7 @@ def test_untrained_sends_the_linear_code_then_tasks_differ(test_cfg):
     from shared.analog import PatchPCA
 
     pca = PatchPCA.load(REPO_WEIGHTS / "linear")
-    tx = Transmitter(test_cfg, pca).eval()
+    tx = Transmitter(test_cfg.replace(**{"encoder.per_image_gains": ()}), pca).eval()  # the code as fitted
     img = torch.rand(1, 3, 64, 64)
     with torch.no_grad():
         rec, seg = tx(img, RECONSTRUCTION, 10.0), tx(img, SEGMENTATION, 10.0)
@@ -86,13 +86,13 @@ def test_encoder_gradients_flow(test_cfg):
 
 def test_snr_gate_starts_as_the_plain_gate_then_follows_snr_and_task(test_cfg):
     torch.manual_seed(0)
-    enc = JSCCEncoder(test_cfg.encoder, 8).eval()
+    enc = JSCCEncoder(dataclasses.replace(test_cfg.encoder, per_image_gains=()), 8).eval()  # the code as fitted
     img, feat = torch.rand(2, 3, 32, 32), torch.randn(2, 8, 8, 8)
     snr = torch.tensor([0.0, 20.0])
     with torch.no_grad():
         enc.gate.fill_(0.5)
         before = enc(img, feat, RECONSTRUCTION, snr)[0]
-        plain = dataclasses.replace(test_cfg.encoder, snr_gate=False)
+        plain = dataclasses.replace(enc.cfg, snr_gate=False)
         ref = JSCCEncoder(plain, 8).eval()
         ref.load_state_dict({k: v for k, v in enc.state_dict().items() if not k.startswith("snr_gate.")})
         torch.testing.assert_close(before, ref(img, feat)[0])  # identity at the start, at every SNR
