@@ -125,7 +125,8 @@ def softcast_gains(variances: torch.Tensor) -> torch.Tensor:
     """g_k = kappa * lambda_k^(-1/4), kappa giving one unit of power per complex symbol on average.
 
     variances (..., k): the components are the last dimension (one allocation per row)."""
-    g = variances.clamp_min(1e-12).pow(-0.25)
+    variances = variances.clamp_min(1e-12)  # an image with nothing in a component (or in any) stays finite
+    g = variances.pow(-0.25)
     power = (g.pow(2) * variances).sum(-1, keepdim=True) / (variances.shape[-1] / 2)  # per complex symbol
     return g / power.sqrt()
 

@@ -71,6 +71,8 @@ def test_per_image_allocation_is_softcast_on_each_image_of_a_fitted_code(pca):
         torch.testing.assert_close(allocation[i, 1], t[i].pow(2).mean((1, 2)))
         sent = t[i] * allocation[i, 0, :, None, None]
         assert float(sent.pow(2).mean() * 2) == pytest.approx(1.0, rel=1e-4)  # unit power per complex symbol
+    flat = per_image_allocation(torch.zeros(1, 48, 2, 2), g)  # nothing to send (the mean patch everywhere)
+    assert torch.isfinite(flat).all() and (flat[:, 0] > 0).all()
     alpha = torch.tensor([2.0, 3.0, 4.0])
     assert code_scale(alpha, None).shape == (3, 1)
     torch.testing.assert_close(code_scale(alpha, allocation), alpha[:, None] * allocation[:, 0])
