@@ -1,6 +1,7 @@
 """Which part of the proposed reconstruction path earns what (issue 12): parts switched off, same symbols.
 
     python scripts/ablate_parts.py [--weights default] [--snr 13,25] [--every 4 --limit 6] [--pca-reset]
+                                   [--per-image-gains on|off]
 
 On whole Kodak images (every `--every`-th, at most `--limit`), AWGN, the mean PSNR of the shipped chain
 (``semcom.pipeline.run_chain``) with: everything on; the DiT's correction at zero (``dit0``); the refiner's
@@ -16,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import dataclasses
 from pathlib import Path
 
 import torch
@@ -31,6 +33,7 @@ def main() -> int:
     p.add_argument("--every", type=int, default=4)
     p.add_argument("--limit", type=int, default=6)
     p.add_argument("--pca-reset", action="store_true")
+    p.add_argument("--per-image-gains", choices=["on", "off"])
     a = p.parse_args()
     from semcom.pipeline import Pipeline, run_chain
     from shared.channel import ChannelSpec
@@ -46,6 +49,9 @@ def main() -> int:
         pca = starting_pca(pipe.cfg)
         tx.encoder.analog.init_from(pca)
         rx.analog.init_from(pca)
+    if a.per_image_gains:
+        gains = ("reconstruction",) if a.per_image_gains == "on" else ()
+        tx.encoder.cfg = dataclasses.replace(tx.encoder.cfg, per_image_gains=gains)
     images = [to_tensor(open_rgb(f)) for f in sorted(Path(a.data).glob("*.png"))[::a.every][:a.limit]]
     dit = rx.reconstruction.dit
 
