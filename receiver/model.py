@@ -9,7 +9,7 @@ from receiver.received import Received, received_grid
 from receiver.reconstruction import ReconstructionDecoder
 from receiver.segmentation import SegmentationDecoder
 from receiver.source_kb import ReceiverSourceKB
-from shared.analog import AnalogDecoder, PatchPCA, code_scale, unbiased_view
+from shared.analog import AnalogDecoder, PatchPCA, unbiased_view
 from shared.channel import receiver_view
 from shared.config import ModelConfig
 from shared.seeding import derive_seed
@@ -46,10 +46,8 @@ class Receiver(nn.Module):
                 raise ValueError("this receiver's model inverts a linear code and needs the transmitter's power scale")
             b = symbols.shape[0]
             r, noise = unbiased_view(symbols.reshape(b, *grid), snr_map_db.reshape(b, *grid), csi)
-            if allocation is not None:
-                allocation = allocation.to(r.device)
-            received.linear = self.analog.estimate(r, noise, code_scale(scale.to(r.device), allocation),
-                                                   None if allocation is None else allocation[:, 1])
+            received.linear = self.analog.estimate(r, noise, scale.to(r.device),
+                                                   None if allocation is None else allocation.to(r.device))
         return received
 
     def segment_logits(self, received: Received) -> torch.Tensor:

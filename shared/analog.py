@@ -204,14 +204,15 @@ class AnalogDecoder(nn.Module):
         self.mean.copy_(pca.mean.view(1, -1, 1, 1))
 
     def estimate(self, received: torch.Tensor, noise_var: torch.Tensor, alpha: torch.Tensor,
-                 prior: torch.Tensor | None = None) -> torch.Tensor:
-        """received (B,k,h,w) unbiased real values, noise_var broadcastable to it, alpha (B,) or per component
-        (B, k) (``code_scale``) -> t_hat (B,k,h,w).
+                 allocation: torch.Tensor | None = None) -> torch.Tensor:
+        """received (B,k,h,w) unbiased real values, noise_var broadcastable to it, alpha (B,) -> t_hat (B,k,h,w),
+        the code at its fitted gains.
 
-        `prior` (B, k), E[t_k^2] of this image when the transmitter sent it (SoftCast's metadata),
-        replaces the fitted one."""
-        a = alpha.view(-1, 1, 1, 1) if alpha.ndim == 1 else alpha[:, :, None, None]
-        v = (self.prior.exp().view(1, -1, 1, 1) if prior is None else prior[:, :, None, None]) * a.pow(2)
+        With the image's `allocation` (B, 2, k) (``per_image_allocation``, SoftCast's metadata) each component
+        arrived at the scale alpha * ratio (``code_scale``) and the image's variances replace the fitted prior."""
+        a = code_scale(alpha, allocation)[:, :, None, None]  # (B, k or 1, 1, 1)
+        prior = self.prior.exp().view(1, -1) if allocation is None else allocation[:, 1]
+        v = prior[:, :, None, None] * a.pow(2)
         return v / (v + noise_var) * received / a
 
     def synthesise(self, t: torch.Tensor) -> torch.Tensor:

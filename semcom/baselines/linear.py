@@ -24,7 +24,6 @@ from shared.analog import (
     AnalogDecoder,
     AnalogEncoder,
     PatchPCA,
-    code_scale,
     fit_pca,
     keep_for,
     per_image_allocation,
@@ -81,8 +80,7 @@ class LinearAnalog:
         rx = transmit(x.reshape(1, -1), spec, seed)
         symbols, snr_map = receiver_view(rx.y, rx.h, rx.noise_var, spec.csi, spec.snr_db)
         received, noise = unbiased_view(symbols.reshape(grid), snr_map.reshape(grid), spec.csi)
-        t_hat = self.decoder.estimate(received, noise, code_scale(alpha, allocation),
-                                      None if allocation is None else allocation[:, 1])
+        t_hat = self.decoder.estimate(received, noise, alpha, allocation)
         return self.decoder.synthesise(t_hat)[0, :, :h, :w].clamp(0.0, 1.0)
 
 

@@ -78,7 +78,7 @@ def test_per_image_allocation_is_softcast_on_each_image_of_a_fitted_code(pca):
     torch.testing.assert_close(code_scale(alpha, allocation), alpha[:, None] * allocation[:, 0])
     # the LMMSE with a per-component scale and the image's variances: noiseless, the code comes back exactly
     a = code_scale(alpha, allocation)
-    back = AnalogDecoder(4, 48, pca).estimate(t * a[:, :, None, None], torch.zeros(()), a, allocation[:, 1])
+    back = AnalogDecoder(4, 48, pca).estimate(t * a[:, :, None, None], torch.zeros(()), alpha, allocation)
     torch.testing.assert_close(back, t, atol=1e-5, rtol=1e-5)
 
 
