@@ -50,6 +50,13 @@ def _load_rgb(path: Path, max_side: int | None = None) -> Image.Image:
     return img
 
 
+def augmentation_rng(idx: int, epoch: int) -> random.Random:
+    """The random draws of one training item: a function of the run's seed (torch's, which a DataLoader
+    worker also derives from it), the epoch and the index, so a run is reproducible and no two epochs
+    repeat each other's crops."""
+    return random.Random(f"{torch.initial_seed()}:{epoch}:{idx}")
+
+
 class ImageFolder(Dataset):
     """Random crops of a folder of images, for reconstruction training (DIV2K manner).
 
@@ -68,6 +75,7 @@ class ImageFolder(Dataset):
         self.crop = crop
         self.scale = scale
         self.samples_per_epoch = samples_per_epoch
+        self.epoch = 0
         self._cache = [_load_rgb(f, max_side) for f in self.files]
         starts = [sum(len(g) for g in groups[:i]) for i in range(len(groups))]
         self._groups = [range(st, st + len(g)) for st, g in zip(starts, groups) if g]
@@ -75,8 +83,12 @@ class ImageFolder(Dataset):
     def __len__(self) -> int:
         return self.samples_per_epoch
 
+    def set_epoch(self, epoch: int) -> None:
+        """Each epoch draws new crops (the trainer calls this before each pass over the data)."""
+        self.epoch = epoch
+
     def __getitem__(self, idx: int) -> torch.Tensor:
-        rng = random.Random(idx * 7919 + torch.initial_seed())
+        rng = augmentation_rng(idx, self.epoch)
         group = self._groups[rng.randrange(len(self._groups))]
         img = self._cache[group[rng.randrange(len(group))]]
         lo = max(self.scale[0], self.crop / min(img.size))
@@ -108,21 +120,25 @@ class Kodak(Dataset):
 
 
 class SegmentationPairs(Dataset):
-    """Image/label pairs; labels are class indices. For training: a random rescale (0.6 to 1.25) and crop,
-    a left-right flip, and brightness, contrast and saturation each scaled by a random factor in
-    `photometric` (other cameras, other light: the few hundred training frames come from one camera)."""
+    """Image/label pairs; labels are class indices. For training: a random rescale by a factor in `scale`
+    and a crop (a frame rescaled below the crop is padded: grey pixels, void labels), a left-right flip,
+    and brightness, contrast and saturation each scaled by a random factor in `photometric` (other cameras,
+    other light, other distances: the few hundred training frames come from one camera). Each epoch
+    (``set_epoch``) draws new ones."""
 
     num_classes: int
     ignore_index: int
 
     def __init__(self, pairs: list[tuple[Path, Path]], crop: int | None = None, train: bool = False,
-                 photometric: tuple[float, float] = (0.75, 1.25)) -> None:
+                 photometric: tuple[float, float] = (0.75, 1.25), scale: tuple[float, float] = (0.6, 1.5)) -> None:
         if not pairs:
             raise FileNotFoundError("no image/label pairs found")
         self.pairs = pairs
         self.crop = crop
         self.train = train
         self.photometric = photometric
+        self.scale = scale
+        self.epoch = 0
         self._cache: dict[int, tuple[Image.Image, Image.Image]] = {}
 
     def __len__(self) -> int:
@@ -141,14 +157,26 @@ class SegmentationPairs(Dataset):
             self._cache[idx] = (img, lab)
         return self._cache[idx]
 
+    def set_epoch(self, epoch: int) -> None:
+        """Each epoch draws new crops, flips and jitter (the trainer calls this before each pass)."""
+        self.epoch = epoch
+
     def __getitem__(self, idx: int) -> tuple[torch.Tensor, torch.Tensor]:
         img, lab = self._get(idx)
         if self.train:
-            rng = random.Random(idx * 104729 + torch.initial_seed())
+            rng = augmentation_rng(idx, self.epoch)
             if self.crop:
-                s = rng.uniform(max(0.6, self.crop / min(img.size)), 1.25)
-                size = (max(self.crop, round(img.width * s)), max(self.crop, round(img.height * s)))
+                s = rng.uniform(*self.scale)
+                size = (max(1, round(img.width * s)), max(1, round(img.height * s)))
                 img, lab = img.resize(size, Image.BILINEAR), lab.resize(size, Image.NEAREST)
+                if min(size) < self.crop:  # pad to the crop: grey image, void labels (no loss there)
+                    padded = (max(self.crop, size[0]), max(self.crop, size[1]))
+                    img_pad = Image.new("RGB", padded, (128, 128, 128))
+                    lab_pad = Image.new(lab.mode, padded, self.ignore_index)  # P or L: raw indices either way
+                    at = (rng.randint(0, padded[0] - size[0]), rng.randint(0, padded[1] - size[1]))
+                    img_pad.paste(img, at)
+                    lab_pad.paste(lab, at)
+                    img, lab = img_pad, lab_pad
                 x0, y0 = rng.randint(0, img.width - self.crop), rng.randint(0, img.height - self.crop)
                 box = (x0, y0, x0 + self.crop, y0 + self.crop)
                 img, lab = img.crop(box), lab.crop(box)

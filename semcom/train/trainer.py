@@ -120,10 +120,14 @@ def clock() -> float:
     return time.time()
 
 
-def _infinite(loader: DataLoader, sampler: DistributedSampler | None):
-    for epoch in itertools.count():
+def _infinite(loader: DataLoader, sampler: DistributedSampler | None, start_epoch: int = 0):
+    """The loader's batches, epoch after epoch; each epoch tells the sampler (its order) and the dataset (its
+    crops and flips) which epoch it is, so no epoch repeats another's augmentation."""
+    for epoch in itertools.count(start_epoch):
         if sampler is not None:
             sampler.set_epoch(epoch)
+        if hasattr(loader.dataset, "set_epoch"):
+            loader.dataset.set_epoch(epoch)
         yield from loader
 
 
@@ -346,8 +350,9 @@ class Trainer:
 
     def _loader(self, ds) -> tuple[DataLoader, DistributedSampler | None]:
         sampler = DistributedSampler(ds, seed=self.tc.seed) if self.distributed else None
+        # not persistent: workers take a fresh copy of the dataset each epoch, with that epoch's number
         loader = DataLoader(ds, batch_size=self.tc.batch, shuffle=sampler is None, sampler=sampler,
-                            num_workers=self.tc.workers, drop_last=True, persistent_workers=self.tc.workers > 0)
+                            num_workers=self.tc.workers, drop_last=True)
         return loader, sampler
 
     def _build_data(self) -> None:
@@ -357,7 +362,7 @@ class Trainer:
         if tc.task in ("joint", "reconstruction"):
             if not tc.rec_data:
                 raise SystemExit("semcom train: --data (images for reconstruction) is required for this task")
-            self.rec_iter = _infinite(*self._loader(ImageFolder(list(tc.rec_data), tc.crop)))
+            self.rec_iter = _infinite(*self._loader(ImageFolder(list(tc.rec_data), tc.crop)), self.step)
         if tc.task in ("joint", "segmentation"):
             if not tc.seg_data:
                 raise SystemExit("semcom train: --seg-data (CamVid or VOC root) is required for this task")
@@ -366,7 +371,7 @@ class Trainer:
                 raise SystemExit(f"semcom train: {tc.seg_data} has {seg.num_classes} classes (void "
                                  f"{seg.ignore_index}) but preset {self.cfg.name} expects "
                                  f"{self.cfg.seg.num_classes} (void {self.cfg.seg.ignore_index})")
-            self.seg_iter = _infinite(*self._loader(seg))
+            self.seg_iter = _infinite(*self._loader(seg), self.step)
             if tc.seg_class_weights == "enet":
                 self.seg_class_weight = class_balance_weights(seg.class_pixel_counts()).to(self.device)
                 if self.rank == 0:

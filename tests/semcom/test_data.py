@@ -13,6 +13,17 @@ def test_image_folder_random_crops(image_folder):
     assert torch.equal(ds[3], x)  # deterministic per index and seed
 
 
+def test_image_folder_draws_new_crops_each_epoch(image_folder):
+    torch.manual_seed(0)
+    ds = ImageFolder([image_folder], crop=32, samples_per_epoch=8)
+    first = [ds[i] for i in range(8)]
+    ds.set_epoch(1)
+    second = [ds[i] for i in range(8)]
+    assert sum(torch.equal(a, b) for a, b in zip(first, second)) < 8  # not the same crops again
+    ds.set_epoch(0)
+    assert all(torch.equal(ds[i], a) for i, a in enumerate(first))  # reproducible per seed, epoch and index
+
+
 def test_image_folder_draws_each_root_equally_often(tmp_path):
     from PIL import Image
 
@@ -62,6 +73,28 @@ def test_camvid_class_pixel_counts_and_photometric_jitter(camvid_root):
         (a, la), (b, lb) = CamVid(camvid_root, "train", crop=48)[i], steady[i]
         assert torch.equal(la, lb) and a.shape == b.shape and 0 <= a.min() and a.max() <= 1
     assert not torch.equal(CamVid(camvid_root, "train", crop=48)[0][0], steady[0][0])
+
+
+def test_segmentation_crops_differ_by_epoch_and_pad_with_void(camvid_root):
+    torch.manual_seed(0)
+    ds = CamVid(camvid_root, "train", crop=48)
+    first = [ds[i] for i in range(len(ds))]
+    assert all(torch.equal(ds[i][0], img) for i, (img, _) in enumerate(first))  # same seed, epoch, index
+    ds.set_epoch(1)
+    assert not all(torch.equal(ds[i][0], img) for i, (img, _) in enumerate(first))
+    # frames rescaled below the crop (64 px high at 0.5: 32 < 48) are padded: grey pixels, void labels
+    small = CamVid(camvid_root, "train", crop=64)
+    small.scale, small.photometric = (0.5, 0.5), (1.0, 1.0)
+    img, lab = small[0]
+    assert img.shape == (3, 64, 64) and lab.shape == (64, 64)
+    void = lab == CamVid.ignore_index
+    # everything outside the 48 x 32 frame, and the frame's own void edge (10 of 96 columns: 5 of 48)
+    assert void.sum() == 64 * 64 - 48 * 32 + 5 * 32
+    rows, cols = (~void).nonzero().unbind(1)
+    assert rows.max() - rows.min() == 31 and cols.max() - cols.min() == 42
+    grey = (img == torch.tensor(128 / 255)).all(dim=0)
+    assert grey.sum() >= 64 * 64 - 48 * 32 and not grey[~void].any()
+    assert set(lab[~void].unique().tolist()) <= {0, 3}  # the frame's own labels, scaled with it
 
 
 def test_voc_layout_reads_palette_indices(voc_root):

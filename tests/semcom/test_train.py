@@ -441,3 +441,38 @@ def test_merge_takes_each_tasks_parts_from_its_own_run(image_folder, camvid_root
     err = capsys.readouterr().err
     assert "differ in parts both tasks use (receiver." in err and "more): each run must freeze" in err
     assert not (tmp_path / "x").exists()
+
+
+class _EpochRecorder(torch.utils.data.Dataset):
+    """Three items; each remembers the epoch the trainer told the dataset before drawing it."""
+
+    def __init__(self) -> None:
+        self.epoch = None
+
+    def set_epoch(self, epoch: int) -> None:
+        self.epoch = epoch
+
+    def __len__(self) -> int:
+        return 3
+
+    def __getitem__(self, idx: int) -> torch.Tensor:
+        return torch.tensor([self.epoch, idx])
+
+
+def test_each_epoch_tells_the_dataset_its_number_from_the_start_epoch():
+    # without it every epoch of a few hundred CamVid frames repeated the first epoch's crops and flips
+    loader = torch.utils.data.DataLoader(_EpochRecorder(), batch_size=3, shuffle=True)
+    batches = list(itertools.islice(train_mod._infinite(loader, None, start_epoch=7), 3))
+    assert [b[:, 0].unique().tolist() for b in batches] == [[7], [8], [9]]
+    assert all(sorted(b[:, 1].tolist()) == [0, 1, 2] for b in batches)
+
+
+def test_a_resumed_run_draws_its_data_from_later_epochs(image_folder, camvid_root, tmp_path, monkeypatch):
+    starts = []
+    real = train_mod._infinite
+    monkeypatch.setattr(train_mod, "_infinite", lambda loader, sampler, start: starts.append(start) or real(
+        loader, sampler, start))
+    out = tmp_path / "run"
+    Trainer(parse(_args(image_folder, camvid_root, out, "--task", "segmentation", "--steps", "2"))).run()
+    Trainer(parse(_args(image_folder, camvid_root, out, "--task", "segmentation", "--steps", "3", "--resume"))).run()
+    assert starts == [0, 2]  # epochs so far <= steps so far: the resumed run never repeats one
