@@ -564,7 +564,9 @@ def parse(argv: list[str] | None) -> TrainConfig:
     p.add_argument("--seg-weight", type=float, default=0.01,
                    help="weight of the segmentation loss in joint training (0.01 balances the two losses' gradients "
                         "on the shared transmitter)")
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--seed", type=int, default=0,
+                   help="seeds the model's start, the noise and the data's crops; a run from --init with its start's "
+                        "seed draws the crops that run drew (--resume continues the stream instead)")
     p.add_argument("--val-every", type=int, default=500)
     p.add_argument("--val-images", type=int, default=4)
     p.add_argument("--ckpt-every", type=int, default=250)
