@@ -50,14 +50,23 @@ def _load_rgb(path: Path, max_side: int | None = None) -> Image.Image:
     return img
 
 
-def augmentation_rng(idx: int, epoch: int) -> random.Random:
-    """The random draws of one training item: a function of the run's seed (torch's, which a DataLoader
-    worker also derives from it), the epoch and the index, so a run is reproducible and no two epochs
-    repeat each other's crops."""
-    return random.Random(f"{torch.initial_seed()}:{epoch}:{idx}")
+class EpochDraws:
+    """A training set whose random crops, flips and jitter are drawn anew each epoch: the trainer tells it
+    the epoch (``set_epoch``) before each pass over the data."""
+
+    epoch = 0
+
+    def set_epoch(self, epoch: int) -> None:
+        self.epoch = epoch
+
+    def draws(self, idx: int) -> random.Random:
+        """The random draws of item `idx` this epoch: a function of the run's seed (torch's, which a DataLoader
+        worker also derives from it), the epoch and the index, so a run is reproducible and no two epochs
+        repeat each other's crops."""
+        return random.Random(f"{torch.initial_seed()}:{self.epoch}:{idx}")
 
 
-class ImageFolder(Dataset):
+class ImageFolder(EpochDraws, Dataset):
     """Random crops of a folder of images, for reconstruction training (DIV2K manner).
 
     Each item: one image rescaled by a random factor in `scale` (never below the crop),
@@ -75,7 +84,6 @@ class ImageFolder(Dataset):
         self.crop = crop
         self.scale = scale
         self.samples_per_epoch = samples_per_epoch
-        self.epoch = 0
         self._cache = [_load_rgb(f, max_side) for f in self.files]
         starts = [sum(len(g) for g in groups[:i]) for i in range(len(groups))]
         self._groups = [range(st, st + len(g)) for st, g in zip(starts, groups) if g]
@@ -83,12 +91,8 @@ class ImageFolder(Dataset):
     def __len__(self) -> int:
         return self.samples_per_epoch
 
-    def set_epoch(self, epoch: int) -> None:
-        """Each epoch draws new crops (the trainer calls this before each pass over the data)."""
-        self.epoch = epoch
-
     def __getitem__(self, idx: int) -> torch.Tensor:
-        rng = augmentation_rng(idx, self.epoch)
+        rng = self.draws(idx)
         group = self._groups[rng.randrange(len(self._groups))]
         img = self._cache[group[rng.randrange(len(group))]]
         lo = max(self.scale[0], self.crop / min(img.size))
@@ -119,7 +123,7 @@ class Kodak(Dataset):
         return to_tensor(_load_rgb(self.files[idx]))
 
 
-class SegmentationPairs(Dataset):
+class SegmentationPairs(EpochDraws, Dataset):
     """Image/label pairs; labels are class indices. For training: a random rescale by a factor in `scale`
     and a crop (a frame rescaled below the crop is padded: grey pixels, void labels), a left-right flip,
     and brightness, contrast and saturation each scaled by a random factor in `photometric` (other cameras,
@@ -138,7 +142,6 @@ class SegmentationPairs(Dataset):
         self.train = train
         self.photometric = photometric
         self.scale = scale
-        self.epoch = 0
         self._cache: dict[int, tuple[Image.Image, Image.Image]] = {}
 
     def __len__(self) -> int:
@@ -157,14 +160,10 @@ class SegmentationPairs(Dataset):
             self._cache[idx] = (img, lab)
         return self._cache[idx]
 
-    def set_epoch(self, epoch: int) -> None:
-        """Each epoch draws new crops, flips and jitter (the trainer calls this before each pass)."""
-        self.epoch = epoch
-
     def __getitem__(self, idx: int) -> tuple[torch.Tensor, torch.Tensor]:
         img, lab = self._get(idx)
         if self.train:
-            rng = augmentation_rng(idx, self.epoch)
+            rng = self.draws(idx)
             if self.crop:
                 s = rng.uniform(*self.scale)
                 size = (max(1, round(img.width * s)), max(1, round(img.height * s)))
