@@ -8,7 +8,9 @@
 # Reconstruction data: ../shared/data/photos and CamVid train frames (each folder drawn equally often);
 # segmentation: CamVid train. Kodak and CamVid val are never trained on. The proposed system trains both
 # tasks jointly within its one budget (one transmitter serves both); each baseline trains one task.
-# Resumable: a system whose run folder holds a finished checkpoint is skipped; RESUME=1 continues stopped runs.
+# Resumable: the budget is each system's training time in all (--time-budget), so a run stopped part-way (kill
+# the script: the run saves a checkpoint on SIGTERM or Ctrl-C) continues where it stood when the script is run
+# again, with the time it had left; a system that finished (its run folder holds `done`) is skipped.
 # The curves go to results/equal-budget (CURVES=DIR elsewhere): the learned systems evaluated from these weights,
 # the training-free ones (linear code, SoftCast, JPEG chains, AVIF at capacity) copied from results/curves,
 # which they do not depend on. SKIP_CURVES=1 trains only.
@@ -18,12 +20,11 @@ D=${SEMCOM_DATA:-../shared/data}
 BUDGET=${BUDGET:-3600}
 OUT=${OUT:-runs/equal-budget}
 mkdir -p "$OUT"
-common=(--batch 8 --crop 128 --steps 1000000 --time-limit "$BUDGET" --val-every 1000000 --ckpt-every 100)
-[ "${RESUME:-0}" = 1 ] && common+=(--resume)
+common=(--batch 8 --crop 128 --steps 1000000 --time-budget "$BUDGET" --val-every 1000000 --ckpt-every 100 --resume)
 train() {  # NAME TASK DATA...
   local name=$1 task=$2; shift 2
   if [ -f "$OUT/$name/done" ]; then echo "$name: done already"; return; fi
-  semcom train --system "$name" --task "$task" "$@" --out "$OUT/$name" "${common[@]}" > "$OUT/$name.log" 2>&1
+  semcom train --system "$name" --task "$task" "$@" --out "$OUT/$name" "${common[@]}" >> "$OUT/$name.log" 2>&1
   touch "$OUT/$name/done"
 }
 REC=(--data $D/photos --data $D/camvid/train --val-data $D/kodak)

@@ -24,7 +24,9 @@ import json
 import math
 import os
 import random
+import signal
 import sys
+import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -99,6 +101,7 @@ class TrainConfig:
     device: str | None
     system: str = "proposed"
     time_limit: float | None = None  # seconds of training in this run; the schedule ends with it
+    time_budget: float | None = None  # seconds of training in all, this run and those it resumes
     dist_backend: str = "auto"
     pca: str | None = None  # the patch PCA a fresh run's linear path starts from (default: weights/linear)
     linear_lr_scale: float = 0.02  # learning rate of the linear analog code, relative to the networks
@@ -129,6 +132,32 @@ def _infinite(loader: DataLoader, sampler: DistributedSampler | None, start_epoc
         if hasattr(loader.dataset, "set_epoch"):
             loader.dataset.set_epoch(epoch)
         yield from loader
+
+
+class StopRequest:
+    """SIGINT or SIGTERM during a run: the step in progress finishes, a checkpoint is saved and the run exits
+    128 + the signal's number, so `--resume` loses nothing and a script does not take the run for finished.
+    A second signal stops at once. Only in the main thread of a single process (DDP ranks keep the default)."""
+
+    def __init__(self, enabled: bool = True):
+        self.signum: int | None = None
+        self._previous: dict[int, object] = {}
+        self.enabled = enabled and threading.current_thread() is threading.main_thread()
+
+    def _handle(self, signum, _frame) -> None:
+        if self.signum is not None:
+            raise KeyboardInterrupt
+        self.signum = signum
+
+    def __enter__(self) -> "StopRequest":
+        if self.enabled:
+            for s in (signal.SIGINT, signal.SIGTERM):
+                self._previous[s] = signal.signal(s, self._handle)
+        return self
+
+    def __exit__(self, *_exc) -> None:
+        for s, handler in self._previous.items():
+            signal.signal(s, handler)
 
 
 def save_optimizer(path: Path, opt: torch.optim.Optimizer) -> None:
@@ -199,12 +228,14 @@ class Trainer:
         self.opt = torch.optim.AdamW(self._param_groups(), lr=tc.lr, betas=tc.betas, weight_decay=tc.weight_decay)
         self.step = 0
         self.time_progress = 0.0
+        self.seconds_before = 0.0  # training seconds of the runs this one resumes
         self.history: list[dict] = []
         ema_updates = 0
         if resume_from is not None:
             load_optimizer(resume_from, self.opt)
             state = json.loads((resume_from / "train_state.json").read_text())
             self.step, self.history = state["step"], state.get("history", [])
+            self.seconds_before = float(state.get("train_seconds", 0.0))
             ema_updates = state.get("ema_updates", 0)
         # with --ema the model now holds the average (a checkpoint's model.safetensors); on --resume the
         # optimisation continues from the raw weights saved beside it
@@ -467,7 +498,8 @@ class Trainer:
             with self.ema.swapped():
                 self._save_model(self.out, {**meta, "ema": {**ema, "weights": "average"}})
         save_optimizer(self.out, self.opt)
-        state = {"step": self.step, "history": self.history}
+        state = {"step": self.step, "history": self.history,
+                 "train_seconds": round(self.seconds_before + clock() - started, 1)}
         if self.ema is not None:
             state["ema_updates"] = self.ema.updates
         (self.out / "train_state.json").write_text(json.dumps(state, indent=1))
@@ -491,8 +523,13 @@ class Trainer:
         bar.write(json.dumps(val))
 
     def _time_progress(self, started: float) -> float:
-        """Share of --time-limit used; every rank takes rank 0's clock so all stop at the same step."""
-        progress = torch.tensor([(clock() - started) / self.tc.time_limit], dtype=torch.float64)
+        """Share of --time-limit (this run) or --time-budget (all runs) used; every rank takes rank 0's clock so
+        all stop at the same step."""
+        if self.tc.time_budget is not None:
+            used = (self.seconds_before + clock() - started) / self.tc.time_budget
+        else:
+            used = (clock() - started) / self.tc.time_limit
+        progress = torch.tensor([used], dtype=torch.float64)
         if self.distributed:
             if dist.get_backend() == "nccl":
                 progress = progress.to(self.device)
@@ -507,14 +544,31 @@ class Trainer:
         bar = tqdm(total=tc.steps, initial=self.step, disable=self.rank != 0, dynamic_ncols=True,
                    desc=f"train {tc.system if tc.system != 'proposed' else tc.task} [{self.cfg.name}]")
         running: dict[str, float] = {}
+        with StopRequest(enabled=not self.distributed) as stop:
+            code = self._loop(started, bar, running, stop)
+        bar.close()
+        if self.distributed:
+            dist.barrier()
+            dist.destroy_process_group()
+        return code
+
+    def _loop(self, started: float, bar, running: dict[str, float], stop: StopRequest) -> int:
+        tc = self.tc
         while self.step < tc.steps:
-            if tc.time_limit is not None:
+            if tc.time_limit is not None or tc.time_budget is not None:
                 self.time_progress = self._time_progress(started)
                 if self.time_progress >= 1.0:
-                    bar.write(f"time limit of {tc.time_limit:g} s reached at step {self.step}")
+                    limit = (f"time limit of {tc.time_limit:g} s" if tc.time_budget is None
+                             else f"time budget of {tc.time_budget:g} s")
+                    bar.write(f"{limit} reached at step {self.step}")
                     self._validate_and_log(running, started, bar)
                     self.save(started)
                     break
+            if stop.signum is not None:
+                self.save(started)
+                bar.write(f"{signal.Signals(stop.signum).name}: checkpoint saved at step {self.step} in "
+                          f"{self.out}; --resume continues from it")
+                return 128 + stop.signum
             stats = self.train_step()
             for k, v in stats.items():
                 if v == v:  # skip NaN mIoU of an empty batch
@@ -525,10 +579,6 @@ class Trainer:
                 self._validate_and_log(running, started, bar)
             if self.step % tc.ckpt_every == 0 or self.step == tc.steps:
                 self.save(started)
-        bar.close()
-        if self.distributed:
-            dist.barrier()
-            dist.destroy_process_group()
         return 0
 
 
@@ -603,6 +653,10 @@ def parse(argv: list[str] | None) -> TrainConfig:
     p.add_argument("--time-limit", type=float, metavar="SECONDS",
                    help="stop after this much training time in this run (checkpoint saved); the cosine "
                         "schedule ends with whichever comes first, --steps or the time limit")
+    p.add_argument("--time-budget", type=float, metavar="SECONDS",
+                   help="like --time-limit, but counting the training time of the runs a --resume continues too "
+                        "(train_state.json keeps it): a budget that survives stops and restarts, for comparisons "
+                        "at equal training time")
     p.add_argument("--pca", help="patch PCA the linear path of a fresh run starts from (default: weights/linear, "
                                  "made by python -m semcom.baselines.linear)")
     p.add_argument("--linear-lr-scale", type=float, default=0.02,
@@ -619,8 +673,11 @@ def parse(argv: list[str] | None) -> TrainConfig:
         p.error("--ema takes a decay in [0, 1), e.g. 0.999 (0: no average)")
     if a.seg_image_blocks < 0 or a.grow_refiner < 0:
         p.error("--seg-image-blocks and --grow-refiner take 0 or more blocks")
-    if a.time_limit is not None and a.time_limit <= 0:
-        p.error("--time-limit must be a positive number of seconds")
+    for flag, value in (("--time-limit", a.time_limit), ("--time-budget", a.time_budget)):
+        if value is not None and value <= 0:
+            p.error(f"{flag} must be a positive number of seconds")
+    if a.time_limit is not None and a.time_budget is not None:
+        p.error("give --time-limit (this run) or --time-budget (all runs), not both")
     lo, hi = (float(v) for v in a.snr_range.split(":"))
     fading = ChannelSpec.of(a.fading, 10.0, a.block_len, True, **params_of(a))
     try:
@@ -635,7 +692,7 @@ def parse(argv: list[str] | None) -> TrainConfig:
         weight_decay=0.01, snr_range=(lo, hi), fading_prob=a.fading_prob, block_len=a.block_len,
         seg_weight=a.seg_weight, seed=a.seed, val_every=a.val_every, val_images=a.val_images,
         ckpt_every=a.ckpt_every, init=a.init, resume=a.resume, freeze_transmitter=a.freeze_transmitter, cbr=a.cbr,
-        workers=a.workers, device=a.device, system=a.system, time_limit=a.time_limit,
+        workers=a.workers, device=a.device, system=a.system, time_limit=a.time_limit, time_budget=a.time_budget,
         dist_backend=a.dist_backend, pca=a.pca, linear_lr_scale=a.linear_lr_scale, init_partial=a.init_partial,
         fading=a.fading, channel_params=fading.params, freeze=tuple(a.freeze),
         snr_gate=a.snr_gate, seg_class_weights=a.seg_class_weights, seg_image_blocks=a.seg_image_blocks,

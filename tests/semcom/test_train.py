@@ -131,6 +131,50 @@ def test_time_limit_stops_saves_and_ends_the_schedule(image_folder, camvid_root,
         parse(_args(image_folder, camvid_root, out, "--time-limit", "0"))
 
 
+
+def test_time_budget_counts_the_runs_a_resume_continues(image_folder, camvid_root, tmp_path, monkeypatch):
+    clock = iter(float(t) for t in range(10_000))  # one second per reading
+    monkeypatch.setattr(train_mod, "clock", lambda: next(clock))
+    out = tmp_path / "budget"
+    first = Trainer(parse(_args(image_folder, camvid_root, out, "--steps", "1000", "--time-budget", "6")))
+    assert first.run() == 0
+    spent = json.loads((out / "train_state.json").read_text())["train_seconds"]
+    assert spent >= 6 and 0 < first.step < 1000
+    # the same budget again: nothing left, so the resumed run trains no step
+    again = Trainer(parse(_args(image_folder, camvid_root, out, "--steps", "1000", "--time-budget", "6", "--resume")))
+    assert again.seconds_before == spent and again.run() == 0 and again.step == first.step
+    # a larger budget continues the one schedule where it stood, not from the top of the cosine
+    more = Trainer(parse(_args(image_folder, camvid_root, out, "--steps", "1000", "--time-budget", str(spent + 6),
+                               "--resume")))
+    assert more.run() == 0 and more.step > first.step
+    state = json.loads((out / "train_state.json").read_text())
+    assert state["step"] == more.step and state["train_seconds"] >= spent + 6
+    for bad in (["--time-budget", "0"], ["--time-budget", "5", "--time-limit", "5"]):
+        with pytest.raises(SystemExit):
+            parse(_args(image_folder, camvid_root, out, *bad))
+
+
+def test_sigterm_saves_a_checkpoint_and_exits_143(image_folder, camvid_root, tmp_path):
+    import signal
+
+    out = tmp_path / "stopped"
+    tr = Trainer(parse(_args(image_folder, camvid_root, out, "--steps", "1000")))
+    step = tr.train_step
+
+    def step_then_signal():
+        stats = step()
+        if tr.step == 3:
+            signal.raise_signal(signal.SIGTERM)  # as `kill` would, mid-run
+        return stats
+
+    tr.train_step = step_then_signal
+    before = signal.getsignal(signal.SIGTERM)
+    assert tr.run() == 128 + signal.SIGTERM  # not 0: a script does not take the run for finished
+    assert json.loads((out / "train_state.json").read_text())["step"] == 3 == tr.step
+    assert read_config(out)[1]["meta"]["steps"] == 3
+    assert signal.getsignal(signal.SIGTERM) is before  # the handler is the run's only
+
+
 @pytest.mark.slow
 def test_ddp_two_processes_gloo(image_folder, camvid_root, tmp_path):
     out = tmp_path / "ddp"
