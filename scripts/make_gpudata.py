@@ -1,18 +1,20 @@
-"""Shrinks ../shared/data into .gpudata/ so it fits a device upload (64 MiB with the repository).
+"""Shrinks the training data into .gpudata/ so that it fits a device upload (64 MiB with the repository).
 
-    python3 scripts/make_gpudata.py [DATA_DIR] [OUT_DIR]     (defaults ../shared/data, .gpudata)
+    python3 scripts/make_gpudata.py [--data ../shared/data] [--out .gpudata] [--photos DIR ...]
+        [--max-side 1600] [--quality 92] [--camvid-every 1] [--camvid-val 10] [--kodak 0]
 
-photos/: each photograph at most 1600 px on its long side (ImageFolder's own limit), JPEG q92;
-its manifest and copyright files unchanged.
-camvid/: train frames as JPEG q85 with the original label PNGs and a matching train.txt;
-every tenth val frame (validation only) unchanged. Nothing here is committed: add
-/.gpudata/ to .git/info/exclude and name it in the device run's `carry`.
+photos/NAME/: each --photos folder (default DATA/photos), every photograph at most --max-side px on its long
+side (the loader's own limit is 1600) as JPEG of --quality; manifest and copyright files unchanged.
+camvid/: every --camvid-every-th train frame as JPEG q85 with its original label PNG and a matching
+train.txt; every --camvid-val-th val frame (validation only; 0: none) unchanged.
+kodak/: the first --kodak Kodak PNGs, unchanged (reconstruction validation on the device).
+Nothing here is committed: add /.gpudata/ to .git/info/exclude and name it in the device run's `carry`.
 """
 
 from __future__ import annotations
 
+import argparse
 import shutil
-import sys
 from pathlib import Path
 
 from PIL import Image
@@ -20,38 +22,58 @@ from PIL import Image
 from semcom.data import IMAGE_SUFFIXES, _load_rgb
 
 
-def main(src: Path, dst: Path) -> None:
-    for f in sorted((src / "photos").rglob("*")):
+def shrink_photos(src: Path, dst: Path, max_side: int, quality: int) -> None:
+    for f in sorted(src.rglob("*")):
         if not f.is_file():
             continue
-        out = dst / "photos" / f.relative_to(src / "photos")
+        out = dst / f.relative_to(src)
         out.parent.mkdir(parents=True, exist_ok=True)
         if f.suffix.lower() not in IMAGE_SUFFIXES:  # MANIFEST.tsv, copyright files
             shutil.copy(f, out)
             continue
-        _load_rgb(f, max_side=1600).save(out.with_suffix(".jpg"), quality=92)  # the loader's own resize
-    cam, out_cam = src / "camvid", dst / "camvid"
+        _load_rgb(f, max_side=max_side).save(out.with_suffix(".jpg"), quality=quality)  # the loader's own resize
+
+
+def shrink_camvid(cam: Path, out_cam: Path, every: int, val_every: int) -> None:
     for d in ("train", "trainannot", "val", "valannot"):
         (out_cam / d).mkdir(parents=True, exist_ok=True)
     lines = []
-    for line in (cam / "train.txt").read_text().split("\n"):
-        if not line.strip():
-            continue
+    train = [line for line in (cam / "train.txt").read_text().split("\n") if line.strip()]
+    for line in train[::every]:
         frame, label = (p.lstrip("/") for p in line.split())
         name = Path(frame).stem
         Image.open(cam / frame).convert("RGB").save(out_cam / "train" / f"{name}.jpg", quality=85)
         shutil.copy(cam / label, out_cam / label)
         lines.append(f"train/{name}.jpg {label}")
     (out_cam / "train.txt").write_text("\n".join(lines) + "\n")
-    val = [line for line in (cam / "val.txt").read_text().split("\n") if line.strip()][::10]
+    val = [line for line in (cam / "val.txt").read_text().split("\n") if line.strip()][::val_every] if val_every else []
     for line in val:
         for p in line.split():
             shutil.copy(cam / p.lstrip("/"), out_cam / p.lstrip("/"))
     (out_cam / "val.txt").write_text("\n".join(val) + "\n")
-    size = sum(f.stat().st_size for f in dst.rglob("*") if f.is_file())
-    print(f"{dst}: {size / 2**20:.1f} MiB")
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--data", type=Path, default=Path("../shared/data"))
+    p.add_argument("--out", type=Path, default=Path(".gpudata"))
+    p.add_argument("--photos", type=Path, action="append", help="photo folder(s) (default DATA/photos)")
+    p.add_argument("--max-side", type=int, default=1600)
+    p.add_argument("--quality", type=int, default=92)
+    p.add_argument("--camvid-every", type=int, default=1)
+    p.add_argument("--camvid-val", type=int, default=10)
+    p.add_argument("--kodak", type=int, default=0)
+    a = p.parse_args()
+    for folder in a.photos or [a.data / "photos"]:
+        shrink_photos(folder, a.out / "photos" / folder.name, a.max_side, a.quality)
+    shrink_camvid(a.data / "camvid", a.out / "camvid", a.camvid_every, a.camvid_val)
+    if a.kodak:
+        (a.out / "kodak").mkdir(parents=True, exist_ok=True)
+        for f in sorted((a.data / "kodak").glob("*.png"))[: a.kodak]:
+            shutil.copy(f, a.out / "kodak" / f.name)
+    size = sum(f.stat().st_size for f in a.out.rglob("*") if f.is_file())
+    print(f"{a.out}: {size / 2**20:.1f} MiB")
 
 
 if __name__ == "__main__":
-    main(Path(sys.argv[1] if len(sys.argv) > 1 else "../shared/data"),
-         Path(sys.argv[2] if len(sys.argv) > 2 else ".gpudata"))
+    main()
