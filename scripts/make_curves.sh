@@ -26,7 +26,6 @@ SEG=proposed,deeplab-jscc,fcn-jpeg-16qam-1/2,fcn-jpeg-64qam-2/3
 [ -n "$SYSTEMS" ] && SEG=$(echo "$SYSTEMS" | tr , '\n' | grep -E '^(proposed|deeplab-jscc|fcn-)' | paste -sd, - || true)
 [ -n "$SEG" ] && semcom eval --task segmentation --systems $SEG --examples 3 \
   --data $D/camvid --crop 224 --limit 40 --channel awgn --snr $SNR --out $R/seg
-python3 scripts/results_table.py --curves $R | tee $R/TABLES.md
 # Fig. 6-style example grid that may be committed: matplotlib's sample photograph of Grace Hopper
 # (US Navy, public domain), through every reconstruction system at 7 dB AWGN
 P=$(python3 -c "import matplotlib.cbook as c; print(c.get_sample_data('grace_hopper.jpg', asfileobj=False))")
@@ -34,3 +33,4 @@ mkdir -p /tmp/semcom-public && cp "$P" /tmp/semcom-public/
 semcom eval --task reconstruction --systems proposed,deepjscc,adjscc,witt,linear,jpeg-16qam-1/2,capacity-avif \
   --data /tmp/semcom-public --snr $SNR --examples 1 --example-snr 7 --out $R/public  # the same SNRs, so its
   # noiseless point is decoded at the highest one like every other table's (at 7 dB alone it was told 7 dB)
+python3 scripts/results_table.py --curves $R | tee $R/TABLES.md  # last: it reads the public grid's JSON too
