@@ -34,19 +34,23 @@ def shrink_photos(src: Path, dst: Path, max_side: int, quality: int) -> None:
         _load_rgb(f, max_side=max_side).save(out.with_suffix(".jpg"), quality=quality)  # the loader's own resize
 
 
+def _listing(path: Path) -> list[str]:
+    """The "image label" lines of a SegNet CamVid listing (train.txt, val.txt)."""
+    return [line for line in path.read_text().splitlines() if line.strip()]
+
+
 def shrink_camvid(cam: Path, out_cam: Path, every: int, val_every: int) -> None:
     for d in ("train", "trainannot", "val", "valannot"):
         (out_cam / d).mkdir(parents=True, exist_ok=True)
     lines = []
-    train = [line for line in (cam / "train.txt").read_text().split("\n") if line.strip()]
-    for line in train[::every]:
+    for line in _listing(cam / "train.txt")[::every]:
         frame, label = (p.lstrip("/") for p in line.split())
         name = Path(frame).stem
         Image.open(cam / frame).convert("RGB").save(out_cam / "train" / f"{name}.jpg", quality=85)
         shutil.copy(cam / label, out_cam / label)
         lines.append(f"train/{name}.jpg {label}")
     (out_cam / "train.txt").write_text("\n".join(lines) + "\n")
-    val = [line for line in (cam / "val.txt").read_text().split("\n") if line.strip()][::val_every] if val_every else []
+    val = _listing(cam / "val.txt")[::val_every] if val_every else []
     for line in val:
         for p in line.split():
             shutil.copy(cam / p.lstrip("/"), out_cam / p.lstrip("/"))
