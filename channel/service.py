@@ -30,7 +30,9 @@ class ChannelService(Loading, rpc.ChannelServicer):
         self.receiver_conn = client_channel(receiver_addr, security.for_peers())
         self.receiver_stub = rpc.ReceiverStub(self.receiver_conn)
         self.deadline_s = deadline_s
-        self.caps = caps  # the image caps Send applies, applied again to every header (None: MAX_SYMBOLS only)
+        # the model the other sides load: its image caps (as Send applies them) and the symbol grid it makes of an
+        # image, applied to every header (None: MAX_SYMBOLS only)
+        self.caps = caps
         self.mark_ready()  # nothing to load
 
     def Transmit(self, request_iterator, context):
@@ -49,6 +51,7 @@ class ChannelService(Loading, rpc.ChannelServicer):
                 if n > 3 * sent.image_size[0] * sent.image_size[1]:
                     raise WireError(f"{n} symbols announced for a {sent.image_size[1]}x{sent.image_size[0]} image: "
                                     "more than one channel use per pixel value (CBR > 1)")
+                self.caps.check_grid(sent.grid, sent.image_size)  # the model's grid for this image, and no other
             x = SymbolAssembler(n)
             for msg in request_iterator:
                 if msg.WhichOneof("part") != "symbols":

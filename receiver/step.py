@@ -21,6 +21,11 @@ from shared.task_kb import RECONSTRUCTION, TASKS
 from shared.transmission import Transmission
 
 
+# What side information of a transmission can be: a unit-power transmission of an image in [0, 1] needs scales
+# far inside these; beyond them a decoder's arithmetic overflows (a black image, NaN) instead of refusing.
+MIN_SCALE, MAX_SCALE = 1e-6, 1e6
+
+
 def check(t: Transmission, model: Receiver, kb_fingerprint: str) -> None:
     """ValueError unless this receiver can decode `t`; checked before anything is sized by it."""
     if t.task not in TASKS:
@@ -30,16 +35,15 @@ def check(t: Transmission, model: Receiver, kb_fingerprint: str) -> None:
     cfg = model.cfg
     cfg.check_image_size(*t.image_size)
     cfg.check_steps(t.steps)
-    c, s = cfg.encoder.symbol_channels, cfg.encoder.stride
-    if t.grid[0] != c:
-        raise ValueError(f"transmitter sends {t.grid[0]} symbol channels, this receiver's model expects {c} "
-                         f"(CBR {cfg.encoder.cbr}): load the same weights on both sides")
-    if t.grid[1:] != (-(-t.image_size[0] // s), -(-t.image_size[1] // s)):
-        raise ValueError("symbol grid does not match the image size")
+    cfg.check_grid(t.grid, t.image_size)
     check_id(t.id)
-    if cfg.encoder.linear_path and not (math.isfinite(t.scale) and t.scale > 0):
-        raise ValueError(f"power scale {t.scale} is not a positive number: this receiver's model inverts the "
-                         "transmitter's linear code and needs it (load the same weights on both sides)")
+    if cfg.encoder.linear_path and not (math.isfinite(t.scale) and MIN_SCALE <= t.scale <= MAX_SCALE):
+        raise ValueError(f"power scale {t.scale} is outside {MIN_SCALE:g} to {MAX_SCALE:g}: this receiver's model "
+                         "inverts the transmitter's linear code with it (load the same weights on both sides)")
+    if not (math.isfinite(t.score) and -1.0 - 1e-6 <= t.score <= 1.0 + 1e-6):
+        raise ValueError(f"task score {t.score} is not a cosine similarity (a number from -1 to 1)")
+    if t.task == RECONSTRUCTION:
+        cfg.check_work(*t.image_size, t.steps)
     check_allocation(t, cfg)
 
 
@@ -57,9 +61,10 @@ def check_allocation(t: Transmission, cfg: ModelConfig) -> None:
         raise ValueError(f"this receiver's model needs the linear code's per-image allocation for {t.task} "
                          f"({2 * k} numbers), got {len(t.allocation)}: load the same weights on both sides")
     ratios, variances = t.allocation[:k], t.allocation[k:]
-    if not all(math.isfinite(r) and r > 0 for r in ratios) or not all(math.isfinite(v) and v >= 0 for v in variances):
-        raise ValueError("the linear code's per-image allocation must be positive finite ratios and finite "
-                         "variances >= 0")
+    if not all(math.isfinite(r) and 0 < r <= MAX_SCALE for r in ratios) or \
+            not all(math.isfinite(v) and 0 <= v <= MAX_SCALE for v in variances):
+        raise ValueError(f"the linear code's per-image allocation must be ratios in (0, {MAX_SCALE:g}] and variances "
+                         f"in [0, {MAX_SCALE:g}]")
 
 
 @torch.no_grad()

@@ -63,8 +63,10 @@ class ServiceProcesses:
             cmd += ["--channel-addr", self.addr("channel")]
         if name != "channel":
             cmd += self.extra_args
-        elif "--preset" in self.extra_args[:-1]:  # the channel takes only the preset (for its image caps)
-            cmd += ["--preset", self.extra_args[self.extra_args.index("--preset") + 1]]
+        else:  # the channel takes only the preset and weights (their config: image caps and symbol grid)
+            for flag in ("--preset", "--weights"):
+                if flag in self.extra_args[:-1]:
+                    cmd += [flag, self.extra_args[self.extra_args.index(flag) + 1]]
         return cmd + self.per_service_args.get(name, [])
 
     def start(self, name: str) -> subprocess.Popen:

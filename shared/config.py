@@ -130,6 +130,14 @@ class SegConfig:
         return len(self.class_names)
 
 
+WORK_STEPS = 16  # one request may cost the diffusion decoder at most max_pixels x WORK_STEPS pixel-steps
+
+
+class WorkTooLarge(ValueError):
+    """A request within the image caps that would still cost the decoder more than one request may
+    (RESOURCE_EXHAUSTED at the services)."""
+
+
 @dataclass(frozen=True)
 class ModelConfig:
     name: str
@@ -147,6 +155,37 @@ class ModelConfig:
         if not (1 <= height <= self.max_side and 1 <= width <= self.max_side) or height * width > self.max_pixels:
             raise ValueError(f"image of {width}x{height} pixels is outside the cap (1 to {self.max_side} px per side, "
                              f"at most {self.max_pixels} pixels)")
+
+    @property
+    def max_pixel_steps(self) -> int:
+        """The most work one request may ask of the diffusion decoder: pixels x sampling steps."""
+        return self.max_pixels * WORK_STEPS
+
+    def check_work(self, height: int, width: int, steps: int) -> None:
+        """WorkTooLarge unless a reconstruction of height x width at `steps` (0 = the default) is within
+        ``max_pixel_steps``: one request must not hold the single decoder, and everyone queued behind it, for
+        minutes (1000 steps of a 768x512 image took 80 s on two cores)."""
+        steps = steps or self.diffusion.sample_steps
+        work = height * width * steps
+        if work > self.max_pixel_steps:
+            most = self.max_pixel_steps // (height * width)
+            fix = f"use at most {most} steps for this image" if most >= 1 else "send a smaller image"
+            raise WorkTooLarge(f"a {width}x{height} image at {steps} diffusion steps is {work / 1e6:.1f} M pixel-steps, "
+                               f"over the cap of {self.max_pixel_steps / 1e6:.1f} M ({self.max_pixels} pixels x "
+                               f"{WORK_STEPS} steps) that keeps one request from holding the decoder for everyone "
+                               f"queued behind it: {fix}")
+
+    def check_grid(self, grid: tuple[int, int, int], image_size: tuple[int, int]) -> None:
+        """ValueError unless (c, h, w) is the symbol grid this model makes of an image of `image_size` (H, W)."""
+        c, s = self.encoder.symbol_channels, self.encoder.stride
+        if grid[0] != c:
+            raise ValueError(f"transmitter sends {grid[0]} symbol channels, this model expects {c} "
+                             f"(CBR {self.encoder.cbr}): load the same weights on every side")
+        expected = (-(-image_size[0] // s), -(-image_size[1] // s))
+        if tuple(grid[1:]) != expected:
+            raise ValueError(f"a symbol grid of {grid[1]}x{grid[2]} positions does not match a {image_size[1]}x"
+                             f"{image_size[0]} image, for which this model (stride {s}) makes {expected[0]}x"
+                             f"{expected[1]}")
 
     def check_steps(self, steps: int) -> None:
         """ValueError unless `steps` diffusion sampling steps can run (0 = the preset's default)."""

@@ -43,8 +43,12 @@ def server_args(service: str, description: str) -> argparse.ArgumentParser:
                    help="open calls allowed per long-lived method (Transmit; Deliver, Subscribe, GetResult); "
                         "RESOURCE_EXHAUSTED beyond (SEMCOM_MAX_STREAMS)")
     p.add_argument("--idle-timeout", type=float, default=env("IDLE_TIMEOUT_S", 30.0),
-                   help="seconds a client stream (Transmit, Deliver) may stay silent before it is cancelled "
-                        "(SEMCOM_IDLE_TIMEOUT_S)")
+                   help="seconds a client stream (Transmit, Deliver) may stay silent, and a Subscribe reader may take "
+                        "no result, before the call is cancelled (SEMCOM_IDLE_TIMEOUT_S)")
+    p.add_argument("--min-rate", type=float, default=env("MIN_RATE_KIB_S", 256.0),
+                   help="KiB per second a client stream (Transmit, Deliver) must average once --idle-timeout "
+                        "seconds have passed, or it is cancelled: a stream that trickles is never silent "
+                        "(SEMCOM_MIN_RATE_KIB_S; 0 = no minimum)")
     p.add_argument("--grace", type=float, default=env("GRACE_S", 30.0),
                    help="seconds in-flight work may take after SIGTERM (SEMCOM_GRACE_S)")
     p.add_argument("--deadline", type=float, default=env("DEADLINE_S", DEFAULT_DEADLINE_S),
@@ -131,22 +135,32 @@ class Server:
 
 class _IdleGuard:
     """A client stream's messages; the call is cancelled when the client stays silent for `idle_s` seconds
-    (a header and then nothing must not hold a thread for ever)."""
+    (a header and then nothing must not hold a thread for ever), or when it trickles: after `idle_s` seconds of
+    slack, the stream must keep up an average of `min_rate` bytes per second (a stream that sends one symbol
+    every few seconds is never silent, and would hold its slot for as long as it likes)."""
 
-    def __init__(self, messages, context, idle_s: float) -> None:
-        self.messages, self.context, self.idle_s = messages, context, idle_s
+    def __init__(self, messages, context, idle_s: float, min_rate: float = 0.0) -> None:
+        self.messages, self.context, self.idle_s, self.min_rate = messages, context, idle_s, min_rate
+        self.started = time.monotonic()
+        self.received = 0  # bytes of the messages so far
         self.timer: threading.Timer | None = None
         self._arm()
 
     def _arm(self) -> None:
         if self.timer is not None:
             self.timer.cancel()
-        self.timer = threading.Timer(self.idle_s, self._expire)
+        wait, why = self.idle_s, f"silent for {self.idle_s:.0f} s"
+        if self.min_rate > 0:  # the time this many bytes may have taken at the minimum rate, after the slack
+            allowed = self.started + self.idle_s + self.received / self.min_rate - time.monotonic()
+            if allowed < wait:
+                wait, why = max(0.0, allowed), (f"slower than {self.min_rate / 1024:.0f} KiB/s "
+                                                f"({self.received} bytes in {time.monotonic() - self.started + wait:.0f} s)")
+        self.timer = threading.Timer(wait, self._expire, args=(why,))
         self.timer.daemon = True
         self.timer.start()
 
-    def _expire(self) -> None:
-        log.warning("cancelling a client stream silent for %.0f s (%s)", self.idle_s, self.context.peer())
+    def _expire(self, why: str) -> None:
+        log.warning("cancelling a client stream %s (%s)", why, self.context.peer())
         self.context.cancel()
 
     def close(self) -> None:
@@ -162,6 +176,7 @@ class _IdleGuard:
         except BaseException:
             self.close()
             raise
+        self.received += item.ByteSize() if hasattr(item, "ByteSize") else 0
         self._arm()
         return item
 
@@ -171,8 +186,8 @@ class CallLimits(grpc.ServerInterceptor):
     threads of their own (``build_server`` adds them to the pool), so that health, negotiation and short calls
     always find a thread; client streams that go silent for `idle_s` seconds are cancelled."""
 
-    def __init__(self, service: str, limits: dict[str, int], idle_s: float | None) -> None:
-        self.service, self.idle_s = service, idle_s
+    def __init__(self, service: str, limits: dict[str, int], idle_s: float | None, min_rate: float = 0.0) -> None:
+        self.service, self.idle_s, self.min_rate = service, idle_s, min_rate
         self.limits = {m: (n, threading.BoundedSemaphore(n)) for m, n in limits.items()}
 
     def intercept_service(self, continuation, handler_call_details):
@@ -188,7 +203,7 @@ class CallLimits(grpc.ServerInterceptor):
         def enter(request, context):
             if not slots.acquire(blocking=False):
                 context.abort(grpc.StatusCode.RESOURCE_EXHAUSTED, message)
-            return _IdleGuard(request, context, idle_s) if idle_s else request
+            return _IdleGuard(request, context, idle_s, self.min_rate) if idle_s else request
 
         def leave(request) -> None:
             slots.release()
@@ -216,6 +231,66 @@ class CallLimits(grpc.ServerInterceptor):
         return wrap_handler(handler, unary, streaming)
 
 
+class Undecodable:
+    """What a request that does not parse as its message becomes, so that its call is answered INVALID_ARGUMENT
+    (gRPC's own answer is INTERNAL "Exception deserializing request!", with a traceback in the log)."""
+
+    def __init__(self, reason: str) -> None:
+        self.reason = reason
+
+
+class DecodeGuard(grpc.ServerInterceptor):
+    """Parses every request itself: a message that is not one (a string field that is not UTF-8, a truncated
+    field) is refused with INVALID_ARGUMENT and a line a person can act on, never a trace."""
+
+    @staticmethod
+    def _parse(deserializer, message_name: str):
+        def parse(data: bytes):
+            try:
+                return deserializer(data)
+            except Exception as exc:  # noqa: BLE001 - protobuf's DecodeError and its kin: the bytes are the caller's
+                return Undecodable(f"the request is not a valid {message_name} message ({type(exc).__name__}: "
+                                   f"{exc}); every string field must be UTF-8")
+        return parse
+
+    def intercept_service(self, continuation, handler_call_details):
+        handler = continuation(handler_call_details)
+        if handler is None or handler.request_deserializer is None:
+            return handler
+        name = handler_call_details.method.rsplit("/", 1)[-1] + "Request"
+        deserializer = self._parse(handler.request_deserializer, name)
+
+        def refuse(context, bad: Undecodable):
+            context.abort(grpc.StatusCode.INVALID_ARGUMENT, bad.reason)
+
+        def checked(requests, context):
+            for r in requests:
+                if isinstance(r, Undecodable):
+                    refuse(context, r)
+                yield r
+
+        def wrap(behavior, streaming_in: bool, streaming_out: bool):
+            if streaming_out:
+                def wrapped(request, context):
+                    if not streaming_in and isinstance(request, Undecodable):
+                        refuse(context, request)
+                    yield from behavior(checked(request, context) if streaming_in else request, context)
+            else:
+                def wrapped(request, context):
+                    if not streaming_in and isinstance(request, Undecodable):
+                        refuse(context, request)
+                    return behavior(checked(request, context) if streaming_in else request, context)
+            return wrapped
+
+        kinds = {(False, False): (grpc.unary_unary_rpc_method_handler, handler.unary_unary),
+                 (True, False): (grpc.stream_unary_rpc_method_handler, handler.stream_unary),
+                 (False, True): (grpc.unary_stream_rpc_method_handler, handler.unary_stream),
+                 (True, True): (grpc.stream_stream_rpc_method_handler, handler.stream_stream)}
+        make, behavior = kinds[(handler.request_streaming, handler.response_streaming)]
+        return make(wrap(behavior, handler.request_streaming, handler.response_streaming), deserializer,
+                    handler.response_serializer)
+
+
 def _can_bind(host: str, port: int) -> bool:
     """Whether host:port can be listened on now (asked before gRPC, whose own failure is a multi-line log)."""
     if port == 0:
@@ -232,22 +307,28 @@ def _can_bind(host: str, port: int) -> bool:
 
 def build_server(host: str, port: int, workers: int, service_names: tuple[str, ...],
                  max_receive_bytes: int = MAX_MESSAGE_BYTES, security: Security = Security(),
-                 metrics=None, limits: dict[str, int] | None = None, idle_s: float | None = None) -> Server:
+                 metrics=None, limits: dict[str, int] | None = None, idle_s: float | None = None,
+                 min_rate_kib_s: float = 0.0, own_threads: int = 0) -> Server:
     """A server with health (NOT_SERVING until the caller says otherwise), reflection, and optional
     TLS / mutual TLS and token authentication (``shared.security``).
 
     `workers` threads serve short calls; each long-lived method in `limits` (method name -> cap) gets its cap
-    in threads on top, so a full set of long-lived calls never starves health or the short calls."""
+    in threads on top, so a full set of long-lived calls never starves health or the short calls; `own_threads`
+    more for long-lived calls whose servicer caps them itself (the receiver's GetResult). Keepalive pings find
+    peers whose connection is gone without a word (a closed laptop, a dropped route), so their calls end."""
     active = ActiveCalls()
     limits = limits or {}
-    limiter = [CallLimits(service_names[0].lower(), limits, idle_s)] if limits else []
+    limiter = [CallLimits(service_names[0].lower(), limits, idle_s, min_rate_kib_s * 1024)] if limits else []
     server = grpc.server(
-        futures.ThreadPoolExecutor(max_workers=workers + sum(limits.values())),
-        interceptors=security.interceptors() + ([metrics.interceptor()] if metrics is not None else []) + [active]
-        + limiter,
+        futures.ThreadPoolExecutor(max_workers=workers + sum(limits.values()) + own_threads),
+        interceptors=[DecodeGuard()] + security.interceptors() + ([metrics.interceptor()] if metrics is not None else [])
+        + [active] + limiter,
         options=[("grpc.max_receive_message_length", max_receive_bytes),
                  ("grpc.max_send_message_length", MAX_MESSAGE_BYTES * 4),
-                 ("grpc.so_reuseport", 0)],
+                 ("grpc.so_reuseport", 0),
+                 ("grpc.keepalive_time_ms", 30_000), ("grpc.keepalive_timeout_ms", 10_000),
+                 ("grpc.keepalive_permit_without_calls", 1),
+                 ("grpc.http2.min_ping_interval_without_data_ms", 10_000)],
     )
     health_servicer = health.HealthServicer(experimental_non_blocking=True)
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)

@@ -17,6 +17,9 @@ from shared.rpc import semcom_pb2 as pb
 from shared.transmission import Transmission
 
 CHUNK_SYMBOLS = 1 << 18  # 262 144 complex symbols = 2 MiB per message
+# The largest |re| or |im| a symbol (or gain) on the wire may have: transmissions have unit average power, so real
+# ones stay orders of magnitude below; beyond it squares overflow float32 and a decoder returns black or NaN.
+MAX_ABS_VALUE = 1e6
 
 
 class WireError(ValueError):
@@ -62,6 +65,10 @@ class SymbolAssembler:
         bad = int(np.count_nonzero(~np.isfinite(self.buf)))
         if bad:
             raise WireError(f"{self.name}: {bad} value(s) are NaN or infinite; symbols must be finite numbers")
+        big = float(np.abs(self.buf).max())
+        if big > MAX_ABS_VALUE:
+            raise WireError(f"{self.name}: a value of magnitude {big:.3g} is over {MAX_ABS_VALUE:g}; a unit-power "
+                            "transmission's symbols stay far below it")
         return torch.view_as_complex(torch.from_numpy(self.buf))  # (n,) complex64 over the buffer, no copy
 
 

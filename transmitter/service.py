@@ -9,6 +9,7 @@ import uuid
 
 import grpc
 
+from shared.config import WorkTooLarge
 from shared.ids import check_id
 from shared.imageio import ImageRejected, decode_image, to_tensor
 from shared.observability import Metrics
@@ -16,7 +17,7 @@ from shared.rpc import semcom_pb2 as pb
 from shared.rpc import semcom_pb2_grpc as rpc
 from shared.security import Security
 from shared.service import Loading, call_downstream, client_channel, downstream_error
-from shared.task_kb import NegotiationFailed, TaskKB, TaskMatch, TaskNotUnderstood, check_agreement
+from shared.task_kb import RECONSTRUCTION, NegotiationFailed, TaskKB, TaskMatch, TaskNotUnderstood, check_agreement
 from shared.wire import header_of, spec_from_proto, symbol_blocks
 from transmitter import step
 from transmitter.model import Transmitter
@@ -108,6 +109,11 @@ class TransmitterService(Loading, rpc.TransmitterServicer):
         t = time.perf_counter()
         match = self._negotiate(request.task, context)
         timings["negotiate"] = time.perf_counter() - t
+        if match.task == RECONSTRUCTION:
+            try:
+                cfg.check_work(img.height, img.width, request.diffusion_steps)
+            except WorkTooLarge as exc:
+                context.abort(grpc.StatusCode.RESOURCE_EXHAUSTED, str(exc))
         self._still_wanted(context, "encoding")
         tid = request.transmission_id or uuid.uuid4().hex[:12]
         t = time.perf_counter()
