@@ -35,9 +35,11 @@ def main(argv: list[str] | None = None) -> int:
 
     metrics = Metrics("receiver")
     srv = build_server(args.host, args.port, args.workers, ("Receiver",), security=Security.from_args(args),
-                       metrics=metrics, limits={m: args.max_streams for m in ("Deliver", "Subscribe", "GetResult")},
-                       idle_s=args.idle_timeout)
-    service = ReceiverService(args.queue_depth, args.keep, args.subscriber_depth, metrics, args.results_dir)
+                       metrics=metrics, limits={m: args.max_streams for m in ("Deliver", "Subscribe")},
+                       idle_s=args.idle_timeout, min_rate_kib_s=args.min_rate,
+                       own_threads=args.max_streams + args.queue_depth + 2)  # GetResult: shared waits + senders'
+    service = ReceiverService(args.queue_depth, args.keep, args.subscriber_depth, metrics, args.results_dir,
+                              max_waits=args.max_streams, stall_s=args.idle_timeout)
     metrics.serve(args.metrics_port, args.host)
     service.draining = srv.draining
     service.on_broken = lambda: srv.set_serving(False)

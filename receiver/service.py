@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import collections
 import logging
 import math
 import queue
@@ -15,6 +16,7 @@ import torch
 from receiver import step
 from receiver.model import Receiver
 from receiver.results import ResultHub, ResultStore, StoreFailed
+from shared.config import WorkTooLarge
 from shared.ids import ID_RULE, id_ok
 from shared.observability import Metrics
 from shared.rpc import semcom_pb2 as pb
@@ -28,10 +30,16 @@ log = logging.getLogger("semcom.receiver")
 POLL_S = 0.25
 
 
+MAX_NOISE_VAR = 1e4  # 40 dB below the lowest SNR the services take: more is no channel, only noise
+
+
 def check_channel_state(h: torch.Tensor | None, noise_var: float, realised_snr_db: float) -> None:
     """What the channel reports must be numbers a decoder can use: WireError otherwise."""
     if not (math.isfinite(noise_var) and noise_var >= 0):
         raise WireError(f"noise variance {noise_var} is not a non-negative number")
+    if noise_var > MAX_NOISE_VAR:
+        raise WireError(f"noise variance {noise_var:g} is over {MAX_NOISE_VAR:g} (an SNR below -40 dB for a "
+                        "unit-power transmission): no decoder gets anything from it")
     if not math.isfinite(realised_snr_db):
         raise WireError(f"realised SNR {realised_snr_db} dB is not a finite number")
     if h is not None and noise_var == 0 and bool((h == 0).any()):
@@ -53,8 +61,16 @@ class ReceiverService(Loading, rpc.ReceiverServicer):
     service_name = "receiver"
 
     def __init__(self, queue_depth: int = 16, keep: int = 256, subscriber_depth: int = 64,
-                 metrics: Metrics | None = None, results_dir: str | None = None) -> None:
+                 metrics: Metrics | None = None, results_dir: str | None = None, max_waits: int = 32,
+                 stall_s: float = 30.0) -> None:
         self.metrics = metrics or Metrics("receiver")
+        # GetResult: `max_waits` waits shared by every caller, plus one of its own per transmission accepted and not
+        # yet published (the sender's wait for its result), so strangers' waits never starve a sender
+        self.max_waits = max_waits
+        self._shared_waits = 0
+        self._own_waits: set[str] = set()
+        self._pending: collections.Counter[str] = collections.Counter()  # accepted, not yet published
+        self.stall_s = stall_s  # a subscriber that takes no result for this long is cut
         self.jobs: queue.Queue[Job] = queue.Queue(maxsize=queue_depth)
         store = ResultStore(results_dir, keep, pb.Result.SerializeToString, pb.Result.FromString) \
             if results_dir else None
@@ -118,12 +134,17 @@ class ReceiverService(Loading, rpc.ReceiverServicer):
                 h = h.tensor() if h is not None else None
             job = Job(sent, header, y, h, first.noise_var, first.realised_snr_db, time.perf_counter())
             check_channel_state(job.h, job.noise_var, job.realised_snr_db)
+        except WorkTooLarge as exc:
+            context.abort(grpc.StatusCode.RESOURCE_EXHAUSTED, str(exc))
         except (ValueError, WireError) as exc:
             context.abort(grpc.StatusCode.INVALID_ARGUMENT, str(exc))
+        with self._lock:  # pending before it is queued: the decoder may publish it at once
+            self._pending[sent.id] += 1
         try:
             self.jobs.put_nowait(job)
             self.metrics.queue_depth.labels("receiver").set(self.jobs.qsize())
         except queue.Full:
+            self._settled(sent.id)
             context.abort(grpc.StatusCode.RESOURCE_EXHAUSTED,
                           f"receiver decoding queue is full ({self.jobs.maxsize} transmissions); retry later")
         return pb.DeliverReply(queue_position=self.jobs.qsize())
@@ -147,25 +168,74 @@ class ReceiverService(Loading, rpc.ReceiverServicer):
                         return  # shutting down and everything decoded was handed over
                     continue
                 sub.last_sequence = seq
-                yield result
+                stalled = threading.Timer(self.stall_s, self._cut_stalled, args=(context, sub))
+                stalled.daemon = True
+                stalled.start()  # a reader that takes nothing (its client gone quiet) must not keep its slot
+                try:
+                    yield result
+                finally:
+                    stalled.cancel()
         finally:
             self.hub.unsubscribe(sub)
             self.metrics.subscribers.labels("receiver").set(self.hub.subscriber_count())
+
+    def _cut_stalled(self, context, sub) -> None:
+        log.warning("cutting a subscriber that took no result for %.0f s (%s)", self.stall_s, context.peer())
+        self.metrics.dropped.labels("receiver").inc()
+        self.hub.unsubscribe(sub)
+        context.cancel()
 
     def GetResult(self, request, context):
         self.ready(context)
         tid = request.transmission_id
         if not id_ok(tid):
             context.abort(grpc.StatusCode.INVALID_ARGUMENT, f"no such transmission: an id is {ID_RULE}")
-        deadline = context.time_remaining()
-        end = time.monotonic() + (deadline if deadline is not None else 600.0)
-        while context.is_active():
-            result = self.hub.wait(tid, timeout=min(POLL_S * 4, max(0.0, end - time.monotonic())))
-            if result is not None:
+        result = self.hub.get(tid)
+        if result is not None:  # no wait, no slot
+            return result
+        with self._lock:
+            pending = self._pending[tid] > 0
+            if request.accepted and not pending:
+                result = self.hub.get(tid)  # published since the first look (publishing precedes settling)
+                if result is None:
+                    context.abort(grpc.StatusCode.NOT_FOUND,
+                                  f"this receiver holds neither transmission {tid!r} nor its result: it was lost in a "
+                                  f"restart (undecoded work is kept in memory only), or its result is older than "
+                                  f"the last {self.hub.keep} kept; send it again")
                 return result
-            if time.monotonic() >= end:
-                break
-        context.abort(grpc.StatusCode.DEADLINE_EXCEEDED, f"no result for transmission {tid!r} yet")
+            if pending and tid not in self._own_waits:
+                slot = "own"
+                self._own_waits.add(tid)
+            elif self._shared_waits < self.max_waits:
+                slot = "shared"
+                self._shared_waits += 1
+            else:
+                context.abort(grpc.StatusCode.RESOURCE_EXHAUSTED,
+                              f"receiver has {self.max_waits} GetResult calls open, its cap; retry later or close idle "
+                              "ones (a sender's wait for its own accepted transmission always has a slot)")
+        try:
+            deadline = context.time_remaining()
+            end = time.monotonic() + (deadline if deadline is not None else 600.0)
+            while context.is_active():
+                result = self.hub.wait(tid, timeout=min(POLL_S * 4, max(0.0, end - time.monotonic())))
+                if result is not None:
+                    return result
+                if time.monotonic() >= end:
+                    break
+            context.abort(grpc.StatusCode.DEADLINE_EXCEEDED, f"no result for transmission {tid!r} yet")
+        finally:
+            with self._lock:
+                if slot == "own":
+                    self._own_waits.discard(tid)
+                else:
+                    self._shared_waits -= 1
+
+    def _settled(self, tid: str) -> None:
+        """`tid` was published (or never queued): it is no longer pending."""
+        with self._lock:
+            self._pending[tid] -= 1
+            if self._pending[tid] <= 0:
+                del self._pending[tid]
 
     # ------------------------------------------------------------------ decoding
 
@@ -187,6 +257,7 @@ class ReceiverService(Loading, rpc.ReceiverServicer):
                     log.exception("decoding %s failed", job.sent.id)
                     self._publish_error(job, f"decoding failed: {exc}")
                 finally:
+                    self._settled(job.sent.id)
                     self.jobs.task_done()
                     self.metrics.queue_depth.labels("receiver").set(self.jobs.qsize())
         except Exception as exc:  # the decoder itself stopped: say so everywhere, never silently

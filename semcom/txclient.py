@@ -33,6 +33,15 @@ from shared.rpc import semcom_pb2_grpc as rpc
 from shared.security import Security, add_security_args
 
 
+# control characters (terminal escape sequences start with one) and the bidirectional overrides that reorder text
+_UNPRINTABLE = re.compile("[\x00-\x1f\x7f-\x9f\u200b-\u200f\u202a-\u202e\u2066-\u2069]")
+
+
+def printable(text: str) -> str:
+    """What a server sent, as it may reach a terminal: control characters shown as escapes (\\x1b), never obeyed."""
+    return _UNPRINTABLE.sub(lambda m: ascii(m.group())[1:-1], str(text))
+
+
 class ClientError(Exception):
     """A local problem (unreadable file, unwritable folder): one line, exit 2."""
 
@@ -125,18 +134,28 @@ def quality(original: bytes, result: pb.Result, with_ms_ssim: bool = False) -> d
     return q
 
 
-def fetch_result(conn: grpc.Channel, transmission_id: str, deadline: float) -> pb.Result:
-    """GetResult until `deadline` (a perf_counter time): if the receiver goes away meanwhile, wait for it
-    to come back and ask again (a receiver restarted with --results-dir still has the result)."""
+RECONNECT_S = 30.0  # how long a client waits for a receiver that went away to come back
+
+
+def fetch_result(conn: grpc.Channel, transmission_id: str, deadline: float,
+                 reconnect_s: float = RECONNECT_S) -> pb.Result:
+    """GetResult, as the sender (``accepted``), until `deadline` (a perf_counter time).
+
+    A receiver that holds neither the transmission nor its result (it restarted since accepting it) says so at
+    once: ClientError. If the receiver goes away meanwhile, wait up to `reconnect_s` for it to come back (a
+    receiver restarted with --results-dir still has a finished result); if it does not, the transmission is lost
+    (accepted, undecoded work lives in the receiver's memory only), and that is said then, not at the deadline."""
     rx = rpc.ReceiverStub(conn)
     said, away = set(), False
     while True:
         try:
-            return rx.GetResult(pb.GetResultRequest(transmission_id=transmission_id),
+            return rx.GetResult(pb.GetResultRequest(transmission_id=transmission_id, accepted=True),
                                 timeout=max(0.1, deadline - time.perf_counter()))
         except grpc.RpcError as err:
             left = deadline - time.perf_counter()
-            if err.code() == grpc.StatusCode.DEADLINE_EXCEEDED and away:
+            if err.code() == grpc.StatusCode.NOT_FOUND:
+                raise ClientError(f"no result for transmission {transmission_id}: {err.details()}") from None
+            if err.code() == grpc.StatusCode.DEADLINE_EXCEEDED and away:  # a receiver that predates `accepted`
                 raise ClientError(f"no result for transmission {transmission_id}: the receiver went away after "
                                   "accepting it and came back without it, so it is lost (a receiver started with "
                                   "--results-dir keeps finished results across restarts); send it again") from None
@@ -145,12 +164,17 @@ def fetch_result(conn: grpc.Channel, transmission_id: str, deadline: float) -> p
             away = True
             if err.details() not in said:  # each reason once, not once per retry
                 said.add(err.details())
-                print(f"receiver unavailable ({err.details()}); waiting up to {left:.0f} s for it",
-                      file=sys.stderr, flush=True)
+                print(f"receiver unavailable ({printable(err.details())}); waiting up to "
+                      f"{min(left, reconnect_s):.0f} s for it", file=sys.stderr, flush=True)
             try:
-                grpc.channel_ready_future(conn).result(timeout=left)
+                grpc.channel_ready_future(conn).result(timeout=min(left, reconnect_s))
             except grpc.FutureTimeoutError:
-                raise err from None
+                if reconnect_s >= left:
+                    raise err from None
+                raise ClientError(f"no result for transmission {transmission_id}: the receiver went away before "
+                                  f"publishing it ({printable(err.details())}) and is not back after "
+                                  f"{reconnect_s:.0f} s; a receiver keeps accepted, undecoded transmissions in memory "
+                                  "only, so it is lost: send it again once the receiver is back") from None
             time.sleep(min(0.5, max(0.0, deadline - time.perf_counter())))  # up, perhaps still loading: don't spin
 
 
@@ -198,8 +222,8 @@ def cmd_send(args) -> int:
         reply = tx.Send(pb.SendRequest(image=data, task=args.task, channel=settings, diffusion_steps=args.steps,
                                        transmission_id=args.id or ""), timeout=args.timeout)
     if not args.json:
-        print(f"task: {reply.task} (score {reply.score:.3f})")
-        print(f"transmission: {reply.transmission_id}  {reply.width}x{reply.height}")
+        print(f"task: {printable(reply.task)} (score {reply.score:.3f})")
+        print(f"transmission: {printable(reply.transmission_id)}  {reply.width}x{reply.height}")
         given = "".join(f", {k} {v:g}" for k, v in sorted(params_of(args).items()))
         print(f"channel: {args.channel}{given} at {args.snr:g} dB (realised {reply.realised_snr_db:.2f} dB), "
               f"{reply.channel_uses} channel uses, CBR {reply.cbr:.5f} (1/{1 / reply.cbr:.1f}), seed {args.seed}")
@@ -207,14 +231,14 @@ def cmd_send(args) -> int:
     try:  # the result comes from --receiver: say now if it does not answer, not after a deadline's wait
         rx_ready.result(timeout=max(0.1, min(5.0, started + args.timeout - time.perf_counter())))
     except grpc.FutureTimeoutError:
-        raise ClientError(f"transmission {reply.transmission_id} was sent, but the receiver at {args.receiver} "
+        raise ClientError(f"transmission {printable(reply.transmission_id)} was sent, but the receiver at {args.receiver} "
                           "(--receiver or SEMCOM_RECEIVER_ADDR) does not answer, so its result cannot be fetched: "
                           "check the address; `txclient watch` or GetResult with that id fetches it later") from None
     with Progress("waiting for the receiver", show):
         result = fetch_result(rx_conn, reply.transmission_id, started + args.timeout)
     result_s = time.perf_counter() - started
     if result.error:
-        print(f"INTERNAL: {result.error}", file=sys.stderr)
+        print(f"INTERNAL: {printable(result.error)}", file=sys.stderr)
         return 1
     try:
         outputs = write_outputs(result, Path(args.out), path.stem, data)
@@ -266,7 +290,7 @@ def cmd_watch(args) -> int:
                 try:
                     outputs = write_outputs(result, Path(args.out), "watch", None) if args.out else []
                 except (ClientError, OSError) as exc:  # one result's files, not the watch
-                    print(f"error: {exc}", file=sys.stderr, flush=True)
+                    print(f"error: {printable(exc)}", file=sys.stderr, flush=True)
                     outputs = []
                 line = {"epoch": result.epoch, "sequence": result.sequence, "transmission_id": result.transmission_id,
                         "task": result.task, "snr_db": result.channel.snr_db, "channel": result.channel.model,
@@ -284,7 +308,7 @@ def cmd_watch(args) -> int:
             resumable = (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.RESOURCE_EXHAUSTED)
             if err.code() not in resumable or not args.reconnect:
                 raise
-            print(f"{err.code().name}: {err.details()} - resuming after sequence {last} in {backoff:.1f} s",
+            print(f"{err.code().name}: {printable(err.details())} - resuming after sequence {last} in {backoff:.1f} s",
                   file=sys.stderr, flush=True)
         time.sleep(backoff)
         backoff = min(backoff * 2, 5.0)
@@ -298,9 +322,9 @@ def cmd_tasks(args) -> int:
         print(json.dumps({"kb_fingerprint": reply.kb_fingerprint, "threshold": reply.threshold,
                           "tasks": {t.name: list(t.instructions) for t in reply.tasks}}))
         return 0
-    print(f"task KB {reply.kb_fingerprint} (requests scoring below {reply.threshold:.2f} are refused)")
+    print(f"task KB {printable(reply.kb_fingerprint)} (requests scoring below {reply.threshold:.2f} are refused)")
     for t in reply.tasks:
-        print(f"{t.name}: " + "; ".join(t.instructions))
+        print(printable(f"{t.name}: " + "; ".join(t.instructions)))
     return 0
 
 
@@ -379,10 +403,10 @@ def main(argv: list[str] | None = None) -> int:
     except grpc.RpcError as err:
         code = err.code().name if hasattr(err, "code") and err.code() else "UNKNOWN"
         details = (err.details() if hasattr(err, "details") else str(err)) or "no details"
-        print(f"{code}: {with_hint(code, ' '.join(details.split()))}", file=sys.stderr)
+        print(f"{code}: {printable(with_hint(code, ' '.join(details.split())))}", file=sys.stderr)
         return 1
     except ClientError as exc:
-        print(f"error: {exc}", file=sys.stderr)
+        print(f"error: {printable(exc)}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         return 130

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import hmac
+import os
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -31,6 +32,18 @@ PEER_METHODS = frozenset({"/semcom.v1.Channel/Transmit", "/semcom.v1.Receiver/De
 def _refuse(message: str) -> NoReturn:
     print(f"semcom: {message}", file=sys.stderr, flush=True)
     raise SystemExit(2)
+
+
+def _token_text(data: bytes) -> str:
+    """A token file's text: without a byte-order mark (an editor's, not the token's) or surrounding whitespace."""
+    return data.decode("utf-8", errors="replace").lstrip("\ufeff").strip()
+
+
+def _check_token(token: str, where: str) -> None:
+    """A token travels as an HTTP/2 header value: printable ASCII without spaces, or the program stops."""
+    if not all("!" <= ch <= "~" for ch in token):
+        _refuse(f"{where} holds characters a token cannot have: a token is printable ASCII without spaces "
+                "(for example the output of `openssl rand -hex 32`)")
 
 
 @dataclass(frozen=True)
@@ -59,17 +72,25 @@ class Security:
                 _refuse(f"cannot read {path}: {exc.strerror or exc}")
 
         token = args.token
+        if token and os.environ.get("SEMCOM_TOKEN") != token:
+            print("semcom: warning: --token puts the token on the command line, where every user of this machine "
+                  "reads it in `ps`; use --token-file FILE (or SEMCOM_TOKEN_FILE, SEMCOM_TOKEN) instead",
+                  file=sys.stderr, flush=True)
+        if token:
+            _check_token(token, "--token (SEMCOM_TOKEN)")
         if not token and args.token_file:
-            token = (read(args.token_file) or b"").decode(errors="replace").strip()
+            token = _token_text(read(args.token_file) or b"")
             if not token:  # never turn authentication off because a file came out empty
                 _refuse(f"token file {args.token_file} is empty: write the token into it, or leave --token-file "
                         "(SEMCOM_TOKEN_FILE) unset to run without a token")
+            _check_token(token, f"token file {args.token_file}")
         peer = None
         if getattr(args, "peer_token_file", ""):
-            peer = (read(args.peer_token_file) or b"").decode(errors="replace").strip()
+            peer = _token_text(read(args.peer_token_file) or b"")
             if not peer:
                 _refuse(f"peer token file {args.peer_token_file} is empty: write the services' token into it, or "
                         "leave --peer-token-file (SEMCOM_PEER_TOKEN_FILE) unset")
+            _check_token(peer, f"peer token file {args.peer_token_file}")
             if peer == token:
                 _refuse("the peer token must differ from the clients' token, or it separates nothing")
         sec = cls(read(args.tls_cert), read(args.tls_key), read(args.tls_ca), bool(args.mtls), token or None, peer)
@@ -119,7 +140,9 @@ def add_security_args(p: argparse.ArgumentParser, env) -> None:
     g.add_argument("--tls-ca", default=env("TLS_CA", ""), help="PEM CA bundle that signs peers (SEMCOM_TLS_CA)")
     g.add_argument("--mtls", action="store_true", default=env("MTLS", False),
                    help="servers require client certificates signed by --tls-ca (SEMCOM_MTLS)")
-    g.add_argument("--token", default=env("TOKEN", ""), help="shared token for every RPC but health (SEMCOM_TOKEN)")
+    g.add_argument("--token", default=env("TOKEN", ""),
+                   help="shared token for every RPC but health (SEMCOM_TOKEN); as a flag it shows in `ps`: prefer "
+                        "--token-file or the variable")
     g.add_argument("--token-file", default=env("TOKEN_FILE", ""), help="read the token from a file (SEMCOM_TOKEN_FILE)")
     g.add_argument("--peer-token-file", default=env("PEER_TOKEN_FILE", ""),
                    help="services only: a second token, for the calls the services make on each other (Transmit, "
@@ -146,7 +169,8 @@ class TokenAuth(grpc.ServerInterceptor):
 
         def deny(request, context):
             context.abort(grpc.StatusCode.UNAUTHENTICATED, "missing or wrong token: send 'authorization: Bearer "
-                                                           "<token>' (txclient --token or SEMCOM_TOKEN); with a peer "
+                                                           "<token>' (txclient --token-file FILE, or SEMCOM_TOKEN_FILE / "
+                                                           "SEMCOM_TOKEN); with a peer "
                                                            "token set, Transmit and Deliver take only that one")
 
         self._deny = {

@@ -202,10 +202,12 @@ class SubscribeRequest(_message.Message):
     def __init__(self, after_sequence: _Optional[int] = ..., epoch: _Optional[str] = ...) -> None: ...
 
 class GetResultRequest(_message.Message):
-    __slots__ = ("transmission_id",)
+    __slots__ = ("transmission_id", "accepted")
     TRANSMISSION_ID_FIELD_NUMBER: _ClassVar[int]
+    ACCEPTED_FIELD_NUMBER: _ClassVar[int]
     transmission_id: str
-    def __init__(self, transmission_id: _Optional[str] = ...) -> None: ...
+    accepted: bool
+    def __init__(self, transmission_id: _Optional[str] = ..., accepted: _Optional[bool] = ...) -> None: ...
 
 class Result(_message.Message):
     __slots__ = ("transmission_id", "sequence", "task", "score", "channel", "realised_snr_db", "channel_uses", "cbr", "height", "width", "image_png", "labels_png", "colour_png", "class_names", "timings_s", "diffusion_steps", "error", "epoch")
