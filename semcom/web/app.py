@@ -22,10 +22,16 @@ from __future__ import annotations
 
 import argparse
 import base64
+import asyncio
 import contextlib
+import hashlib
 import io
+import itertools
 import json
 import logging
+import math
+import queue
+import secrets
 import sys
 import threading
 import time
@@ -47,6 +53,10 @@ from shared.security import Security, add_security_args
 
 STATIC = Path(__file__).parent / "static"
 MAX_UPLOAD_BYTES = 16 << 20
+MAX_BODY_BYTES = MAX_UPLOAD_BYTES * 4 // 3 + (64 << 10)  # the upload as base64, and the other fields
+MAX_LISTENERS = 64  # pages listening to the live stream at once (they share one Subscribe)
+KEEPALIVE_S = 5.0  # a comment on the live stream this often: a page that left is noticed by the next write
+LOOPBACK = frozenset({"localhost", "127.0.0.1", "::1"})
 MAX_SWEEP_POINTS = 12
 CLASSICAL = "jpeg-16qam-1/2"  # the digital chain drawn beside the sweep (fcn-... for segmentation)
 log = logging.getLogger("semcom.web")
@@ -80,19 +90,42 @@ def data_url(image: bytes) -> str:
     return f"data:{mime};base64," + base64.b64encode(image).decode("ascii")
 
 
+def _shown(value) -> str:
+    """A client's value, short, as JSON shows it (so that "false" and false read differently)."""
+    text = json.dumps(value) if isinstance(value, (str, int, float, bool, type(None))) else type(value).__name__
+    return text if len(text) <= 40 else text[:37] + "..."
+
+
+def _text(body: dict, key: str, default: str = "") -> str:
+    value = body.get(key, default)
+    if value is None:
+        return default
+    if not isinstance(value, str):
+        raise WebError(400, f"{key} must be a string, not {_shown(value)}")
+    return value
+
+
+def _flag(body: dict, key: str, default: bool) -> bool:
+    value = body.get(key, default)
+    if not isinstance(value, bool):
+        raise WebError(400, f"{key} must be true or false, not {_shown(value)}")
+    return value
+
+
 def image_bytes(body: dict) -> bytes:
     """The image a request names: an upload (a data URL or base64) or a bundled example."""
     if body.get("example"):
-        name = str(body["example"])
+        name = _text(body, "example")
         if name not in EXAMPLES:
             raise WebError(400, f"no example called {name!r}; examples: {', '.join(EXAMPLES)}")
         return example_png(name)
-    raw = body.get("image")
-    if not raw:
+    text = _text(body, "image")
+    if not text:
         raise WebError(400, "no image: upload a PNG or JPEG, or pick an example")
-    text = str(raw)
     if text.startswith("data:"):
         text = text.partition(",")[2]
+    if len(text) > MAX_UPLOAD_BYTES * 4 // 3 + 4:  # before decoding it
+        raise WebError(413, f"the image is over this page's {MAX_UPLOAD_BYTES}-byte cap")
     try:
         data = base64.b64decode(text, validate=True)
     except ValueError:
@@ -103,25 +136,67 @@ def image_bytes(body: dict) -> bytes:
 
 
 def _number(body: dict, key: str, kind, default, lo=None, hi=None):
+    """A JSON number (not a string, not true/false); `kind` int also takes 64.0, never 1.9."""
     value = body.get(key, default)
-    try:
-        value = kind(value)
-    except (TypeError, ValueError):
-        raise WebError(400, f"{key} must be a number, not {value!r}") from None
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise WebError(400, f"{key} must be a number, not {_shown(value)}")
+    if not math.isfinite(value):
+        raise WebError(400, f"{key} must be a finite number, not {value}")
+    if kind is int:
+        if isinstance(value, float) and not value.is_integer():
+            raise WebError(400, f"{key} must be a whole number, not {value}")
+        value = int(value)
+    else:
+        value = float(value)
     if (lo is not None and value < lo) or (hi is not None and value > hi):
         raise WebError(400, f"{key} must be between {lo} and {hi}, not {value}")
     return value
 
 
 def settings_of(body: dict, snr_db: float | None = None, model: str | None = None) -> pb.ChannelSettings:
-    model = model or str(body.get("channel") or "awgn")
+    """The channel a request asks for; its model's own parameters (``params``: name -> number) come from the
+    model table (``shared.channel.MODELS``), as txclient's flags do."""
+    model = model or _text(body, "channel", "awgn") or "awgn"
     if model not in MODELS:
         raise WebError(400, f"unknown channel {model!r}; channels: {', '.join(MODELS)}")
     lo, hi = SNR_RANGE_DB
     snr = snr_db if snr_db is not None else _number(body, "snr_db", float, 10.0, lo, hi)
-    return pb.ChannelSettings(model=model, snr_db=snr, csi=bool(body.get("csi", True)),
+    given = body.get("params") or {}
+    if not isinstance(given, dict):
+        raise WebError(400, f"params must be an object of channel parameters by name, not {_shown(given)}")
+    params = {}
+    for name in given:
+        try:
+            prm = MODELS[model].param(str(name))
+        except ValueError as exc:
+            raise WebError(400, str(exc)) from None
+        params[prm.name] = _number(given, name, float, prm.default, prm.lo, prm.hi)
+    return pb.ChannelSettings(model=model, snr_db=snr, csi=_flag(body, "csi", True),
                               block_len=_number(body, "block_len", int, 0, 0, 1 << 26),
-                              seed=_number(body, "seed", int, 0, 0, (1 << 63) - 1))
+                              seed=_number(body, "seed", int, 0, 0, (1 << 63) - 1), params=params)
+
+
+def parse_body(raw: bytes) -> dict:
+    """A request body as strict JSON: one object, finite numbers only (no NaN, Infinity or 1e400), no nesting
+    deeper than the parser's stack; WebError(400) otherwise, never a traceback."""
+    def no_constant(name: str):
+        raise ValueError(f"{name} is not a JSON number")
+
+    def finite(text: str) -> float:
+        value = float(text)
+        if not math.isfinite(value):
+            raise ValueError(f"{text[:20]} is too large for a number")
+        return value
+
+    try:
+        body = json.loads(raw, parse_constant=no_constant, parse_float=finite)
+    except RecursionError:
+        raise WebError(400, "the request body is nested too deeply") from None
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise WebError(400, f"the request body is not JSON: {exc}") from None
+    if not isinstance(body, dict):
+        raise WebError(400, "the request body must be a JSON object")
+    return body
 
 
 class Client:
@@ -135,14 +210,11 @@ class Client:
         self.rx = rpc.ReceiverStub(self.rx_conn)
         self._classical: dict[tuple[str, str], object] = {}
         self._lock = threading.Lock()
-        self._streams: set = set()  # open Subscribe calls, cancelled when the server stops
+        self.live = LiveStream(self.rx)
 
     def close(self) -> None:
-        """Ends every open result stream (their pages reconnect to the next server)."""
-        with self._lock:
-            streams, self._streams = list(self._streams), set()
-        for call in streams:
-            call.cancel()
+        """Ends the live result stream (its pages reconnect to the next server)."""
+        self.live.close()
 
     # ------------------------------------------------------------------ services
 
@@ -153,7 +225,10 @@ class Client:
             raise _grpc_error(err, "transmitter") from None
         lo, hi = SNR_RANGE_DB
         return {"tasks": {t.name: list(t.instructions) for t in reply.tasks}, "threshold": reply.threshold,
-                "channels": {m.name: m.help for m in MODELS.values()}, "snr_range_db": [lo, hi],
+                "channels": {m.name: {"help": m.help, "fading": m.fading,
+                                      "params": [{"name": p.name, "default": p.default, "lo": p.lo, "hi": p.hi,
+                                                  "help": p.help} for p in m.params]} for m in MODELS.values()},
+                "snr_range_db": [lo, hi],
                 "examples": list(EXAMPLES)}
 
     def healthy(self) -> dict[str, str]:
@@ -190,7 +265,7 @@ class Client:
 
     def send(self, body: dict) -> dict:
         data = image_bytes(body)
-        task = str(body.get("task") or "").strip()
+        task = _text(body, "task").strip()
         if not task:
             raise WebError(400, "say what the receiver should do, e.g. 'reconstruct the image' or 'segment it'")
         steps = _number(body, "steps", int, 0, 0, 1000)
@@ -220,7 +295,7 @@ class Client:
         from shared.metrics import psnr
 
         data = image_bytes(body)
-        task = str(body.get("task") or "").strip()
+        task = _text(body, "task").strip()
         if not task:
             raise WebError(400, "say what the receiver should do before a sweep")
         snrs = body.get("snrs") or [1, 4, 7, 10, 13]
@@ -248,7 +323,8 @@ class Client:
             else None
         digital = []
         for snr in snrs:
-            out = chain.run(img, ChannelSpec(base.model, snr, base.block_len, base.csi), int(base.seed))
+            out = chain.run(img, ChannelSpec(base.model, snr, base.block_len, base.csi,
+                                             tuple(sorted(base.params.items()))), int(base.seed))
             if own is None:
                 value = round(float(psnr(img, out.clamp(0, 1))), 3)
             else:
@@ -258,28 +334,119 @@ class Client:
         return {"task": negotiated, "metric": metric, "cbr": reply.cbr, "channel": base.model,
                 "proposed": points, "classical": {"name": name, "points": digital}}
 
-    # ------------------------------------------------------------------ live stream
+def _event(r: pb.Result) -> str:
+    doc = {"transmission_id": r.transmission_id, "sequence": r.sequence, "task": r.task,
+           "snr_db": r.channel.snr_db, "channel": r.channel.model, "error": r.error,
+           "realised_snr_db": round(r.realised_snr_db, 2), "width": r.width, "height": r.height,
+           "decode_s": round(r.timings_s.get("decode", 0.0), 4)}
+    return f"data: {json.dumps(doc)}\n\n"
 
-    def stream(self):
-        """Server-sent events: one per result the receiver publishes, as it publishes it."""
-        call = self.rx.Subscribe(pb.SubscribeRequest())
-        with self._lock:
-            self._streams.add(call)
+
+class _Listener:
+    """One page on the live stream: its own queue, filled from the reader thread through its event loop."""
+
+    def __init__(self, key: int) -> None:
+        self.key, self.loop, self.queue = key, asyncio.get_running_loop(), asyncio.Queue(maxsize=256)
+
+    def offer(self, item: tuple[str, str]) -> None:  # on the event loop
         try:
-            yield "retry: 2000\n\n"
+            self.queue.put_nowait(item)
+        except asyncio.QueueFull:  # a page that does not read: it is ended, the others go on
+            self.queue.get_nowait()
+            self.queue.put_nowait(("end", ""))
+
+
+class LiveStream:
+    """The receiver's result stream, shared: one Subscribe upstream however many pages listen (at most
+    MAX_LISTENERS), opened by the first page and cancelled when the last one leaves, so pages that come and go
+    never hold the receiver's Subscribe slots. A page that went away is noticed at the next write (a keepalive
+    comment every KEEPALIVE_S seconds) and leaves."""
+
+    def __init__(self, stub: rpc.ReceiverStub) -> None:
+        self.stub = stub
+        self._lock = threading.Lock()
+        self._listeners: dict[int, _Listener] = {}
+        self._keys = itertools.count()
+        self._call = None
+
+    @property
+    def listeners(self) -> int:
+        return len(self._listeners)
+
+    def join(self) -> _Listener:
+        """A new listener (on the running event loop); WebError(429) when MAX_LISTENERS pages listen."""
+        with self._lock:
+            if len(self._listeners) >= MAX_LISTENERS:
+                raise WebError(429, f"RESOURCE_EXHAUSTED: {MAX_LISTENERS} pages are listening to the live stream; "
+                                    "close one or try again later")
+            listener = _Listener(next(self._keys))
+            self._listeners[listener.key] = listener
+            if self._call is None:
+                self._call = self.stub.Subscribe(pb.SubscribeRequest())
+                threading.Thread(target=self._read, args=(self._call,), name="web-live", daemon=True).start()
+        return listener
+
+    def leave(self, listener: _Listener) -> None:
+        with self._lock:
+            self._listeners.pop(listener.key, None)
+            call = self._call if not self._listeners else None
+            if call is not None:
+                self._call = None
+        if call is not None:
+            call.cancel()
+
+    def close(self) -> None:
+        with self._lock:
+            call, self._call = self._call, None
+        if call is not None:
+            call.cancel()
+        self._send(("end", ""))
+
+    def _send(self, item: tuple[str, str]) -> None:
+        with self._lock:
+            listeners = list(self._listeners.values())
+        for listener in listeners:
+            with contextlib.suppress(RuntimeError):  # its loop has closed
+                listener.loop.call_soon_threadsafe(listener.offer, item)
+
+    def _read(self, call) -> None:
+        """The reader thread of one upstream Subscribe: every result to every listener."""
+        try:
             for r in call:
-                event = {"transmission_id": r.transmission_id, "sequence": r.sequence, "task": r.task,
-                         "snr_db": r.channel.snr_db, "channel": r.channel.model, "error": r.error,
-                         "realised_snr_db": round(r.realised_snr_db, 2), "width": r.width, "height": r.height,
-                         "decode_s": round(r.timings_s.get("decode", 0.0), 4)}
-                yield f"data: {json.dumps(event)}\n\n"
+                self._send(("data", _event(r)))
         except grpc.RpcError as err:
             if err.code() != grpc.StatusCode.CANCELLED:
-                yield f"event: failure\ndata: {json.dumps({'error': str(_grpc_error(err, 'receiver'))})}\n\n"
+                with self._lock:
+                    current = self._call is call
+                    if current:
+                        self._call = None
+                if current:  # the receiver ended it: the pages hear why, and reconnect
+                    message = json.dumps({"error": str(_grpc_error(err, "receiver"))})
+                    self._send(("failure", f"event: failure\ndata: {message}\n\n"))
+                    self._send(("end", ""))
+                return
+        with self._lock:
+            current = self._call is call
+            if current:
+                self._call = None
+        if current:
+            self._send(("end", ""))
+
+    async def events(self, listener: _Listener):
+        """Server-sent events for one page, until it leaves or the upstream stream ends."""
+        try:
+            yield "retry: 2000\n\n"
+            while True:
+                try:
+                    kind, text = await asyncio.wait_for(listener.queue.get(), KEEPALIVE_S)
+                except asyncio.TimeoutError:
+                    yield ": keepalive\n\n"
+                    continue
+                if kind == "end":
+                    return
+                yield text
         finally:
-            call.cancel()
-            with self._lock:
-                self._streams.discard(call)
+            self.leave(listener)
 
 
 def _labels(png: bytes):
@@ -304,7 +471,7 @@ def describe(data: bytes, reply: pb.SendReply, result: pb.Result, wall_s: float)
 
     doc = {"task": reply.task, "score": round(reply.score, 4), "transmission_id": reply.transmission_id,
            "sequence": result.sequence, "channel": result.channel.model, "snr_db": result.channel.snr_db,
-           "csi": result.channel.csi, "seed": result.channel.seed,
+           "params": dict(result.channel.params), "csi": result.channel.csi, "seed": result.channel.seed,
            "realised_snr_db": round(result.realised_snr_db, 3), "channel_uses": result.channel_uses,
            "cbr": result.cbr, "width": result.width, "height": result.height,
            "timings_s": {k: round(v, 4) for k, v in result.timings_s.items()}, "wall_s": round(wall_s, 4),
@@ -322,7 +489,94 @@ def describe(data: bytes, reply: pb.SendReply, result: pb.Result, wall_s: float)
     return doc
 
 
-def create_app(client: Client) -> FastAPI:
+def _host_name(host: str) -> str:
+    """The name in a Host header, without its port: ``[::1]:8080`` -> ``::1``, ``Example.org:80`` -> ``example.org``."""
+    host = host.strip().lower()
+    if host.startswith("["):
+        return host[1:].partition("]")[0]
+    return host.rpartition(":")[0] if host.count(":") == 1 else host
+
+
+class Guard:
+    """What the page checks before any route runs (plain ASGI, so nothing is read first):
+
+    * the Host header names this page (a loopback name, the address it serves on, or an ``--allowed-host``),
+      so that a foreign site cannot reach it through DNS rebinding (403);
+    * an Origin header, when a browser sends one, is this page's own (403: no cross-site request forgery);
+    * a POST says ``Content-Type: application/json`` (415: a form or text/plain post from another site is
+      refused before its body is read);
+    * with a token (the services' client token, which this page holds), every route but /healthz and
+      /static asks for it: ``Authorization: Bearer TOKEN``, or the cookie that ``/?token=TOKEN`` sets (401).
+    """
+
+    COOKIE = "semcom_page"
+
+    def __init__(self, app, hosts: frozenset[str] | None, token: str | None) -> None:
+        self.app, self.hosts, self.token = app, hosts, token
+        # the cookie holds a digest of the token (a cookie-safe value), not the services' token itself
+        self.cookie = hashlib.sha256(b"semcom web page\0" + token.encode()).hexdigest() if token else ""
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] != "http":
+            return await self.app(scope, receive, send)
+        headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
+        host = headers.get("host", "")
+        if self.hosts is not None and _host_name(host) not in self.hosts:
+            return await self._refuse(send, 403, f"this page does not answer to the host name {_host_name(host)!r}; "
+                                                 "start `semcom web` with --allowed-host NAME to reach it as NAME")
+        origin = headers.get("origin")
+        if origin is not None and origin.partition("://")[2].lower() != host.lower():
+            return await self._refuse(send, 403, f"requests from another site ({origin[:80]}) are refused")
+        if scope["method"] == "POST" and \
+                headers.get("content-type", "").partition(";")[0].strip().lower() != "application/json":
+            return await self._refuse(send, 415, "POST a JSON body with Content-Type: application/json")
+        if self.token and scope["path"] != "/healthz" and not scope["path"].startswith("/static/"):
+            from urllib.parse import parse_qs, urlencode
+
+            query = parse_qs(scope.get("query_string", b"").decode("latin-1"))
+            if "token" in query:  # the link the page printed: the token moves into a cookie, out of the address bar
+                if not secrets.compare_digest(query["token"][-1].encode(), self.token.encode()):
+                    return await self._refuse(send, 401, "that link's token is not this page's token")
+                rest = urlencode({k: v for k, v in query.items() if k != "token"}, doseq=True)
+                cookie = f"{self.COOKIE}={self.cookie}; HttpOnly; SameSite=Strict; Path=/"
+                return await self._reply(send, 303, b"", [(b"location", (scope["path"] + ("?" + rest if rest else ""))
+                                                           .encode("latin-1")), (b"set-cookie", cookie.encode())])
+            bearer = headers.get("authorization", "")
+            bearer = bearer[7:].strip() if bearer[:7].lower() == "bearer " else ""
+            cookie = ""
+            for part in headers.get("cookie", "").split(";"):
+                name, _, value = part.strip().partition("=")
+                if name == self.COOKIE:
+                    cookie = value
+            if not (secrets.compare_digest(bearer.encode("latin-1"), self.token.encode())
+                    or secrets.compare_digest(cookie.encode("latin-1"), self.cookie.encode())):
+                return await self._refuse(send, 401, "this page needs the services' token: open the link "
+                                                     "`semcom web` printed (/?token=...), or send "
+                                                     "Authorization: Bearer TOKEN")
+        return await self.app(scope, receive, send)
+
+    @staticmethod
+    async def _reply(send, status: int, body: bytes, headers: list) -> None:
+        await send({"type": "http.response.start", "status": status,
+                    "headers": [(b"content-length", str(len(body)).encode()), *headers]})
+        await send({"type": "http.response.body", "body": body})
+
+    async def _refuse(self, send, status: int, message: str) -> None:
+        await self._reply(send, status, json.dumps({"error": message}).encode(),
+                          [(b"content-type", b"application/json")])
+
+
+def allowed_hosts(bind: str, extra: list[str]) -> frozenset[str] | None:
+    """The Host names the page answers to; None (any) only when told ``--allowed-host '*'``."""
+    names = [n.strip().lower() for item in extra for n in item.split(",") if n.strip()]
+    if "*" in names:
+        return None
+    bound = {_host_name(bind)} if bind not in ("0.0.0.0", "::", "") else set()
+    return frozenset(LOOPBACK | bound | set(names))
+
+
+def create_app(client: Client, hosts: frozenset[str] | None = LOOPBACK,
+               token: str | None = None) -> FastAPI:
     @contextlib.asynccontextmanager
     async def lifespan(_app):
         yield
@@ -332,7 +586,9 @@ def create_app(client: Client) -> FastAPI:
 
     @app.exception_handler(WebError)
     async def _web_error(_request, exc: WebError):
-        return JSONResponse({"error": str(exc)}, status_code=exc.status)
+        # a body refused unread: close the connection rather than take in the rest of it
+        headers = {"Connection": "close"} if exc.status == 413 else None
+        return JSONResponse({"error": str(exc)}, status_code=exc.status, headers=headers)
 
     @app.exception_handler(Exception)
     async def _unexpected(_request, exc: Exception):  # a bug of ours: logged here, one line for the page
@@ -340,13 +596,19 @@ def create_app(client: Client) -> FastAPI:
         return JSONResponse({"error": f"INTERNAL: {type(exc).__name__}: {exc}"}, status_code=500)
 
     async def _body(request: Request) -> dict:
-        try:
-            body = await request.json()
-        except ValueError:
-            raise WebError(400, "the request body is not JSON") from None
-        if not isinstance(body, dict):
-            raise WebError(400, "the request body must be a JSON object")
-        return body
+        """The JSON body, refused (413) by its Content-Length or, without one, as soon as it passes the cap."""
+        too_big = WebError(413, f"the request body is over this page's {MAX_BODY_BYTES}-byte cap "
+                                f"(images up to {MAX_UPLOAD_BYTES} bytes)")
+        length = request.headers.get("content-length")
+        if length is not None and (not length.isdigit() or int(length) > MAX_BODY_BYTES):
+            raise too_big
+        chunks, size = [], 0
+        async for chunk in request.stream():
+            size += len(chunk)
+            if size > MAX_BODY_BYTES:
+                raise too_big
+            chunks.append(chunk)
+        return parse_body(b"".join(chunks))
 
     @app.get("/")
     def index():
@@ -380,11 +642,13 @@ def create_app(client: Client) -> FastAPI:
         return await run_in_threadpool(client.sweep, body)
 
     @app.get("/api/stream")
-    def stream():
-        return StreamingResponse(client.stream(), media_type="text/event-stream",
+    async def stream():
+        listener = client.live.join()
+        return StreamingResponse(client.live.events(listener), media_type="text/event-stream",
                                  headers={"Cache-Control": "no-cache"})
 
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
+    app.add_middleware(Guard, hosts=hosts, token=token)
     return app
 
 
@@ -396,15 +660,26 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--transmitter", default=default_addr("transmitter"), help="SEMCOM_TRANSMITTER_ADDR")
     p.add_argument("--receiver", default=default_addr("receiver"), help="SEMCOM_RECEIVER_ADDR")
     p.add_argument("--timeout", type=float, default=300.0, help="seconds one transmission may take")
+    p.add_argument("--allowed-host", action="append", default=[env("WEB_ALLOWED_HOSTS", "")], metavar="NAME",
+                   help="a host name the page is reached by besides loopback and --host (repeat, or a comma-separated "
+                        "SEMCOM_WEB_ALLOWED_HOSTS); '*' answers to any name, which lets DNS rebinding in")
     add_security_args(p, env)
     args = p.parse_args(argv)
     import uvicorn
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s web %(levelname)s %(message)s")
-    client = Client(args.transmitter, args.receiver, Security.from_args(args), args.timeout)
-    print(f"semcom web: http://{args.host}:{args.port}/ (transmitter {args.transmitter}, receiver {args.receiver})",
-          file=sys.stderr, flush=True)
-    uvicorn.run(create_app(client), host=args.host, port=args.port, log_level="warning", timeout_graceful_shutdown=5)
+    security = Security.from_args(args)
+    client = Client(args.transmitter, args.receiver, security, args.timeout)
+    hosts = allowed_hosts(args.host, args.allowed_host)
+    hint = " (open it with ?token=<the services' token>; it sets a cookie)" if security.token else ""
+    print(f"semcom web: http://{args.host}:{args.port}/{hint} (transmitter {args.transmitter}, "
+          f"receiver {args.receiver})", file=sys.stderr, flush=True)
+    if not security.token and _host_name(args.host) not in LOOPBACK:
+        print(f"semcom web: warning: serving on {args.host} without a token: anyone who reaches this port sends "
+              "through the services and sees every result; give the services a token (--token-file)",
+              file=sys.stderr, flush=True)
+    uvicorn.run(create_app(client, hosts, security.token), host=args.host, port=args.port, log_level="warning",
+                timeout_graceful_shutdown=5)
     return 0
 
 

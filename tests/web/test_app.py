@@ -5,7 +5,8 @@ import base64
 import grpc
 import pytest
 
-from semcom.web.app import HTTP_OF, WebError, _grpc_error, image_bytes, settings_of
+from semcom.web.app import (HTTP_OF, LOOPBACK, WebError, _grpc_error, _host_name, allowed_hosts, image_bytes,
+                            parse_body, settings_of)
 from semcom.web.examples import EXAMPLES, example_png
 from shared.imageio import open_rgb
 
@@ -50,8 +51,54 @@ def test_bad_channel_settings_are_400(body, text):
 
 
 def test_channel_settings_as_the_page_sends_them():
-    s = settings_of({"channel": "rayleigh", "snr_db": "7.5", "csi": False, "block_len": 64, "seed": 3})
+    s = settings_of({"channel": "rayleigh", "snr_db": 7.5, "csi": False, "block_len": 64.0, "seed": 3})
     assert (s.model, s.snr_db, s.csi, s.block_len, s.seed) == ("rayleigh", 7.5, False, 64, 3)
+
+
+@pytest.mark.parametrize("body, text", [
+    ({"csi": "false"}, 'csi must be true or false, not "false"'),
+    ({"snr_db": True}, "snr_db must be a number, not true"),
+    ({"snr_db": "7.5"}, 'snr_db must be a number, not "7.5"'),
+    ({"block_len": 1.9}, "block_len must be a whole number, not 1.9"),
+    ({"channel": 3}, "channel must be a string, not 3"),
+    ({"channel": "rician", "params": {"k_factor": "9"}}, 'k_factor must be a number, not "9"'),
+    ({"channel": "rician", "params": {"k_factor": -1}}, "k_factor must be between 0.0 and"),
+    ({"channel": "rician", "params": {"doppler": 1}}, "doppler"),
+    ({"channel": "awgn", "params": {"k_factor": 3}}, "k_factor"),
+    ({"channel": "rician", "params": [9]}, "params must be an object"),
+])
+def test_types_are_checked_not_coerced(body, text):
+    with pytest.raises(WebError, match=text) as info:
+        settings_of(body)
+    assert info.value.status == 400
+
+
+def test_the_channel_models_own_parameters_come_from_the_model_table():
+    s = settings_of({"channel": "rician", "params": {"k_factor": 9}})
+    assert s.model == "rician" and dict(s.params) == {"k_factor": 9.0}
+    assert dict(settings_of({"channel": "rician"}).params) == {}  # the model's default (K = 3) at the channel
+
+
+@pytest.mark.parametrize("raw, text", [
+    (b'{"snr_db": Infinity}', "Infinity is not a JSON number"),
+    (b'{"snr_db": NaN}', "NaN is not a JSON number"),
+    (b'{"snr_db": 1e400}', "too large"),
+    (b"[" * 100_000 + b"]" * 100_000, "nested too deeply"),
+    (b"\xff\xfe", "not JSON"),
+    (b"[1, 2]", "must be a JSON object"),
+])
+def test_bodies_are_strict_json(raw, text):
+    with pytest.raises(WebError, match=text) as info:
+        parse_body(raw)
+    assert info.value.status == 400
+
+
+def test_host_names_without_their_ports():
+    assert _host_name("[::1]:8080") == "::1" and _host_name("Example.ORG:80") == "example.org"
+    assert _host_name("127.0.0.1") == "127.0.0.1" and _host_name("::1") == "::1"
+    assert allowed_hosts("0.0.0.0", [""]) == LOOPBACK
+    assert allowed_hosts("10.0.0.5", ["semcom.lab, other"]) == LOOPBACK | {"10.0.0.5", "semcom.lab", "other"}
+    assert allowed_hosts("127.0.0.1", ["*"]) is None
 
 
 class _Err(grpc.RpcError):

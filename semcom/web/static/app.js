@@ -21,7 +21,8 @@ async function api(path, body) {
 function request() {
   const body = {task: $("task").value, channel: $("channel").value, csi: $("csi").checked,
     block_len: Number($("block_len").value), snr_db: Number($("snr").value), steps: Number($("steps").value),
-    seed: Number($("seed").value)};
+    seed: Number($("seed").value), params: {}};
+  for (const input of $("params").querySelectorAll("input")) body.params[input.dataset.param] = Number(input.value);
   if (uploaded) body.image = uploaded; else body.example = $("example").value;
   return body;
 }
@@ -122,6 +123,22 @@ function listen() {
   events.addEventListener("failure", (m) => showError(JSON.parse(m.data).error));
 }
 
+let channels = {}; // the model table of /api/settings: name -> {help, fading, params: [{name, default, lo, hi, help}]}
+
+function showParams() {
+  // the chosen model's own parameters (Rician K-factor, ...), from the same table as txclient's flags
+  const model = channels[$("channel").value];
+  $("channel").title = model ? model.help : "";
+  $("params").replaceChildren(...(model ? model.params : []).map((p) => {
+    const label = document.createElement("label");
+    const input = document.createElement("input");
+    Object.assign(input, {type: "number", min: p.lo, max: p.hi, step: "any", value: p.default, title: p.help});
+    input.dataset.param = p.name;
+    label.append(`${p.name} `, input);
+    return label;
+  }));
+}
+
 async function init() {
   $("snr").oninput = () => { $("snr-out").textContent = `${$("snr").value} dB`; };
   $("upload").onchange = () => {
@@ -141,8 +158,10 @@ async function init() {
     for (const name of s.examples) $("example").add(new Option(name, name));
     $("example").value = s.examples[0];
     $("original").src = `/api/examples/${s.examples[0]}.png`;
-    for (const [name, desc] of Object.entries(s.channels)) $("channel").add(new Option(name, name));
-    $("channel").title = Object.entries(s.channels).map(([k, v]) => `${k}: ${v}`).join("\n");
+    channels = s.channels;
+    for (const name of Object.keys(channels)) $("channel").add(new Option(name, name));
+    $("channel").onchange = showParams;
+    showParams();
     $("snr").min = s.snr_range_db[0]; $("snr").max = s.snr_range_db[1];
     $("tasks-hint").textContent = "tasks: " + Object.entries(s.tasks).map(([t, p]) => `${t} (e.g. "${p[0]}")`).join(", ");
     document.body.dataset.ready = "1";
