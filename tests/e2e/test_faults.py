@@ -109,12 +109,12 @@ def test_sigterm_under_load_drains_then_exits_zero(tmp_path_factory, tmp_path):
     """SIGTERM to the receiver with four transmissions accepted and their clients waiting for results."""
     with start_services(tmp_path_factory, "faults-sigterm") as s:
         img = tmp_path / "big.png"
-        img.write_bytes(png_bytes(512, 512))
+        img.write_bytes(png_bytes(512, 512))  # at 60 steps: 15.7 M pixel-steps, under the test preset's 16.8 M cap
 
         def send(tid):
             return subprocess.run([sys.executable, "-m", "semcom.txclient", "--transmitter", s.addr("transmitter"),
                                    "--receiver", s.addr("receiver"), "--timeout", "120", "send", str(img),
-                                   "--task", "reconstruct the image", "--steps", "100", "--id", tid, "--json",
+                                   "--task", "reconstruct the image", "--steps", "60", "--id", tid, "--json",
                                    "--out", str(tmp_path / tid)], capture_output=True, text=True)
 
         clients = {}
@@ -140,6 +140,6 @@ def test_sigterm_under_load_drains_then_exits_zero(tmp_path_factory, tmp_path):
             r = clients[f"load-{i}"]
             assert r.returncode == 0, r.stderr  # accepted before SIGTERM -> result delivered
             doc = json.loads(r.stdout)
-            assert doc["transmission_id"] == f"load-{i}" and doc["diffusion_steps"] == 100
+            assert doc["transmission_id"] == f"load-{i}" and doc["diffusion_steps"] == 60
         log = (s.log_dir / "receiver.log").read_text()
         assert "draining" in log and "stopped" in log and "still queued" not in log
