@@ -91,11 +91,29 @@ class ReceiverService(Loading, rpc.ReceiverServicer):
 
     def Negotiate(self, request, context):
         self.accepting(context)
+        if request.transmission_id:
+            if not id_ok(request.transmission_id):
+                context.abort(grpc.StatusCode.INVALID_ARGUMENT, f"transmission id: an id is {ID_RULE}")
+            with self._lock:
+                taken = self._in_use(request.transmission_id)
+            if taken:
+                context.abort(grpc.StatusCode.ALREADY_EXISTS, taken)
         try:
             m = self.kb.match(request.task)
         except TaskNotUnderstood as exc:
             context.abort(grpc.StatusCode.INVALID_ARGUMENT, str(exc))
         return pb.NegotiateReply(task=m.task, score=m.score, kb_fingerprint=self.kb.fingerprint)
+
+    def _in_use(self, tid: str) -> str | None:
+        """Why `tid` cannot name a new transmission (a result under it would be mistaken for the old one's), or
+        None. Called under the lock."""
+        if self._pending[tid] > 0:
+            return (f"transmission id {tid!r} is in use: a transmission with it is being received or decoded; "
+                    "choose another id, or leave it out for a fresh one")
+        if self.hub.get(tid) is not None:
+            return (f"transmission id {tid!r} is in use: this receiver keeps its result (GetResult or `txclient "
+                    "watch` fetch it); choose another id, or leave it out for a fresh one")
+        return None
 
     def Deliver(self, request_iterator, context):
         with self._lock:
@@ -117,6 +135,28 @@ class ReceiverService(Loading, rpc.ReceiverServicer):
         try:
             sent = transmission_of(header)
             step.check(sent, self.model, self.kb.fingerprint)  # before anything is sized by the header
+        except WorkTooLarge as exc:
+            context.abort(grpc.StatusCode.RESOURCE_EXHAUSTED, str(exc))
+        except (ValueError, WireError) as exc:
+            context.abort(grpc.StatusCode.INVALID_ARGUMENT, str(exc))
+        with self._lock:  # the id is taken from the header on: two transmissions can never share one
+            taken = self._in_use(sent.id)
+            if not taken:
+                self._pending[sent.id] += 1
+        if taken:
+            context.abort(grpc.StatusCode.ALREADY_EXISTS, taken)
+        queued = False
+        try:
+            queued = self._receive(first, sent, request_iterator, context)
+        finally:
+            if not queued:
+                self._settled(sent.id)
+        return pb.DeliverReply(queue_position=self.jobs.qsize())
+
+    def _receive(self, first, sent: Transmission, request_iterator, context) -> bool:
+        """Reads the symbols after the header and queues the job; True once it is queued (aborts otherwise)."""
+        header = first.header
+        try:
             y = SymbolAssembler(sent.channel_uses, "y")
             h = SymbolAssembler(sent.channel_uses, "h") if sent.channel.csi else None
             for msg in request_iterator:
@@ -134,20 +174,15 @@ class ReceiverService(Loading, rpc.ReceiverServicer):
                 h = h.tensor() if h is not None else None
             job = Job(sent, header, y, h, first.noise_var, first.realised_snr_db, time.perf_counter())
             check_channel_state(job.h, job.noise_var, job.realised_snr_db)
-        except WorkTooLarge as exc:
-            context.abort(grpc.StatusCode.RESOURCE_EXHAUSTED, str(exc))
         except (ValueError, WireError) as exc:
             context.abort(grpc.StatusCode.INVALID_ARGUMENT, str(exc))
-        with self._lock:  # pending before it is queued: the decoder may publish it at once
-            self._pending[sent.id] += 1
-        try:
+        try:  # pending since the header: the decoder may publish it at once
             self.jobs.put_nowait(job)
-            self.metrics.queue_depth.labels("receiver").set(self.jobs.qsize())
         except queue.Full:
-            self._settled(sent.id)
             context.abort(grpc.StatusCode.RESOURCE_EXHAUSTED,
                           f"receiver decoding queue is full ({self.jobs.maxsize} transmissions); retry later")
-        return pb.DeliverReply(queue_position=self.jobs.qsize())
+        self.metrics.queue_depth.labels("receiver").set(self.jobs.qsize())
+        return True
 
     def Subscribe(self, request, context):
         self.accepting(context)

@@ -14,14 +14,15 @@ semcom up --transmitter-port "$TX_PORT" --channel-port "$CH_PORT" --receiver-por
   > "$OUT/services.log" 2>&1 &
 UP=$!
 trap 'kill -TERM $UP 2>/dev/null || true; wait $UP 2>/dev/null || true' EXIT
-echo "starting transmitter, channel and receiver (log: $OUT/services.log) ..."
-for addr in localhost:$CH_PORT localhost:$RX_PORT localhost:$TX_PORT; do
-  for _ in $(seq 1 600); do
-    python3 -m semcom.healthcheck "$addr" >/dev/null 2>&1 && break
-    kill -0 $UP 2>/dev/null || { echo "semcom up failed:"; tail -20 "$OUT/services.log"; exit 1; }
-    sleep 0.5
-  done
+echo "starting transmitter, channel and receiver on ports $TX_PORT, $CH_PORT, $RX_PORT (log: $OUT/services.log) ..."
+# semcom up says "all SERVING" only for services it started itself (a health check on a port someone else holds
+# proves nothing), and exits when it cannot start them: wait for one or the other
+for _ in $(seq 1 1200); do
+  grep -q "all SERVING" "$OUT/services.log" 2>/dev/null && break
+  kill -0 $UP 2>/dev/null || { echo "semcom up failed:"; tail -20 "$OUT/services.log"; exit 1; }
+  sleep 0.5
 done
+grep -q "all SERVING" "$OUT/services.log" || { echo "services not SERVING after 600 s:"; tail -20 "$OUT/services.log"; exit 1; }
 echo "all three services SERVING"
 
 photo="$DATA/kodak/kodim23.png"

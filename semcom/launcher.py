@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import os
 import signal
+import socket
 import subprocess
 import sys
 import threading
@@ -34,6 +35,18 @@ def health_status(addr: str, timeout: float = 2.0, security: Security = Security
             return health_pb2.HealthCheckResponse.ServingStatus.Name(r.status)
         except grpc.RpcError:
             return "UNAVAILABLE"
+
+
+def port_in_use(host: str, port: int) -> bool:
+    """Whether something already listens on (or holds) host:port: a bind without SO_REUSEPORT fails then, even
+    against a gRPC server that set it."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as s:
+        try:
+            s.bind((host, port))
+        except OSError:
+            return True
+    return False
 
 
 class ServiceProcesses:
@@ -79,16 +92,33 @@ class ServiceProcesses:
         self.procs[name] = proc
         return proc
 
+    def check_ports(self, names=ORDER) -> None:
+        """RuntimeError naming every port already taken: a health check there would reach someone else's server
+        and report it as ours."""
+        taken = [f"{self.ports[n]} ({n})" for n in names if port_in_use(self.host, self.ports[n])]
+        if taken:
+            flags = " ".join(f"--{n}-port N" for n in names if any(f"({n})" in t for t in taken))
+            raise RuntimeError(f"port{'s' if len(taken) > 1 else ''} {', '.join(taken)} on {self.host} "
+                               f"{'are' if len(taken) > 1 else 'is'} in use (another `semcom up`?): stop what "
+                               f"holds {'them' if len(taken) > 1 else 'it'}, or choose others with {flags}")
+
     def wait_serving(self, names=ORDER, timeout: float = 300.0) -> None:
+        """Until each service answers SERVING; the answer counts only while our own process still runs."""
         end = time.monotonic() + timeout
         for name in names:
-            while health_status(self.addr(name), security=self.security) != "SERVING":
-                proc = self.procs.get(name)
+            proc = self.procs.get(name)
+            while True:
                 if proc is not None and proc.poll() is not None:
                     raise RuntimeError(f"{name} exited with code {proc.returncode} before serving")
+                if health_status(self.addr(name), security=self.security) == "SERVING":
+                    break
                 if time.monotonic() > end:
                     raise TimeoutError(f"{name} at {self.addr(name)} not SERVING after {timeout:.0f} s")
                 time.sleep(0.2)
+        dead = [f"{n} (exit code {self.procs[n].returncode})" for n in names
+                if n in self.procs and self.procs[n].poll() is not None]
+        if dead:
+            raise RuntimeError(f"{', '.join(dead)} exited while the others came up")
 
     def stop(self, name: str, timeout: float = 60.0) -> int | None:
         proc = self.procs.get(name)
@@ -108,6 +138,7 @@ class ServiceProcesses:
             proc.wait()
 
     def __enter__(self) -> "ServiceProcesses":
+        self.check_ports()
         try:
             for name in ORDER:
                 self.start(name)
@@ -145,6 +176,10 @@ def main(argv: list[str] | None = None) -> int:
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     services = ServiceProcesses(ports, args.host, extra, security=tls_from_env(), serving_timeout=args.timeout)
+    if args.web and port_in_use(args.host, args.web_port):
+        print(f"semcom up: port {args.web_port} (the page) on {args.host} is in use: stop what holds it, or choose "
+              "another with --web-port N", file=sys.stderr)
+        return 1
     try:
         with services:
             print("semcom up: " + ", ".join(f"{n} {services.addr(n)}" for n in ORDER) + " - all SERVING "

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
-from PIL import Image, UnidentifiedImageError
+from PIL import Image, ImageOps, UnidentifiedImageError
 
 if TYPE_CHECKING:  # torch is imported where tensors are made, so clients that only open images stay light
     import torch
@@ -58,13 +58,45 @@ def decode_image(data: bytes, max_bytes: int, max_pixels: int, max_side: int) ->
                             f"{', '.join(ALLOWED_FORMATS)})") from None
     except (OSError, SyntaxError, ValueError) as exc:
         raise ImageRejected(f"image could not be decoded (truncated or corrupt?): {exc}") from None
-    return img.convert("RGB")
+    return rgb8(img)
 
 
 def open_rgb(source: bytes | str | Path) -> Image.Image:
     """A trusted image (a local file, or bytes this project made) -> RGB PIL image. Bytes from a client go
     through ``decode_image`` and its caps instead."""
     img = Image.open(io.BytesIO(source) if isinstance(source, (bytes, bytearray)) else source)
+    return rgb8(img)
+
+
+# integer modes wider than 8 bits: Pillow opens 16-bit greyscale PNGs as I;16 (older releases as I), and its own
+# convert("RGB") clips them at 255 instead of scaling, which turns an ordinary 16-bit image white
+_WIDE = ("I;16", "I;16L", "I;16B", "I;16N", "I")
+_ALPHA = ("RGBA", "RGBa", "LA", "La", "PA")
+
+
+def rgb8(img: Image.Image) -> Image.Image:
+    """Any image Pillow opens -> 8-bit RGB as a viewer shows it, the one conversion every reader uses.
+
+    The EXIF orientation is applied (a phone's portrait photo arrives upright); 16-bit and 32-bit integer
+    greyscale is scaled from 0..65535 to 0..255; float greyscale (F) is taken as 0..1 when it stays within it,
+    else as 0..255 (Pillow's own convention), and must be finite; transparency is composited over white, as a
+    page shows it; palette, bilevel, CMYK, YCbCr, LAB and HSV are converted by Pillow."""
+    img = ImageOps.exif_transpose(img)
+    if img.mode in _WIDE:
+        arr = np.asarray(img).astype(np.float64)
+        grey = np.clip(np.rint(arr * (255.0 / 65535.0)), 0, 255).astype(np.uint8)
+        return Image.fromarray(grey, mode="L").convert("RGB")
+    if img.mode == "F":
+        arr = np.asarray(img, dtype=np.float64)
+        if not np.isfinite(arr).all():
+            raise ImageRejected("a float image with NaN or infinite pixels has no 8-bit rendering")
+        scale = 255.0 if arr.size and arr.min() >= 0.0 and arr.max() <= 1.0 else 1.0
+        grey = np.clip(np.rint(arr * scale), 0, 255).astype(np.uint8)
+        return Image.fromarray(grey, mode="L").convert("RGB")
+    if img.mode in _ALPHA or (img.mode == "P" and "transparency" in img.info):
+        rgba = (img.convert("LA") if img.mode == "La" else img).convert("RGBA")  # La (premultiplied) has one way out
+        white = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
+        return Image.alpha_composite(white, rgba).convert("RGB")
     return img.convert("RGB")
 
 
@@ -72,7 +104,7 @@ def to_tensor(img: Image.Image) -> torch.Tensor:
     """RGB PIL image -> (3, H, W) float32 in [0, 1]."""
     import torch
 
-    arr = np.asarray(img.convert("RGB"), dtype=np.uint8)
+    arr = np.asarray(img if img.mode == "RGB" else rgb8(img), dtype=np.uint8)
     return torch.from_numpy(arr.copy()).permute(2, 0, 1).float().div_(255.0)
 
 

@@ -53,13 +53,14 @@ class TransmitterService(Loading, rpc.TransmitterServicer):
             tasks=[pb.TaskInfo(name=t, instructions=list(p)) for t, p in self.kb.instructions.items()],
             kb_fingerprint=self.kb.fingerprint, threshold=self.kb.threshold)
 
-    def _negotiate(self, text: str, context) -> TaskMatch:
+    def _negotiate(self, text: str, tid: str, context) -> TaskMatch:
         try:
             mine = self.kb.match(text)
         except TaskNotUnderstood as exc:
             context.abort(grpc.StatusCode.INVALID_ARGUMENT, str(exc))
+        ask = pb.NegotiateRequest(task=text, transmission_id=tid)  # the receiver refuses an id in use (ALREADY_EXISTS)
         try:
-            theirs = call_downstream(lambda t: self.receiver_stub.Negotiate(pb.NegotiateRequest(task=text), timeout=t),
+            theirs = call_downstream(lambda t: self.receiver_stub.Negotiate(ask, timeout=t),
                                      self.receiver_conn, context, self.deadline_s)
         except grpc.RpcError as err:
             context.abort(*downstream_error(err, "receiver", self.receiver_addr))
@@ -106,8 +107,9 @@ class TransmitterService(Loading, rpc.TransmitterServicer):
             code = grpc.StatusCode.RESOURCE_EXHAUSTED if exc.too_large else grpc.StatusCode.INVALID_ARGUMENT
             context.abort(code, str(exc))
         timings["tx_decode_image"] = time.perf_counter() - t0
+        tid = request.transmission_id or uuid.uuid4().hex[:12]
         t = time.perf_counter()
-        match = self._negotiate(request.task, context)
+        match = self._negotiate(request.task, tid, context)
         timings["negotiate"] = time.perf_counter() - t
         if match.task == RECONSTRUCTION:
             try:
@@ -115,7 +117,6 @@ class TransmitterService(Loading, rpc.TransmitterServicer):
             except WorkTooLarge as exc:
                 context.abort(grpc.StatusCode.RESOURCE_EXHAUSTED, str(exc))
         self._still_wanted(context, "encoding")
-        tid = request.transmission_id or uuid.uuid4().hex[:12]
         t = time.perf_counter()
         with self._model_lock:
             sent, x = step.encode(self.model, to_tensor(img), match.task, spec, request.channel.seed,

@@ -158,10 +158,12 @@ class TransmitReply(_message.Message):
     def __init__(self, realised_snr_db: _Optional[float] = ..., channel_s: _Optional[float] = ...) -> None: ...
 
 class NegotiateRequest(_message.Message):
-    __slots__ = ("task",)
+    __slots__ = ("task", "transmission_id")
     TASK_FIELD_NUMBER: _ClassVar[int]
+    TRANSMISSION_ID_FIELD_NUMBER: _ClassVar[int]
     task: str
-    def __init__(self, task: _Optional[str] = ...) -> None: ...
+    transmission_id: str
+    def __init__(self, task: _Optional[str] = ..., transmission_id: _Optional[str] = ...) -> None: ...
 
 class NegotiateReply(_message.Message):
     __slots__ = ("task", "score", "kb_fingerprint")
