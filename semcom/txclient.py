@@ -46,6 +46,40 @@ class ClientError(Exception):
     """A local problem (unreadable file, unwritable folder): one line, exit 2."""
 
 
+class ServiceError(Exception):
+    """A call to a service failed: its gRPC status name and a message naming the service and what to do (exit 1).
+    ``explain`` makes one from an RpcError; txclient and the page print the same text."""
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(f"{code}: {message}")
+        self.code, self.message = code, message
+
+
+# what gRPC says when the client itself could not reach the address (not a service reporting another as down)
+_UNREACHABLE = re.compile(r"failed to connect to all addresses|DNS resolution failed|Connection refused|"
+                          r"Socket closed|Connection reset|No route to host|Network is unreachable", re.I)
+_REASON = re.compile(r"(Connection refused|DNS resolution failed[^;]*|No route to host|Network is unreachable|"
+                     r"Connection reset[^;]*|Socket closed|Deadline Exceeded)", re.I)
+FLAGS = {"transmitter": "--transmitter or SEMCOM_TRANSMITTER_ADDR", "receiver": "--receiver or SEMCOM_RECEIVER_ADDR"}
+
+
+def explain(err: grpc.RpcError, who: str, addr: str) -> ServiceError:
+    """A failed call to the `who` service at `addr` as a person reads it: an address nobody answers at, or one where
+    another kind of server answers, is said in those words, with the flag that sets it."""
+    code = err.code() if hasattr(err, "code") and err.code() else grpc.StatusCode.UNKNOWN
+    details = " ".join(((err.details() if hasattr(err, "details") else str(err)) or "no details").split())
+    flag = FLAGS.get(who, "its address")
+    if code == grpc.StatusCode.UNAVAILABLE and _UNREACHABLE.search(details):
+        reason = _REASON.search(details)
+        return ServiceError(code.name, f"the {who} at {addr} is not reachable "
+                                       f"({reason.group(1) if reason else details[:120]}): is `semcom up` running, "
+                                       f"and is the address right ({flag})?")
+    if code == grpc.StatusCode.UNIMPLEMENTED:
+        return ServiceError(code.name, f"the server at {addr} is not a semcom {who} ({details}): check the address "
+                                       f"({flag})")
+    return ServiceError(code.name, with_hint(code.name, details))
+
+
 def _spinner(message: str, stop: threading.Event) -> None:
     for ch in itertools.cycle("|/-\\"):
         if stop.wait(0.15):
@@ -219,8 +253,11 @@ def cmd_send(args) -> int:
     rx_ready = grpc.channel_ready_future(rx_conn)  # connects to --receiver while the image is sent
     show = sys.stderr.isatty() and not args.json
     with Progress("sending", show):
-        reply = tx.Send(pb.SendRequest(image=data, task=args.task, channel=settings, diffusion_steps=args.steps,
-                                       transmission_id=args.id or ""), timeout=args.timeout)
+        try:
+            reply = tx.Send(pb.SendRequest(image=data, task=args.task, channel=settings, diffusion_steps=args.steps,
+                                           transmission_id=args.id or ""), timeout=args.timeout)
+        except grpc.RpcError as err:
+            raise explain(err, "transmitter", args.transmitter) from None
     if not args.json:
         print(f"task: {printable(reply.task)} (score {reply.score:.3f})")
         print(f"transmission: {printable(reply.transmission_id)}  {reply.width}x{reply.height}")
@@ -235,11 +272,13 @@ def cmd_send(args) -> int:
                           "(--receiver or SEMCOM_RECEIVER_ADDR) does not answer, so its result cannot be fetched: "
                           "check the address; `txclient watch` or GetResult with that id fetches it later") from None
     with Progress("waiting for the receiver", show):
-        result = fetch_result(rx_conn, reply.transmission_id, started + args.timeout)
+        try:
+            result = fetch_result(rx_conn, reply.transmission_id, started + args.timeout)
+        except grpc.RpcError as err:
+            raise explain(err, "receiver", args.receiver) from None
     result_s = time.perf_counter() - started
     if result.error:
-        print(f"INTERNAL: {printable(result.error)}", file=sys.stderr)
-        return 1
+        return _fail(args, "INTERNAL", result.error, 1)
     try:
         outputs = write_outputs(result, Path(args.out), path.stem, data)
     except OSError as exc:
@@ -307,7 +346,7 @@ def cmd_watch(args) -> int:
             # all the watchers it takes): both resume after the last result seen, losing nothing it still keeps
             resumable = (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.RESOURCE_EXHAUSTED)
             if err.code() not in resumable or not args.reconnect:
-                raise
+                raise explain(err, "receiver", args.receiver) from None
             print(f"{err.code().name}: {printable(err.details())} - resuming after sequence {last} in {backoff:.1f} s",
                   file=sys.stderr, flush=True)
         time.sleep(backoff)
@@ -316,8 +355,11 @@ def cmd_watch(args) -> int:
 
 
 def cmd_tasks(args) -> int:
-    reply = rpc.TransmitterStub(client_channel(args.transmitter, args.security)).ListTasks(pb.ListTasksRequest(),
-                                                                             timeout=args.timeout)
+    try:
+        reply = rpc.TransmitterStub(client_channel(args.transmitter, args.security)).ListTasks(
+            pb.ListTasksRequest(), timeout=args.timeout)
+    except grpc.RpcError as err:
+        raise explain(err, "transmitter", args.transmitter) from None
     if args.json:
         print(json.dumps({"kb_fingerprint": reply.kb_fingerprint, "threshold": reply.threshold,
                           "tasks": {t.name: list(t.instructions) for t in reply.tasks}}))
@@ -395,19 +437,27 @@ def with_hint(code: str, details: str) -> str:
     return details
 
 
+def _fail(args, code: str, message: str, exit_code: int) -> int:
+    """One line on stderr (``CODE: message``), or with --json one JSON object on stdout, as a result would be."""
+    if getattr(args, "json", False):
+        print(json.dumps({"error": {"code": code, "message": message}, "exit_code": exit_code}))
+    else:
+        print(f"{code}: {printable(message)}", file=sys.stderr)
+    return exit_code
+
+
 def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
     try:
         args.security = Security.from_args(args)
         return args.func(args)
-    except grpc.RpcError as err:
-        code = err.code().name if hasattr(err, "code") and err.code() else "UNKNOWN"
-        details = (err.details() if hasattr(err, "details") else str(err)) or "no details"
-        print(f"{code}: {printable(with_hint(code, ' '.join(details.split())))}", file=sys.stderr)
-        return 1
+    except ServiceError as exc:
+        return _fail(args, exc.code, exc.message, 1)
+    except grpc.RpcError as err:  # a call not wrapped above: no service to name
+        e = explain(err, "service", "its address")
+        return _fail(args, e.code, e.message, 1)
     except ClientError as exc:
-        print(f"error: {printable(exc)}", file=sys.stderr)
-        return 2
+        return _fail(args, "error", str(exc), 2)
     except KeyboardInterrupt:
         return 130
 

@@ -16,6 +16,8 @@ Presets
 
 from __future__ import annotations
 
+import math
+
 import dataclasses
 import json
 from dataclasses import dataclass, field
@@ -155,6 +157,18 @@ class ModelConfig:
         if not (1 <= height <= self.max_side and 1 <= width <= self.max_side) or height * width > self.max_pixels:
             raise ValueError(f"image of {width}x{height} pixels is outside the cap (1 to {self.max_side} px per side, "
                              f"at most {self.max_pixels} pixels)")
+
+    def check_codable(self, height: int, width: int) -> None:
+        """ValueError when an image is too small for the code: each started stride x stride block costs the
+        same channel uses, so a few pixels would take more channel uses than they have values (CBR over 1),
+        which the channel refuses."""
+        c, s = self.encoder.symbol_channels, self.encoder.stride
+        uses = c * -(-height // s) * -(-width // s)
+        if uses > 3 * height * width:
+            raise ValueError(f"a {width}x{height} image is too small for this model: it sends {c} channel uses for "
+                             f"each started {s}x{s}-pixel block, {uses} here, more than the image's "
+                             f"{3 * height * width} pixel values (CBR over 1); send at least {c // 3} pixels per "
+                             f"block ({math.isqrt(c // 3 - 1) + 1}x{math.isqrt(c // 3 - 1) + 1} or larger)")
 
     @property
     def max_pixel_steps(self) -> int:

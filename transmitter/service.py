@@ -106,6 +106,10 @@ class TransmitterService(Loading, rpc.TransmitterServicer):
         except ImageRejected as exc:
             code = grpc.StatusCode.RESOURCE_EXHAUSTED if exc.too_large else grpc.StatusCode.INVALID_ARGUMENT
             context.abort(code, str(exc))
+        try:
+            cfg.check_codable(img.height, img.width)
+        except ValueError as exc:
+            context.abort(grpc.StatusCode.INVALID_ARGUMENT, str(exc))
         timings["tx_decode_image"] = time.perf_counter() - t0
         tid = request.transmission_id or uuid.uuid4().hex[:12]
         t = time.perf_counter()

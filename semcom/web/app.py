@@ -44,6 +44,7 @@ from fastapi.responses import FileResponse, JSONResponse, Response, StreamingRes
 from fastapi.staticfiles import StaticFiles
 from starlette.concurrency import run_in_threadpool
 
+from semcom.txclient import ClientError, explain, fetch_result
 from semcom.web.examples import EXAMPLES, example_png
 from shared.channel import MODELS, SNR_RANGE_DB
 from shared.endpoints import client_channel, default_addr, env
@@ -76,12 +77,10 @@ class WebError(Exception):
         self.status = status
 
 
-def _grpc_error(err: grpc.RpcError, who: str) -> WebError:
-    code = err.code() if hasattr(err, "code") else grpc.StatusCode.UNKNOWN
-    details = err.details() if hasattr(err, "details") else str(err)
-    if code == grpc.StatusCode.UNAVAILABLE:
-        details = f"the {who} is not reachable ({details}); is `semcom up` running?"
-    return WebError(HTTP_OF.get(code, 502), f"{code.name}: {details}")
+def _grpc_error(err: grpc.RpcError, who: str, addr: str) -> WebError:
+    """The same words txclient prints (``semcom.txclient.explain``), with the HTTP status of the gRPC one."""
+    code = err.code() if hasattr(err, "code") and err.code() else grpc.StatusCode.UNKNOWN
+    return WebError(HTTP_OF.get(code, 502), str(explain(err, who, addr)))
 
 
 def data_url(image: bytes) -> str:
@@ -210,7 +209,7 @@ class Client:
         self.rx = rpc.ReceiverStub(self.rx_conn)
         self._classical: dict[tuple[str, str], object] = {}
         self._lock = threading.Lock()
-        self.live = LiveStream(self.rx)
+        self.live = LiveStream(self.rx, receiver)
 
     def close(self) -> None:
         """Ends the live result stream (its pages reconnect to the next server)."""
@@ -222,7 +221,7 @@ class Client:
         try:
             reply = self.tx.ListTasks(pb.ListTasksRequest(), timeout=10)
         except grpc.RpcError as err:
-            raise _grpc_error(err, "transmitter") from None
+            raise _grpc_error(err, "transmitter", self.transmitter) from None
         lo, hi = SNR_RANGE_DB
         return {"tasks": {t.name: list(t.instructions) for t in reply.tasks}, "threshold": reply.threshold,
                 "channels": {m.name: {"help": m.help, "fading": m.fading,
@@ -244,18 +243,16 @@ class Client:
         return out
 
     def send_once(self, data: bytes, task: str, settings: pb.ChannelSettings, steps: int) -> tuple:
-        from semcom.txclient import ClientError, fetch_result
-
         started = time.perf_counter()
         try:
             reply = self.tx.Send(pb.SendRequest(image=data, task=task, channel=settings, diffusion_steps=steps),
                                  timeout=self.timeout)
         except grpc.RpcError as err:
-            raise _grpc_error(err, "transmitter") from None
+            raise _grpc_error(err, "transmitter", self.transmitter) from None
         try:
             result = fetch_result(self.rx_conn, reply.transmission_id, started + self.timeout)
         except grpc.RpcError as err:
-            raise _grpc_error(err, "receiver") from None
+            raise _grpc_error(err, "receiver", self.receiver) from None
         except ClientError as exc:
             raise WebError(504, str(exc)) from None
         if result.error:
@@ -362,8 +359,8 @@ class LiveStream:
     never hold the receiver's Subscribe slots. A page that went away is noticed at the next write (a keepalive
     comment every KEEPALIVE_S seconds) and leaves."""
 
-    def __init__(self, stub: rpc.ReceiverStub) -> None:
-        self.stub = stub
+    def __init__(self, stub: rpc.ReceiverStub, addr: str = "its address") -> None:
+        self.stub, self.addr = stub, addr
         self._lock = threading.Lock()
         self._listeners: dict[int, _Listener] = {}
         self._keys = itertools.count()
@@ -421,7 +418,7 @@ class LiveStream:
                     if current:
                         self._call = None
                 if current:  # the receiver ended it: the pages hear why, and reconnect
-                    message = json.dumps({"error": str(_grpc_error(err, "receiver"))})
+                    message = json.dumps({"error": str(_grpc_error(err, "receiver", self.addr))})
                     self._send(("failure", f"event: failure\ndata: {message}\n\n"))
                     self._send(("end", ""))
                 return

@@ -124,3 +124,45 @@ def test_the_demo_fails_when_its_services_do(services, tmp_path):
                        env=env, cwd=REPO)
     assert r.returncode == 1, r.stdout
     assert "semcom up failed" in r.stdout and "in use" in r.stdout and "== reconstruction" not in r.stdout
+
+
+def _txclient(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "semcom.txclient", *args], capture_output=True, text=True,
+                          timeout=120)
+
+
+def test_messages_name_the_service_and_what_to_do(services, tmp_path):
+    """Transmitter down, an address of the wrong service, a 1x1 image: one line each that says what is wrong."""
+    from tests.e2e.conftest import free_ports
+
+    img = tmp_path / "img.png"
+    img.write_bytes(png_bytes(32, 32))
+    (port,) = free_ports(1)
+    down = _txclient("--transmitter", f"127.0.0.1:{port}", "--timeout", "5", "send", str(img), "--task", "t")
+    assert down.returncode == 1 and down.stderr == (
+        f"UNAVAILABLE: the transmitter at 127.0.0.1:{port} is not reachable (Connection refused): is `semcom up` "
+        "running, and is the address right (--transmitter or SEMCOM_TRANSMITTER_ADDR)?\n")
+    wrong = _txclient("--transmitter", services.addr("receiver"), "tasks")
+    assert wrong.returncode == 1 and wrong.stderr.startswith(
+        f"UNIMPLEMENTED: the server at {services.addr('receiver')} is not a semcom transmitter (")
+    assert wrong.stderr.rstrip().endswith("check the address (--transmitter or SEMCOM_TRANSMITTER_ADDR)")
+    dot = tmp_path / "dot.png"
+    Image.new("RGB", (1, 1), (9, 9, 9)).save(dot)
+    small = _txclient("--transmitter", services.addr("transmitter"), "--receiver", services.addr("receiver"),
+                      "send", str(dot), "--task", "reconstruct it")
+    assert small.returncode == 1 and small.stderr.startswith("INVALID_ARGUMENT: a 1x1 image is too small for this "
+                                                             "model") and "4x4 or larger" in small.stderr
+
+
+def test_json_mode_prints_errors_as_one_json_object(services, tmp_path):
+    img = tmp_path / "img.png"
+    img.write_bytes(png_bytes(32, 32))
+    r = _txclient("--transmitter", services.addr("transmitter"), "--receiver", services.addr("receiver"),
+                  "send", str(img), "--task", "tell me a joke", "--json")
+    assert r.returncode == 1 and r.stderr == ""
+    doc = json.loads(r.stdout)
+    assert doc["error"]["code"] == "INVALID_ARGUMENT" and "matches no known task" in doc["error"]["message"]
+    assert doc["exit_code"] == 1
+    r = _txclient("send", str(tmp_path / "missing.png"), "--task", "t", "--json")
+    doc = json.loads(r.stdout)
+    assert r.returncode == 2 and doc["error"]["code"] == "error" and "cannot read" in doc["error"]["message"]

@@ -113,9 +113,17 @@ class _Err(grpc.RpcError):
 
 
 def test_service_errors_keep_their_code_and_message():
-    e = _grpc_error(_Err(grpc.StatusCode.INVALID_ARGUMENT, "matches no known task"), "transmitter")
+    e = _grpc_error(_Err(grpc.StatusCode.INVALID_ARGUMENT, "matches no known task"), "transmitter", "h:1")
     assert e.status == 400 and str(e) == "INVALID_ARGUMENT: matches no known task"
-    e = _grpc_error(_Err(grpc.StatusCode.UNAVAILABLE, "connection refused"), "receiver")
-    assert e.status == 503 and "receiver is not reachable" in str(e) and "semcom up" in str(e)
-    assert _grpc_error(_Err(grpc.StatusCode.INTERNAL, "boom"), "x").status == 502
+    e = _grpc_error(_Err(grpc.StatusCode.UNAVAILABLE, "failed to connect to all addresses; last error: UNKNOWN: "
+                                                      "ipv4:127.0.0.1:9: Failed to connect to remote host: connect: "
+                                                      "Connection refused (111)"), "receiver", "127.0.0.1:9")
+    assert e.status == 503 and str(e) == (
+        "UNAVAILABLE: the receiver at 127.0.0.1:9 is not reachable (Connection refused): is `semcom up` running, "
+        "and is the address right (--receiver or SEMCOM_RECEIVER_ADDR)?")
+    e = _grpc_error(_Err(grpc.StatusCode.UNAVAILABLE, "channel service at h:2 is unavailable: x"), "transmitter", "h:1")
+    assert str(e) == "UNAVAILABLE: channel service at h:2 is unavailable: x"  # a service's own report, kept
+    e = _grpc_error(_Err(grpc.StatusCode.UNIMPLEMENTED, "Method not found!"), "transmitter", "h:3")
+    assert e.status == 502 and "the server at h:3 is not a semcom transmitter (Method not found!)" in str(e)
+    assert _grpc_error(_Err(grpc.StatusCode.INTERNAL, "boom"), "x", "h:1").status == 502
     assert HTTP_OF[grpc.StatusCode.RESOURCE_EXHAUSTED] == 429
