@@ -20,6 +20,7 @@ import torch
 from PIL import Image, ImageEnhance
 from torch.utils.data import Dataset
 
+from shared.classes import CAMVID_CLASSES, VOC_CLASSES
 from shared.imageio import open_rgb, to_tensor
 
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg"}
@@ -195,24 +196,63 @@ class SegmentationPairs(EpochDraws, Dataset):
         return torch.from_numpy(counts[: self.num_classes])
 
 
+def drive_of(path: Path) -> str:
+    """CamVid's drive (sequence) of a frame: the file name's part before the first underscore (0001TP, 0006R0,
+    0016E5, Seq05VD)."""
+    return path.name.split("_", 1)[0]
+
+
 class CamVid(SegmentationPairs):
-    """SegNet's CamVid layout: `{split}.txt` lists "image label" relative paths."""
+    """SegNet's CamVid layout: `{split}.txt` lists "image label" relative paths.
+
+    `split` is a listing's name or an expression over listings and drives, so that a drive can be held out of
+    training and measured as unseen footage (val is one drive, 0016E5, that train shares):
+
+    * ``train+val``: both listings;
+    * ``train-0006R0`` (or ``train-0006R0,0001TP``): without those drives' frames;
+    * ``train:0006R0``: only that drive's frames (``train+val:0016E5`` works too).
+    """
 
     num_classes = 11
     ignore_index = 11
+    class_names = CAMVID_CLASSES
 
     def __init__(self, root: str | Path, split: str = "train", crop: int | None = None,
                  train: bool | None = None) -> None:
         root = Path(root)
-        listing = root / f"{split}.txt"
-        if not listing.exists():
-            raise FileNotFoundError(f"{listing} not found: expected SegNet's CamVid layout ({split}.txt)")
-        pairs = []
-        for line in listing.read_text().splitlines():
-            if line.strip():
-                img, lab = line.split()[:2]
-                pairs.append((root / img.lstrip("/"), root / lab.lstrip("/")))
+        pairs = self.listed(root, split)
+        if not pairs:
+            raise FileNotFoundError(f"split {split!r} of {root} has no frames")
         super().__init__(pairs, crop, split == "train" if train is None else train)
+
+    @staticmethod
+    def listed(root: Path, split: str) -> list[tuple[Path, Path]]:
+        """The (image, label) pairs a split expression names (see the class)."""
+        head, only, drives = split, None, ""
+        for sep in (":", "-"):
+            if sep in split:
+                head, _, drives = split.partition(sep)
+                only = sep == ":"
+                break
+        wanted = {d.strip() for d in drives.split(",") if d.strip()}
+        if only is not None and not wanted:
+            raise ValueError(f"split {split!r}: name the drives after {'-' if not only else ':'}, e.g. train-0006R0")
+        pairs: list[tuple[Path, Path]] = []
+        for name in head.split("+"):
+            listing = root / f"{name}.txt"
+            if not listing.exists():
+                raise FileNotFoundError(f"{listing} not found: expected SegNet's CamVid layout ({name}.txt)")
+            for line in listing.read_text().splitlines():
+                if line.strip():
+                    img, lab = line.split()[:2]
+                    pairs.append((root / img.lstrip("/"), root / lab.lstrip("/")))
+        if only is None:
+            return pairs
+        known = {drive_of(img) for img, _ in pairs}
+        if wanted - known:
+            raise ValueError(f"split {split!r}: no frames of drive(s) {', '.join(sorted(wanted - known))} in "
+                             f"{head} (its drives: {', '.join(sorted(known))})")
+        return [(img, lab) for img, lab in pairs if (drive_of(img) in wanted) == only]
 
 
 class VOCSegmentation(SegmentationPairs):
@@ -220,6 +260,7 @@ class VOCSegmentation(SegmentationPairs):
 
     num_classes = 21
     ignore_index = 255
+    class_names = VOC_CLASSES
 
     def __init__(self, root: str | Path, split: str = "train", crop: int | None = None,
                  train: bool | None = None) -> None:
@@ -232,9 +273,11 @@ class VOCSegmentation(SegmentationPairs):
         super().__init__(pairs, crop, split == "train" if train is None else train)
 
 
-def segmentation_dataset(root: str | Path, split: str, crop: int | None = None) -> SegmentationPairs:
-    """CamVid or VOC, told apart by the layout."""
+def segmentation_dataset(root: str | Path, split: str, crop: int | None = None,
+                         train: bool | None = None) -> SegmentationPairs:
+    """CamVid or VOC, told apart by the layout; `train` draws crops, flips and jitter (default: for the split
+    called train)."""
     root = _existing_folder(root)
     if (root / "ImageSets" / "Segmentation").is_dir():
-        return VOCSegmentation(root, split, crop)
-    return CamVid(root, split, crop)
+        return VOCSegmentation(root, split, crop, train)
+    return CamVid(root, split, crop, train)

@@ -84,7 +84,7 @@ def evaluate(system: str, args, snrs: list[float]) -> dict:
         built = entry.build(context(args, images), args.task)
         reconstruct = built.run
     else:
-        ds = segmentation_dataset(args.data, args.split)
+        ds = segmentation_dataset(args.data, args.split, train=False)
         pairs = [ds[i] for i in range(min(len(ds), args.limit))]
         if args.crop:
             pairs = [(center_crop(img, args.crop), center_crop(lab, args.crop)) for img, lab in pairs]
@@ -102,7 +102,8 @@ def evaluate(system: str, args, snrs: list[float]) -> dict:
         else:
             q = segmentation_quality(segment, pairs, spec, *classes, seed=args.seed)
             row = {"miou": q["miou"], "pixel_accuracy": q["pixel_accuracy"]}
-            q = {"iou": q["iou"]}
+            # per class: IoU, and the confusion matrix (rows: true class, columns: predicted; pixels)
+            q = {"iou": q["iou"], "confusion": q["confusion"]}
         bar.set_postfix({k: f"{v:.3f}" for k, v in row.items()} | ({"channel": "noiseless"} if model == "noiseless" else {"snr": snr}))
         if model == "noiseless":
             noiseless = row
@@ -112,7 +113,7 @@ def evaluate(system: str, args, snrs: list[float]) -> dict:
             per_image[str(snr)] = q
     if args.examples:
         spec = ChannelSpec.of(args.channel, args.example_snr, args.block_len, not args.no_csi, **params_of(args))
-        folder = Path(args.out) / "examples" / f"{args.task}_{dataset_tag(args.data, args.crop)}_{args_channel_tag(args)}_{args.example_snr:g}dB"
+        folder = Path(args.out) / "examples" / f"{args.task}_{dataset_tag(args.data, args.crop, args.split if args.task == 'segmentation' else None)}_{args_channel_tag(args)}_{args.example_snr:g}dB"
         if args.task == "reconstruction":
             shown = [(img, reconstruct(img, spec, args.seed + i)) for i, img in enumerate(images[:args.examples])]
         else:
@@ -122,6 +123,7 @@ def evaluate(system: str, args, snrs: list[float]) -> dict:
     return {
         "name": system, "description": entry.description, "kind": entry.kind, "task": args.task, "dataset": str(args.data),
         "split": args.split if args.task == "segmentation" else None, "crop": args.crop, "images": n_images,
+        "class_names": list(getattr(ds, "class_names", ())) if args.task == "segmentation" else None,
         "channel": args.channel, "channel_params": ChannelSpec.of(args.channel, **params_of(args)).param_values(),
         "block_len": args.block_len, "csi": not args.no_csi, "cbr": cbr, "snr_db": snrs,
         "results": results, "noiseless": noiseless, **prov,
@@ -138,8 +140,10 @@ def args_channel_tag(args) -> str:
     return channel_tag(args.channel, ChannelSpec.of(args.channel, **params_of(args)).param_values())
 
 
-def dataset_tag(data: str, crop: int | None) -> str:
-    return Path(data).name + (f"-crop{crop}" if crop else "")
+def dataset_tag(data: str, crop: int | None, split: str | None = None) -> str:
+    """kodak, camvid-crop224, camvid-train-only-0006R0: the data set, its split when not val, and the crop."""
+    part = "" if split in (None, "val") else "-" + split.replace(":", "-only-")
+    return Path(data).name + part + (f"-crop{crop}" if crop else "")
 
 
 def colourise(labels: torch.Tensor, num_classes: int) -> torch.Tensor:
@@ -210,7 +214,7 @@ def plot(out: Path) -> list[str]:
         if "results" not in d or "snr_db" not in d:
             continue
         for metric in d["results"]:
-            key = (d["task"], dataset_tag(d["dataset"], d.get("crop")),
+            key = (d["task"], dataset_tag(d["dataset"], d.get("crop"), d.get("split")),
                    channel_tag(d["channel"], d.get("channel_params", {})), metric)
             groups.setdefault(key, []).append(d)
     written = []
@@ -241,7 +245,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--task", choices=["reconstruction", "segmentation"], required=True)
     p.add_argument("--systems", default="proposed", help=f"comma-separated, from: {', '.join(systems.names())}")
     p.add_argument("--data", required=True, help="a folder of PNG/JPEG images, e.g. Kodak (reconstruction), or a CamVid/VOC root")
-    p.add_argument("--split", default="val", help="segmentation split")
+    p.add_argument("--split", default="val", help="segmentation split: a listing (val), several (train+val) or, for "
+                   "CamVid, drives held in or out (train:0006R0 = the train frames of drive 0006R0 alone)")
     p.add_argument("--crop", type=int, default=0, help="centre-crop images to this size (e.g. 224); 0 = whole")
     p.add_argument("--channel", choices=model_names(noisy=True), default="awgn",
                    help="the noiseless point is always added")
@@ -289,7 +294,8 @@ def main(argv: list[str] | None = None) -> int:
         except FileNotFoundError as e:  # a data folder without the expected images or layout
             print(f"semcom eval: {e}", file=sys.stderr)
             return 2
-        path = out / f"{args.task}_{dataset_tag(args.data, args.crop)}_{args_channel_tag(args)}_{system.replace('/', '')}.json"
+        split = args.split if args.task == "segmentation" else None
+        path = out / f"{args.task}_{dataset_tag(args.data, args.crop, split)}_{args_channel_tag(args)}_{system.replace('/', '')}.json"
         path.write_text(json.dumps(doc, indent=1) + "\n")
         print(json.dumps({k: doc[k] for k in ("name", "task", "channel", "cbr", "snr_db", "results", "noiseless")}))
     for png in plot(out) + example_grids(out):

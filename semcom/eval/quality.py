@@ -61,4 +61,5 @@ def segmentation_quality(segment: Segmenter, pairs: Iterable[tuple[torch.Tensor,
     for i, (img, labels) in enumerate(pairs):
         cm.update(segment(img, spec, seed + i), labels)
     return {"miou": cm.miou(), "pixel_accuracy": cm.pixel_accuracy(),
-            "iou": [None if v != v else round(v, 4) for v in cm.iou().tolist()]}
+            "iou": [None if v != v else round(v, 4) for v in cm.iou().tolist()],
+            "confusion": cm.matrix.tolist()}

@@ -116,6 +116,9 @@ class TrainConfig:
     grow_refiner: int = 0  # append this many residual blocks (identity start) to an --init checkpoint's refiner
     per_image_gains: tuple[str, ...] = ()  # tasks whose linear code the encoder fits to each image (SoftCast)
     ema: float = 0.0  # decay of the weights' exponential moving average the checkpoints hold (0: the raw weights)
+    seg_split: str = "train"  # what of seg_data is trained on (CamVid: e.g. train-0006R0, a drive held out)
+    seg_val_split: str = "val"  # what of seg_data the run validates on (e.g. train:0006R0)
+    reinit: tuple[str, ...] = ()  # parameter-name prefixes an --init run starts fresh instead of from the checkpoint
 
 
 def clock() -> float:
@@ -339,7 +342,29 @@ class Trainer:
                 self.system.receiver.reconstruction.synthesis.blocks[i].start_as_identity()
         elif tc.init_partial:
             self._load_partial(tc.init_partial)
+        if tc.reinit:
+            if resume_from is not None or not tc.init:
+                raise SystemExit("semcom train: --reinit starts parts of an --init checkpoint afresh (not with "
+                                 "--resume, whose run already did)")
+            self._reinit(cfg, tc.reinit)
         self._freeze(("transmitter",) * tc.freeze_transmitter + tuple(tc.freeze))
+
+    def _reinit(self, cfg: ModelConfig, prefixes: tuple[str, ...]) -> None:
+        """The tensors under `prefixes` as a newly built model of the same config has them (seeded by --seed)."""
+        torch.manual_seed(self.tc.seed)
+        new = System(cfg, None)
+        for side in ("transmitter", "receiver"):
+            mine, theirs = getattr(self.system, side).state_dict(), getattr(new, side).state_dict()
+            for name in mine:
+                full = f"{side}.{name}"
+                if any(full == p or full.startswith(p.rstrip(".") + ".") for p in prefixes):
+                    mine[name] = theirs[name].to(mine[name].device)
+            getattr(self.system, side).load_state_dict(mine)
+        named = [n for n, _ in self.system.named_parameters()]
+        for prefix in prefixes:
+            if not any(n == prefix or n.startswith(prefix.rstrip(".") + ".") for n in named):
+                raise SystemExit(f"semcom train: --reinit {prefix}: no parameter of this model is named so "
+                                 "(names start with transmitter. or receiver., e.g. receiver.segmentation)")
 
     def _freeze(self, prefixes: tuple[str, ...]) -> None:
         """Keeps every parameter whose name (transmitter.* / receiver.*) starts with one of `prefixes` fixed."""
@@ -397,7 +422,7 @@ class Trainer:
         if tc.task in ("joint", "segmentation"):
             if not tc.seg_data:
                 raise SystemExit("semcom train: --seg-data (CamVid or VOC root) is required for this task")
-            seg = segmentation_dataset(tc.seg_data, "train", tc.crop)
+            seg = segmentation_dataset(tc.seg_data, tc.seg_split, tc.crop, train=True)
             if seg.num_classes != self.cfg.seg.num_classes or seg.ignore_index != self.cfg.seg.ignore_index:
                 raise SystemExit(f"semcom train: {tc.seg_data} has {seg.num_classes} classes (void "
                                  f"{seg.ignore_index}) but preset {self.cfg.name} expects "
@@ -409,7 +434,7 @@ class Trainer:
                     print("segmentation class weights (ENet, from the training labels): "
                           + " ".join(f"{n} {w:.2f}" for n, w in zip(self.cfg.seg.class_names,
                                                                      self.seg_class_weight.tolist())), file=sys.stderr)
-            self.seg_val = segmentation_dataset(tc.seg_data, "val")
+            self.seg_val = segmentation_dataset(tc.seg_data, tc.seg_val_split, train=False)
         self.rec_val = Kodak(tc.val_rec) if tc.val_rec else None
 
     def _snr(self) -> torch.Tensor:
@@ -594,6 +619,11 @@ def parse(argv: list[str] | None) -> TrainConfig:
     p.add_argument("--preset", default="cpu", choices=["cpu", "paper", "test"])
     p.add_argument("--data", action="append", default=[], help="image folder(s) for reconstruction (repeatable)")
     p.add_argument("--seg-data", help="CamVid (SegNet layout) or VOC 2012 root for segmentation")
+    p.add_argument("--seg-split", default="train",
+                   help="what of --seg-data to train on: a listing (train), several (train+val), or CamVid without "
+                        "some drives (train-0006R0), which can then be measured as unseen footage (default train)")
+    p.add_argument("--seg-val-split", default="val",
+                   help="what of --seg-data the run validates on, e.g. train:0006R0 (the held-out drive; default val)")
     p.add_argument("--val-data", help="Kodak-style folder of PNGs for reconstruction validation (never trained on)")
     p.add_argument("--out", required=True, help="checkpoint directory")
     p.add_argument("--steps", type=int, default=4000)
@@ -625,6 +655,10 @@ def parse(argv: list[str] | None) -> TrainConfig:
                    help="start from every tensor of CKPT whose name and shape match (a checkpoint of an older design); "
                         "the rest starts fresh, the linear path from the fit")
     p.add_argument("--resume", action="store_true", help="continue from --out's checkpoint and optimizer state")
+    p.add_argument("--reinit", action="append", default=[], metavar="PREFIX",
+                   help="with --init: the parameters under this module start as a new model's instead of the "
+                        "checkpoint's, e.g. receiver.segmentation to retrain a decoder on a split its old weights "
+                        "must not have seen (repeatable)")
     p.add_argument("--freeze-transmitter", action="store_true", help="= --freeze transmitter")
     p.add_argument("--freeze", action="append", default=[], metavar="PREFIX",
                    help="keep the parameters under this module fixed, e.g. receiver.analog (repeatable)")
@@ -687,6 +721,7 @@ def parse(argv: list[str] | None) -> TrainConfig:
     paperish = a.preset == "paper"
     return TrainConfig(
         task=a.task, preset=a.preset, rec_data=tuple(a.data), seg_data=a.seg_data, val_rec=a.val_data, out=a.out,
+        seg_split=a.seg_split, seg_val_split=a.seg_val_split, reinit=tuple(a.reinit),
         steps=a.steps, batch=a.batch, crop=a.crop, lr=a.lr or (1e-4 if paperish else 5e-4),
         lr_schedule=a.lr_schedule or ("constant" if paperish else "cosine"), warmup=a.warmup, betas=(0.5, 0.999),
         weight_decay=0.01, snr_range=(lo, hi), fading_prob=a.fading_prob, block_len=a.block_len,

@@ -1,5 +1,6 @@
 import pytest
 import torch
+from PIL import Image
 
 from semcom.data import CamVid, ImageFolder, Kodak, VOCSegmentation, segmentation_dataset
 
@@ -105,3 +106,37 @@ def test_voc_layout_reads_palette_indices(voc_root):
     assert set(lab.unique().tolist()) == {0, 15, 255}  # raw palette indices, not RGB
     assert VOCSegmentation.num_classes == 21 and VOCSegmentation.ignore_index == 255
     assert len(VOCSegmentation(voc_root, "val")) == 1
+
+
+def _drives(tmp_path):
+    """A CamVid listing with frames of two drives in train and one in val (file names start with the drive)."""
+    root = tmp_path / "drives"
+    for split, names in (("train", ["0001TP_1", "0001TP_2", "0006R0_1"]), ("val", ["0016E5_1"])):
+        (root / split).mkdir(parents=True)
+        (root / f"{split}annot").mkdir()
+        for i, n in enumerate(names):
+            Image.new("RGB", (32, 24), (i * 40, 0, 0)).save(root / split / f"{n}.png")
+            Image.new("L", (32, 24), i).save(root / f"{split}annot" / f"{n}.png")
+        (root / f"{split}.txt").write_text("".join(f"/{split}/{n}.png /{split}annot/{n}.png\n" for n in names))
+    return root
+
+
+@pytest.mark.parametrize("split, frames", [
+    ("train", ["0001TP_1", "0001TP_2", "0006R0_1"]),
+    ("train+val", ["0001TP_1", "0001TP_2", "0006R0_1", "0016E5_1"]),
+    ("train-0006R0", ["0001TP_1", "0001TP_2"]),
+    ("train:0006R0", ["0006R0_1"]),
+    ("train+val-0001TP,0016E5", ["0006R0_1"]),
+    ("train+val:0016E5", ["0016E5_1"]),
+])
+def test_camvid_splits_hold_drives_in_or_out(tmp_path, split, frames):
+    ds = segmentation_dataset(_drives(tmp_path), split, train=False)
+    assert [p.stem for p, _ in ds.pairs] == frames and not ds.train
+    assert ds.class_names[0] == "sky"
+
+
+@pytest.mark.parametrize("split, text", [("val:0001TP", "no frames of drive"), ("train-", "name the drives"),
+                                         ("test", "test.txt not found")])
+def test_camvid_split_mistakes_are_named(tmp_path, split, text):
+    with pytest.raises((ValueError, FileNotFoundError), match=text):
+        segmentation_dataset(_drives(tmp_path), split)

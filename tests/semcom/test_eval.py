@@ -25,6 +25,15 @@ def test_eval_writes_json_and_plots(image_folder, camvid_root, tmp_path):
                  "--weights", "none", "--out", str(out)]) == 0
     doc = json.loads((out / "segmentation_camvid_awgn_proposed.json").read_text())
     assert 0 <= doc["results"]["miou"][0] <= 1
+    # per class: IoU and the confusion matrix (rows true, columns predicted), pixels summing to the labelled ones
+    per = doc["per_image"]["5.0"]
+    assert doc["class_names"][:4] == ["sky", "building", "pole", "road"] and len(per["iou"]) == 11
+    labelled = 2 * 64 * (96 - 10)  # two val frames, the first 10 columns void
+    assert len(per["confusion"]) == 11 and sum(map(sum, per["confusion"])) == labelled
+    assert main(["--task", "segmentation", "--data", str(camvid_root), "--split", "train+val", "--snr", "5",
+                 "--preset", "test", "--weights", "none", "--out", str(out)]) == 0
+    doc = json.loads((out / "segmentation_camvid-train+val_awgn_proposed.json").read_text())
+    assert doc["images"] == 6 and doc["split"] == "train+val"
 
 
 def test_untrained_learned_baseline_is_a_clear_error(image_folder, tmp_path):

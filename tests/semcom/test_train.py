@@ -92,6 +92,32 @@ def test_freeze_keeps_the_named_receiver_parts_fixed(image_folder, camvid_root, 
         Trainer(parse(_args(image_folder, camvid_root, tmp_path / "c", "--steps", "1", "--freeze", "receiver.nothing")))
 
 
+def test_reinit_starts_a_decoder_afresh_on_a_split_without_a_drive(image_folder, camvid_root, tmp_path):
+    """Retraining the segmentation decoder on frames its checkpoint weights must not have seen: --reinit gives it a
+    new model's weights (the same for the same --seed), everything else stays the checkpoint's."""
+    first = tmp_path / "a"
+    old = Trainer(parse(_args(image_folder, camvid_root, first, "--steps", "1")))
+    with torch.no_grad():
+        for p in old.system.parameters():
+            p.add_(0.5)  # unlike any fresh start
+    old.save(0.0)
+    runs = [Trainer(parse(_args(image_folder, camvid_root, tmp_path / b, "--steps", "2", "--task", "segmentation",
+                                "--init", str(first), "--reinit", "receiver.segmentation", "--seg-split", "train",
+                                "--seg-val-split", "val"))) for b in ("b", "c")]
+    before = dict(old.system.named_parameters())
+    for tr in runs:
+        for n, p in tr.system.named_parameters():
+            assert torch.equal(p, before[n]) != n.startswith("receiver.segmentation."), n
+    seg = [{n: p for n, p in tr.system.named_parameters() if n.startswith("receiver.segmentation.")} for tr in runs]
+    assert all(torch.equal(seg[0][n], seg[1][n]) for n in seg[0])
+    with pytest.raises(SystemExit, match="--reinit receiver.nothing: no parameter"):
+        Trainer(parse(_args(image_folder, camvid_root, tmp_path / "d", "--steps", "1", "--init", str(first),
+                            "--reinit", "receiver.nothing")))
+    with pytest.raises(SystemExit, match="--reinit starts parts of an --init checkpoint"):
+        Trainer(parse(_args(image_folder, camvid_root, tmp_path / "e", "--steps", "1", "--reinit",
+                            "receiver.segmentation")))
+
+
 def test_training_on_rician_fading(image_folder, camvid_root, tmp_path, capsys):
     tc = parse(_args(image_folder, camvid_root, tmp_path, "--steps", "2", "--fading", "rician", "--k-factor", "3",
                      "--fading-prob", "1", "--block-len", "16"))
