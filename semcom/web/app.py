@@ -15,7 +15,8 @@ Errors from the services come back as one readable message with an HTTP status t
 kind of error it was (400 for a request to fix, 503 while a service is away, ...), never a trace.
 
 JSON API (what the page uses; scripts may too): GET /api/settings, GET /api/examples,
-GET /api/examples/NAME.png, POST /api/send, POST /api/sweep, GET /api/stream, GET /healthz.
+GET /api/examples/NAME.png, POST /api/send, POST /api/sweep (one JSON document), POST /api/sweep/stream
+(the same as newline-delimited JSON events, point by point), GET /api/stream, GET /healthz.
 """
 
 from __future__ import annotations
@@ -282,15 +283,22 @@ class Client:
             return name, self._classical[(name, cbr)]
 
     def sweep(self, body: dict) -> dict:
-        """The same image at several SNRs through the services and through the classical chain.
+        """The whole sweep as one JSON document (what `sweep_events` ends with)."""
+        for event in self.sweep_events(body):
+            if event["event"] == "done":
+                return {k: v for k, v in event.items() if k != "event"}
+        raise WebError(500, "INTERNAL: the sweep ended without its result")  # sweep_events always ends with done
+
+    def sweep_events(self, body: dict):
+        """The same image at several SNRs through the services and, beside it, through the classical chain, as
+        events the page draws as they come: ``meta`` (the negotiated task, metric, chain), then for each SNR a
+        ``point`` of each system, then ``done`` with everything. The request is checked here, before the first
+        event (WebError); a failure after that is the caller's to report.
 
         Reconstruction is scored by PSNR. An uploaded image has no ground-truth labels, so segmentation
         is scored by the share of pixels agreeing with each system's own segmentation of the image over
-        a noiseless channel (the proposed system's through the services, the chain's FCN on the image)."""
-        from shared.channel import ChannelSpec
-        from shared.imageio import open_rgb, to_tensor
-        from shared.metrics import psnr
-
+        a noiseless channel (the proposed system's through the services, the chain's FCN on the image): how
+        much the channel changes the answer, not how right the answer is."""
         data = image_bytes(body)
         task = _text(body, "task").strip()
         if not task:
@@ -301,39 +309,71 @@ class Client:
         lo, hi = SNR_RANGE_DB
         snrs = sorted(_number({"snr": s}, "snr", float, 0.0, lo, hi) for s in snrs)
         steps = _number(body, "steps", int, 0, 0, 1000)
-        base = settings_of(body, snr_db=snrs[0])
-        points, reference, reply = [], None, None
-        for snr in snrs:
-            reply, result, _ = self.send_once(data, task, settings_of(body, snr_db=snr), steps)
-            if reply.task == "reconstruction":
+        settings = [settings_of(body, snr_db=snr) for snr in snrs]
+        return self._sweep(data, task, steps, body, settings)
+
+    def _sweep(self, data: bytes, task: str, steps: int, body: dict, settings: list[pb.ChannelSettings]):
+        from shared.channel import ChannelSpec
+        from shared.imageio import open_rgb, to_tensor
+        from shared.metrics import psnr
+
+        meta: dict | None = None
+        points, digital, reference = [], [], None
+        for s in settings:
+            reply, result, _ = self.send_once(data, task, s, steps)
+            if meta is None:
+                name, chain = self.classical(reply.task, str(Fraction(reply.cbr).limit_denominator(4096)))
+                img = to_tensor(open_rgb(data))
+                own = None if reply.task == "reconstruction" else \
+                    chain.run(img, ChannelSpec("noiseless", SNR_RANGE_DB[1]), 0).cpu().numpy()
+                if own is None:
+                    metric, unit = "PSNR", "dB"
+                else:
+                    metric, unit = "agreement with its own noiseless segmentation", "%"
+                meta = {"task": reply.task, "metric": metric, "unit": unit, "cbr": reply.cbr, "channel": s.model,
+                        "params": dict(s.params), "snrs": [x.snr_db for x in settings],
+                        "systems": {"proposed": "proposed (through the services)",
+                                    "classical": f"{name} (in the page's server)"}, "classical_name": name}
+                yield {"event": "meta", **meta}
+            if own is None:
                 value = quality_of(data, result.image_png)["psnr_db"]
             else:
                 if reference is None:
-                    _, ref, _ = self.send_once(data, task, settings_of(body, snr_db=snr, model="noiseless"), steps)
+                    _, ref, _ = self.send_once(data, task, settings_of(body, snr_db=s.snr_db, model="noiseless"),
+                                               steps)
                     reference = _labels(ref.labels_png)
-                value = round(float((_labels(result.labels_png) == reference).mean()), 4)
-            points.append({"snr_db": snr, "value": value, "realised_snr_db": round(result.realised_snr_db, 3)})
-        negotiated = reply.task
-        name, chain = self.classical(negotiated, str(Fraction(reply.cbr).limit_denominator(4096)))
-        img = to_tensor(open_rgb(data))
-        own = chain.run(img, ChannelSpec("noiseless", hi), 0).cpu().numpy() if negotiated != "reconstruction" \
-            else None
-        digital = []
-        for snr in snrs:
-            out = chain.run(img, ChannelSpec(base.model, snr, base.block_len, base.csi,
-                                             tuple(sorted(base.params.items()))), int(base.seed))
+                value = round(100 * float((_labels(result.labels_png) == reference).mean()), 2)
+            point = {"snr_db": s.snr_db, "value": value, "realised_snr_db": round(result.realised_snr_db, 3)}
+            points.append(point)
+            yield {"event": "point", "system": "proposed", **point}
+            out = chain.run(img, ChannelSpec(s.model, s.snr_db, s.block_len, s.csi, tuple(sorted(s.params.items()))),
+                            int(s.seed))
             if own is None:
                 value = round(float(psnr(img, out.clamp(0, 1))), 3)
             else:
-                value = round(float((out.cpu().numpy() == own).mean()), 4)
-            digital.append({"snr_db": snr, "value": value})
-        metric = "PSNR (dB)" if own is None else "share of pixels agreeing with the system's own noiseless segmentation"
-        return {"task": negotiated, "metric": metric, "cbr": reply.cbr, "channel": base.model,
-                "proposed": points, "classical": {"name": name, "points": digital}}
+                value = round(100 * float((out.cpu().numpy() == own).mean()), 2)
+            digital.append({"snr_db": s.snr_db, "value": value})
+            yield {"event": "point", "system": "classical", **digital[-1]}
+        yield {"event": "done", **meta, "proposed": points,
+               "classical": {"name": meta["classical_name"], "points": digital}}
+
+
+def ndjson(events):
+    """Events as newline-delimited JSON; a failure after the first event becomes an ``error`` event (the status
+    line has gone), with the HTTP status it would have had."""
+    try:
+        for event in events:
+            yield json.dumps(event) + "\n"
+    except WebError as exc:
+        yield json.dumps({"event": "error", "status": exc.status, "error": str(exc)}) + "\n"
+    except Exception as exc:  # noqa: BLE001 - a bug of ours: logged, one line for the page
+        log.exception("unexpected error in a sweep")
+        yield json.dumps({"event": "error", "status": 500, "error": f"INTERNAL: {type(exc).__name__}: {exc}"}) + "\n"
+
 
 def _event(r: pb.Result) -> str:
     doc = {"transmission_id": r.transmission_id, "sequence": r.sequence, "task": r.task,
-           "snr_db": r.channel.snr_db, "channel": r.channel.model, "error": r.error,
+           "snr_db": r.channel.snr_db, "channel": r.channel.model, "params": dict(r.channel.params), "error": r.error,
            "realised_snr_db": round(r.realised_snr_db, 2), "width": r.width, "height": r.height,
            "decode_s": round(r.timings_s.get("decode", 0.0), 4)}
     return f"data: {json.dumps(doc)}\n\n"
@@ -637,6 +677,13 @@ def create_app(client: Client, hosts: frozenset[str] | None = LOOPBACK,
     async def sweep(request: Request):
         body = await _body(request)
         return await run_in_threadpool(client.sweep, body)
+
+    @app.post("/api/sweep/stream")
+    async def sweep_stream(request: Request):
+        body = await _body(request)
+        events = await run_in_threadpool(client.sweep_events, body)  # a bad request is refused here, with its status
+        return StreamingResponse(ndjson(events), media_type="application/x-ndjson",
+                                 headers={"Cache-Control": "no-cache"})
 
     @app.get("/api/stream")
     async def stream():
