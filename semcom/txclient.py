@@ -1,8 +1,12 @@
 """`txclient`: send an image with a task request, watch results, list tasks.
 
-    txclient send IMAGE --task "TEXT" [--snr DB] [--channel awgn|rayleigh] [--seed N] [--out DIR] [--json]
+    txclient send IMAGE --task "TEXT" [--snr DB] [--channel MODEL [--k-factor K ...]] [--block-len N] [--no-csi]
+                        [--seed N] [--steps N] [--id ID] [--out DIR] [--json]
     txclient watch [--out DIR]
     txclient tasks
+
+Channel models (--channel): awgn, rayleigh, rician, noiseless and any other of the channel model table
+(`txclient send --help` lists each with its own parameters).
 
 Service addresses: --transmitter / --receiver, or SEMCOM_TRANSMITTER_ADDR / SEMCOM_RECEIVER_ADDR
 (default localhost:50051 and localhost:50053). A failed call prints one line starting with
@@ -24,7 +28,7 @@ from pathlib import Path
 
 import grpc
 
-from shared.channel import MODELS, model_names
+from shared.channel import MODELS, ChannelSpec, model_names
 from shared.channel_flags import add_param_flags, params_of
 from shared.endpoints import client_channel, default_addr, env
 from shared.ids import ID_RULE, id_ok
@@ -235,6 +239,11 @@ def fit_within(data: bytes, side: int, path: Path) -> bytes:
     return buf.getvalue()
 
 
+def settings_params(args) -> dict[str, float]:
+    """Every parameter of the chosen channel model, given or default (a Rician channel always shows its K)."""
+    return ChannelSpec.of(args.channel, **params_of(args)).param_values()
+
+
 def cmd_send(args) -> int:
     path = Path(args.image)
     try:
@@ -261,7 +270,7 @@ def cmd_send(args) -> int:
     if not args.json:
         print(f"task: {printable(reply.task)} (score {reply.score:.3f})")
         print(f"transmission: {printable(reply.transmission_id)}  {reply.width}x{reply.height}")
-        given = "".join(f", {k} {v:g}" for k, v in sorted(params_of(args).items()))
+        given = "".join(f", {k} {v:g}" for k, v in sorted(settings_params(args).items()))
         print(f"channel: {args.channel}{given} at {args.snr:g} dB (realised {reply.realised_snr_db:.2f} dB), "
               f"{reply.channel_uses} channel uses, CBR {reply.cbr:.5f} (1/{1 / reply.cbr:.1f}), seed {args.seed}")
     sent_s = time.perf_counter() - started
@@ -286,7 +295,7 @@ def cmd_send(args) -> int:
     q = quality(data, result, args.ms_ssim) if result.task == "reconstruction" else {}
     total_s = time.perf_counter() - started  # what the user waited: files and quality included
     doc = {"task": result.task, "score": round(reply.score, 4), "transmission_id": reply.transmission_id,
-           "sequence": result.sequence, "channel": args.channel, "channel_params": params_of(args), "snr_db": args.snr, "seed": args.seed,
+           "sequence": result.sequence, "channel": args.channel, "channel_params": settings_params(args), "snr_db": args.snr, "seed": args.seed,
            "realised_snr_db": round(result.realised_snr_db, 3), "channel_uses": result.channel_uses,
            "cbr": result.cbr, "height": result.height, "width": result.width,
            "psnr_db": q.get("psnr_db"), "ms_ssim": q.get("ms_ssim"), "outputs": outputs,

@@ -140,6 +140,15 @@ def args_channel_tag(args) -> str:
     return channel_tag(args.channel, ChannelSpec.of(args.channel, **params_of(args)).param_values())
 
 
+def system_tag(system: str) -> str:
+    """A system's name in a file name: jpeg-16qam-1/2 -> jpeg-16qam-1-over-2 (read back by ``system_of_tag``)."""
+    return system.replace("/", "-over-")
+
+
+def system_of_tag(tag: str) -> str:
+    return tag.replace("-over-", "/")
+
+
 def dataset_tag(data: str, crop: int | None, split: str | None = None) -> str:
     """kodak, camvid-crop224, camvid-train-only-0006R0: the data set, its split when not val, and the crop."""
     part = "" if split in (None, "val") else "-" + split.replace(":", "-only-")
@@ -160,7 +169,7 @@ def save_examples(folder: Path, system: str, shown: list[tuple]) -> None:
     folder.mkdir(parents=True, exist_ok=True)
     for i, item in enumerate(shown):
         to_pil(item[0]).save(folder / f"original_{i}.png")
-        to_pil(item[1]).save(folder / f"{system.replace('/', '')}_{i}.png")
+        to_pil(item[1]).save(folder / f"{system_tag(system)}_{i}.png")
         if len(item) > 2:
             to_pil(item[2]).save(folder / f"truth_{i}.png")
 
@@ -191,7 +200,7 @@ def example_grids(out: Path) -> list[str]:
                 ax.set_xticks([])
                 ax.set_yticks([])
                 if r == 0:
-                    ax.set_title(name, fontsize=7)
+                    ax.set_title(system_of_tag(name), fontsize=7)
         fig.suptitle(folder.name.replace("_", ", "), fontsize=8)
         fig.tight_layout()
         path = out / f"examples_{folder.name}.png"
@@ -227,7 +236,9 @@ def plot(out: Path) -> list[str]:
         ax.set_xlabel("SNR (dB)")
         ax.set_ylabel({"psnr": "PSNR (dB)", "ms_ssim": "MS-SSIM", "miou": "mIoU",
                        "pixel_accuracy": "pixel accuracy"}.get(metric, metric))
-        ax.set_title(f"{task}, {dataset}, {channel}", fontsize=9)
+        counts = sorted({d.get("images") for d in ds if d.get("images")})
+        shown = ", ".join(map(str, counts)) or "?"
+        ax.set_title(f"{task}, {dataset} ({shown} image{'' if counts == [1] else 's'}), {channel}", fontsize=9)
         ax.grid(alpha=0.3)
         ax.legend(fontsize=7)
         fig.tight_layout()
@@ -295,7 +306,7 @@ def main(argv: list[str] | None = None) -> int:
             print(f"semcom eval: {e}", file=sys.stderr)
             return 2
         split = args.split if args.task == "segmentation" else None
-        path = out / f"{args.task}_{dataset_tag(args.data, args.crop, split)}_{args_channel_tag(args)}_{system.replace('/', '')}.json"
+        path = out / f"{args.task}_{dataset_tag(args.data, args.crop, split)}_{args_channel_tag(args)}_{system_tag(system)}.json"
         path.write_text(json.dumps(doc, indent=1) + "\n")
         print(json.dumps({k: doc[k] for k in ("name", "task", "channel", "cbr", "snr_db", "results", "noiseless")}))
     for png in plot(out) + example_grids(out):

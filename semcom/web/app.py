@@ -40,6 +40,7 @@ from fractions import Fraction
 from pathlib import Path
 
 import grpc
+import uvicorn
 from fastapi import FastAPI, Request
 from fastapi.responses import FileResponse, JSONResponse, Response, StreamingResponse
 from fastapi.staticfiles import StaticFiles
@@ -696,6 +697,20 @@ def create_app(client: Client, hosts: frozenset[str] | None = LOOPBACK,
     return app
 
 
+class _Server(uvicorn.Server):
+    """uvicorn's server, ending the pages' event streams as soon as it is told to stop: uvicorn waits for open
+    connections before the app's shutdown runs, so open streams would otherwise hold it for the whole grace
+    period and end with "Cancel N running task(s)" logged as an error."""
+
+    def __init__(self, config: uvicorn.Config, on_exit) -> None:
+        super().__init__(config)
+        self.on_exit = on_exit
+
+    def handle_exit(self, sig, frame) -> None:
+        self.on_exit()
+        super().handle_exit(sig, frame)
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="semcom web", description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -709,8 +724,6 @@ def main(argv: list[str] | None = None) -> int:
                         "SEMCOM_WEB_ALLOWED_HOSTS); '*' answers to any name, which lets DNS rebinding in")
     add_security_args(p, env)
     args = p.parse_args(argv)
-    import uvicorn
-
     logging.basicConfig(level=logging.INFO, format="%(asctime)s web %(levelname)s %(message)s")
     security = Security.from_args(args)
     client = Client(args.transmitter, args.receiver, security, args.timeout)
@@ -722,8 +735,9 @@ def main(argv: list[str] | None = None) -> int:
         print(f"semcom web: warning: serving on {args.host} without a token: anyone who reaches this port sends "
               "through the services and sees every result; give the services a token (--token-file)",
               file=sys.stderr, flush=True)
-    uvicorn.run(create_app(client, hosts, security.token), host=args.host, port=args.port, log_level="warning",
-                timeout_graceful_shutdown=5)
+    config = uvicorn.Config(create_app(client, hosts, security.token), host=args.host, port=args.port,
+                            log_level="warning", timeout_graceful_shutdown=5)
+    _Server(config, on_exit=client.close).run()
     return 0
 
 

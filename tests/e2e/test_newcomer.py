@@ -166,3 +166,48 @@ def test_json_mode_prints_errors_as_one_json_object(services, tmp_path):
     r = _txclient("send", str(tmp_path / "missing.png"), "--task", "t", "--json")
     doc = json.loads(r.stdout)
     assert r.returncode == 2 and doc["error"]["code"] == "error" and "cannot read" in doc["error"]["message"]
+
+
+def test_a_rician_send_prints_its_k_factor_even_at_the_default(services, capsys, tmp_path):
+    img = tmp_path / "img.png"
+    img.write_bytes(png_bytes(32, 32))
+    rc, out, err = run_client(services, capsys, "send", str(img), "--task", "reconstruct it", "--channel", "rician",
+                              "--out", str(tmp_path))
+    assert rc == 0 and "channel: rician, k_factor 3 at 10 dB" in out, err
+    help_text = _txclient("--help").stdout
+    assert "awgn|rayleigh" not in help_text and "--channel MODEL" in help_text
+
+
+def test_stopping_the_page_with_a_stream_open_is_clean(services, tmp_path):
+    """SIGTERM with a page listening ended with uvicorn's 'Cancel 2 running task(s), timeout graceful shutdown
+    exceeded' logged as an error after the whole grace period."""
+    import signal
+    import socket
+    import time
+
+    from tests.e2e.conftest import free_ports
+
+    (port,) = free_ports(1)
+    log = tmp_path / "web.log"
+    proc = subprocess.Popen([sys.executable, "-m", "semcom.web.app", "--port", str(port), "--transmitter",
+                             services.addr("transmitter"), "--receiver", services.addr("receiver")],
+                            stdout=log.open("wb"), stderr=subprocess.STDOUT)
+    try:
+        end = time.monotonic() + 120
+        while True:
+            try:
+                sock = socket.create_connection(("127.0.0.1", port), timeout=5)
+                break
+            except OSError:
+                assert proc.poll() is None and time.monotonic() < end, log.read_text()
+                time.sleep(0.2)
+        sock.sendall(f"GET /api/stream HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n\r\n".encode())
+        assert b"200 OK" in sock.recv(4096)  # the stream is open
+        proc.send_signal(signal.SIGTERM)
+        proc.wait(timeout=30)
+        sock.close()
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    text = log.read_text()
+    assert "ERROR" not in text and "Cancel" not in text and "Traceback" not in text, text

@@ -68,9 +68,9 @@ def test_segmentation_baselines(camvid_root, tmp_path):
                  "--baseline-weights", str(weights), "--out", str(out), "--examples", "2"]) == 0
     shots = out / "examples" / "segmentation_camvid-crop64_awgn_7dB"
     assert {p.name for p in shots.glob("*_0.png")} == {"original_0.png", "truth_0.png", "proposed_0.png",
-                                                       "deeplab-jscc_0.png", "fcn-jpeg-16qam-12_0.png"}
+                                                       "deeplab-jscc_0.png", "fcn-jpeg-16qam-1-over-2_0.png"}
     assert (out / "examples_segmentation_camvid-crop64_awgn_7dB.png").exists()
-    for name in ("proposed", "deeplab-jscc", "fcn-jpeg-16qam-12"):
+    for name in ("proposed", "deeplab-jscc", "fcn-jpeg-16qam-1-over-2"):
         doc = json.loads((out / f"segmentation_camvid-crop64_awgn_{name}.json").read_text())
         assert len(doc["results"]["miou"]) == 2 and all(0 <= v <= 1 for v in doc["results"]["miou"])
         assert doc["crop"] == 64
