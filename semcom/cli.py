@@ -22,6 +22,8 @@ Run `semcom COMMAND --help` for a command's options."""
 
 COMMANDS = {"eval": "semcom.eval.cli", "up": "semcom.launcher", "train": "semcom.train.trainer",
             "merge": "semcom.train.merge", "web": "semcom.web.app"}
+# commands whose work loads torch: their options live in a light module, read (--help, mistakes) before the work's
+OPTIONS = {"eval": "semcom.eval.options", "train": "semcom.train.options"}
 BENCHES = {"models": "semcom.bench.models", "services": "semcom.bench.services",
            "diffusion": "semcom.bench.diffusion", "taskkb": "semcom.bench.taskkb"}
 
@@ -47,6 +49,9 @@ def main(argv: list[str] | None = None) -> int:
         print(f"semcom: unknown command {' '.join(argv[:2])!r}\n\n{USAGE}", file=sys.stderr)
         return 2
     try:
+        if cmd in OPTIONS:
+            options = importlib.import_module(OPTIONS[cmd]).parse(rest)  # --help answers here, without torch
+            return importlib.import_module(module).run(options)
         return importlib.import_module(module).main(rest)
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)

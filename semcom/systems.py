@@ -15,10 +15,11 @@ from fractions import Fraction
 from pathlib import Path
 from typing import Callable
 
-import torch
-
+from shared.lazy import LazyTorch
 from shared.task_kb import RECONSTRUCTION, SEGMENTATION
 from shared.weights import REPO_WEIGHTS, file_sha256, read_config, resolve_weights
+
+torch = LazyTorch(globals())  # the registry's names are read by `semcom eval --help` without loading torch
 
 
 @dataclass

@@ -32,17 +32,9 @@ from dataclasses import dataclass
 from typing import Callable
 
 
-class _LazyTorch:
-    """torch, imported on first use: ``txclient`` reads the model table (its flags) without loading torch."""
+from shared.lazy import LazyTorch
 
-    def __getattr__(self, name: str):
-        import torch as real
-
-        globals()["torch"] = real
-        return getattr(real, name)
-
-
-torch = _LazyTorch()
+torch = LazyTorch(globals())  # txclient reads the model table (its flags) without loading torch
 
 SNR_RANGE_DB: tuple[float, float] = (-10.0, 40.0)  # what the services accept
 MAX_SYMBOLS = 1 << 26  # 64 M complex symbols (512 MiB): the longest transmission a service accepts

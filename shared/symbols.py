@@ -9,7 +9,9 @@ from __future__ import annotations
 
 from fractions import Fraction
 
-import torch
+from shared.lazy import LazyTorch
+
+torch = LazyTorch(globals())  # presets (shared.config) need symbol_channels, not torch
 
 SNR_SCALE_DB = 20.0  # SNRs enter networks as dB / 20
 

@@ -22,9 +22,10 @@ import json
 import os
 import re
 from dataclasses import dataclass
-from typing import Mapping, Sequence
+from typing import TYPE_CHECKING, Mapping, Sequence
 
-import torch
+if TYPE_CHECKING:  # embeddings are made by sentence-transformers, which loads torch when the KB is built
+    import torch
 
 RECONSTRUCTION = "reconstruction"
 SEGMENTATION = "segmentation"

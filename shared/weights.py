@@ -6,12 +6,12 @@ import hashlib
 import json
 import os
 from pathlib import Path
-from typing import Any
-
-import torch
-from safetensors.torch import load_file, save_file
+from typing import TYPE_CHECKING, Any
 
 from shared.config import ModelConfig
+
+if TYPE_CHECKING:  # torch (and safetensors.torch) load where tensors are read or written, not for paths and configs
+    import torch
 
 WEIGHTS_FILE = "model.safetensors"
 CONFIG_FILE = "config.json"
@@ -27,6 +27,8 @@ def file_sha256(path: Path) -> str:
 
 def save_tensors(tensors: dict[str, torch.Tensor], path: str | Path, metadata: dict[str, str] | None = None) -> None:
     """safetensors' save_file, readable as any file this user writes (it creates files mode 0600)."""
+    from safetensors.torch import save_file
+
     save_file(tensors, str(path), metadata=metadata)
     mask = os.umask(0)
     os.umask(mask)
@@ -62,6 +64,8 @@ def load_modules(directory: str | Path, modules: dict[str, torch.nn.Module], ver
     if verify and doc.get("sha256") and file_sha256(d / WEIGHTS_FILE) != doc["sha256"]:
         raise ValueError(f"{d / WEIGHTS_FILE} does not match the sha256 in {d / CONFIG_FILE}: "
                          "the weights were changed or corrupted; restore them or retrain")
+    from safetensors.torch import load_file
+
     tensors = load_file(str(d / WEIGHTS_FILE))
     for name, module in modules.items():
         prefix = name + "."

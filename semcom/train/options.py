@@ -1,0 +1,206 @@
+"""`semcom train`: end-to-end training with the channel in the loop.
+
+One transmitter serves both tasks (the paper's point), so ``--task joint`` (the
+default) trains the shared Swin source KB and JSCC encoder with both decoders at
+once: each step draws a reconstruction batch and a segmentation batch, sends each
+through the channel (SNR drawn per sample from --snr-range; AWGN or Rayleigh per
+step) and adds the two losses (eq. 5 + latent MSE, and eq. 6 weighted by --seg-weight).
+``--task reconstruction|segmentation`` trains one branch; starting it from a joint
+checkpoint with ``--freeze-transmitter`` fine-tunes one decoder without moving the
+shared transmitter.
+
+Runs single-process on CPU or GPU, or under ``torchrun --nproc_per_node=N`` (DDP;
+NCCL on GPUs, gloo on CPU). Checkpoints: model.safetensors + config.json (preset,
+classes, CBR, data, steps, git commit), optimizer.safetensors + train_state.json
+for --resume. With ``--ema DECAY`` model.safetensors holds an exponential moving average of
+the weights (semcom/train/ema.py) and raw/ the weights the optimiser moves. Nothing is pickled.
+"""
+
+from __future__ import annotations
+
+import argparse
+from dataclasses import dataclass
+
+from semcom.systems import trainable
+from shared.channel import ChannelSpec, model_names
+from shared.channel_flags import add_param_flags, params_of
+
+TASKS = ("joint", "reconstruction", "segmentation")
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    task: str
+    preset: str
+    rec_data: tuple[str, ...]
+    seg_data: str | None
+    val_rec: str | None
+    out: str
+    steps: int
+    batch: int
+    crop: int
+    lr: float
+    lr_schedule: str
+    warmup: int
+    betas: tuple[float, float]
+    weight_decay: float
+    snr_range: tuple[float, float]
+    fading_prob: float  # share of steps on the fading channel (the rest AWGN)
+    block_len: int
+    seg_weight: float
+    seed: int
+    val_every: int
+    val_images: int
+    ckpt_every: int
+    init: str | None
+    resume: bool
+    freeze_transmitter: bool  # = freeze=("transmitter",)
+    cbr: str | None
+    workers: int
+    device: str | None
+    system: str = "proposed"
+    time_limit: float | None = None  # seconds of training in this run; the schedule ends with it
+    time_budget: float | None = None  # seconds of training in all, this run and those it resumes
+    dist_backend: str = "auto"
+    pca: str | None = None  # the patch PCA a fresh run's linear path starts from (default: weights/linear)
+    linear_lr_scale: float = 0.02  # learning rate of the linear analog code, relative to the networks
+    init_partial: str | None = None  # take the matching tensors of this checkpoint (an older design)
+    fading: str = "rayleigh"  # the fading channel model of the fading steps
+    channel_params: tuple[tuple[str, float], ...] = ()  # its parameters (e.g. k_factor for rician)
+    freeze: tuple[str, ...] = ()  # parameter-name prefixes kept fixed (e.g. receiver.analog)
+    snr_gate: bool = False  # add the encoder's SNR gate (at its identity start) to an --init checkpoint without one
+    seg_class_weights: str = "enet"  # "enet": class-balanced segmentation loss (weights from the training labels)
+    seg_image_blocks: int = 0  # add this many image-resolution blocks to an --init checkpoint's segmentation decoder
+    seg_context: bool = False  # add pyramid pooling (identity start) to an --init checkpoint's segmentation decoder
+    grow_refiner: int = 0  # append this many residual blocks (identity start) to an --init checkpoint's refiner
+    per_image_gains: tuple[str, ...] = ()  # tasks whose linear code the encoder fits to each image (SoftCast)
+    ema: float = 0.0  # decay of the weights' exponential moving average the checkpoints hold (0: the raw weights)
+    seg_split: str = "train"  # what of seg_data is trained on (CamVid: e.g. train-0006R0, a drive held out)
+    seg_val_split: str = "val"  # what of seg_data the run validates on (e.g. train:0006R0)
+    reinit: tuple[str, ...] = ()  # parameter-name prefixes an --init run starts fresh instead of from the checkpoint
+
+
+def parse(argv: list[str] | None) -> TrainConfig:
+    p = argparse.ArgumentParser(prog="semcom train", description=__doc__,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--system", default="proposed", choices=trainable(),
+                   help="the proposed system, or a learned baseline: deepjscc, adjscc, witt (--task reconstruction); "
+                        "deeplab-jscc, fcn (the JPEG+LDPC+QAM chain's segmenter) (--task segmentation)")
+    p.add_argument("--task", choices=TASKS, default="joint")
+    p.add_argument("--preset", default="cpu", choices=["cpu", "paper", "test"])
+    p.add_argument("--data", action="append", default=[], help="image folder(s) for reconstruction (repeatable)")
+    p.add_argument("--seg-data", help="CamVid (SegNet layout) or VOC 2012 root for segmentation")
+    p.add_argument("--seg-split", default="train",
+                   help="what of --seg-data to train on: a listing (train), several (train+val), or CamVid without "
+                        "some drives (train-0006R0), which can then be measured as unseen footage (default train)")
+    p.add_argument("--seg-val-split", default="val",
+                   help="what of --seg-data the run validates on, e.g. train:0006R0 (the held-out drive; default val)")
+    p.add_argument("--val-data", help="Kodak-style folder of PNGs for reconstruction validation (never trained on)")
+    p.add_argument("--out", required=True, help="checkpoint directory")
+    p.add_argument("--steps", type=int, default=4000)
+    p.add_argument("--batch", type=int, default=8)
+    p.add_argument("--crop", type=int, default=128)
+    p.add_argument("--lr", type=float, default=None, help="default: 1e-4 (paper) or 5e-4 (cpu, test)")
+    p.add_argument("--lr-schedule", choices=["cosine", "constant"], default=None,
+                   help="default: constant (paper) or cosine to 10%% (cpu, test)")
+    p.add_argument("--warmup", type=int, default=100)
+    p.add_argument("--snr-range", default="-2:25",
+                   help="SNR (dB) drawn uniformly per sample, LO:HI (covers every SNR the evaluation uses)")
+    p.add_argument("--fading", choices=model_names(fading=True), default="rayleigh",
+                   help="the fading channel of the fading steps (the others are AWGN)")
+    p.add_argument("--fading-prob", "--rayleigh-prob", dest="fading_prob", type=float, default=0.25,
+                   help="share of steps on the fading channel")
+    p.add_argument("--block-len", type=int, default=64, help="fading coherence in symbols during training")
+    add_param_flags(p)
+    p.add_argument("--seg-weight", type=float, default=0.01,
+                   help="weight of the segmentation loss in joint training (0.01 balances the two losses' gradients "
+                        "on the shared transmitter)")
+    p.add_argument("--seed", type=int, default=0,
+                   help="seeds the model's start, the noise and the data's crops; a run from --init with its start's "
+                        "seed draws the crops that run drew (--resume continues the stream instead)")
+    p.add_argument("--val-every", type=int, default=500)
+    p.add_argument("--val-images", type=int, default=4)
+    p.add_argument("--ckpt-every", type=int, default=250)
+    p.add_argument("--init", help="start from this checkpoint's weights (fresh optimizer)")
+    p.add_argument("--init-partial", metavar="CKPT",
+                   help="start from every tensor of CKPT whose name and shape match (a checkpoint of an older design); "
+                        "the rest starts fresh, the linear path from the fit")
+    p.add_argument("--resume", action="store_true", help="continue from --out's checkpoint and optimizer state")
+    p.add_argument("--reinit", action="append", default=[], metavar="PREFIX",
+                   help="with --init: the parameters under this module start as a new model's instead of the "
+                        "checkpoint's, e.g. receiver.segmentation to retrain a decoder on a split its old weights "
+                        "must not have seen (repeatable)")
+    p.add_argument("--freeze-transmitter", action="store_true", help="= --freeze transmitter")
+    p.add_argument("--freeze", action="append", default=[], metavar="PREFIX",
+                   help="keep the parameters under this module fixed, e.g. receiver.analog (repeatable)")
+    p.add_argument("--snr-gate", action="store_true",
+                   help="give an --init checkpoint made before the encoder's SNR gate one (starting as the plain "
+                        "gate, so the first step is that checkpoint's model)")
+    p.add_argument("--seg-image-blocks", type=int, default=0, metavar="N",
+                   help="give an --init checkpoint's segmentation decoder N residual blocks at the fused image "
+                        "estimate's resolution (starting as the identity: the first step is that checkpoint's model)")
+    p.add_argument("--seg-context", action="store_true",
+                   help="give the segmentation decoder PSPNet's pyramid pooling on the symbol grid (bins 1, 2, 3, 6: "
+                        "the whole frame as context), starting as the identity")
+    p.add_argument("--grow-refiner", type=int, default=0, metavar="N",
+                   help="append N residual blocks to an --init checkpoint's reconstruction refiner (stride 4, with "
+                        "the linear path), starting as the identity: more decoder capacity without starting over")
+    p.add_argument("--per-image-gains", action="append", default=[], choices=["reconstruction", "segmentation"],
+                   help="fit the encoder's linear code to each image for this task, as SoftCast does (the image's "
+                        "component variances go to the receiver as side information); adds no weights, so an "
+                        "--init checkpoint's model starts from its own code (repeatable)")
+    p.add_argument("--seg-class-weights", choices=["enet", "none"], default="enet",
+                   help="segmentation loss: enet weights each class by 1/ln(1.02 + its share of the training "
+                        "labels' pixels (rare classes such as poles and signs count); none = plain cross-entropy")
+    p.add_argument("--cbr", help="override the preset's CBR, e.g. 1/32")
+    p.add_argument("--workers", type=int, default=0)
+    p.add_argument("--device")
+    p.add_argument("--time-limit", type=float, metavar="SECONDS",
+                   help="stop after this much training time in this run (checkpoint saved); the cosine "
+                        "schedule ends with whichever comes first, --steps or the time limit")
+    p.add_argument("--time-budget", type=float, metavar="SECONDS",
+                   help="like --time-limit, but counting the training time of the runs a --resume continues too "
+                        "(train_state.json keeps it): a budget that survives stops and restarts, for comparisons "
+                        "at equal training time")
+    p.add_argument("--pca", help="patch PCA the linear path of a fresh run starts from (default: weights/linear, "
+                                 "made by python -m semcom.baselines.linear)")
+    p.add_argument("--linear-lr-scale", type=float, default=0.02,
+                   help="learning rate of the linear analog code (projection, LMMSE priors, synthesis) relative to "
+                        "--lr; 0 keeps the fitted code fixed")
+    p.add_argument("--dist-backend", choices=["auto", "nccl", "gloo"], default="auto",
+                   help="under torchrun: auto = NCCL on GPUs, gloo on CPU (gloo also runs several ranks on one GPU)")
+    p.add_argument("--ema", type=float, default=0.0, metavar="DECAY",
+                   help="checkpoints hold an exponential moving average of the weights with this decay (e.g. 0.999; "
+                        "warmed up as min(DECAY, (1+n)/(10+n)) after n steps), the raw weights beside it in raw/ for "
+                        "--resume; 0 (default) saves the raw weights")
+    a = p.parse_args(argv)
+    if not 0.0 <= a.ema < 1.0:
+        p.error("--ema takes a decay in [0, 1), e.g. 0.999 (0: no average)")
+    if a.seg_image_blocks < 0 or a.grow_refiner < 0:
+        p.error("--seg-image-blocks and --grow-refiner take 0 or more blocks")
+    for flag, value in (("--time-limit", a.time_limit), ("--time-budget", a.time_budget)):
+        if value is not None and value <= 0:
+            p.error(f"{flag} must be a positive number of seconds")
+    if a.time_limit is not None and a.time_budget is not None:
+        p.error("give --time-limit (this run) or --time-budget (all runs), not both")
+    lo, hi = (float(v) for v in a.snr_range.split(":"))
+    fading = ChannelSpec.of(a.fading, 10.0, a.block_len, True, **params_of(a))
+    try:
+        fading.validate()
+    except ValueError as e:
+        p.error(str(e))
+    paperish = a.preset == "paper"
+    return TrainConfig(
+        task=a.task, preset=a.preset, rec_data=tuple(a.data), seg_data=a.seg_data, val_rec=a.val_data, out=a.out,
+        seg_split=a.seg_split, seg_val_split=a.seg_val_split, reinit=tuple(a.reinit),
+        steps=a.steps, batch=a.batch, crop=a.crop, lr=a.lr or (1e-4 if paperish else 5e-4),
+        lr_schedule=a.lr_schedule or ("constant" if paperish else "cosine"), warmup=a.warmup, betas=(0.5, 0.999),
+        weight_decay=0.01, snr_range=(lo, hi), fading_prob=a.fading_prob, block_len=a.block_len,
+        seg_weight=a.seg_weight, seed=a.seed, val_every=a.val_every, val_images=a.val_images,
+        ckpt_every=a.ckpt_every, init=a.init, resume=a.resume, freeze_transmitter=a.freeze_transmitter, cbr=a.cbr,
+        workers=a.workers, device=a.device, system=a.system, time_limit=a.time_limit, time_budget=a.time_budget,
+        dist_backend=a.dist_backend, pca=a.pca, linear_lr_scale=a.linear_lr_scale, init_partial=a.init_partial,
+        fading=a.fading, channel_params=fading.params, freeze=tuple(a.freeze),
+        snr_gate=a.snr_gate, seg_class_weights=a.seg_class_weights, seg_image_blocks=a.seg_image_blocks,
+        seg_context=a.seg_context,
+        grow_refiner=a.grow_refiner, ema=a.ema, per_image_gains=tuple(a.per_image_gains))
