@@ -11,12 +11,13 @@ from semcom.web.examples import EXAMPLES, example_png
 from shared.imageio import open_rgb
 
 
-def test_examples_are_images_drawn_here_the_same_every_time():
+def test_examples_are_the_same_every_time_and_the_first_is_a_photograph():
     for name in EXAMPLES:
         data = example_png(name)
         assert data == example_png(name) and data.startswith(b"\x89PNG")
         assert min(open_rgb(data).size) >= 256
     assert open_rgb(example_png("street")).size == (480, 360)
+    assert next(iter(EXAMPLES)) == "portrait" and open_rgb(example_png("portrait")).size == (512, 600)
 
 
 def test_an_upload_is_a_data_url_or_base64():
