@@ -60,8 +60,10 @@ class ServiceError(Exception):
 
 
 # what gRPC says when the client itself could not reach the address (not a service reporting another as down)
-_UNREACHABLE = re.compile(r"failed to connect to all addresses|DNS resolution failed|Connection refused|"
-                          r"Socket closed|Connection reset|No route to host|Network is unreachable", re.I)
+# (gRPC's own words, at the start: a service that reports another as down says so in its own words first)
+_UNREACHABLE = re.compile(r"^(failed to connect to all addresses|DNS resolution failed|Connection refused|"
+                          r"Socket closed|Connection reset|No route to host|Network is unreachable|"
+                          r"connections to all backends failing)", re.I)
 _REASON = re.compile(r"(Connection refused|DNS resolution failed[^;]*|No route to host|Network is unreachable|"
                      r"Connection reset[^;]*|Socket closed|Deadline Exceeded)", re.I)
 FLAGS = {"transmitter": "--transmitter or SEMCOM_TRANSMITTER_ADDR", "receiver": "--receiver or SEMCOM_RECEIVER_ADDR"}
@@ -73,7 +75,7 @@ def explain(err: grpc.RpcError, who: str, addr: str) -> ServiceError:
     code = err.code() if hasattr(err, "code") and err.code() else grpc.StatusCode.UNKNOWN
     details = " ".join(((err.details() if hasattr(err, "details") else str(err)) or "no details").split())
     flag = FLAGS.get(who, "its address")
-    if code == grpc.StatusCode.UNAVAILABLE and _UNREACHABLE.search(details):
+    if code == grpc.StatusCode.UNAVAILABLE and _UNREACHABLE.match(details):
         reason = _REASON.search(details)
         return ServiceError(code.name, f"the {who} at {addr} is not reachable "
                                        f"({reason.group(1) if reason else details[:120]}): is `semcom up` running, "

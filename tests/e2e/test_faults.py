@@ -133,7 +133,8 @@ def test_sigterm_under_load_drains_then_exits_zero(tmp_path_factory, tmp_path):
         status = health_status(s.addr("receiver"))
         assert status in ("NOT_SERVING", "UNAVAILABLE")  # draining, or already gone: never SERVING again
         late = send("late")  # new work is refused while draining or after the exit
-        assert late.returncode == 1 and late.stderr.startswith("UNAVAILABLE: ") and "receiver" in late.stderr
+        error = json.loads(late.stdout)["error"]  # --json: the error is one JSON object too
+        assert late.returncode == 1 and error["code"] == "UNAVAILABLE" and "receiver" in error["message"], late.stdout
         assert rx.wait(timeout=60) == 0
         for i in range(4):
             clients[f"load-{i}/thread"].join(timeout=120)
