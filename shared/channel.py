@@ -49,10 +49,23 @@ class ChannelParam:
     lo: float
     hi: float
     help: str
+    integer: bool = False  # a count (FFT size, samples): whole numbers only
+    choices: tuple[float, ...] = ()  # when only these values are allowed (e.g. 3GPP subcarrier spacings)
 
     @property
     def flag(self) -> str:
         return "--" + self.name.replace("_", "-")
+
+    def check(self, value: float, model: str) -> None:
+        """ValueError unless `value` is one this parameter takes."""
+        if not (math.isfinite(value) and self.lo <= value <= self.hi):
+            raise ValueError(f"{self.name} = {value} is outside the range [{self.lo:g}, {self.hi:g}] of the "
+                             f"{model} channel ({self.help})")
+        if self.integer and not float(value).is_integer():
+            raise ValueError(f"{self.name} = {value:g} must be a whole number ({self.help})")
+        if self.choices and value not in self.choices:
+            raise ValueError(f"{self.name} = {value:g} must be one of {', '.join(f'{c:g}' for c in self.choices)} "
+                             f"({self.help})")
 
 
 @dataclass(frozen=True)
@@ -68,7 +81,9 @@ class ChannelModel:
     gains: Callable[..., torch.Tensor] | None = None  # (batch, n, block_len, generator, device, **params) -> (B, n)
     params: tuple[ChannelParam, ...] = ()
     noisy: bool = True
-    fading: bool = False  # h varies: block_len applies, and training can draw it as its fading channel
+    fading: bool = False  # h varies (training can draw it as its fading channel); block_len applies unless ofdm
+    ofdm: bool = False  # symbols ride an OFDM resource grid (shared.ofdm): h varies by subcarrier and OFDM symbol
+    check: Callable[[dict[str, float]], None] | None = None  # ValueError for parameters that do not fit together
 
     def param(self, name: str) -> ChannelParam:
         for prm in self.params:
@@ -124,10 +139,12 @@ class ChannelSpec:
         if len(set(names)) != len(names):
             raise ValueError(f"channel parameter given twice: {', '.join(names)}")
         for name, value in self.params:
-            prm = model.param(name)
-            if not (math.isfinite(value) and prm.lo <= value <= prm.hi):
-                raise ValueError(f"{name} = {value} is outside the range [{prm.lo:g}, {prm.hi:g}] of the "
-                                 f"{self.model} channel ({prm.help})")
+            model.param(name).check(value, self.model)
+        if model.ofdm and self.block_len:
+            raise ValueError(f"block length does not apply to the {self.model} channel: it varies over subcarriers "
+                             "and OFDM symbols through its delay profile and Doppler; leave it 0")
+        if model.check is not None:
+            model.check(self.param_values())
         return self
 
 
@@ -171,6 +188,36 @@ def rician_gains(batch: int, n: int, block_len: int, generator: torch.Generator 
     return math.sqrt(k_factor / (k_factor + 1.0)) + math.sqrt(1.0 / (k_factor + 1.0)) * scatter
 
 
+TDL_PARAMS = (
+    ChannelParam("delay_spread_ns", 300.0, 1.0, 5000.0, "RMS delay spread the TDL profile is scaled to, ns"),
+    ChannelParam("speed_kmh", 3.0, 0.0, 500.0, "the receiver's speed, km/h (Doppler f_D = v f_c / c)"),
+    ChannelParam("carrier_ghz", 3.5, 0.5, 100.0, "carrier frequency, GHz"),
+    ChannelParam("subcarrier_spacing_khz", 30.0, 15.0, 240.0, "OFDM subcarrier spacing, kHz (5G numerologies)",
+                 choices=(15.0, 30.0, 60.0, 120.0, 240.0)),
+    ChannelParam("fft_size", 256.0, 64.0, 4096.0, "OFDM subcarriers", integer=True,
+                 choices=(64.0, 128.0, 256.0, 512.0, 1024.0, 2048.0, 4096.0)),
+    ChannelParam("cp_len", 0.0, 0.0, 4096.0, "cyclic prefix, samples (0: the shortest that covers the profile; "
+                 "a shorter one than the last tap is refused)", integer=True),
+)
+
+
+def _tdl(profile: str):
+    """TDL-`profile` gains, importing the OFDM module (and Sionna) only when the model is used."""
+    def gains(*args, **params):
+        from shared.ofdm import tdl_gains
+
+        return tdl_gains(profile)(*args, **params)
+    return gains
+
+
+def _tdl_check(profile: str):
+    def check(values: dict[str, float]) -> None:
+        from shared.ofdm import Numerology
+
+        Numerology.of(profile, values).check()
+    return check
+
+
 MODELS: dict[str, ChannelModel] = {m.name: m for m in (
     ChannelModel("awgn", "additive white Gaussian noise, h = 1"),
     ChannelModel("rayleigh", "Rayleigh block fading, h ~ CN(0, 1) per block", gains=rayleigh_gains, fading=True),
@@ -179,6 +226,10 @@ MODELS: dict[str, ChannelModel] = {m.name: m for m in (
                  params=(ChannelParam("k_factor", 3.0, 0.0, 1e6,
                                       "Rician K: line-of-sight to scattered power, linear (0 = Rayleigh)"),)),
     ChannelModel("noiseless", "h = 1 and no noise: the decoders' upper bound", noisy=False),
+    *(ChannelModel(f"tdl-{p.lower()}", f"OFDM over 3GPP TR 38.901 TDL-{p} multipath "
+                   f"({'line of sight' if p in 'DE' else 'no line of sight'}), Doppler from the receiver's speed",
+                   gains=_tdl(p), fading=True, ofdm=True, params=TDL_PARAMS, check=_tdl_check(p))
+      for p in ("A", "B", "C", "D", "E")),
 )}
 CHANNEL_MODELS: tuple[str, ...] = tuple(MODELS)
 

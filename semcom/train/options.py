@@ -110,7 +110,9 @@ def parse(argv: list[str] | None) -> TrainConfig:
                    help="the fading channel of the fading steps (the others are AWGN)")
     p.add_argument("--fading-prob", "--rayleigh-prob", dest="fading_prob", type=float, default=0.25,
                    help="share of steps on the fading channel")
-    p.add_argument("--block-len", type=int, default=64, help="fading coherence in symbols during training")
+    p.add_argument("--block-len", type=int, default=None,
+                   help="fading coherence in symbols during training (default 64; OFDM channels such as tdl-c take "
+                        "none: they vary through their delay profile and Doppler)")
     add_param_flags(p)
     p.add_argument("--seg-weight", type=float, default=0.01,
                    help="weight of the segmentation loss in joint training (0.01 balances the two losses' gradients "
@@ -184,6 +186,8 @@ def parse(argv: list[str] | None) -> TrainConfig:
     if a.time_limit is not None and a.time_budget is not None:
         p.error("give --time-limit (this run) or --time-budget (all runs), not both")
     lo, hi = (float(v) for v in a.snr_range.split(":"))
+    if a.block_len is None:
+        a.block_len = 0 if ChannelSpec.of(a.fading).channel_model.ofdm else 64
     fading = ChannelSpec.of(a.fading, 10.0, a.block_len, True, **params_of(a))
     try:
         fading.validate()

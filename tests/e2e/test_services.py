@@ -216,3 +216,20 @@ def test_txclient_sends_without_loading_torch(services, tmp_path):
     doc, probe = json.loads(lines[0]), json.loads(lines[-1])
     assert probe == {"rc": 0, "torch": False}, r.stderr
     assert doc["psnr_db"] is not None and doc["ms_ssim"] is None
+
+
+def test_ofdm_over_tdl_multipath_end_to_end(services, capsys, tmp_path):
+    """TR 38.901 TDL-C over OFDM through the three services, with the receiver told H, and a prefix too short for
+    the profile refused in one line where the transmission enters."""
+    img = tmp_path / "img.png"
+    img.write_bytes(png_bytes(96, 64, seed=5))
+    rc, out, err = run_client(services, capsys, "send", str(img), "--task", "reconstruct the image", "--channel",
+                              "tdl-c", "--delay-spread-ns", "300", "--speed-kmh", "30", "--snr", "10", "--seed", "3",
+                              "--json", "--out", str(tmp_path / "out"))
+    assert rc == 0, err
+    doc = json.loads(out)
+    assert doc["channel"] == "tdl-c" and doc["channel_params"]["speed_kmh"] == 30.0
+    assert doc["channel_params"]["delay_spread_ns"] == 300.0 and doc["psnr_db"] is not None
+    rc, out, err = run_client(services, capsys, "send", str(img), "--task", "segment this image", "--channel",
+                              "tdl-c", "--cp-len", "5", "--out", str(tmp_path / "out"))
+    assert rc == 1 and err.startswith("INVALID_ARGUMENT: a cyclic prefix of 5 samples") and err.count("\n") == 1

@@ -107,7 +107,7 @@ def test_default_k_and_spec_parameters():
     assert ChannelSpec.of("rician", 5.0, k_factor=7).params == (("k_factor", 7.0),)
     assert ChannelSpec.of("rayleigh", 5.0).param_values() == {}
     assert set(CHANNEL_MODELS) >= {"awgn", "rayleigh", "rician", "noiseless"}
-    assert set(FADING_MODELS) == {"rayleigh", "rician"}
+    assert set(FADING_MODELS) == {"rayleigh", "rician", "tdl-a", "tdl-b", "tdl-c", "tdl-d", "tdl-e"}
 
 
 @pytest.mark.parametrize("spec,match", [
