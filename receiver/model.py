@@ -10,7 +10,7 @@ from receiver.reconstruction import ReconstructionDecoder
 from receiver.segmentation import SegmentationDecoder
 from receiver.source_kb import ReceiverSourceKB
 from shared.analog import AnalogDecoder, PatchPCA, unbiased_view
-from shared.channel import receiver_view
+from shared.channel import Channel, Reception, receive
 from shared.config import ModelConfig
 from shared.seeding import derive_seed
 from shared.task_kb import RECONSTRUCTION, SEGMENTATION
@@ -33,19 +33,18 @@ class Receiver(nn.Module):
         self.segmentation = SegmentationDecoder(cfg.seg, y_ch + self.source_kb.out_channels(SEGMENTATION),
                                                 cfg.encoder.stride, image_skip=linear)
 
-    def view(self, symbols: torch.Tensor, snr_map_db: torch.Tensor, grid: tuple[int, int, int], csi: bool,
-             scale: torch.Tensor | None, allocation: torch.Tensor | None = None) -> Received:
-        """symbols (B, n) complex and their SNR map (B, n) dB as ``receiver_view`` gives them -> Received.
+    def view(self, reception: Reception, grid: tuple[int, int, int], scale: torch.Tensor | None,
+             allocation: torch.Tensor | None = None) -> Received:
+        """What the channel gave (``shared.channel.receive``) on the symbol grid (c, h, w) -> Received.
 
         With the linear path the LMMSE estimate of the code needs the transmitter's power scale (B,), and
         its per-image allocation (B, 2, 2c) when it sent one: the estimate is then of the code at its fitted
         gains, with this image's variances as the prior, so the networks after it see the same code."""
-        received = Received(received_grid(symbols, snr_map_db, grid))
+        received = Received(received_grid(reception.symbols, reception.snr_db, grid))
         if self.analog is not None:
             if scale is None:
                 raise ValueError("this receiver's model inverts a linear code and needs the transmitter's power scale")
-            b = symbols.shape[0]
-            r, noise = unbiased_view(symbols.reshape(b, *grid), snr_map_db.reshape(b, *grid), csi)
+            r, noise = unbiased_view(reception, grid)
             received.linear = self.analog.estimate(r, noise, scale.to(r.device),
                                                    None if allocation is None else allocation.to(r.device))
         return received
@@ -74,13 +73,15 @@ class Receiver(nn.Module):
     @torch.no_grad()
     def receive(self, t: Transmission, y: torch.Tensor, h: torch.Tensor | None, noise_var: torch.Tensor,
                 on_step=None) -> torch.Tensor:
-        """One transmission's y (B, n) complex (+ h when told) -> the receiver's view -> the task's decoder."""
+        """One transmission's y (B, n) complex (+ what it knows of h: exact or estimated) -> the receiver's
+        view -> the task's decoder. An estimate's error variance follows from the pilot pattern and the noise."""
         spec = t.channel
-        symbols, snr_map = receiver_view(y, h, noise_var, spec.csi, spec.snr_db)
+        err = Channel.of(spec).error_var(y.shape[1], noise_var.to(y.device))
+        reception = receive(y, h if spec.knows_h else None, noise_var, spec.snr_db, err)
         scale = torch.full((y.shape[0],), t.scale, device=y.device) if self.analog is not None else None
         allocation = (torch.tensor(t.allocation, device=y.device).view(1, 2, -1).expand(y.shape[0], -1, -1)
                       if t.allocation else None)
-        received = self.view(symbols, snr_map, t.grid, spec.csi, scale, allocation)
+        received = self.view(reception, t.grid, scale, allocation)
         snr = torch.full((y.shape[0],), float(spec.snr_db), device=y.device)
         generator = torch.Generator(device=y.device).manual_seed(derive_seed(t.seed, "sampler"))
         return self.decode(received, snr, t.task, t.image_size, t.steps or None, generator, on_step)

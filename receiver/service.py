@@ -158,7 +158,7 @@ class ReceiverService(Loading, rpc.ReceiverServicer):
         header = first.header
         try:
             y = SymbolAssembler(sent.channel_uses, "y")
-            h = SymbolAssembler(sent.channel_uses, "h") if sent.channel.csi else None
+            h = SymbolAssembler(sent.channel_uses, "h") if sent.channel.knows_h else None
             for msg in request_iterator:
                 part = msg.WhichOneof("part")
                 if part == "y":
@@ -324,7 +324,7 @@ class ReceiverService(Loading, rpc.ReceiverServicer):
         self.hub.publish(sent.id, lambda seq: pb.Result(
             transmission_id=sent.id, sequence=seq, epoch=self.hub.epoch, timings_s=timings, task=sent.task,
             score=sent.score, channel=job.header.channel, realised_snr_db=job.realised_snr_db,
-            channel_uses=sent.channel_uses, cbr=sent.cbr, height=sent.image_size[0], width=sent.image_size[1],
+            channel_uses=sent.channel_uses, cbr=sent.cbr, pilot_uses=sent.pilot_uses, height=sent.image_size[0], width=sent.image_size[1],
             **fields))
         log.info("decoded", extra={"transmission_id": sent.id, "task": sent.task,
                                    "decode_s": round(timings["decode"], 4)})

@@ -1,6 +1,6 @@
 """`txclient`: send an image with a task request, watch results, list tasks.
 
-    txclient send IMAGE --task "TEXT" [--snr DB] [--channel MODEL [--k-factor K ...]] [--block-len N] [--no-csi]
+    txclient send IMAGE --task "TEXT" [--snr DB] [--channel MODEL [--k-factor K ...]] [--block-len N] [--csi perfect|estimated|none]
                         [--seed N] [--steps N] [--id ID] [--out DIR] [--json]
     txclient watch [--out DIR]
     txclient tasks
@@ -29,7 +29,7 @@ from pathlib import Path
 import grpc
 
 from shared.channel import MODELS, ChannelSpec, model_names
-from shared.channel_flags import add_param_flags, params_of
+from shared.channel_flags import add_csi_flags, add_param_flags, params_of
 from shared.endpoints import client_channel, default_addr, env
 from shared.ids import ID_RULE, id_ok
 from shared.rpc import semcom_pb2 as pb
@@ -241,6 +241,11 @@ def fit_within(data: bytes, side: int, path: Path) -> bytes:
     return buf.getvalue()
 
 
+def with_pilots(r) -> float:
+    """The CBR of a SendReply or Result counting the pilots' channel uses too."""
+    return (r.channel_uses + r.pilot_uses) / (3 * r.height * r.width) if r.height and r.width else r.cbr
+
+
 def settings_params(args) -> dict[str, float]:
     """Every parameter of the chosen channel model, given or default (a Rician channel always shows its K)."""
     return ChannelSpec.of(args.channel, **params_of(args)).param_values()
@@ -256,7 +261,7 @@ def cmd_send(args) -> int:
         data = fit_within(data, args.resize, path)
     if args.seed is None:
         args.seed = secrets.randbits(63)
-    settings = pb.ChannelSettings(model=args.channel, snr_db=args.snr, block_len=args.block_len, csi=not args.no_csi,
+    settings = pb.ChannelSettings(model=args.channel, snr_db=args.snr, block_len=args.block_len, csi=args.csi != "none", csi_mode=args.csi,
                                   seed=args.seed, params=params_of(args))
     tx = rpc.TransmitterStub(client_channel(args.transmitter, args.security))
     rx_conn = client_channel(args.receiver, args.security)
@@ -274,7 +279,9 @@ def cmd_send(args) -> int:
         print(f"transmission: {printable(reply.transmission_id)}  {reply.width}x{reply.height}")
         given = "".join(f", {k} {v:g}" for k, v in sorted(settings_params(args).items()))
         print(f"channel: {args.channel}{given} at {args.snr:g} dB (realised {reply.realised_snr_db:.2f} dB), "
-              f"{reply.channel_uses} channel uses, CBR {reply.cbr:.5f} (1/{1 / reply.cbr:.1f}), seed {args.seed}")
+              f"{reply.channel_uses} channel uses, CBR {reply.cbr:.5f} (1/{1 / reply.cbr:.1f})"
+              + (f"; with {reply.pilot_uses} pilot uses {with_pilots(reply):.5f}" if reply.pilot_uses else "")
+              + f", seed {args.seed}")
     sent_s = time.perf_counter() - started
     try:  # the result comes from --receiver: say now if it does not answer, not after a deadline's wait
         rx_ready.result(timeout=max(0.1, min(5.0, started + args.timeout - time.perf_counter())))
@@ -299,7 +306,8 @@ def cmd_send(args) -> int:
     doc = {"task": result.task, "score": round(reply.score, 4), "transmission_id": reply.transmission_id,
            "sequence": result.sequence, "channel": args.channel, "channel_params": settings_params(args), "snr_db": args.snr, "seed": args.seed,
            "realised_snr_db": round(result.realised_snr_db, 3), "channel_uses": result.channel_uses,
-           "cbr": result.cbr, "height": result.height, "width": result.width,
+           "cbr": result.cbr, "pilot_uses": result.pilot_uses, "cbr_with_pilots": round(with_pilots(result), 6),
+           "csi": args.csi, "height": result.height, "width": result.width,
            "psnr_db": q.get("psnr_db"), "ms_ssim": q.get("ms_ssim"), "outputs": outputs,
            "timings_s": {k: round(v, 4) for k, v in result.timings_s.items()}, "total_s": round(total_s, 4),
            "client_s": {"send": round(sent_s, 4), "result": round(result_s - sent_s, 4),
@@ -410,7 +418,7 @@ def parser() -> argparse.ArgumentParser:
     s.add_argument("--block-len", type=_counting(2**32 - 1), default=0,
                    help="fading coherence in symbols (0 = one block)")
     add_param_flags(s)
-    s.add_argument("--no-csi", action="store_true", help="the receiver is not told h")
+    add_csi_flags(s)
     s.add_argument("--seed", type=_counting(2**64 - 1), default=None,
                    help="fixes the channel realisation and the diffusion sampler (default: a fresh random seed per "
                         "send, printed with the result, so repeated sends average over channel draws)")

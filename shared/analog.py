@@ -36,6 +36,7 @@ from safetensors.torch import load_file
 from torch import nn
 from torch.nn import functional as F
 
+from shared.channel import Reception
 from shared.symbols import to_real
 
 PCA_FILE = "pca.safetensors"
@@ -224,18 +225,12 @@ class AnalogDecoder(nn.Module):
         return self.synthesise(self.estimate(received, noise_var, alpha))
 
 
-def unbiased_view(symbols: torch.Tensor, snr_db: torch.Tensor, csi: bool) -> tuple[torch.Tensor, torch.Tensor]:
-    """The receiver's view (``shared.channel.receiver_view``) made unbiased, with its noise per real value.
-
-    symbols (B, c, h, w) complex as the receiver sees them, snr_db (B, c, h, w) its per-symbol SNR map.
-    With CSI the view is MMSE-equalised, conj(h) y / (|h|^2 + no) = s/(1+s) x + noise (s the symbol's
-    SNR), so multiplying by (1+s)/s leaves x plus noise of variance 1/s; without CSI it is y itself.
-    Returns (B, 2c, h, w) real values and their noise variance per real value, 1 / (2 s).
-    """
-    s = torch.pow(10.0, snr_db.float() / 10.0)
-    if csi:
-        symbols = symbols * ((1.0 + s) / s)
-    noise = 0.5 / s
+def unbiased_view(reception: Reception, grid: tuple[int, int, int]) -> tuple[torch.Tensor, torch.Tensor]:
+    """A reception (``shared.channel.receive``) made unbiased on the symbol grid (c, h, w): (B, 2c, h, w) real
+    values and their noise variance per real value (``Reception.unbiased``)."""
+    symbols, noise = reception.unbiased()
+    b = symbols.shape[0]
+    symbols, noise = symbols.reshape(b, *grid), noise.reshape(b, *grid)
     return to_real(symbols), torch.cat([noise, noise], dim=1)
 
 

@@ -37,6 +37,7 @@ from shared.lazy import LazyTorch
 torch = LazyTorch(globals())  # txclient reads the model table (its flags) without loading torch
 
 SNR_RANGE_DB: tuple[float, float] = (-10.0, 40.0)  # what the services accept
+CSI_MODES = ("perfect", "estimated", "none")  # what the receiver knows of h
 MAX_SYMBOLS = 1 << 26  # 64 M complex symbols (512 MiB): the longest transmission a service accepts
 
 
@@ -100,15 +101,24 @@ class ChannelSpec:
     model: str = "awgn"
     snr_db: float = 10.0
     block_len: int = 0  # fading coherence, in symbols; 0 = one h per transmission
-    csi: bool = True  # receiver told h (and equalises)
+    csi: str = "perfect"  # what the receiver knows of h: perfect, estimated (from pilots) or none; True/False too
     params: tuple[tuple[str, float], ...] = ()  # the model's own parameters, (name, value) sorted by name
 
+    def __post_init__(self) -> None:
+        if isinstance(self.csi, bool):  # the old flag: told h or not
+            object.__setattr__(self, "csi", "perfect" if self.csi else "none")
+
     @staticmethod
-    def of(model: str = "awgn", snr_db: float = 10.0, block_len: int = 0, csi: bool = True,
+    def of(model: str = "awgn", snr_db: float = 10.0, block_len: int = 0, csi: bool | str = "perfect",
            **params: float) -> "ChannelSpec":
         """ChannelSpec.of("rician", 10.0, 64, k_factor=3.0): parameters by keyword (None = the default)."""
         kept = tuple(sorted((k, float(v)) for k, v in params.items() if v is not None))
         return ChannelSpec(model, snr_db, block_len, csi, kept)
+
+    @property
+    def knows_h(self) -> bool:
+        """Whether the receiver has channel knowledge (exact or estimated) and equalises with it."""
+        return self.csi != "none"
 
     @property
     def channel_model(self) -> ChannelModel:
@@ -118,9 +128,10 @@ class ChannelSpec:
 
     @property
     def gains_on_wire(self) -> bool:
-        """Whether the channel sends the receiver its gains h: with CSI on a fading model. A model without
-        fading has h = 1 by definition, which the receiver knows without 8 bytes per symbol on the wire."""
-        return self.csi and self.channel_model.gains is not None
+        """Whether the channel sends the receiver what it knows of h: the estimate whenever it is estimated,
+        the exact gains on a fading model. A model without fading has h = 1 by definition, which the receiver
+        knows without 8 bytes per symbol on the wire."""
+        return self.csi == "estimated" or (self.csi == "perfect" and self.channel_model.gains is not None)
 
     def param_values(self) -> dict[str, float]:
         """Every parameter of the model: the given value, else its default."""
@@ -132,6 +143,8 @@ class ChannelSpec:
         lo, hi = SNR_RANGE_DB
         if not (math.isfinite(self.snr_db) and lo <= self.snr_db <= hi):
             raise ValueError(f"SNR {self.snr_db} dB is outside the supported range [{lo:g}, {hi:g}] dB")
+        if self.csi not in CSI_MODES:
+            raise ValueError(f"channel knowledge (csi) {self.csi!r} is not one of {', '.join(CSI_MODES)}")
         if not 0 <= self.block_len <= MAX_SYMBOLS:
             raise ValueError(f"block length must be 0 to {MAX_SYMBOLS} symbols (0 = one block for the whole "
                              f"transmission), got {self.block_len}")
@@ -150,10 +163,15 @@ class ChannelSpec:
 
 @dataclass
 class ChannelOutput:
+    """What one use of the channel gives, in natural units (no dB)."""
+
     y: torch.Tensor  # (B, n) complex, received symbols (not equalised)
-    h: torch.Tensor  # (B, n) complex, channel gain per symbol
-    noise_var: torch.Tensor  # (B,) real, no
+    h: torch.Tensor  # (B, n) complex, the true channel gain per symbol
+    noise_var: torch.Tensor  # (B,) real, no per symbol
     realised_snr_db: torch.Tensor  # (B,) real, 10 log10(|h x|^2 / |n|^2) measured on this realisation
+    known: torch.Tensor | None = None  # (B, n) what the receiver knows of h: h, its estimate, or None (no CSI)
+    err_var: torch.Tensor | None = None  # (B, n) the estimate's error variance (estimated CSI; else None)
+    pilot_uses: int = 0  # channel uses spent on pilots, beside the n data symbols
 
 
 def snr_db_to_noise_var(snr_db: torch.Tensor | float) -> torch.Tensor:
@@ -242,24 +260,60 @@ FADING_MODELS: tuple[str, ...] = tuple(m.name for m in MODELS.values() if m.fadi
 
 
 class Channel:
-    """y = h*x + n for a batch of complex symbol rows; per-sample SNR allowed (training)."""
+    """y = h*x + n for a batch of complex symbol rows (per-sample SNR allowed: training), and what the receiver
+    learns of h: nothing, h itself, or an estimate from pilots (block fading: one unit pilot per block, its LS
+    estimate h + n; OFDM: the grid's comb pilots, LS and linear interpolation, ``shared.ofdm.estimate``). The
+    pilots' noise is drawn after the data's, so the same seed gives the same y whatever the receiver knows."""
 
-    def __init__(self, model: str = "awgn", block_len: int = 0, **params: float) -> None:
-        self.spec = ChannelSpec.of(model, 0.0, block_len, True, **params).validate()
+    def __init__(self, model: str = "awgn", block_len: int = 0, csi: str | bool = "perfect", **params: float) -> None:
+        self.spec = ChannelSpec.of(model, 0.0, block_len, csi, **params).validate()
         self.model = model
         self.block_len = block_len
+        self.csi = self.spec.csi
         self._model = self.spec.channel_model
         self._params = self.spec.param_values()
 
     @staticmethod
     def of(spec: ChannelSpec) -> "Channel":
         """The channel a transmission's spec asks for (its SNR is given per call)."""
-        return Channel(spec.model, spec.block_len, **dict(spec.params))
+        return Channel(spec.model, spec.block_len, spec.csi, **dict(spec.params))
+
+    def _grid(self, n: int):
+        from shared.ofdm import Numerology, ResourceGrid
+
+        num = Numerology.of(self.model.split("-")[1].upper(), self._params)
+        return num, ResourceGrid(num.fft_size, n)
 
     def gains(self, batch: int, n: int, generator: torch.Generator | None, device) -> torch.Tensor:
         if self._model.gains is None:
             return torch.ones(batch, n, dtype=torch.complex64, device=device)
         return self._model.gains(batch, n, self.block_len, generator, device, **self._params)
+
+    def blocks(self, n: int) -> int:
+        """Fading blocks of a row of n symbols (one for a model without fading)."""
+        if self._model.gains is None or self.block_len <= 0:
+            return 1
+        return math.ceil(n / min(self.block_len, n))
+
+    def pilot_uses(self, n: int) -> int:
+        """Channel uses spent on pilots beside n data symbols: an OFDM grid always carries its pilots (the data
+        layout and the count do not depend on what the receiver does with them); a single-carrier channel sends
+        one per fading block when the receiver estimates h, none otherwise."""
+        if self._model.ofdm:
+            return self._grid(n)[1].pilot_uses
+        return self.blocks(n) if self.csi == "estimated" else 0
+
+    def error_var(self, n: int, noise_var: torch.Tensor) -> torch.Tensor | None:
+        """The variance of the receiver's estimate of h on each of n symbols (B, n), from the pilot pattern and
+        the noise variance alone (what a receiver computes too); None unless h is estimated."""
+        if self.csi != "estimated":
+            return None
+        if self._model.ofdm:
+            from shared.ofdm import error_gain
+
+            gain = error_gain(self._grid(n)[1]).to(noise_var.device)
+            return noise_var[:, None] * gain[None, :]
+        return noise_var[:, None].expand(-1, n).contiguous()
 
     def __call__(self, x: torch.Tensor, snr_db: torch.Tensor | float,
                  generator: torch.Generator | None = None) -> ChannelOutput:
@@ -268,7 +322,14 @@ class Channel:
             raise TypeError("channel input must be a complex tensor (B, n)")
         b, n = x.shape
         no = snr_db_to_noise_var(snr_db).to(x.device).expand(b).contiguous()  # (B,)
-        h = self.gains(b, n, generator, x.device)  # (B, n)
+        if self._model.ofdm:
+            from shared.ofdm import frequency_response
+
+            num, grid = self._grid(n)
+            h_grid = frequency_response(num, b, grid.ofdm_symbols, generator, x.device)
+            h = h_grid.reshape(b, -1)[:, grid.data_index().to(x.device)]
+        else:
+            h = self.gains(b, n, generator, x.device)  # (B, n)
         if not self._model.noisy:
             no = torch.zeros_like(no)
         noise = complex_normal((b, n), generator, x.device, var=no[:, None])  # (B, n)
@@ -278,35 +339,73 @@ class Channel:
             sig = hx.abs().pow(2).mean(dim=1)
             nse = noise.abs().pow(2).mean(dim=1).clamp_min(1e-20)
             realised = 10.0 * torch.log10(sig / nse)
-        return ChannelOutput(y=y, h=h, noise_var=no, realised_snr_db=realised)
+        known, err = (h, None) if self.csi == "perfect" else (None, None)
+        if self.csi == "estimated":
+            if self._model.ofdm:
+                from shared.ofdm import estimate
+
+                known, err, _ = estimate(h_grid, grid, no, generator)
+            else:  # one unit pilot at the head of each block, through the block's h: LS gives h + n
+                block = n if self._model.gains is None or self.block_len <= 0 else min(self.block_len, n)
+                nb = math.ceil(n / block)
+                at_pilots = h[:, ::block][:, :nb]
+                est = at_pilots + complex_normal(at_pilots.shape, generator, x.device, var=no[:, None])
+                known = est.repeat_interleave(block, dim=1)[:, :n]
+                err = no[:, None].expand(-1, n).contiguous()
+        return ChannelOutput(y=y, h=h, noise_var=no, realised_snr_db=realised, known=known, err_var=err,
+                             pilot_uses=self.pilot_uses(n))
 
 
 def mmse_equalize(y: torch.Tensor, h: torch.Tensor, noise_var: torch.Tensor) -> torch.Tensor:
-    """conj(h) y / (|h|^2 + no); y, h: (B, n) complex, noise_var: (B,)."""
-    return torch.conj(h) * y / (h.abs().pow(2) + noise_var[:, None])
+    """conj(h) y / (|h|^2 + no); y, h: (B, n) complex, noise_var: (B,) or (B, n)."""
+    no = noise_var[:, None] if noise_var.dim() == 1 else noise_var
+    return torch.conj(h) * y / (h.abs().pow(2) + no)
 
 
-def effective_snr_db(h: torch.Tensor, noise_var: torch.Tensor) -> torch.Tensor:
-    """Per-symbol SNR |h|^2 / no in dB, (B, n) real (capped at the top of the supported range)."""
-    snr = 10.0 * torch.log10(h.abs().pow(2).clamp_min(1e-10) / noise_var[:, None].clamp_min(1e-10))
-    return snr.clamp(max=SNR_RANGE_DB[1])
+MAX_SNR = 10.0 ** (SNR_RANGE_DB[1] / 10.0)  # a symbol's SNR as the networks are told it tops out here
 
 
-def receiver_view(y: torch.Tensor, h: torch.Tensor | None, noise_var: torch.Tensor, csi: bool,
-                  nominal_snr_db: torch.Tensor | float) -> tuple[torch.Tensor, torch.Tensor]:
-    """What the receiver sees: (symbols, per-symbol SNR in dB), both (B, n).
+@dataclass
+class Reception:
+    """What the receiver's networks see of one transmission: the one receive path every system uses (the
+    services, the in-process pipeline, training, baselines and benchmarks).
 
-    With CSI the symbols are MMSE-equalised and the SNR map is the per-symbol
-    |h|^2/no; without CSI (h unused, may be None) the raw y and the nominal
-    (average) SNR everywhere. A noiseless transmission (no = 0) is told its
-    nominal SNR too: the value its decoder is asked to work at (an upper bound
-    at that operating point), not an SNR no network was trained on.
-    """
-    nominal = torch.as_tensor(nominal_snr_db, dtype=torch.float32, device=y.device).expand(y.shape[0])
-    nominal = nominal[:, None].expand(y.shape)
-    if csi:
-        if h is None:
-            raise ValueError("a receiver with CSI needs the channel gains h")
-        snr = torch.where(noise_var[:, None] > 0, effective_snr_db(h, noise_var), nominal)
-        return mmse_equalize(y, h, noise_var), snr
-    return y, nominal.contiguous()
+    With channel knowledge (exact or estimated) the symbols are LMMSE-equalised with it, conj(h) y /
+    (|h|^2 + no + e) with e the estimate's error variance, and each symbol's SNR is its effective one,
+    |h|^2 / (no + e); without, they are y itself and every symbol is told the nominal (average) SNR. A noiseless
+    transmission is told its nominal SNR too: the value its decoder is asked to work at. SNRs are linear here;
+    ``snr_db`` is computed once, for the networks' input."""
+
+    symbols: torch.Tensor  # (B, n) complex
+    snr: torch.Tensor  # (B, n) real, linear, at most MAX_SNR
+    knows_h: bool
+
+    @property
+    def snr_db(self) -> torch.Tensor:
+        return 10.0 * torch.log10(self.snr)
+
+    def unbiased(self) -> tuple[torch.Tensor, torch.Tensor]:
+        """(x estimates (B, n) complex, their noise variance per real value (B, n)): with channel knowledge the
+        equalised symbols are s/(1+s) x + noise, so (1+s)/s of them leaves x plus noise of variance 1/s; without,
+        y itself. The linear code's LMMSE estimate starts from these."""
+        s = self.snr
+        symbols = self.symbols * ((1.0 + s) / s) if self.knows_h else self.symbols
+        return symbols, 0.5 / s
+
+
+def receive(y: torch.Tensor, known: torch.Tensor | None, noise_var: torch.Tensor, nominal_snr_db,
+            err_var: torch.Tensor | None = None) -> Reception:
+    """y (B, n) complex, what the receiver knows of h (B, n) or None, the noise variance (B,), the nominal SNR
+    (dB, scalar or (B,)) and the estimate's error variance (B, n) when h was estimated -> Reception."""
+    b, n = y.shape
+    nominal = torch.pow(10.0, torch.as_tensor(nominal_snr_db, dtype=torch.float32, device=y.device) / 10.0)
+    nominal = nominal.expand(b)[:, None].expand(b, n).clamp(max=MAX_SNR)
+    if known is None:
+        return Reception(y, nominal.contiguous(), False)
+    no = noise_var.to(y.device).float()[:, None].expand(b, n)
+    if err_var is not None:
+        no = no + err_var.to(y.device).float()
+    gain = known.abs().pow(2)
+    snr = (gain.clamp_min(1e-10) / no.clamp_min(1e-10)).clamp(max=MAX_SNR)
+    snr = torch.where(no > 0, snr, nominal)
+    return Reception(torch.conj(known) * y / (gain + no), snr, True)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import argparse
 
-from shared.channel import MODELS, ChannelParam
+from shared.channel import CSI_MODES, MODELS, ChannelParam
 
 
 def _declared() -> dict[str, tuple[ChannelParam, list[str]]]:
@@ -25,6 +25,15 @@ def add_param_flags(p: argparse.ArgumentParser) -> None:
     for name, (prm, models) in _declared().items():
         p.add_argument(prm.flag, dest=f"channel_{name}", type=float, default=None, metavar=name.upper(),
                        help=f"{prm.help}; {', '.join(models)} only (default {prm.default:g})")
+
+
+def add_csi_flags(p: argparse.ArgumentParser) -> None:
+    """``--csi perfect|estimated|none`` (what the receiver knows of h) and ``--no-csi``, its old name for none."""
+    p.add_argument("--csi", choices=CSI_MODES, default="perfect",
+                   help="what the receiver knows of h: perfect (told h), estimated (from pilots: an OFDM model's grid "
+                        "pilots, else one pilot per fading block; they count as channel uses) or none (default "
+                        "perfect)")
+    p.add_argument("--no-csi", dest="csi", action="store_const", const="none", help="= --csi none")
 
 
 def params_of(args: argparse.Namespace) -> dict[str, float]:

@@ -182,3 +182,62 @@ def tdl_gains(profile: str):
         return h.reshape(batch, -1)[:, grid.data_index().to(h.device)]
 
     return gains
+
+
+def interpolation(grid: ResourceGrid) -> tuple["torch.Tensor", "torch.Tensor"]:
+    """The linear interpolation from the pilots' LS estimates to every RE of the transmission's slots.
+
+    First across subcarriers on each pilot OFDM symbol (an odd subcarrier takes the mean of its two even
+    neighbours; the last, with one neighbour, takes it), then across OFDM symbols between the two nearest pilot
+    symbols (linear; before the first and after the last, the nearest one's). Returns the time weights
+    (ofdm_symbols, pilot_symbols) and the frequency weights' noise gain per subcarrier (fft_size,): an estimate's
+    noise variance on RE (t, k) is no * sum_p W[t, p]^2 * g[k], with no the noise variance at one pilot."""
+    pilot_times = torch.tensor([s * SYMBOLS_PER_SLOT + p for s in range(grid.slots) for p in PILOT_SYMBOLS],
+                               dtype=torch.float64)
+    t = torch.arange(grid.ofdm_symbols, dtype=torch.float64)
+    j = torch.searchsorted(pilot_times, t, right=True) - 1  # the pilot symbol at or before t (-1: none)
+    lo, hi = j.clamp(0, len(pilot_times) - 1), (j + 1).clamp(0, len(pilot_times) - 1)
+    span = (pilot_times[hi] - pilot_times[lo]).clamp_min(1.0)
+    alpha = torch.where(hi == lo, torch.zeros_like(t), ((t - pilot_times[lo]) / span).clamp(0.0, 1.0))
+    alpha = torch.where(j < 0, torch.zeros_like(alpha), alpha)  # before the first pilot symbol: the first
+    w = torch.zeros(grid.ofdm_symbols, len(pilot_times), dtype=torch.float64)
+    w[torch.arange(grid.ofdm_symbols), lo] += 1.0 - alpha
+    w[torch.arange(grid.ofdm_symbols), hi] += alpha
+    gain = torch.ones(grid.fft_size, dtype=torch.float64)
+    gain[1:-1:2] = 0.5  # odd subcarriers with two pilot neighbours
+    return w.float(), gain.float()
+
+
+def pilot_values(h_grid: "torch.Tensor", grid: ResourceGrid) -> "torch.Tensor":
+    """H at the pilot REs of a (B, ofdm_symbols, fft_size) response: (B, pilot_symbols, fft_size // 2)."""
+    rows = [s * SYMBOLS_PER_SLOT + p for s in range(grid.slots) for p in PILOT_SYMBOLS]
+    return h_grid[:, rows, 0::2]
+
+
+def estimate(h_grid: "torch.Tensor", grid: ResourceGrid, noise_var: "torch.Tensor",
+             generator: "torch.Generator | None") -> tuple["torch.Tensor", "torch.Tensor", "torch.Tensor"]:
+    """What a receiver learns of H from the pilots: LS estimates at the pilot REs (unit-power pilots, so H plus
+    noise of the data's variance, drawn from `generator`), interpolated linearly (``interpolation``).
+
+    Returns the estimate on the n data REs (B, n), its noise variance there (B, n), and the LS estimates at the
+    pilots (B, pilot_symbols, fft_size // 2)."""
+    from shared.channel import complex_normal
+
+    b = h_grid.shape[0]
+    at_pilots = pilot_values(h_grid, grid)
+    ls = at_pilots + complex_normal(at_pilots.shape, generator, h_grid.device, var=noise_var.view(b, 1, 1))
+    full = torch.zeros(b, ls.shape[1], grid.fft_size, dtype=ls.dtype, device=ls.device)
+    full[:, :, 0::2] = ls
+    full[:, :, 1:-1:2] = 0.5 * (ls[:, :, :-1] + ls[:, :, 1:])
+    full[:, :, -1] = ls[:, :, -1]  # the last (odd) subcarrier: its one neighbour
+    w, _ = interpolation(grid)
+    h_hat = torch.einsum("tp,bpk->btk", w.to(ls.device, ls.dtype), full).reshape(b, -1)
+    index = grid.data_index().to(ls.device)
+    return h_hat[:, index], noise_var.view(b, 1) * error_gain(grid).to(ls.device)[None, :], ls
+
+
+def error_gain(grid: ResourceGrid) -> "torch.Tensor":
+    """The estimate's noise variance on each of the n data REs, in units of the noise variance at a pilot (n,):
+    what a receiver computes from the pattern alone."""
+    w, gain = interpolation(grid)
+    return (w.pow(2).sum(1)[:, None] * gain[None, :]).reshape(-1)[grid.data_index()]

@@ -29,3 +29,14 @@ class Transmission(GridMeasures):
     allocation: tuple[float, ...] = ()
     score: float = 0.0  # the task KB's similarity of the negotiated task
     kb_fingerprint: str = ""
+
+    @property
+    def pilot_uses(self) -> int:
+        """Channel uses the channel's pilots take beside the data symbols (``Channel.pilot_uses``)."""
+        from shared.channel import Channel
+
+        return Channel.of(self.channel).pilot_uses(self.channel_uses)
+
+    @property
+    def cbr_with_pilots(self) -> float:
+        return (self.channel_uses + self.pilot_uses) / (3 * self.image_size[0] * self.image_size[1])

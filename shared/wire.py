@@ -73,13 +73,15 @@ class SymbolAssembler:
 
 
 def spec_from_proto(c: pb.ChannelSettings) -> ChannelSpec:
-    return ChannelSpec(model=c.model or "awgn", snr_db=c.snr_db, block_len=c.block_len,
-                       csi=c.csi if c.HasField("csi") else True, params=tuple(sorted(c.params.items())))
+    """ChannelSettings -> ChannelSpec (validated by the caller): csi_mode when given, else the csi flag."""
+    csi = c.csi_mode or ("perfect" if (c.csi if c.HasField("csi") else True) else "none")
+    return ChannelSpec(model=c.model or "awgn", snr_db=c.snr_db, block_len=c.block_len, csi=csi,
+                       params=tuple(sorted(c.params.items())))
 
 
 def spec_to_proto(spec: ChannelSpec, seed: int) -> pb.ChannelSettings:
-    return pb.ChannelSettings(model=spec.model, snr_db=spec.snr_db, block_len=spec.block_len, csi=spec.csi, seed=seed,
-                              params=dict(spec.params))
+    return pb.ChannelSettings(model=spec.model, snr_db=spec.snr_db, block_len=spec.block_len, csi=spec.knows_h,
+                              csi_mode=spec.csi, seed=seed, params=dict(spec.params))
 
 
 def header_of(t: Transmission, timings: dict[str, float] | None = None) -> pb.TransmissionHeader:

@@ -147,5 +147,5 @@ class TransmitterService(Loading, rpc.TransmitterServicer):
         log.info("sent", extra={"transmission_id": tid, "task": match.task, "channel_uses": sent.channel_uses,
                                 "snr_db": spec.snr_db, "channel": spec.model})
         return pb.SendReply(transmission_id=tid, task=match.task, score=match.score, channel_uses=sent.channel_uses,
-                            cbr=sent.cbr, realised_snr_db=reply.realised_snr_db, timings_s=timings,
+                            cbr=sent.cbr, pilot_uses=sent.pilot_uses, realised_snr_db=reply.realised_snr_db, timings_s=timings,
                             height=img.height, width=img.width)

@@ -34,7 +34,7 @@ def capacity_bits_per_use(spec: ChannelSpec, draws: int = 200_000) -> float:
     if spec.model == "awgn":
         return math.log2(1.0 + snr)
     if spec.model == "rayleigh":
-        if not spec.csi:
+        if not spec.knows_h:
             raise ValueError("the capacity reference assumes CSI at the receiver on Rayleigh fading")
         gain = np.random.default_rng(0).exponential(1.0, draws)  # |h|^2 for h ~ CN(0, 1)
         return float(np.mean(np.log2(1.0 + gain * snr)))

@@ -24,7 +24,7 @@ import numpy as np
 import torch
 from PIL import Image
 
-from shared.channel import Channel, ChannelSpec, mmse_equalize
+from shared.channel import Channel, ChannelSpec, receive
 from shared.imageio import open_rgb, to_pil, to_tensor
 from shared.seeding import derive_seed
 
@@ -110,15 +110,10 @@ class JPEGLDPCQAM:
         x = self.mapper(c).reshape(1, -1)  # (1, blocks*n/m) complex, unit average power
         gen = torch.Generator().manual_seed(derive_seed(seed, "channel"))
         out = Channel.of(spec)(x.to(torch.complex64), spec.snr_db, gen)
-        no = out.noise_var
-        if spec.csi:
-            yeq = mmse_equalize(out.y, out.h, no)
-            # post-MMSE: y_eq = g x + noise', g = |h|^2/(|h|^2+no); scale to unit gain for the demapper
-            g = out.h.abs().pow(2) / (out.h.abs().pow(2) + no[:, None])
-            y_demap = yeq / g.clamp_min(1e-9)
-            no_eff = (no[:, None] / out.h.abs().pow(2).clamp_min(1e-9))
-        else:
-            y_demap, no_eff = out.y, no[:, None].expand(out.y.shape)
+        # the demapper takes unit-gain symbols and their effective noise: y / h_known and (no + e) / |h_known|^2
+        # with channel knowledge (e the estimate's error variance), y and no without
+        y_demap, noise_per_real = receive(out.y, out.known, out.noise_var, spec.snr_db, out.err_var).unbiased()
+        no_eff = 2.0 * noise_per_real
         llr = self.demapper(y_demap.reshape(-1), no_eff.reshape(-1).float())  # (blocks*n,)
         u_hat = self.decoder(llr.view(blocks, self.n))  # (blocks, k) hard bits
         if not torch.equal(u_hat.round().to(torch.uint8), u.to(torch.uint8)):

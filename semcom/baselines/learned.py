@@ -21,7 +21,7 @@ from channel.step import transmit
 from semcom.baselines.deepjscc import BASELINES
 from semcom.baselines.segmentation import FCN, DeeplabJSCC
 from semcom.baselines.witt import WITT
-from shared.channel import Channel, ChannelSpec, receiver_view
+from shared.channel import Channel, ChannelSpec, receive
 from shared.layers import pad_to_multiple
 from shared.weights import load_modules, read_checkpoint_doc, write_checkpoint
 
@@ -52,8 +52,7 @@ class BaselineSystem(nn.Module):
     def _through(self, x: torch.Tensor, snr_db: torch.Tensor, channel: Channel, csi: bool, generator) -> torch.Tensor:
         b, c, h, w = x.shape
         out = channel(x.reshape(b, -1), snr_db, generator)
-        y, _ = receiver_view(out.y, out.h, out.noise_var, csi, snr_db)
-        return y.reshape(b, c, h, w)
+        return receive(out.y, out.known if csi else None, out.noise_var, snr_db, out.err_var).symbols.reshape(b, c, h, w)
 
     def forward(self, batch: dict, channel: Channel | None = None, csi: bool = True,
                 generator: torch.Generator | None = None) -> dict[str, torch.Tensor]:
@@ -103,7 +102,7 @@ class BaselineSystem(nn.Module):
         x = self.model.encode(padded, snr)
         b, c, gh, gw = x.shape
         rx = transmit(x.reshape(1, -1), spec, seed)
-        y, _ = receiver_view(rx.y, rx.h, rx.noise_var, spec.csi, spec.snr_db)
+        y = receive(rx.y, rx.h, rx.noise_var, spec.snr_db, rx.err_var).symbols
         return self.model.decode(y.reshape(b, c, gh, gw), snr)[0, :, :h, :w].cpu()
 
     def save(self, directory: str | Path, meta: dict | None = None) -> Path:

@@ -30,7 +30,7 @@ from shared.analog import (
     softcast_gains,
     unbiased_view,
 )
-from shared.channel import ChannelSpec, receiver_view
+from shared.channel import ChannelSpec, receive
 from shared.layers import pad_to_multiple
 from shared.symbols import to_complex, unit_power
 from shared.weights import REPO_WEIGHTS
@@ -78,8 +78,7 @@ class LinearAnalog:
         x, alpha = unit_power(to_complex(t))  # (1, c, gh, gw), (1,)
         grid = x.shape
         rx = transmit(x.reshape(1, -1), spec, seed)
-        symbols, snr_map = receiver_view(rx.y, rx.h, rx.noise_var, spec.csi, spec.snr_db)
-        received, noise = unbiased_view(symbols.reshape(grid), snr_map.reshape(grid), spec.csi)
+        received, noise = unbiased_view(receive(rx.y, rx.h, rx.noise_var, spec.snr_db, rx.err_var), grid[1:])
         t_hat = self.decoder.estimate(received, noise, alpha, allocation)
         return self.decoder.synthesise(t_hat)[0, :, :h, :w].clamp(0.0, 1.0)
 

@@ -50,7 +50,7 @@ def main(argv: list[str] | None = None) -> int:
     from semcom.data import Kodak
     from semcom.eval.cli import center_crop
     from semcom.pipeline import load_models
-    from shared.channel import ChannelSpec, receiver_view
+    from shared.channel import ChannelSpec, receive
     from shared.metrics import ms_ssim, psnr, spectral_distance_db
     from shared.provenance import provenance, weights_provenance
     from shared.seeding import derive_seed
@@ -96,8 +96,8 @@ def main(argv: list[str] | None = None) -> int:
             seed = args.seed + i
             packet = tx(img[None], RECONSTRUCTION, spec.snr_db)
             rxd = transmit(packet.symbols, spec, seed)
-            symbols, snr_map = receiver_view(rxd.y, rxd.h, rxd.noise_var, spec.csi, spec.snr_db)
-            received = rx.view(symbols, snr_map, packet.grid, spec.csi, packet.scale, packet.allocation)
+            reception = receive(rxd.y, rxd.h, rxd.noise_var, spec.snr_db, rxd.err_var)
+            received = rx.view(reception, packet.grid, packet.scale, packet.allocation)
             snr = torch.tensor([spec.snr_db])
             size = tuple(img.shape[-2:])
             for steps in steps_list:

@@ -64,7 +64,7 @@ def evaluate(system: str, args, snrs: list[float]) -> dict:
     n_images = min(len(ds), args.limit)
     bar = tqdm(settings, desc=f"eval {system} {args.task}", dynamic_ncols=True)
     for snr, model in bar:
-        spec = ChannelSpec.of(model, snr, args.block_len, not args.no_csi,
+        spec = ChannelSpec.of(model, snr, args.block_len, args.csi,
                               **(params_of(args) if model == args.channel else {}))
         if args.task == "reconstruction":
             q = reconstruction_quality(reconstruct, images, spec, seed=args.seed)
@@ -82,7 +82,7 @@ def evaluate(system: str, args, snrs: list[float]) -> dict:
                 results.setdefault(k, []).append(round(v, 5))
             per_image[str(snr)] = q
     if args.examples:
-        spec = ChannelSpec.of(args.channel, args.example_snr, args.block_len, not args.no_csi, **params_of(args))
+        spec = ChannelSpec.of(args.channel, args.example_snr, args.block_len, args.csi, **params_of(args))
         folder = Path(args.out) / "examples" / f"{args.task}_{dataset_tag(args.data, args.crop, args.split if args.task == 'segmentation' else None)}_{args_channel_tag(args)}_{args.example_snr:g}dB"
         if args.task == "reconstruction":
             shown = [(img, reconstruct(img, spec, args.seed + i)) for i, img in enumerate(images[:args.examples])]
@@ -95,7 +95,7 @@ def evaluate(system: str, args, snrs: list[float]) -> dict:
         "split": args.split if args.task == "segmentation" else None, "crop": args.crop, "images": n_images,
         "class_names": list(getattr(ds, "class_names", ())) if args.task == "segmentation" else None,
         "channel": args.channel, "channel_params": ChannelSpec.of(args.channel, **params_of(args)).param_values(),
-        "block_len": args.block_len, "csi": not args.no_csi, "cbr": cbr, "snr_db": snrs,
+        "block_len": args.block_len, "csi": args.csi, "cbr": cbr, "snr_db": snrs,
         "results": results, "noiseless": noiseless, **prov,
         **provenance("semcom eval " + " ".join(args.argv), args.seed), "per_image": per_image,
     }

@@ -28,7 +28,7 @@ import sys
 
 from semcom import systems
 from shared.channel import ChannelSpec, model_names
-from shared.channel_flags import add_param_flags, params_of
+from shared.channel_flags import add_csi_flags, add_param_flags, params_of
 from shared.weights import REPO_WEIGHTS
 
 
@@ -56,7 +56,7 @@ def parse(argv: list[str] | None = None) -> argparse.Namespace:
                    help="the noiseless point is always added")
     p.add_argument("--block-len", type=int, default=0, help="fading coherence in symbols (0 = one block per image)")
     add_param_flags(p)
-    p.add_argument("--no-csi", action="store_true")
+    add_csi_flags(p)
     p.add_argument("--snr", default="0:20:5", help="LO:HI:STEP or a comma list, dB")
     p.add_argument("--cbr", help="must match the weights' CBR if given (the proposed system is trained per CBR)")
     p.add_argument("--preset", default="cpu")
@@ -77,7 +77,7 @@ def parse(argv: list[str] | None = None) -> argparse.Namespace:
     args = p.parse_args(argv)
     args.argv = argv
     try:
-        ChannelSpec.of(args.channel, 10.0, args.block_len, not args.no_csi, **params_of(args)).validate()
+        ChannelSpec.of(args.channel, 10.0, args.block_len, args.csi, **params_of(args)).validate()
     except ValueError as e:
         p.error(str(e))
     return args

@@ -22,7 +22,7 @@ import argparse
 from dataclasses import dataclass
 
 from semcom.systems import trainable
-from shared.channel import ChannelSpec, model_names
+from shared.channel import CSI_MODES, ChannelSpec, model_names
 from shared.channel_flags import add_param_flags, params_of
 
 TASKS = ("joint", "reconstruction", "segmentation")
@@ -77,6 +77,7 @@ class TrainConfig:
     ema: float = 0.0  # decay of the weights' exponential moving average the checkpoints hold (0: the raw weights)
     seg_split: str = "train"  # what of seg_data is trained on (CamVid: e.g. train-0006R0, a drive held out)
     seg_val_split: str = "val"  # what of seg_data the run validates on (e.g. train:0006R0)
+    fading_csi: str = "perfect"  # what the receiver knows of h on the fading steps
     reinit: tuple[str, ...] = ()  # parameter-name prefixes an --init run starts fresh instead of from the checkpoint
 
 
@@ -110,6 +111,9 @@ def parse(argv: list[str] | None) -> TrainConfig:
                    help="the fading channel of the fading steps (the others are AWGN)")
     p.add_argument("--fading-prob", "--rayleigh-prob", dest="fading_prob", type=float, default=0.25,
                    help="share of steps on the fading channel")
+    p.add_argument("--fading-csi", choices=CSI_MODES, default="perfect",
+                   help="what the receiver knows of h on the fading steps: perfect, estimated from pilots (as "
+                        "`--csi estimated` evaluates it) or none (default perfect)")
     p.add_argument("--block-len", type=int, default=None,
                    help="fading coherence in symbols during training (default 64; OFDM channels such as tdl-c take "
                         "none: they vary through their delay profile and Doppler)")
@@ -188,7 +192,7 @@ def parse(argv: list[str] | None) -> TrainConfig:
     lo, hi = (float(v) for v in a.snr_range.split(":"))
     if a.block_len is None:
         a.block_len = 0 if ChannelSpec.of(a.fading).channel_model.ofdm else 64
-    fading = ChannelSpec.of(a.fading, 10.0, a.block_len, True, **params_of(a))
+    fading = ChannelSpec.of(a.fading, 10.0, a.block_len, a.fading_csi, **params_of(a))
     try:
         fading.validate()
     except ValueError as e:
@@ -200,6 +204,7 @@ def parse(argv: list[str] | None) -> TrainConfig:
         steps=a.steps, batch=a.batch, crop=a.crop, lr=a.lr or (1e-4 if paperish else 5e-4),
         lr_schedule=a.lr_schedule or ("constant" if paperish else "cosine"), warmup=a.warmup, betas=(0.5, 0.999),
         weight_decay=0.01, snr_range=(lo, hi), fading_prob=a.fading_prob, block_len=a.block_len,
+        fading_csi=a.fading_csi,
         seg_weight=a.seg_weight, seed=a.seed, val_every=a.val_every, val_images=a.val_images,
         ckpt_every=a.ckpt_every, init=a.init, resume=a.resume, freeze_transmitter=a.freeze_transmitter, cbr=a.cbr,
         workers=a.workers, device=a.device, system=a.system, time_limit=a.time_limit, time_budget=a.time_budget,

@@ -12,7 +12,7 @@ from torch import nn
 from receiver.model import Receiver
 from receiver.received import Received
 from shared.analog import PatchPCA, code_scale
-from shared.channel import Channel, receiver_view
+from shared.channel import Channel, receive
 from shared.config import ModelConfig
 from shared.task_kb import RECONSTRUCTION, SEGMENTATION
 from transmitter.model import Transmitter
@@ -34,9 +34,8 @@ class System(nn.Module):
         x, scale, allocation = self.transmitter.encode(images, task, snr_db)  # (B, c, h, w) complex, (B,), ...
         b, c, h, w = x.shape
         out = channel(x.reshape(b, -1), snr_db, generator)
-        symbols, snr_map = receiver_view(out.y, out.h, out.noise_var, csi, snr_db)
-        return x, code_scale(scale, allocation), self.receiver.view(symbols, snr_map, (c, h, w), csi, scale,
-                                                                    allocation)
+        reception = receive(out.y, out.known if csi else None, out.noise_var, snr_db, out.err_var)
+        return x, code_scale(scale, allocation), self.receiver.view(reception, (c, h, w), scale, allocation)
 
     def forward(self, batch: dict, channel: Channel | None = None, csi: bool = True,
                 generator: torch.Generator | None = None) -> dict[str, torch.Tensor]:

@@ -148,7 +148,7 @@ class Trainer:
         random.seed(seed)
         self.generator = torch.Generator(device=self.device).manual_seed(seed)
         self.awgn = Channel("awgn")
-        self.fading = Channel(tc.fading, tc.block_len, **dict(tc.channel_params))
+        self.fading = Channel(tc.fading, tc.block_len, tc.fading_csi, **dict(tc.channel_params))
         self.out = Path(tc.out)
 
         resume_from = self.out if tc.resume and (self.out / "train_state.json").exists() else None

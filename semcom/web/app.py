@@ -31,7 +31,6 @@ import itertools
 import json
 import logging
 import math
-import queue
 import secrets
 import sys
 import threading
@@ -48,11 +47,12 @@ from starlette.concurrency import run_in_threadpool
 
 from semcom.txclient import ClientError, explain, fetch_result
 from semcom.web.examples import EXAMPLES, example_png
-from shared.channel import MODELS, SNR_RANGE_DB
+from shared.channel import CSI_MODES, MODELS, SNR_RANGE_DB
 from shared.endpoints import client_channel, default_addr, env
 from shared.rpc import semcom_pb2 as pb
 from shared.rpc import semcom_pb2_grpc as rpc
 from shared.security import Security, add_security_args
+from shared.wire import spec_from_proto
 
 STATIC = Path(__file__).parent / "static"
 MAX_UPLOAD_BYTES = 16 << 20
@@ -106,10 +106,13 @@ def _text(body: dict, key: str, default: str = "") -> str:
     return value
 
 
-def _flag(body: dict, key: str, default: bool) -> bool:
-    value = body.get(key, default)
-    if not isinstance(value, bool):
-        raise WebError(400, f"{key} must be true or false, not {_shown(value)}")
+def _csi(body: dict) -> str:
+    """What the receiver knows of h: "perfect", "estimated" or "none" (true and false are perfect and none)."""
+    value = body.get("csi", "perfect")
+    if isinstance(value, bool):
+        return "perfect" if value else "none"
+    if value not in CSI_MODES:
+        raise WebError(400, f"csi must be one of {', '.join(CSI_MODES)} (or true/false), not {_shown(value)}")
     return value
 
 
@@ -172,7 +175,8 @@ def settings_of(body: dict, snr_db: float | None = None, model: str | None = Non
         except ValueError as exc:
             raise WebError(400, str(exc)) from None
         params[prm.name] = _number(given, name, float, prm.default, prm.lo, prm.hi)
-    return pb.ChannelSettings(model=model, snr_db=snr, csi=_flag(body, "csi", True),
+    csi = _csi(body)
+    return pb.ChannelSettings(model=model, snr_db=snr, csi=csi != "none", csi_mode=csi,
                               block_len=_number(body, "block_len", int, 0, 0, 1 << 26),
                               seed=_number(body, "seed", int, 0, 0, (1 << 63) - 1), params=params)
 
@@ -347,8 +351,7 @@ class Client:
             point = {"snr_db": s.snr_db, "value": value, "realised_snr_db": round(result.realised_snr_db, 3)}
             points.append(point)
             yield {"event": "point", "system": "proposed", **point}
-            out = chain.run(img, ChannelSpec(s.model, s.snr_db, s.block_len, s.csi, tuple(sorted(s.params.items()))),
-                            int(s.seed))
+            out = chain.run(img, spec_from_proto(s), int(s.seed))
             if own is None:
                 value = round(float(psnr(img, out.clamp(0, 1))), 3)
             else:
@@ -509,9 +512,9 @@ def describe(data: bytes, reply: pb.SendReply, result: pb.Result, wall_s: float)
 
     doc = {"task": reply.task, "score": round(reply.score, 4), "transmission_id": reply.transmission_id,
            "sequence": result.sequence, "channel": result.channel.model, "snr_db": result.channel.snr_db,
-           "params": dict(result.channel.params), "csi": result.channel.csi, "seed": result.channel.seed,
+           "params": dict(result.channel.params), "csi": spec_from_proto(result.channel).csi, "seed": result.channel.seed,
            "realised_snr_db": round(result.realised_snr_db, 3), "channel_uses": result.channel_uses,
-           "cbr": result.cbr, "width": result.width, "height": result.height,
+           "cbr": result.cbr, "pilot_uses": result.pilot_uses, "width": result.width, "height": result.height,
            "timings_s": {k: round(v, 4) for k, v in result.timings_s.items()}, "wall_s": round(wall_s, 4),
            "original": data_url(data)}
     if reply.task == "reconstruction":

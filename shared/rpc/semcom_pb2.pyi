@@ -7,7 +7,7 @@ from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
 DESCRIPTOR: _descriptor.FileDescriptor
 
 class ChannelSettings(_message.Message):
-    __slots__ = ("model", "snr_db", "block_len", "csi", "seed", "params")
+    __slots__ = ("model", "snr_db", "block_len", "csi", "seed", "params", "csi_mode")
     class ParamsEntry(_message.Message):
         __slots__ = ("key", "value")
         KEY_FIELD_NUMBER: _ClassVar[int]
@@ -21,13 +21,15 @@ class ChannelSettings(_message.Message):
     CSI_FIELD_NUMBER: _ClassVar[int]
     SEED_FIELD_NUMBER: _ClassVar[int]
     PARAMS_FIELD_NUMBER: _ClassVar[int]
+    CSI_MODE_FIELD_NUMBER: _ClassVar[int]
     model: str
     snr_db: float
     block_len: int
     csi: bool
     seed: int
     params: _containers.ScalarMap[str, float]
-    def __init__(self, model: _Optional[str] = ..., snr_db: _Optional[float] = ..., block_len: _Optional[int] = ..., csi: _Optional[bool] = ..., seed: _Optional[int] = ..., params: _Optional[_Mapping[str, float]] = ...) -> None: ...
+    csi_mode: str
+    def __init__(self, model: _Optional[str] = ..., snr_db: _Optional[float] = ..., block_len: _Optional[int] = ..., csi: _Optional[bool] = ..., seed: _Optional[int] = ..., params: _Optional[_Mapping[str, float]] = ..., csi_mode: _Optional[str] = ...) -> None: ...
 
 class SymbolBlock(_message.Message):
     __slots__ = ("offset", "values")
@@ -52,7 +54,7 @@ class SendRequest(_message.Message):
     def __init__(self, image: _Optional[bytes] = ..., task: _Optional[str] = ..., channel: _Optional[_Union[ChannelSettings, _Mapping]] = ..., diffusion_steps: _Optional[int] = ..., transmission_id: _Optional[str] = ...) -> None: ...
 
 class SendReply(_message.Message):
-    __slots__ = ("transmission_id", "task", "score", "channel_uses", "cbr", "realised_snr_db", "timings_s", "height", "width")
+    __slots__ = ("transmission_id", "task", "score", "channel_uses", "cbr", "realised_snr_db", "timings_s", "height", "width", "pilot_uses")
     class TimingsSEntry(_message.Message):
         __slots__ = ("key", "value")
         KEY_FIELD_NUMBER: _ClassVar[int]
@@ -69,6 +71,7 @@ class SendReply(_message.Message):
     TIMINGS_S_FIELD_NUMBER: _ClassVar[int]
     HEIGHT_FIELD_NUMBER: _ClassVar[int]
     WIDTH_FIELD_NUMBER: _ClassVar[int]
+    PILOT_USES_FIELD_NUMBER: _ClassVar[int]
     transmission_id: str
     task: str
     score: float
@@ -78,7 +81,8 @@ class SendReply(_message.Message):
     timings_s: _containers.ScalarMap[str, float]
     height: int
     width: int
-    def __init__(self, transmission_id: _Optional[str] = ..., task: _Optional[str] = ..., score: _Optional[float] = ..., channel_uses: _Optional[int] = ..., cbr: _Optional[float] = ..., realised_snr_db: _Optional[float] = ..., timings_s: _Optional[_Mapping[str, float]] = ..., height: _Optional[int] = ..., width: _Optional[int] = ...) -> None: ...
+    pilot_uses: int
+    def __init__(self, transmission_id: _Optional[str] = ..., task: _Optional[str] = ..., score: _Optional[float] = ..., channel_uses: _Optional[int] = ..., cbr: _Optional[float] = ..., realised_snr_db: _Optional[float] = ..., timings_s: _Optional[_Mapping[str, float]] = ..., height: _Optional[int] = ..., width: _Optional[int] = ..., pilot_uses: _Optional[int] = ...) -> None: ...
 
 class ListTasksRequest(_message.Message):
     __slots__ = ()
@@ -212,7 +216,7 @@ class GetResultRequest(_message.Message):
     def __init__(self, transmission_id: _Optional[str] = ..., accepted: _Optional[bool] = ...) -> None: ...
 
 class Result(_message.Message):
-    __slots__ = ("transmission_id", "sequence", "task", "score", "channel", "realised_snr_db", "channel_uses", "cbr", "height", "width", "image_png", "labels_png", "colour_png", "class_names", "timings_s", "diffusion_steps", "error", "epoch")
+    __slots__ = ("transmission_id", "sequence", "task", "score", "channel", "realised_snr_db", "channel_uses", "cbr", "height", "width", "image_png", "labels_png", "colour_png", "class_names", "timings_s", "diffusion_steps", "error", "epoch", "pilot_uses")
     class TimingsSEntry(_message.Message):
         __slots__ = ("key", "value")
         KEY_FIELD_NUMBER: _ClassVar[int]
@@ -238,6 +242,7 @@ class Result(_message.Message):
     DIFFUSION_STEPS_FIELD_NUMBER: _ClassVar[int]
     ERROR_FIELD_NUMBER: _ClassVar[int]
     EPOCH_FIELD_NUMBER: _ClassVar[int]
+    PILOT_USES_FIELD_NUMBER: _ClassVar[int]
     transmission_id: str
     sequence: int
     task: str
@@ -256,4 +261,5 @@ class Result(_message.Message):
     diffusion_steps: int
     error: str
     epoch: str
-    def __init__(self, transmission_id: _Optional[str] = ..., sequence: _Optional[int] = ..., task: _Optional[str] = ..., score: _Optional[float] = ..., channel: _Optional[_Union[ChannelSettings, _Mapping]] = ..., realised_snr_db: _Optional[float] = ..., channel_uses: _Optional[int] = ..., cbr: _Optional[float] = ..., height: _Optional[int] = ..., width: _Optional[int] = ..., image_png: _Optional[bytes] = ..., labels_png: _Optional[bytes] = ..., colour_png: _Optional[bytes] = ..., class_names: _Optional[_Iterable[str]] = ..., timings_s: _Optional[_Mapping[str, float]] = ..., diffusion_steps: _Optional[int] = ..., error: _Optional[str] = ..., epoch: _Optional[str] = ...) -> None: ...
+    pilot_uses: int
+    def __init__(self, transmission_id: _Optional[str] = ..., sequence: _Optional[int] = ..., task: _Optional[str] = ..., score: _Optional[float] = ..., channel: _Optional[_Union[ChannelSettings, _Mapping]] = ..., realised_snr_db: _Optional[float] = ..., channel_uses: _Optional[int] = ..., cbr: _Optional[float] = ..., height: _Optional[int] = ..., width: _Optional[int] = ..., image_png: _Optional[bytes] = ..., labels_png: _Optional[bytes] = ..., colour_png: _Optional[bytes] = ..., class_names: _Optional[_Iterable[str]] = ..., timings_s: _Optional[_Mapping[str, float]] = ..., diffusion_steps: _Optional[int] = ..., error: _Optional[str] = ..., epoch: _Optional[str] = ..., pilot_uses: _Optional[int] = ...) -> None: ...

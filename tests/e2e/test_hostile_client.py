@@ -297,7 +297,7 @@ def test_the_rician_k_factor_reaches_the_channel_from_the_page(svc, page):
     (b'{"example": "shapes", "task": "reconstruct the image", "snr_db": Infinity}', "Infinity is not a JSON number"),
     (b'{"example": "shapes", "task": "reconstruct the image", "snr_db": 1e400}', "too large"),
     (b"[" * 100_000 + b"]" * 100_000, "nested too deeply"),
-    (b'{"example": "shapes", "task": "reconstruct the image", "csi": "false"}', 'csi must be true or false, not "false"'),
+    (b'{"example": "shapes", "task": "reconstruct the image", "csi": "false"}', 'csi must be one of perfect, estimated, none (or true/false), not "false"'),
     (b'{"example": "shapes", "task": "reconstruct the image", "snr_db": true}', "snr_db must be a number, not true"),
     (b'{"example": "shapes", "task": "reconstruct the image", "block_len": 1.9}', "block_len must be a whole number"),
     (b'{"example": "shapes", "task": ["reconstruct"]}', "task must be a string"),

@@ -230,6 +230,25 @@ def test_ofdm_over_tdl_multipath_end_to_end(services, capsys, tmp_path):
     doc = json.loads(out)
     assert doc["channel"] == "tdl-c" and doc["channel_params"]["speed_kmh"] == 30.0
     assert doc["channel_params"]["delay_spread_ns"] == 300.0 and doc["psnr_db"] is not None
+    assert doc["csi"] == "perfect" and doc["pilot_uses"] == 256 and doc["cbr_with_pilots"] > doc["cbr"]
     rc, out, err = run_client(services, capsys, "send", str(img), "--task", "segment this image", "--channel",
                               "tdl-c", "--cp-len", "5", "--out", str(tmp_path / "out"))
     assert rc == 1 and err.startswith("INVALID_ARGUMENT: a cyclic prefix of 5 samples") and err.count("\n") == 1
+
+
+@pytest.mark.parametrize("channel", [["tdl-c", "--speed-kmh", "30"], ["rayleigh", "--block-len", "64"]])
+def test_estimated_csi_through_the_services(services, capsys, tmp_path, channel):
+    """The channel service estimates h from pilots and sends the estimate; the receiver equalises with it and
+    its error variance; the pilots count as channel uses."""
+    img = tmp_path / "img.png"
+    img.write_bytes(png_bytes(96, 64, seed=6))
+    rc, out, err = run_client(services, capsys, "send", str(img), "--task", "reconstruct the image", "--channel",
+                              *channel, "--csi", "estimated", "--seed", "4", "--json", "--out", str(tmp_path))
+    assert rc == 0, err
+    doc = json.loads(out)
+    pilots = 256 if channel[0] == "tdl-c" else -(-doc["channel_uses"] // 64)
+    assert doc["csi"] == "estimated" and doc["pilot_uses"] == pilots and doc["psnr_db"] is not None
+    assert doc["cbr_with_pilots"] == pytest.approx((doc["channel_uses"] + pilots) / (3 * 96 * 64), abs=1e-6)
+    rc, out, err = run_client(services, capsys, "send", str(img), "--task", "reconstruct the image", "--channel",
+                              *channel, "--no-csi", "--json", "--out", str(tmp_path))
+    assert rc == 0 and json.loads(out)["csi"] == "none"

@@ -118,6 +118,17 @@ def test_reinit_starts_a_decoder_afresh_on_a_split_without_a_drive(image_folder,
                             "receiver.segmentation")))
 
 
+def test_training_on_tdl_with_estimated_csi(image_folder, camvid_root, tmp_path):
+    """The training mix can draw OFDM over TDL with the receiver estimating h from pilots."""
+    tc = parse(_args(image_folder, camvid_root, tmp_path, "--steps", "1", "--fading", "tdl-c", "--speed-kmh", "30",
+                     "--fading-csi", "estimated", "--fading-prob", "1", "--task", "segmentation"))
+    assert tc.block_len == 0 and tc.fading_csi == "estimated"
+    tr = Trainer(tc)
+    assert tr.fading.csi == "estimated" and tr.fading.spec.param_values()["speed_kmh"] == 30.0
+    stats = tr.train_step()
+    assert stats["seg_loss"] == stats["seg_loss"]  # finite
+
+
 def test_training_on_rician_fading(image_folder, camvid_root, tmp_path, capsys):
     tc = parse(_args(image_folder, camvid_root, tmp_path, "--steps", "2", "--fading", "rician", "--k-factor", "3",
                      "--fading-prob", "1", "--block-len", "16"))

@@ -17,7 +17,7 @@ from shared.analog import (
     softcast_gains,
     unbiased_view,
 )
-from shared.channel import Channel, receiver_view
+from shared.channel import Channel, receive
 from shared.symbols import to_complex, to_real, unit_power
 
 
@@ -109,8 +109,7 @@ def test_unbiased_view_removes_the_mmse_shrinkage(csi):
     g = torch.Generator().manual_seed(0)
     x, _ = unit_power(to_complex(torch.randn(1, 2, 100, 100, generator=g)))
     out = Channel("awgn")(x.reshape(1, -1), 0.0, g)  # 0 dB: the MMSE equaliser halves x
-    sym, snr = receiver_view(out.y, out.h, out.noise_var, csi, 0.0)
-    r, noise = unbiased_view(sym.reshape(x.shape), snr.reshape(x.shape), csi)
+    r, noise = unbiased_view(receive(out.y, out.known if csi else None, out.noise_var, 0.0), x.shape[1:])
     err = r - to_real(x)
     assert float((r * to_real(x)).mean() / to_real(x).pow(2).mean()) == pytest.approx(1.0, abs=0.03)  # unbiased
     assert float(err.pow(2).mean()) == pytest.approx(float(noise.mean()), rel=0.05)
@@ -124,8 +123,7 @@ def test_lmmse_beats_the_raw_received_values_and_knows_the_scale(pca):
     x, alpha = unit_power(to_complex(enc(img)))
     g = torch.Generator().manual_seed(1)
     out = Channel("awgn")(x.reshape(1, -1), -5.0, g)
-    sym, snr = receiver_view(out.y, out.h, out.noise_var, True, -5.0)
-    r, noise = unbiased_view(sym.reshape(x.shape), snr.reshape(x.shape), True)
+    r, noise = unbiased_view(receive(out.y, out.known, out.noise_var, -5.0), x.shape[1:])
     lmmse = dec(r, noise, alpha)
     raw = dec.synthesise(r / alpha.view(-1, 1, 1, 1))
     mse = lambda a: float((a - img).pow(2).mean())  # noqa: E731

@@ -4,7 +4,7 @@ import pytest
 import torch
 
 from shared.channel import (CHANNEL_MODELS, FADING_MODELS, MAX_SYMBOLS, Channel, ChannelSpec, complex_normal,
-                            mmse_equalize, rayleigh_gains, receiver_view, rician_gains, snr_db_to_noise_var)
+                            mmse_equalize, rayleigh_gains, receive, rician_gains, snr_db_to_noise_var)
 from shared.symbols import unit_power
 
 N = 400_000
@@ -144,10 +144,11 @@ def test_mmse_equalisation_beats_raw_under_fading():
     out = Channel("rayleigh", block_len=4)(x, 15.0, torch.Generator().manual_seed(7))
     eq = mmse_equalize(out.y, out.h, out.noise_var)
     assert (eq - x).abs().pow(2).mean() < 0.2 * (out.y - x).abs().pow(2).mean()
-    sym, snr_map = receiver_view(out.y, out.h, out.noise_var, csi=True, nominal_snr_db=15.0)
-    assert torch.equal(sym, eq) and snr_map.shape == out.y.shape
-    sym, snr_map = receiver_view(out.y, out.h, out.noise_var, csi=False, nominal_snr_db=15.0)
-    assert torch.equal(sym, out.y) and torch.all(snr_map == 15.0)
+    seen = receive(out.y, out.known, out.noise_var, 15.0)
+    assert torch.equal(seen.symbols, eq) and seen.snr.shape == out.y.shape and seen.knows_h
+    torch.testing.assert_close(seen.snr, (out.h.abs().pow(2) / out.noise_var[:, None]).clamp(max=1e4))
+    seen = receive(out.y, None, out.noise_var, 15.0)
+    assert torch.equal(seen.symbols, out.y) and torch.allclose(seen.snr_db, torch.tensor(15.0))
 
 
 def test_spec_validation():
@@ -166,16 +167,14 @@ def test_noiseless_channel_passes_symbols_through():
     x = unit_symbols(1, 100)
     out = Channel("noiseless")(x, 10.0, torch.Generator().manual_seed(0))
     assert torch.equal(out.y, x) and torch.all(out.noise_var == 0)
-    _, snr_map = receiver_view(out.y, out.h, out.noise_var, csi=True, nominal_snr_db=10.0)
-    assert torch.isfinite(snr_map).all()
+    seen = receive(out.y, out.known, out.noise_var, 10.0)
+    assert torch.allclose(seen.snr_db, torch.tensor(10.0)) and torch.equal(seen.symbols, x)  # told its nominal SNR
 
 
-def test_receiver_view_without_gains():
+def test_a_reception_without_channel_knowledge_is_y_at_its_nominal_snr():
     y = unit_symbols(1, 8)
-    sym, snr_map = receiver_view(y, None, torch.tensor([0.1]), csi=False, nominal_snr_db=10.0)
-    assert torch.equal(sym, y) and torch.all(snr_map == 10.0)
-    with pytest.raises(ValueError, match="needs the channel gains"):
-        receiver_view(y, None, torch.tensor([0.1]), csi=True, nominal_snr_db=10.0)
+    seen = receive(y, None, torch.tensor([0.1]), 10.0)
+    assert torch.equal(seen.symbols, y) and torch.allclose(seen.snr_db, torch.tensor(10.0)) and not seen.knows_h
 
 
 def test_block_length_is_capped_and_never_an_allocation_size():

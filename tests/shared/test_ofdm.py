@@ -98,3 +98,43 @@ def test_the_default_cyclic_prefix_covers_the_profile():
     num = _num("C", delay_spread_ns=300.0)
     assert num.cyclic_prefix == num.min_cp_len == 20  # 2.6 us of TDL-C at 7.68 MHz sampling
     assert num.cyclic_prefix / num.sample_rate_hz >= 8.6523 * 300e-9
+
+
+def test_the_ls_estimate_at_the_pilots_errs_by_the_noise_variance():
+    from shared.ofdm import estimate, pilot_values
+
+    num, grid = _num("C", speed_kmh=30.0), ResourceGrid(256, 3328 * 2)
+    h = frequency_response(num, 50, grid.ofdm_symbols, torch.Generator().manual_seed(8), "cpu")
+    no = torch.full((50,), 0.1)
+    _, _, ls = estimate(h, grid, no, torch.Generator().manual_seed(9))
+    err = (ls - pilot_values(h, grid)).abs().pow(2).mean().item()
+    assert err == pytest.approx(0.1, rel=0.05)
+
+
+@pytest.mark.parametrize("model, params", [("tdl-a", dict(delay_spread_ns=30.0, speed_kmh=3.0)),
+                                           ("tdl-c", dict(delay_spread_ns=300.0, speed_kmh=30.0)),
+                                           ("rayleigh", {}), ("awgn", {})])
+def test_estimated_csi_is_close_to_h_and_says_how_close(model, params):
+    """The estimate's error on the data symbols is its noise part (what the receiver is told: the same from the
+    pattern alone) plus what interpolation misses, which a slow, short channel keeps small."""
+    block = 64 if model == "rayleigh" else 0
+    spec = ChannelSpec.of(model, 10.0, block, "estimated", **params).validate()
+    channel = Channel.of(spec)
+    x = torch.polar(torch.ones(40, 6000), torch.rand(40, 6000) * 6.2832)
+    out = channel(x, 10.0, torch.Generator().manual_seed(10))
+    assert out.known is not None and out.err_var is not None and out.err_var.shape == x.shape
+    torch.testing.assert_close(out.err_var, channel.error_var(6000, out.noise_var))  # the receiver's own sum
+    mse = (out.known - out.h).abs().pow(2).mean().item()
+    told = out.err_var.mean().item()
+    assert told <= 0.1 + 1e-6 and mse == pytest.approx(told, rel=0.15)
+    perfect = Channel.of(ChannelSpec.of(model, 10.0, block, "perfect", **params))(x, 10.0,
+                                                                                  torch.Generator().manual_seed(10))
+    assert torch.equal(perfect.y, out.y) and perfect.err_var is None  # the same draw whatever the receiver knows
+
+
+def test_pilots_count_as_channel_uses():
+    tdl = Channel.of(ChannelSpec.of("tdl-c", 10.0))
+    assert tdl.pilot_uses(5000) == 2 * 256  # two slots' comb pilots, whatever the receiver does with them
+    assert Channel.of(ChannelSpec.of("rayleigh", 10.0, 64, "estimated")).pilot_uses(6400) == 100  # one per block
+    assert Channel.of(ChannelSpec.of("rayleigh", 10.0, 64, "perfect")).pilot_uses(6400) == 0
+    assert Channel.of(ChannelSpec.of("awgn", 10.0, 0, "estimated")).pilot_uses(6400) == 1

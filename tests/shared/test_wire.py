@@ -40,8 +40,18 @@ def test_channel_settings_round_trip():
     spec = ChannelSpec("rayleigh", 3.5, block_len=32, csi=False)
     msg = spec_to_proto(spec, seed=9)
     assert spec_from_proto(msg) == spec and msg.seed == 9
+    assert msg.csi is False and msg.csi_mode == "none"
     msg.ClearField("csi")
-    assert spec_from_proto(msg).csi is True  # unset means the receiver knows h
+    msg.ClearField("csi_mode")
+    assert spec_from_proto(msg).csi == "perfect"  # unset means the receiver knows h
+    msg.csi = False
+    assert spec_from_proto(msg).csi == "none"  # a client that only knows the old flag
+    estimated = ChannelSpec.of("tdl-c", 10.0, 0, "estimated")
+    msg = spec_to_proto(estimated, seed=2)
+    assert msg.csi is True and spec_from_proto(msg) == estimated
+    msg.csi_mode = "guessed"
+    with pytest.raises(ValueError, match="'guessed' is not one of perfect, estimated, none"):
+        spec_from_proto(msg).validate()
     rician = ChannelSpec.of("rician", 12.0, 64, k_factor=3.0)
     msg = spec_to_proto(rician, seed=1)
     assert dict(msg.params) == {"k_factor": 3.0} and spec_from_proto(msg) == rician

@@ -57,7 +57,7 @@ def test_channel_settings_as_the_page_sends_them():
 
 
 @pytest.mark.parametrize("body, text", [
-    ({"csi": "false"}, 'csi must be true or false, not "false"'),
+    ({"csi": "false"}, r'csi must be one of perfect, estimated, none \(or true/false\), not "false"'),
     ({"snr_db": True}, "snr_db must be a number, not true"),
     ({"snr_db": "7.5"}, 'snr_db must be a number, not "7.5"'),
     ({"block_len": 1.9}, "block_len must be a whole number, not 1.9"),

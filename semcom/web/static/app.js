@@ -25,7 +25,7 @@ async function api(path, body) {
 }
 
 function request() {
-  const body = {task: $("task").value, channel: $("channel").value, csi: $("csi").checked,
+  const body = {task: $("task").value, channel: $("channel").value, csi: $("csi").value,
     block_len: Number($("block_len").value), snr_db: Number($("snr").value), steps: Number($("steps").value),
     seed: Number($("seed").value), params: {}};
   for (const input of $("params").querySelectorAll("input")) body.params[input.dataset.param] = Number(input.value);
@@ -94,9 +94,12 @@ function show(doc) {
   const rows = [];
   if (doc.psnr_db !== undefined) rows.push(["PSNR", `${doc.psnr_db.toFixed(2)} dB`]);
   if (doc.ms_ssim !== undefined) rows.push(["MS-SSIM", doc.ms_ssim.toFixed(4)]);
-  rows.push(["channel", `${channelText(doc.channel, doc.params, doc.snr_db)}${doc.csi ? ", CSI" : ", no CSI"}`],
+  const knowledge = {perfect: "perfect CSI", estimated: "CSI estimated from pilots", none: "no CSI"}[doc.csi];
+  rows.push(["channel", `${channelText(doc.channel, doc.params, doc.snr_db)}, ${knowledge}`],
     ["realised SNR", `${doc.realised_snr_db.toFixed(2)} dB`],
-    ["channel uses", `${doc.channel_uses}`], ["CBR", `${doc.cbr.toFixed(5)} (1/${(1 / doc.cbr).toFixed(1)})`],
+    ["channel uses", `${doc.channel_uses}${doc.pilot_uses ? ` + ${doc.pilot_uses} pilots` : ""}`],
+    ["CBR", `${doc.cbr.toFixed(5)} (1/${(1 / doc.cbr).toFixed(1)})` + (doc.pilot_uses ?
+      `; with pilots ${((doc.channel_uses + doc.pilot_uses) / (3 * doc.width * doc.height)).toFixed(5)}` : "")],
     ["image", `${doc.width}×${doc.height}`], ["transmission", doc.transmission_id], ["seed", `${doc.seed}`]);
   if (doc.diffusion_steps) rows.push(["diffusion steps", `${doc.diffusion_steps}`]);
   const known = new Set(STAGES.map(([k]) => k));
