@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from fractions import Fraction
 import sys
 from pathlib import Path
 
@@ -12,7 +13,7 @@ from semcom import systems
 from semcom.data import Kodak, segmentation_dataset
 from semcom.eval.options import parse, parse_snr
 from semcom.eval.quality import reconstruction_quality, segmentation_quality
-from shared.channel import ChannelSpec
+from shared.channel import Channel, ChannelSpec
 from shared.channel_flags import params_of
 from shared.provenance import provenance
 from shared.weights import resolve_weights
@@ -61,6 +62,9 @@ def evaluate(system: str, args, snrs: list[float]) -> dict:
         built = entry.build(context(args, [img for img, _ in pairs]), args.task)
         segment, classes = built.run, built.classes
     cbr, prov = built.cbr, built.provenance
+    sizes = [tuple(img.shape[-2:]) for img in (images if args.task == "reconstruction" else [p[0] for p in pairs])]
+    pilots = pilot_overhead(ChannelSpec.of(args.channel, 10.0, args.block_len, args.csi, **params_of(args)), cbr,
+                            sizes)
     n_images = min(len(ds), args.limit)
     bar = tqdm(settings, desc=f"eval {system} {args.task}", dynamic_ncols=True)
     for snr, model in bar:
@@ -95,10 +99,20 @@ def evaluate(system: str, args, snrs: list[float]) -> dict:
         "split": args.split if args.task == "segmentation" else None, "crop": args.crop, "images": n_images,
         "class_names": list(getattr(ds, "class_names", ())) if args.task == "segmentation" else None,
         "channel": args.channel, "channel_params": ChannelSpec.of(args.channel, **params_of(args)).param_values(),
-        "block_len": args.block_len, "csi": args.csi, "cbr": cbr, "snr_db": snrs,
+        "block_len": args.block_len, "csi": args.csi, "cbr": cbr, **pilots, "snr_db": snrs,
         "results": results, "noiseless": noiseless, **prov,
         **provenance("semcom eval " + " ".join(args.argv), args.seed), "per_image": per_image,
     }
+
+
+def pilot_overhead(spec: ChannelSpec, cbr: str, sizes: list[tuple[int, int]]) -> dict:
+    """The pilots' channel uses beside each image's data symbols at `cbr` (an OFDM grid's pilots; one per fading
+    block with estimated CSI), summed over the images, and the CBR counting them."""
+    channel = Channel.of(spec)
+    data = [round(float(Fraction(cbr)) * 3 * h * w) for h, w in sizes]
+    pilots = sum(channel.pilot_uses(n) for n in data)
+    values = sum(3 * h * w for h, w in sizes)
+    return {"pilot_uses": pilots, "cbr_with_pilots": round((sum(data) + pilots) / values, 6)}
 
 
 def channel_tag(channel: str, params: dict[str, float]) -> str:

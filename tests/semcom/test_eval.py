@@ -84,3 +84,17 @@ def test_a_missing_data_folder_is_named(tmp_path, capsys):
     for task in ("reconstruction", "segmentation"):
         assert main(["--task", task, "--data", str(tmp_path / "nope"), "--out", str(tmp_path / "o")]) == 2
         assert f"no such folder: {tmp_path / 'nope'}" in capsys.readouterr().err
+
+
+def test_eval_over_tdl_with_estimated_csi_counts_the_pilots(image_folder, tmp_path):
+    """The same OFDM channel and estimation for every system; the JSON names the CSI and the CBR with pilots."""
+    out = tmp_path / "eval"
+    for csi in ("perfect", "estimated"):
+        assert main(["--task", "reconstruction", "--systems", "proposed,softcast,jpeg-16qam-1/2", "--data",
+                     str(image_folder / "sub"), "--snr", "10", "--preset", "test", "--weights", "none", "--limit", "1",
+                     "--channel", "tdl-c", "--speed-kmh", "30", "--csi", csi, "--out", str(out / csi)]) == 0
+        for name in ("proposed", "softcast", "jpeg-16qam-1-over-2"):
+            doc = json.loads((out / csi / f"reconstruction_sub_tdl-c-carrier_ghz3.5-cp_len0-delay_spread_ns300-"
+                                         f"fft_size256-speed_kmh30-subcarrier_spacing_khz30_{name}.json").read_text())
+            assert doc["csi"] == csi and doc["pilot_uses"] % 256 == 0 < doc["pilot_uses"] and doc["cbr_with_pilots"] > 1 / 16
+            assert doc["channel_params"]["speed_kmh"] == 30.0 and len(doc["results"]["psnr"]) == 1
