@@ -1,3 +1,4 @@
+import pytest
 import math
 
 import torch
@@ -35,3 +36,13 @@ def test_nothing_fits_shows_the_mean_image():
     img = _image()
     r = avif_at_capacity(img, 1e-4, ChannelSpec("awgn", -10.0), mean_image=torch.full_like(img, 0.3))
     assert r.quality is None and torch.allclose(r.image, torch.full_like(img, 0.3))
+
+
+def test_capacity_over_tdl_is_rayleigh_like_and_lower_with_an_estimate():
+    """Per resource element an NLOS TDL channel is Rayleigh; an estimate's error lowers the bound."""
+    ray = capacity_bits_per_use(ChannelSpec("rayleigh", 10.0))
+    tdl = capacity_bits_per_use(ChannelSpec.of("tdl-c", 10.0, 0, "perfect", speed_kmh=30.0))
+    est = capacity_bits_per_use(ChannelSpec.of("tdl-c", 10.0, 0, "estimated", speed_kmh=30.0))
+    assert abs(tdl - ray) < 0.1 and est < tdl
+    with pytest.raises(ValueError, match="assumes the receiver knows h"):
+        capacity_bits_per_use(ChannelSpec.of("tdl-c", 10.0, 0, "none"))
