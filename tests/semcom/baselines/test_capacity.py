@@ -1,6 +1,6 @@
-import pytest
 import math
 
+import pytest
 import torch
 
 from semcom.baselines.capacity import avif_at_capacity, capacity_bits_per_use
