@@ -232,7 +232,8 @@ class Client:
         return {"tasks": {t.name: list(t.instructions) for t in reply.tasks}, "threshold": reply.threshold,
                 "channels": {m.name: {"help": m.help, "fading": m.fading,
                                       "params": [{"name": p.name, "default": p.default, "lo": p.lo, "hi": p.hi,
-                                                  "help": p.help} for p in m.params]} for m in MODELS.values()},
+                                                  "help": p.help, "integer": p.integer, "choices": list(p.choices)}
+                                                 for p in m.params]} for m in MODELS.values()},
                 "snr_range_db": [lo, hi],
                 "examples": list(EXAMPLES)}
 

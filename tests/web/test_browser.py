@@ -311,3 +311,25 @@ def test_lists_fill_once_the_services_come_up(tmp_path_factory):
         proc.terminate()
         proc.wait(10)
         log.close()
+
+
+def test_an_ofdm_channel_with_estimated_csi_from_the_page(browser):
+    """TDL-C's parameters (a list for the FFT size), CSI from pilots, and the pilots' channel uses shown."""
+    from selenium.webdriver.support.ui import Select
+
+    Select(browser.find_element("id", "channel")).select_by_value("tdl-c")
+    Select(browser.find_element("id", "csi")).select_by_value("estimated")
+    assert browser.find_element("id", "param-fft_size").tag_name == "select"
+    speed = browser.find_element("id", "param-speed_kmh")
+    speed.clear()
+    speed.send_keys("30")
+    try:
+        _send(browser, "shapes", "reconstruct the image")
+        _until(browser, lambda d: d.find_element("id", "numbers").find_element("tag name", "tbody")
+               .get_attribute("data-ready") == "1", "the result's numbers")
+        text = browser.find_element("id", "numbers").text
+        assert "tdl-c (" in text and "speed-kmh 30" in text and "CSI estimated from pilots" in text
+        assert "+ 1536 pilots" in text and "with pilots 0.06" in text  # 384x256: 18432 symbols, 6 slots
+    finally:
+        Select(browser.find_element("id", "channel")).select_by_value("awgn")
+        Select(browser.find_element("id", "csi")).select_by_value("perfect")

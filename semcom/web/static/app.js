@@ -28,7 +28,7 @@ function request() {
   const body = {task: $("task").value, channel: $("channel").value, csi: $("csi").value,
     block_len: Number($("block_len").value), snr_db: Number($("snr").value), steps: Number($("steps").value),
     seed: Number($("seed").value), params: {}};
-  for (const input of $("params").querySelectorAll("input")) body.params[input.dataset.param] = Number(input.value);
+  for (const input of $("params").querySelectorAll("[data-param]")) body.params[input.dataset.param] = Number(input.value);
   if (uploaded) body.image = uploaded; else body.example = $("example").value;
   return body;
 }
@@ -294,9 +294,16 @@ function showParams() {
   $("channel").title = model ? model.help : "";
   $("params").replaceChildren(...(model ? model.params : []).map((p) => {
     const label = document.createElement("label");
-    const input = document.createElement("input");
-    Object.assign(input, {type: "number", min: p.lo, max: p.hi, step: "any", value: p.default,
-      title: `${p.help} (${p.lo} to ${p.hi})`});
+    let input;
+    if (p.choices && p.choices.length) {  // a parameter with set values (subcarrier spacing, FFT size): a list
+      input = document.createElement("select");
+      for (const c of p.choices) input.add(new Option(`${c}`, `${c}`, false, c === p.default));
+      input.title = p.help;
+    } else {
+      input = document.createElement("input");
+      Object.assign(input, {type: "number", min: p.lo, max: p.hi, step: p.integer ? 1 : "any", value: p.default,
+        title: `${p.help} (${p.lo} to ${p.hi})`});
+    }
     input.id = `param-${p.name}`;
     input.dataset.param = p.name;
     label.append(`${p.name.replace(/_/g, "-")} `, input);
