@@ -309,10 +309,10 @@ class Channel:
         if self.csi != "estimated":
             return None
         if self._model.ofdm:
-            from shared.ofdm import error_gain
+            from shared.ofdm import error_var
 
-            gain = error_gain(self._grid(n)[1]).to(noise_var.device)
-            return noise_var[:, None] * gain[None, :]
+            num, grid = self._grid(n)
+            return error_var(grid, num.cyclic_prefix, noise_var)
         return noise_var[:, None].expand(-1, n).contiguous()
 
     def __call__(self, x: torch.Tensor, snr_db: torch.Tensor | float,
@@ -344,7 +344,7 @@ class Channel:
             if self._model.ofdm:
                 from shared.ofdm import estimate
 
-                known, err, _ = estimate(h_grid, grid, no, generator)
+                known, err, _ = estimate(h_grid, grid, no, generator, num.cyclic_prefix)
             else:  # one unit pilot at the head of each block, through the block's h: LS gives h + n
                 block = n if self._model.gains is None or self.block_len <= 0 else min(self.block_len, n)
                 nb = math.ceil(n / block)

@@ -184,14 +184,39 @@ def tdl_gains(profile: str):
     return gains
 
 
-def interpolation(grid: ResourceGrid) -> tuple["torch.Tensor", "torch.Tensor"]:
-    """The linear interpolation from the pilots' LS estimates to every RE of the transmission's slots.
+def frequency_filter(grid: ResourceGrid, cp_len: int, noise_var: "torch.Tensor"
+                     ) -> tuple["torch.Tensor", "torch.Tensor", "torch.Tensor"]:
+    """The robust LMMSE interpolator across subcarriers (Edfors et al.): the channel's taps are taken to lie
+    anywhere within the cyclic prefix with equal power (a shorter prefix is refused), which makes the correlation
+    of H between subcarriers k apart r(k) = exp(-j pi k L / F) sinc(k L / F), L the prefix in samples and F the
+    FFT size -- a receiver knows both, and the noise variance; not the profile.
 
-    First across subcarriers on each pilot OFDM symbol (an odd subcarrier takes the mean of its two even
-    neighbours; the last, with one neighbour, takes it), then across OFDM symbols between the two nearest pilot
-    symbols (linear; before the first and after the last, the nearest one's). Returns the time weights
-    (ofdm_symbols, pilot_symbols) and the frequency weights' noise gain per subcarrier (fft_size,): an estimate's
-    noise variance on RE (t, k) is no * sum_p W[t, p]^2 * g[k], with no the noise variance at one pilot."""
+    For each noise variance of `noise_var` (B,): W (B, F, M) from the M comb pilots' LS estimates to every
+    subcarrier, W = R_kp (R_pp + N0 I)^-1, and the estimate's error variance per subcarrier split into its
+    noise part N0 sum_j |W_kj|^2 (B, F) and the rest (B, F), what the filter cannot follow of a channel of that
+    correlation (1 - Re sum_j W_kj conj(R_kj), less the noise part)."""
+    f, m = grid.fft_size, grid.fft_size // 2
+    length = max(cp_len, 1) / f
+    k = torch.arange(f, dtype=torch.float64)
+    p = k[0::2]
+
+    def corr(d: "torch.Tensor") -> "torch.Tensor":
+        return torch.exp(-1j * math.pi * d * length) * torch.sinc(d * length)
+
+    r_pp = corr(p[:, None] - p[None, :])  # (M, M)
+    r_kp = corr(k[:, None] - p[None, :])  # (F, M)
+    no = noise_var.double().clamp_min(1e-6)  # a noiseless estimate still needs an invertible matrix
+    a = r_pp[None] + no[:, None, None] * torch.eye(m, dtype=torch.float64)[None]
+    w = torch.linalg.solve(a.transpose(1, 2).conj(), r_kp.conj().T[None].expand(len(no), -1, -1)) \
+        .transpose(1, 2).conj()  # (B, F, M): r_kp a^-1
+    noise = no[:, None] * w.abs().pow(2).sum(2)
+    total = (1.0 - (w * r_kp.conj()[None]).sum(2).real).clamp_min(0.0)
+    return w.to(torch.complex64), noise.float(), (total - noise).clamp_min(0.0).float()
+
+
+def time_weights(grid: ResourceGrid) -> "torch.Tensor":
+    """(ofdm_symbols, pilot_symbols): each OFDM symbol's estimate as a mix of the pilot symbols' -- linear between
+    the two nearest, and before the first and after the last the nearest one's."""
     pilot_times = torch.tensor([s * SYMBOLS_PER_SLOT + p for s in range(grid.slots) for p in PILOT_SYMBOLS],
                                dtype=torch.float64)
     t = torch.arange(grid.ofdm_symbols, dtype=torch.float64)
@@ -203,9 +228,7 @@ def interpolation(grid: ResourceGrid) -> tuple["torch.Tensor", "torch.Tensor"]:
     w = torch.zeros(grid.ofdm_symbols, len(pilot_times), dtype=torch.float64)
     w[torch.arange(grid.ofdm_symbols), lo] += 1.0 - alpha
     w[torch.arange(grid.ofdm_symbols), hi] += alpha
-    gain = torch.ones(grid.fft_size, dtype=torch.float64)
-    gain[1:-1:2] = 0.5  # odd subcarriers with two pilot neighbours
-    return w.float(), gain.float()
+    return w.float()
 
 
 def pilot_values(h_grid: "torch.Tensor", grid: ResourceGrid) -> "torch.Tensor":
@@ -215,29 +238,33 @@ def pilot_values(h_grid: "torch.Tensor", grid: ResourceGrid) -> "torch.Tensor":
 
 
 def estimate(h_grid: "torch.Tensor", grid: ResourceGrid, noise_var: "torch.Tensor",
-             generator: "torch.Generator | None") -> tuple["torch.Tensor", "torch.Tensor", "torch.Tensor"]:
-    """What a receiver learns of H from the pilots: LS estimates at the pilot REs (unit-power pilots, so H plus
-    noise of the data's variance, drawn from `generator`), interpolated linearly (``interpolation``).
+             generator: "torch.Generator | None", cp_len: int
+             ) -> tuple["torch.Tensor", "torch.Tensor", "torch.Tensor"]:
+    """What a receiver learns of H from the pilots: LS estimates at the pilot REs (unit-power pilots: H plus noise
+    of the data's variance, drawn from `generator`), the robust LMMSE interpolator across subcarriers
+    (``frequency_filter``) on each pilot symbol, then linear interpolation across OFDM symbols
+    (``time_weights``).
 
-    Returns the estimate on the n data REs (B, n), its noise variance there (B, n), and the LS estimates at the
-    pilots (B, pilot_symbols, fft_size // 2)."""
+    Returns the estimate on the n data REs (B, n), its error variance there (B, n, as ``error_var`` gives it),
+    and the LS estimates at the pilots (B, pilot_symbols, fft_size // 2)."""
     from shared.channel import complex_normal
 
     b = h_grid.shape[0]
     at_pilots = pilot_values(h_grid, grid)
     ls = at_pilots + complex_normal(at_pilots.shape, generator, h_grid.device, var=noise_var.view(b, 1, 1))
-    full = torch.zeros(b, ls.shape[1], grid.fft_size, dtype=ls.dtype, device=ls.device)
-    full[:, :, 0::2] = ls
-    full[:, :, 1:-1:2] = 0.5 * (ls[:, :, :-1] + ls[:, :, 1:])
-    full[:, :, -1] = ls[:, :, -1]  # the last (odd) subcarrier: its one neighbour
-    w, _ = interpolation(grid)
-    h_hat = torch.einsum("tp,bpk->btk", w.to(ls.device, ls.dtype), full).reshape(b, -1)
+    w, _, _ = frequency_filter(grid, cp_len, noise_var.cpu())
+    full = torch.einsum("bkm,bpm->bpk", w.to(ls.device), ls)  # (B, pilot_symbols, F)
+    h_hat = torch.einsum("tp,bpk->btk", time_weights(grid).to(ls.device, torch.complex64), full).reshape(b, -1)
     index = grid.data_index().to(ls.device)
-    return h_hat[:, index], noise_var.view(b, 1) * error_gain(grid).to(ls.device)[None, :], ls
+    return h_hat[:, index], error_var(grid, cp_len, noise_var).to(ls.device), ls
 
 
-def error_gain(grid: ResourceGrid) -> "torch.Tensor":
-    """The estimate's noise variance on each of the n data REs, in units of the noise variance at a pilot (n,):
-    what a receiver computes from the pattern alone."""
-    w, gain = interpolation(grid)
-    return (w.pow(2).sum(1)[:, None] * gain[None, :]).reshape(-1)[grid.data_index()]
+def error_var(grid: ResourceGrid, cp_len: int, noise_var: "torch.Tensor") -> "torch.Tensor":
+    """The estimate's error variance on each of the n data REs (B, n), from the pattern, the prefix and the noise
+    variance alone (what a receiver computes too): on OFDM symbol t and subcarrier k, the interpolator's noise
+    part times sum_p w_tp^2 (independent noise on each pilot symbol) plus the part it cannot follow (the same
+    channel on every pilot symbol a slowly moving receiver sees)."""
+    _, noise, model = frequency_filter(grid, cp_len, noise_var.cpu())  # (B, F) each
+    mix = time_weights(grid).pow(2).sum(1)  # (ofdm_symbols,)
+    err = noise[:, None, :] * mix[None, :, None] + model[:, None, :]  # (B, ofdm_symbols, F)
+    return err.reshape(len(noise_var), -1)[:, grid.data_index()].to(noise_var.device)

@@ -106,7 +106,7 @@ def test_the_ls_estimate_at_the_pilots_errs_by_the_noise_variance():
     num, grid = _num("C", speed_kmh=30.0), ResourceGrid(256, 3328 * 2)
     h = frequency_response(num, 50, grid.ofdm_symbols, torch.Generator().manual_seed(8), "cpu")
     no = torch.full((50,), 0.1)
-    _, _, ls = estimate(h, grid, no, torch.Generator().manual_seed(9))
+    _, _, ls = estimate(h, grid, no, torch.Generator().manual_seed(9), num.cyclic_prefix)
     err = (ls - pilot_values(h, grid)).abs().pow(2).mean().item()
     assert err == pytest.approx(0.1, rel=0.05)
 
@@ -115,8 +115,8 @@ def test_the_ls_estimate_at_the_pilots_errs_by_the_noise_variance():
                                            ("tdl-c", dict(delay_spread_ns=300.0, speed_kmh=30.0)),
                                            ("rayleigh", {}), ("awgn", {})])
 def test_estimated_csi_is_close_to_h_and_says_how_close(model, params):
-    """The estimate's error on the data symbols is its noise part (what the receiver is told: the same from the
-    pattern alone) plus what interpolation misses, which a slow, short channel keeps small."""
+    """The estimate's error on the data symbols is what the receiver is told it is (computed from the pattern,
+    the prefix and the noise alone), within 15 % on the NLOS profiles the robust interpolator assumes."""
     block = 64 if model == "rayleigh" else 0
     spec = ChannelSpec.of(model, 10.0, block, "estimated", **params).validate()
     channel = Channel.of(spec)
@@ -127,6 +127,8 @@ def test_estimated_csi_is_close_to_h_and_says_how_close(model, params):
     mse = (out.known - out.h).abs().pow(2).mean().item()
     told = out.err_var.mean().item()
     assert told <= 0.1 + 1e-6 and mse == pytest.approx(told, rel=0.15)
+    if model.startswith("tdl"):  # the LMMSE interpolator beats the LS noise (0.1 at 10 dB) several times over
+        assert mse < 0.02
     perfect = Channel.of(ChannelSpec.of(model, 10.0, block, "perfect", **params))(x, 10.0,
                                                                                   torch.Generator().manual_seed(10))
     assert torch.equal(perfect.y, out.y) and perfect.err_var is None  # the same draw whatever the receiver knows
