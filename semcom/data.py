@@ -17,7 +17,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from PIL import Image, ImageEnhance
+from PIL import Image, ImageEnhance, ImageFilter
 from torch.utils.data import Dataset
 
 from shared.classes import CAMVID_CLASSES, VOC_CLASSES
@@ -128,20 +128,24 @@ class SegmentationPairs(EpochDraws, Dataset):
     """Image/label pairs; labels are class indices. For training: a random rescale by a factor in `scale`
     and a crop (a frame rescaled below the crop is padded: grey pixels, void labels), a left-right flip,
     and brightness, contrast and saturation each scaled by a random factor in `photometric` (other cameras,
-    other light, other distances: the few hundred training frames come from one camera). Each epoch
-    (``set_epoch``) draws new ones."""
+    other light, other distances: the few hundred training frames come from one camera). ``strong`` adds what
+    footage of other drives differs by: a gamma in 0.6-1.6 (dusk, glare), a colour cast (each channel scaled by
+    0.85-1.15: white balance, sodium light), and half the time a blur of up to 1.2 px or sensor noise of up to
+    8/255. Each epoch (``set_epoch``) draws new ones."""
 
     num_classes: int
     ignore_index: int
 
     def __init__(self, pairs: list[tuple[Path, Path]], crop: int | None = None, train: bool = False,
-                 photometric: tuple[float, float] = (0.75, 1.25), scale: tuple[float, float] = (0.6, 1.5)) -> None:
+                 photometric: tuple[float, float] = (0.75, 1.25), scale: tuple[float, float] = (0.6, 1.5),
+                 strong: bool = False) -> None:
         if not pairs:
             raise FileNotFoundError("no image/label pairs found")
         self.pairs = pairs
         self.crop = crop
         self.train = train
         self.photometric = photometric
+        self.strong = strong
         self.scale = scale
         self._cache: dict[int, tuple[Image.Image, Image.Image]] = {}
 
@@ -184,6 +188,8 @@ class SegmentationPairs(EpochDraws, Dataset):
                 img, lab = img.transpose(Image.FLIP_LEFT_RIGHT), lab.transpose(Image.FLIP_LEFT_RIGHT)
             for enhance in (ImageEnhance.Brightness, ImageEnhance.Contrast, ImageEnhance.Color):
                 img = enhance(img).enhance(rng.uniform(*self.photometric))
+            if self.strong:
+                img = _other_footage(img, rng)
         # palette PNGs (VOC) hold class indices in the raw pixel values: read them without converting
         labels = torch.from_numpy(np.array(lab, dtype=np.uint8).astype(np.int64))
         return to_tensor(img), labels
@@ -200,6 +206,20 @@ def drive_of(path: Path) -> str:
     """CamVid's drive (sequence) of a frame: the file name's part before the first underscore (0001TP, 0006R0,
     0016E5, Seq05VD)."""
     return path.name.split("_", 1)[0]
+
+
+def _other_footage(img: Image.Image, rng: random.Random) -> Image.Image:
+    """What frames of another drive, camera or hour differ by (``SegmentationPairs`` with ``strong``)."""
+    arr = np.asarray(img, dtype=np.float32) / 255.0
+    arr = arr ** rng.uniform(0.6, 1.6)  # gamma: dusk, glare
+    arr = arr * np.array([rng.uniform(0.85, 1.15) for _ in range(3)], dtype=np.float32)  # colour cast
+    out = Image.fromarray((arr.clip(0.0, 1.0) * 255.0 + 0.5).astype(np.uint8))
+    if rng.random() < 0.5:
+        out = out.filter(ImageFilter.GaussianBlur(rng.uniform(0.0, 1.2)))
+    else:
+        noise = np.random.default_rng(rng.randrange(2**32)).normal(0.0, rng.uniform(0.0, 8.0), arr.shape)
+        out = Image.fromarray((np.asarray(out, dtype=np.float32) + noise).clip(0, 255).astype(np.uint8))
+    return out
 
 
 class CamVid(SegmentationPairs):

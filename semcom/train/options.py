@@ -70,6 +70,7 @@ class TrainConfig:
     freeze: tuple[str, ...] = ()  # parameter-name prefixes kept fixed (e.g. receiver.analog)
     snr_gate: bool = False  # add the encoder's SNR gate (at its identity start) to an --init checkpoint without one
     seg_class_weights: str = "enet"  # "enet": class-balanced segmentation loss (weights from the training labels)
+    seg_augment: str = "standard"  # "strong": also gamma, colour casts, blur and noise (other drives' footage)
     seg_image_blocks: int = 0  # add this many image-resolution blocks to an --init checkpoint's segmentation decoder
     seg_context: bool = False  # add pyramid pooling (identity start) to an --init checkpoint's segmentation decoder
     grow_refiner: int = 0  # append this many residual blocks (identity start) to an --init checkpoint's refiner
@@ -94,6 +95,9 @@ def parse(argv: list[str] | None) -> TrainConfig:
     p.add_argument("--seg-split", default="train",
                    help="what of --seg-data to train on: a listing (train), several (train+val), or CamVid without "
                         "some drives (train-0006R0), which can then be measured as unseen footage (default train)")
+    p.add_argument("--seg-augment", choices=["standard", "strong"], default="standard",
+                   help="segmentation crops: rescale, flip and jitter (standard), or also gamma, colour casts, blur and "
+                        "sensor noise, what another drive's footage differs by (strong)")
     p.add_argument("--seg-val-split", default="val",
                    help="what of --seg-data the run validates on, e.g. train:0006R0 (the held-out drive; default val)")
     p.add_argument("--val-data", help="Kodak-style folder of PNGs for reconstruction validation (never trained on)")
@@ -210,6 +214,6 @@ def parse(argv: list[str] | None) -> TrainConfig:
         workers=a.workers, device=a.device, system=a.system, time_limit=a.time_limit, time_budget=a.time_budget,
         dist_backend=a.dist_backend, pca=a.pca, linear_lr_scale=a.linear_lr_scale, init_partial=a.init_partial,
         fading=a.fading, channel_params=fading.params, freeze=tuple(a.freeze),
-        snr_gate=a.snr_gate, seg_class_weights=a.seg_class_weights, seg_image_blocks=a.seg_image_blocks,
+        snr_gate=a.snr_gate, seg_class_weights=a.seg_class_weights, seg_augment=a.seg_augment, seg_image_blocks=a.seg_image_blocks,
         seg_context=a.seg_context,
         grow_refiner=a.grow_refiner, ema=a.ema, per_image_gains=tuple(a.per_image_gains))

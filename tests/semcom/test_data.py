@@ -140,3 +140,13 @@ def test_camvid_splits_hold_drives_in_or_out(tmp_path, split, frames):
 def test_camvid_split_mistakes_are_named(tmp_path, split, text):
     with pytest.raises((ValueError, FileNotFoundError), match=text):
         segmentation_dataset(_drives(tmp_path), split)
+
+
+def test_strong_augmentation_changes_the_look_not_the_labels(camvid_root):
+    plain = CamVid(camvid_root, "train", crop=64)
+    strong = CamVid(camvid_root, "train", crop=64)
+    strong.strong = True
+    (img_a, lab_a), (img_b, lab_b) = plain[0], strong[0]
+    assert torch.equal(lab_a, lab_b)  # the same crop and flip: only the pixels' look differs
+    assert img_a.shape == img_b.shape and not torch.equal(img_a, img_b)
+    assert 0.0 <= img_b.min() and img_b.max() <= 1.0
