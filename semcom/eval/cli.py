@@ -19,6 +19,27 @@ from shared.provenance import provenance
 from shared.weights import resolve_weights
 
 
+def load_images(data: str, names: list[str] | None = None, limit: int | None = None, crop: int = 0
+                ) -> list[torch.Tensor]:
+    """The images of a folder (Kodak's layout), only `names` when given, at most `limit`, centre-cropped."""
+    ds = Kodak(data)
+    if names:
+        ds.files = [f for f in ds.files if f.name in set(names)]
+        if not ds.files:
+            raise SystemExit(f"semcom eval: none of {', '.join(names)} in {data}")
+    count = len(ds) if limit is None else min(len(ds), limit)
+    return [center_crop(ds[i], crop) if crop else ds[i] for i in range(count)]
+
+
+def load_pairs(data: str, split: str, limit: int | None = None, crop: int = 0
+               ) -> list[tuple[torch.Tensor, torch.Tensor]]:
+    """A segmentation data set's (image, labels) pairs of `split`, at most `limit`, centre-cropped."""
+    ds = segmentation_dataset(data, split, train=False)
+    count = len(ds) if limit is None else min(len(ds), limit)
+    pairs = [ds[i] for i in range(count)]
+    return [(center_crop(img, crop), center_crop(lab, crop)) for img, lab in pairs] if crop else pairs
+
+
 def center_crop(img: torch.Tensor, size: int) -> torch.Tensor:
     h, w = img.shape[-2:]
     top, left = max(0, (h - size) // 2), max(0, (w - size) // 2)
@@ -45,27 +66,19 @@ def evaluate(system: str, args, snrs: list[float]) -> dict:
     results: dict[str, list] = {}
     noiseless: dict[str, float] = {}
     if args.task == "reconstruction":
-        ds = Kodak(args.data)
-        if args.images:
-            wanted = set(args.images.split(","))
-            ds.files = [f for f in ds.files if f.name in wanted]
-            if not ds.files:
-                raise SystemExit(f"semcom eval: none of {args.images} in {args.data}")
-        images = [center_crop(ds[i], args.crop) if args.crop else ds[i] for i in range(min(len(ds), args.limit))]
+        images = load_images(args.data, args.images.split(",") if args.images else None, args.limit, args.crop)
         built = entry.build(context(args, images), args.task)
         reconstruct = built.run
     else:
         ds = segmentation_dataset(args.data, args.split, train=False)
-        pairs = [ds[i] for i in range(min(len(ds), args.limit))]
-        if args.crop:
-            pairs = [(center_crop(img, args.crop), center_crop(lab, args.crop)) for img, lab in pairs]
+        pairs = load_pairs(args.data, args.split, args.limit, args.crop)
         built = entry.build(context(args, [img for img, _ in pairs]), args.task)
         segment, classes = built.run, built.classes
     cbr, prov = built.cbr, built.provenance
     sizes = [tuple(img.shape[-2:]) for img in (images if args.task == "reconstruction" else [p[0] for p in pairs])]
     pilots = pilot_overhead(ChannelSpec.of(args.channel, 10.0, args.block_len, args.csi, **params_of(args)), cbr,
                             sizes)
-    n_images = min(len(ds), args.limit)
+    n_images = len(images) if args.task == "reconstruction" else len(pairs)
     bar = tqdm(settings, desc=f"eval {system} {args.task}", dynamic_ncols=True)
     for snr, model in bar:
         spec = ChannelSpec.of(model, snr, args.block_len, args.csi,

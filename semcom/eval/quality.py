@@ -29,10 +29,11 @@ def chain_reconstructor(tx: Transmitter, rx: Receiver, steps: int | None = None)
 
 @torch.no_grad()
 def reconstruction_quality(reconstruct: Reconstructor, images: Iterable[torch.Tensor], spec: ChannelSpec,
-                           seed: int = 0) -> dict[str, list[float]]:
-    """Per-image PSNR and MS-SSIM of any system; `images` yields (3, H, W) in [0, 1], image i uses seed + i."""
+                           seed: int = 0, first: int = 0) -> dict[str, list[float]]:
+    """Per-image PSNR and MS-SSIM of any system; `images` yields (3, H, W) in [0, 1], the data set's images
+    first, first + 1, ..., and image i uses seed + i (so a shard of a data set draws what the whole run does)."""
     out: dict[str, list[float]] = {"psnr": [], "ms_ssim": []}
-    for i, img in enumerate(images):
+    for i, img in enumerate(images, start=first):
         rec = reconstruct(img, spec, seed + i)[None]
         out["psnr"].append(float(psnr(img[None], rec)))
         if min(img.shape[-2:]) > 160:
@@ -55,10 +56,11 @@ def chain_segmenter(tx: Transmitter, rx: Receiver) -> Segmenter:
 
 @torch.no_grad()
 def segmentation_quality(segment: Segmenter, pairs: Iterable[tuple[torch.Tensor, torch.Tensor]], spec: ChannelSpec,
-                         num_classes: int, ignore_index: int, seed: int = 0) -> dict[str, object]:
-    """mIoU (eq. 3) of any system over all pixels of `pairs` ((3,H,W) image, (H,W) labels); image i uses seed + i."""
+                         num_classes: int, ignore_index: int, seed: int = 0, first: int = 0) -> dict[str, object]:
+    """mIoU (eq. 3) of any system over all pixels of `pairs` ((3,H,W) image, (H,W) labels), the data set's pairs
+    first, first + 1, ...; image i uses seed + i. The confusion matrix of shards sums to the whole run's."""
     cm = ConfusionMatrix(num_classes, ignore_index)
-    for i, (img, labels) in enumerate(pairs):
+    for i, (img, labels) in enumerate(pairs, start=first):
         cm.update(segment(img, spec, seed + i), labels)
     return {"miou": cm.miou(), "pixel_accuracy": cm.pixel_accuracy(),
             "iou": [None if v != v else round(v, 4) for v in cm.iou().tolist()],
