@@ -8,6 +8,7 @@ USAGE = """usage: semcom COMMAND [ARGS]
 
 commands:
   eval            quality against SNR (PSNR, MS-SSIM or mIoU) as JSON + PNG plots
+  sweep           a grid of evaluations from a TOML spec, here or on a Ray cluster, into a store of one file per cell
   up              start transmitter, channel and receiver as local processes (Ctrl-C stops them); --web adds the page
   web             the browser page (http://127.0.0.1:8080): send an image, choose task and channel, see what arrives
   train           train the system (joint or one task), channel in the loop; resumable; torchrun for DDP
@@ -21,9 +22,9 @@ Run `semcom COMMAND --help` for a command's options."""
 
 
 COMMANDS = {"eval": "semcom.eval.cli", "up": "semcom.launcher", "train": "semcom.train.trainer",
-            "merge": "semcom.train.merge", "web": "semcom.web.app"}
+            "merge": "semcom.train.merge", "web": "semcom.web.app", "sweep": "semcom.sweep.cli"}
 # commands whose work loads torch: their options live in a light module, read (--help, mistakes) before the work's
-OPTIONS = {"eval": "semcom.eval.options", "train": "semcom.train.options"}
+OPTIONS = {"eval": "semcom.eval.options", "train": "semcom.train.options", "sweep": "semcom.sweep.options"}
 BENCHES = {"models": "semcom.bench.models", "services": "semcom.bench.services",
            "diffusion": "semcom.bench.diffusion", "taskkb": "semcom.bench.taskkb"}
 

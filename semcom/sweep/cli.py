@@ -1,0 +1,40 @@
+"""`semcom sweep`'s work (its options and documentation: ``semcom.sweep.options``)."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+from semcom.sweep import report, runner, spec
+from semcom.sweep.options import parse
+from semcom.sweep.store import Store
+
+
+def run(args) -> int:
+    store = Store(args.store)
+    if not args.report:
+        try:
+            cells = spec.load(args.spec)
+        except spec.SpecError as exc:
+            print(f"semcom sweep: {exc}", file=sys.stderr)
+            return 2
+        command = "semcom sweep " + " ".join([args.spec] + (["--ray-address", args.ray_address]
+                                                             if args.ray_address else []))
+        outcome = runner.run(cells, store, command, args.ray_address, args.num_cpus, args.progress)
+        print(f"semcom sweep: {len(outcome.done)} cell(s) computed, {len(outcome.skipped)} already in {store.root}, "
+              f"{len(outcome.failed)} failed", file=sys.stderr)
+        for cell, error in outcome.failed:
+            print(f"  failed: {cell.system} {cell.task} {cell.channel} csi {cell.csi} {cell.snr_db:g} dB: {error}",
+                  file=sys.stderr)
+    written = report.write(store.docs(), Path(store.root) / "report")
+    print(f"semcom sweep: report in {Path(store.root) / 'report'} ({len(written) - 1} plot(s), TABLES.md)",
+          file=sys.stderr)
+    return 1 if not args.report and outcome.failed else 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    return run(parse(argv))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,120 @@
+"""`semcom sweep` in this process: the spec, the store, reruns, shards that merge exactly, failures reported.
+(The same on a real two-node Ray cluster: tests/e2e/test_sweep_ray.py.)"""
+
+import json
+
+import pytest
+
+from semcom.sweep import runner, spec
+from semcom.sweep.cli import main
+from semcom.sweep.store import Store
+
+
+def _spec(tmp_path, body: str):
+    path = tmp_path / "sweep.toml"
+    path.write_text(body)
+    return path
+
+
+def _recon(folder, **extra) -> str:
+    lines = [f'task = "reconstruction"', 'systems = ["proposed", "softcast"]', f'data = "{folder}"',
+             'channels = ["awgn", {model = "rician", k_factor = 5}]', 'snr_db = [0, 10]', 'preset = "test"',
+             'weights = "none"', 'steps = 2']
+    lines += [f"{k} = {json.dumps(v)}" for k, v in extra.items()]
+    return "[[sweep]]\n" + "\n".join(lines) + "\n"
+
+
+def test_the_grid_is_every_system_channel_csi_and_snr_once(image_folder, tmp_path):
+    cells = spec.load(_spec(tmp_path, _recon(image_folder / "sub", csi=["perfect", "estimated"])))
+    # 2 systems x 2 channels x 2 CSI x 2 SNRs, and each system's noiseless point
+    assert len(cells) == 2 * 2 * 2 * 2 + 2 and len({c.key for c in cells}) == len(cells)
+    rician = [c for c in cells if c.channel == "rician"]
+    assert all(dict(c.params) == {"k_factor": 5.0} for c in rician)
+    again = spec.load(_spec(tmp_path, _recon(image_folder / "sub", csi=["perfect", "estimated"])))
+    assert [c.key for c in again] == [c.key for c in cells]  # keys follow what determines a cell, nothing else
+    moved = spec.load(_spec(tmp_path, _recon(image_folder / "sub", csi=["perfect", "estimated"], device="cuda")))
+    assert [c.key for c in moved] == [c.key for c in cells]
+
+
+@pytest.mark.parametrize("body, text", [
+    ('[[sweep]]\ntask = "depth"\n', "task must be reconstruction or segmentation"),
+    ('[[sweep]]\ntask = "reconstruction"\ndata = "/nonexistent"\n', "no such data folder"),
+    ("x = 1\n", "has no [[sweep]] table"),
+    ("[[sweep]\n", "is not TOML"),
+])
+def test_spec_mistakes_are_one_line(tmp_path, body, text):
+    with pytest.raises(spec.SpecError, match=text.replace("[", r"\[")):
+        spec.load(_spec(tmp_path, body))
+
+
+def test_unknown_systems_channels_and_fields_are_named(image_folder, tmp_path):
+    with pytest.raises(spec.SpecError, match="unknown system 'nope'"):
+        spec.load(_spec(tmp_path, _recon(image_folder / "sub").replace('"softcast"', '"nope"')))
+    with pytest.raises(spec.SpecError, match="unknown channel model 'nakagami'"):
+        spec.load(_spec(tmp_path, _recon(image_folder / "sub").replace('"awgn"', '"nakagami"')))
+    with pytest.raises(spec.SpecError, match="unknown field.*snr"):
+        spec.load(_spec(tmp_path, _recon(image_folder / "sub", snr=3)))
+    with pytest.raises(spec.SpecError, match="block length does not apply"):
+        spec.load(_spec(tmp_path, _recon(image_folder / "sub", block_len=64).replace('"awgn"', '"tdl-c"')))
+
+
+def test_a_sweep_fills_the_store_once_and_draws_from_it(image_folder, tmp_path, capsys):
+    path = _spec(tmp_path, _recon(image_folder / "sub"))
+    store = tmp_path / "store"
+    assert main([str(path), "--store", str(store), "--no-progress"]) == 0
+    docs = Store(store).docs()
+    assert len(docs) == 10 and "10 cell(s) computed, 0 already" in capsys.readouterr().err
+    doc = next(d for d in docs if d["name"] == "proposed" and d["channel"] == "awgn" and d["snr_db"] == [10.0])
+    assert doc["images"] == 3 and len(doc["per_image"]["10.0"]["psnr"]) == 3 and doc["command"].startswith("semcom")
+    assert doc["key"] and doc["cell"]["dataset"] == "sub" and doc["weights_sha256"] is None  # weights none
+    before = {p: p.stat().st_mtime_ns for p in (store / "reconstruction").glob("*.json")}
+    assert main([str(path), "--store", str(store), "--no-progress"]) == 0
+    assert "0 cell(s) computed, 10 already" in capsys.readouterr().err  # a rerun computes nothing
+    assert before == {p: p.stat().st_mtime_ns for p in (store / "reconstruction").glob("*.json")}
+    tables = (store / "report" / "TABLES.md").read_text()
+    assert "| proposed |" in tables and "| softcast |" in tables and "rician-k_factor5" in tables
+    assert len(list((store / "report").glob("*.png"))) == 2  # 2 channels x PSNR (no MS-SSIM below 160 px)
+
+
+def test_the_same_cell_from_semcom_eval_and_from_a_sweep(image_folder, tmp_path):
+    from semcom.eval.cli import main as eval_main
+
+    assert eval_main(["--task", "reconstruction", "--systems", "softcast", "--data", str(image_folder / "sub"),
+                      "--snr", "0,10", "--preset", "test", "--weights", "none", "--out", str(tmp_path / "ev")]) == 0
+    whole = json.loads((tmp_path / "ev" / "reconstruction_sub_awgn_softcast.json").read_text())
+    store = Store(tmp_path / "store")
+    cells = [c for c in spec.load(_spec(tmp_path, _recon(image_folder / "sub"))) if c.system == "softcast"]
+    runner.run(cells, store, "test", progress=False)
+    got = {d["snr_db"][0]: d for d in store.docs() if d["channel"] == "awgn"}
+    assert [got[s]["results"]["psnr"][0] for s in (0.0, 10.0)] == whole["results"]["psnr"]
+    assert got[10.0]["per_image"]["10.0"] == whole["per_image"]["10.0"]
+
+
+@pytest.mark.parametrize("task", ["reconstruction", "segmentation"])
+def test_shards_merge_to_the_whole_cells_numbers(image_folder, camvid_root, tmp_path, task):
+    """PSNR over every image and mIoU from the summed confusion matrix: a cell split into shards gives the same
+    numbers as the cell in one piece, never an average of shard results."""
+    data = image_folder / "sub" if task == "reconstruction" else camvid_root
+    body = _recon(data, noiseless=False).replace('"reconstruction"', f'"{task}"')
+    if task == "segmentation":
+        body = body.replace('"proposed", "softcast"', '"proposed"') + 'split = "train"\n'
+    one = [c for c in spec.load(_spec(tmp_path, body))]
+    three = [c for c in spec.load(_spec(tmp_path, body + "shards = 3\n"))]
+    a, b = Store(tmp_path / "one"), Store(tmp_path / "three")
+    runner.run(one, a, "test", progress=False)
+    runner.run(three, b, "test", progress=False)
+    key = lambda d: (d["name"], d["channel"], d["snr_db"][0])  # noqa: E731
+    docs_a, docs_b = sorted(a.docs(), key=key), sorted(b.docs(), key=key)
+    assert [d["results"] for d in docs_a] == [d["results"] for d in docs_b]
+    assert [d["per_image"] for d in docs_a] == [d["per_image"] for d in docs_b]
+    assert all(len(d["shards"]) == 3 for d in docs_b) and all(len(d["shards"]) == 1 for d in docs_a)
+
+
+def test_a_failing_cell_is_reported_and_the_others_go_on(image_folder, tmp_path, capsys):
+    body = _recon(image_folder / "sub", baseline_weights=str(tmp_path / "none")).replace(
+        '"proposed", "softcast"', '"deepjscc", "softcast"')
+    store = tmp_path / "store"
+    assert main([str(_spec(tmp_path, body)), "--store", str(store), "--no-progress"]) == 1
+    err = capsys.readouterr().err
+    assert "5 cell(s) computed, 0 already" in err and "5 failed" in err and "no trained deepjscc" in err
+    assert {d["name"] for d in Store(store).docs()} == {"softcast"}
