@@ -12,12 +12,23 @@ from semcom.sweep.store import Store
 
 def run(args) -> int:
     store = Store(args.store)
+    failed_training = False
     if not args.report:
         try:
-            cells = spec.load(args.spec)
+            jobs = spec.trainings(args.spec)
+            cells = spec.load(args.spec) if not jobs else []
         except spec.SpecError as exc:
             print(f"semcom sweep: {exc}", file=sys.stderr)
             return 2
+        if jobs:  # the systems first (the [[sweep]] tables evaluate their weights, which must exist to be keyed)
+            for job, status in runner.train(jobs, args.ray_address):
+                print(f"semcom sweep: train {job.system}: {status}", file=sys.stderr)
+                failed_training |= status.startswith("failed")
+            try:
+                cells = spec.load(args.spec)
+            except spec.SpecError as exc:
+                print(f"semcom sweep: {exc}", file=sys.stderr)
+                return 2
         command = "semcom sweep " + " ".join([args.spec] + (["--ray-address", args.ray_address]
                                                              if args.ray_address else []))
         outcome = runner.run(cells, store, command, args.ray_address, args.num_cpus, args.progress)
@@ -29,7 +40,7 @@ def run(args) -> int:
     written = report.write(store.docs(), Path(store.root) / "report")
     print(f"semcom sweep: report in {Path(store.root) / 'report'} ({len(written) - 1} plot(s), TABLES.md)",
           file=sys.stderr)
-    return 1 if not args.report and outcome.failed else 0
+    return 1 if not args.report and (outcome.failed or failed_training) else 0
 
 
 def main(argv: list[str] | None = None) -> int:

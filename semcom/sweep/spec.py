@@ -29,6 +29,8 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
+import re
 import tomllib
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -110,12 +112,12 @@ def load(path: str | Path) -> list[Cell]:
         raise SpecError(f"cannot read {path}: {exc.strerror or exc}") from None
     except tomllib.TOMLDecodeError as exc:
         raise SpecError(f"{path} is not TOML: {exc}") from None
-    tables = doc.get("sweep")
-    if not isinstance(tables, list) or not tables:
+    tables = doc.get("sweep", [])
+    if not isinstance(tables, list) or (not tables and not doc.get("train")):
         raise SpecError(f"{path} has no [[sweep]] table")
     cells: dict[str, Cell] = {}
     for i, table in enumerate(tables, start=1):
-        for cell in expand(table, f"{path.name} [[sweep]] #{i}", base=path.parent):
+        for cell in expand(table, f"{path.name} [[sweep]] #{i}"):
             cells.setdefault(cell.key, cell)
     return list(cells.values())
 
@@ -127,7 +129,7 @@ def _list(table: dict, key: str, where: str, default=None) -> list:
     return value if isinstance(value, list) else [value]
 
 
-def expand(table: dict, where: str, base: Path = Path(".")) -> list[Cell]:
+def expand(table: dict, where: str) -> list[Cell]:
     unknown = set(table) - KNOWN
     if unknown:
         raise SpecError(f"{where}: unknown field(s) {', '.join(sorted(unknown))}; known: {', '.join(sorted(KNOWN))}")
@@ -137,11 +139,9 @@ def expand(table: dict, where: str, base: Path = Path(".")) -> list[Cell]:
     data = table.get("data")
     if not isinstance(data, str):
         raise SpecError(f"{where}: data (a folder) is required")
-    data_path = Path(data) if Path(data).is_absolute() else (base / data)
+    data_path = Path(expand_vars(data))  # relative paths: to where the command runs, as semcom eval's
     if not data_path.is_dir():
-        data_path = Path(data)  # relative to where the command runs
-    if not data_path.is_dir():
-        raise SpecError(f"{where}: no such data folder: {data}")
+        raise SpecError(f"{where}: no such data folder: {data_path}")
     names = [str(s) for s in _list(table, "systems", where)]
     for name in names:
         try:
@@ -173,8 +173,8 @@ def expand(table: dict, where: str, base: Path = Path(".")) -> list[Cell]:
                 images=tuple(str(s) for s in table.get("images", ())), limit=table.get("limit"),
                 seed=int(table.get("seed", 0)), steps=table.get("steps"), block_len=int(table.get("block_len", 0)),
                 shards=int(table.get("shards", 1)), preset=str(table.get("preset", "cpu")),
-                weights=str(table.get("weights", "default")),
-                baseline_weights=str(table.get("baseline_weights", "weights/baselines")),
+                weights=expand_vars(str(table.get("weights", "default"))),
+                baseline_weights=expand_vars(str(table.get("baseline_weights", "weights/baselines"))),
                 linear_weights=str(table.get("linear_weights", "")), device=str(table.get("device", "cpu")))
     if opts["shards"] < 1:
         raise SpecError(f"{where}: shards must be 1 or more")
@@ -194,6 +194,57 @@ def expand(table: dict, where: str, base: Path = Path(".")) -> list[Cell]:
             cells.append(Cell(task, name, str(data_path), "noiseless", (), "perfect", max(snrs), weights_sha256=sha,
                               **opts))
     return cells
+
+
+DEFAULTS = {"SEMCOM_DATA": "../shared/data"}  # what $SEMCOM_DATA means in a spec when the environment is silent
+
+
+def expand_vars(text: str) -> str:
+    """$VAR and ${VAR} from the environment ($SEMCOM_DATA defaults to ../shared/data); others stay as written."""
+    env = {**DEFAULTS, **os.environ}
+    return re.sub(r"\$\{(\w+)\}|\$(\w+)", lambda m: env.get(m.group(1) or m.group(2), m.group(0)), text)
+
+
+@dataclass(frozen=True)
+class Training:
+    """One [[train]] table: a system trained for the sweep's budget (``semcom train`` in a task of its own)."""
+
+    system: str
+    task: str
+    args: tuple[str, ...]
+    out: str  # its run folder (out/SYSTEM): on a cluster, storage every node reaches
+    time_budget: float
+    num_cpus: float
+
+    def command(self) -> list[str]:
+        return ["semcom", "train", "--system", self.system, "--task", self.task, *self.args, "--out", self.out,
+                "--time-budget", f"{self.time_budget:g}", "--resume"]
+
+
+def trainings(path: str | Path) -> list[Training]:
+    """The [[train]] tables of a spec, with the [training] table's budget, folder, CPUs and common arguments:
+    every system gets the same budget and the same resources."""
+    doc = tomllib.loads(Path(path).read_text())
+    tables = doc.get("train", [])
+    if not tables:
+        return []
+    common = doc.get("training", {})
+    for key in ("out", "time_budget"):
+        if key not in common:
+            raise SpecError(f"{Path(path).name}: [training] needs {key} for its [[train]] tables")
+    budget, cpus = float(common["time_budget"]), float(common.get("num_cpus", 1))
+    shared = [expand_vars(str(a)) for a in common.get("args", [])]
+    out = []
+    for i, table in enumerate(tables, start=1):
+        system, task = table.get("system"), table.get("task")
+        if system not in systems.trainable():
+            raise SpecError(f"{Path(path).name} [[train]] #{i}: system must be one of "
+                            f"{', '.join(systems.trainable())}, not {system!r}")
+        if task not in ("joint", "reconstruction", "segmentation"):
+            raise SpecError(f"{Path(path).name} [[train]] #{i}: task must be joint, reconstruction or segmentation")
+        args = tuple(shared + [expand_vars(str(a)) for a in table.get("args", [])])
+        out.append(Training(system, task, args, str(Path(expand_vars(str(common["out"]))) / system), budget, cpus))
+    return out
 
 
 def weights_identity(system: str, task: str, opts: dict) -> str:

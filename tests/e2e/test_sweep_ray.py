@@ -2,95 +2,22 @@
 the same numbers as in one process, reruns that compute nothing, and a node lost mid-sweep costing nothing."""
 
 import json
-import os
-import shutil
-import signal
 import subprocess
 import sys
-import tempfile
-import time
 from pathlib import Path
 
 import pytest
 
 from semcom.sweep import runner, spec
+from semcom.sweep.cluster import LocalCluster
 from semcom.sweep.store import Store
-from tests.e2e.conftest import free_ports, png_bytes, wait_for
+from tests.e2e.conftest import png_bytes, wait_for
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]  # a Ray cluster starts; a node is killed and its loss detected
 
-RAY = shutil.which("ray")
-
-
-def _cmdlines() -> dict[int, str]:
-    out = {}
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            try:
-                out[int(entry.name)] = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
-            except OSError:
-                pass
-    return out
-
-
-def _children(pid: int) -> list[int]:
-    kids = []
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            try:
-                ppid = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
-            except (OSError, IndexError, ValueError):
-                continue
-            if ppid == pid:
-                kids.append(int(entry.name))
-    return kids
-
-
-def _kill_tree(pid: int) -> None:
-    for kid in _children(pid):
-        _kill_tree(kid)
-    try:
-        os.kill(pid, signal.SIGKILL)
-    except ProcessLookupError:
-        pass
-
-
-class Cluster:
-    """Two Ray nodes of one CPU each on 127.0.0.1; stops only its own processes."""
-
-    def __init__(self) -> None:
-        self.temp = tempfile.mkdtemp(prefix="rs", dir="/tmp")  # Ray's socket paths must stay short
-        (self.gcs, self.head_nm, self.worker_nm, self.client, self.agent1, self.agent2, self.worker_lo) = \
-            free_ports(7)
-        self.address = f"127.0.0.1:{self.gcs}"
-        env = {**os.environ, "RAY_USAGE_STATS_ENABLED": "0"}
-        common = ["--node-ip-address", "127.0.0.1", "--num-cpus", "1", "--disable-usage-stats"]
-        subprocess.run([RAY, "start", "--head", "--port", str(self.gcs), "--temp-dir", self.temp,
-                        "--include-dashboard", "false", "--ray-client-server-port", str(self.client),
-                        "--node-manager-port", str(self.head_nm), "--dashboard-agent-listen-port", str(self.agent1),
-                        *common], check=True, capture_output=True, env=env, timeout=180)
-        subprocess.run([RAY, "start", "--address", self.address, "--node-manager-port", str(self.worker_nm),
-                        "--dashboard-agent-listen-port", str(self.agent2), *common], check=True,
-                       capture_output=True, env=env, timeout=180)
-
-    def kill_second_node(self) -> None:
-        """SIGKILL the second node's raylet and everything under it (its workers), as a machine lost."""
-        for pid, cmd in _cmdlines().items():
-            if "raylet" in cmd and f"--node_manager_port={self.worker_nm}" in cmd:
-                _kill_tree(pid)
-
-    def stop(self) -> None:
-        for pid, cmd in _cmdlines().items():
-            if self.temp in cmd or f":{self.gcs}" in cmd:
-                _kill_tree(pid)
-        shutil.rmtree(self.temp, ignore_errors=True)
-
-
 @pytest.fixture(scope="module")
 def cluster():
-    if RAY is None:
-        pytest.fail("the ray command is missing: pip install ray (a dependency of the project)")
-    c = Cluster()
+    c = LocalCluster(nodes=2, cpus=1)
     try:
         yield c
     finally:
@@ -157,7 +84,7 @@ def test_a_node_lost_mid_sweep_costs_nothing(cluster, photos, tmp_path):
         wait_for(lambda: len(list(store.glob("*/*.json"))) >= 2 or proc.poll() is not None,
                  "the first cells in the store", timeout=300)
         assert proc.poll() is None, proc.communicate()[1]  # still sweeping: the loss comes mid-sweep
-        cluster.kill_second_node()
+        cluster.kill_node(1)
         _, err = proc.communicate(timeout=900)
     finally:
         if proc.poll() is None:

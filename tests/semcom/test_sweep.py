@@ -118,3 +118,45 @@ def test_a_failing_cell_is_reported_and_the_others_go_on(image_folder, tmp_path,
     err = capsys.readouterr().err
     assert "5 cell(s) computed, 0 already" in err and "5 failed" in err and "no trained deepjscc" in err
     assert {d["name"] for d in Store(store).docs()} == {"softcast"}
+
+
+@pytest.mark.slow  # trains a (test preset) system for its budget, then evaluates it
+def test_train_tables_train_each_system_for_the_budget_then_the_sweep_evaluates_them(image_folder, camvid_root,
+                                                                                      tmp_path, capsys):
+    body = f"""[training]
+out = "{tmp_path / 'runs'}"
+time_budget = 2
+num_cpus = 1
+args = ["--preset", "test", "--batch", "2", "--crop", "64", "--steps", "100000", "--val-every", "100000",
+        "--ckpt-every", "5"]
+
+[[train]]
+system = "proposed"
+task = "reconstruction"
+args = ["--data", "{image_folder / 'sub'}"]
+
+[[sweep]]
+task = "reconstruction"
+systems = ["proposed"]
+data = "{image_folder / 'sub'}"
+channels = ["awgn"]
+snr_db = [5]
+preset = "test"
+weights = "{tmp_path / 'runs' / 'proposed'}"
+steps = 1
+"""
+    path = _spec(tmp_path, body)
+    jobs = spec.trainings(path)
+    assert [j.system for j in jobs] == ["proposed"] and "--time-budget" in jobs[0].command()
+    store = tmp_path / "store"
+    assert main([str(path), "--store", str(store), "--no-progress"]) == 0
+    err = capsys.readouterr().err
+    assert "train proposed: trained" in err and "2 cell(s) computed" in err
+    assert (tmp_path / "runs" / "proposed" / "done").exists()
+    state = json.loads((tmp_path / "runs" / "proposed" / "train_state.json").read_text())
+    assert state["train_seconds"] >= 2.0  # the budget, spent
+    docs = Store(store).docs()
+    assert docs[0]["weights_sha256"] and docs[0]["weights"].endswith("proposed")
+    assert main([str(path), "--store", str(store), "--no-progress"]) == 0  # nothing trained or computed again
+    err = capsys.readouterr().err
+    assert "train proposed: done already" in err and "0 cell(s) computed, 2 already" in err
