@@ -5,8 +5,8 @@ import base64
 import grpc
 import pytest
 
-from semcom.web.app import (HTTP_OF, LOOPBACK, WebError, _grpc_error, _host_name, allowed_hosts, image_bytes,
-                            parse_body, settings_of)
+from semcom.web.guard import LOOPBACK, _host_name, allowed_hosts
+from semcom.web.requests import HTTP_OF, WebError, _grpc_error, image_bytes, parse_body, settings_of
 from semcom.web.examples import EXAMPLES, example_png
 from shared.imageio import open_rgb
 
