@@ -1,4 +1,4 @@
-"""Which part of the proposed reconstruction path earns what (issue 12): parts switched off, same symbols.
+"""Which part of the proposed reconstruction path earns what: parts switched off, same symbols.
 
     python scripts/ablate_parts.py [--weights default] [--snr 13,25] [--every 4 --limit 6] [--pca-reset]
                                    [--per-image-gains on|off]

@@ -1,4 +1,4 @@
-"""Issue 12's training-free reference, written apart from the project's code path, and what its power is.
+"""The training-free reference of the linear-path redesign, written apart from the project's code path, and what its power is.
 
     python scripts/linear_reference.py [--photos ../shared/data/photos] [--kodak ../shared/data/kodak]
 
@@ -8,7 +8,7 @@ It prints Kodak PSNR at 1/4/7/10/13 dB and noiseless, then the power per complex
 actually spends on each Kodak image, then the same code with every image scaled to unit power (the
 constraint every system in `semcom eval` meets, the scale sent as side information as in
 `semcom.baselines.linear`). Kodak has more patch energy than the photos, so the first code spends
-1.83x the power budget on average (+2.6 dB), which is where issue 12's reference numbers gain their
+1.83x the power budget on average (+2.6 dB), which is where that reference's numbers gain their
 0.6-1.2 dB over the project's `linear` system.
 """
 
@@ -67,7 +67,7 @@ def main() -> None:
         return round(float(np.mean(out)), 2)
 
     snrs = [1, 4, 7, 10, 13]
-    print("issue 12's code (power unit over the photos):", [psnr(s, False) for s in snrs], "noiseless", psnr(None, False))
+    print("the reference code (power unit over the photos):", [psnr(s, False) for s in snrs], "noiseless", psnr(None, False))
     power = [float(((((patches(load(f)) - mu) @ vec) * g) ** 2).sum(1).mean() / (K / 2)) for f in kodak]
     print(f"its power per complex symbol on Kodak: mean {np.mean(power):.2f} (min {min(power):.2f}, max {max(power):.2f})")
     print("every image at unit power:", [psnr(s, True) for s in snrs])

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The comparison curves of the paper's Figs. 4, 5 and 7 (issue 5), from the shipped weights and
+# The comparison curves of the paper's Figs. 4, 5 and 7, from the shipped weights and
 # weights/baselines/: PSNR and MS-SSIM vs SNR on Kodak (224x224 centre crops and whole images,
 # AWGN and Rayleigh), mIoU vs SNR on the first 40 CamVid val frames (224x224 centre crops: at CBR 1/16 a 224x224
 # image costs 9408 channel uses, 18.8 kbit at 16-QAM rate 1/2, inside the paper's 20 kbit bound).

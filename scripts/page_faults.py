@@ -1,4 +1,4 @@
-"""Page faults and time of one transmission's tensor work, in the main thread and in worker threads (issue 16).
+"""Page faults and time of one transmission's tensor work, in the main thread and in worker threads.
 
     python scripts/page_faults.py [--task reconstruction] [--size 512x768] [--keep-heap] [--runs 8]
 

@@ -1,4 +1,4 @@
-"""What `txclient send` adds to the services' own time, as a user meets it (issue 15).
+"""What `txclient send` adds to the services' own time, as a user meets it.
 
     semcom up &   # then:
     python scripts/txclient_overhead.py IMAGE [--task "reconstruct the image"] [--runs 5] [--out FILE]

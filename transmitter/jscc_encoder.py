@@ -18,7 +18,7 @@ that brings a transmission to unit power is returned with it: the receiver's sid
 
 With ``snr_gate`` the gate is also a function of the SNR the transmission is sent at, one per task
 (``SNRGate``): the learned path costs the linear code power and adds interference its decoder must
-undo, which pays at low SNR and not at high (issue 12's diagnosis), so the transmitter, which knows
+undo, which pays at low SNR and not at high (the diagnosis behind the linear path), so the transmitter, which knows
 the SNR it asks the channel for, learns how much of it to send at each SNR.
 
 For the tasks in ``per_image_gains`` the linear code's allocation is fitted to each image

@@ -1,4 +1,4 @@
-"""`semcom bench diffusion`: does the diffusion decoder earn its place? (issue 12)
+"""`semcom bench diffusion`: does the diffusion decoder earn its place?
 
 For one checkpoint and one channel, on a folder of images (whole, or centre crops), the same received
 symbols decoded with:

@@ -7,7 +7,7 @@ import sys
 
 from semcom.bench import emit
 
-# Tuning half: the requests the memory's phrasings and the threshold were chosen against (issue 15's examples and
+# Tuning half: the requests the memory's phrasings and the threshold were chosen against (a user report's examples and
 # the probes used while writing the phrasings among them). Test half: written afterwards and never tuned on.
 TUNING = {
     "reconstruction": ["please reconstruct this image", "I want the picture back", "send the photo",
