@@ -301,3 +301,10 @@ def segmentation_dataset(root: str | Path, split: str, crop: int | None = None,
     if (root / "ImageSets" / "Segmentation").is_dir():
         return VOCSegmentation(root, split, crop, train)
     return CamVid(root, split, crop, train)
+
+
+def center_crop(img: torch.Tensor, size: int) -> torch.Tensor:
+    """The centre size x size of a (..., H, W) tensor (the whole of a side shorter than size)."""
+    h, w = img.shape[-2:]
+    top, left = max(0, (h - size) // 2), max(0, (w - size) // 2)
+    return img[..., top:top + size, left:left + size]

@@ -19,7 +19,7 @@ from receiver.model import Receiver
 from shared.channel import ChannelSpec
 from shared.config import ModelConfig
 from shared.devices import pick_device
-from shared.task_kb import TaskKB, TaskMatch, check_agreement
+from shared.task_kb import RECONSTRUCTION, SEGMENTATION, TaskKB, TaskMatch, check_agreement
 from shared.weights import load_checkpoint, read_config, resolve_weights, starting_pca
 from shared.transmission import Transmission
 from transmitter import step as tx_step
@@ -120,3 +120,23 @@ def run_chain(transmitter: Transmitter, receiver: Receiver, image: torch.Tensor,
     with timer.stage("decode"):
         output = rx_step.decode(receiver, t, rx.y[0], None if rx.h is None else rx.h[0], float(rx.noise_var[0]))
     return output, t, rx
+
+
+def chain_reconstructor(tx: Transmitter, rx: Receiver, steps: int | None = None):
+    """The proposed system as a Reconstructor: (3, H, W) -> (3, H, W) through `run_chain`."""
+    device = next(tx.parameters()).device
+
+    def reconstruct(img: torch.Tensor, spec: ChannelSpec, seed: int) -> torch.Tensor:
+        return run_chain(tx, rx, img.to(device), RECONSTRUCTION, spec, seed, steps)[0].cpu()
+
+    return reconstruct
+
+
+def chain_segmenter(tx: Transmitter, rx: Receiver):
+    """The proposed system as a Segmenter: (3, H, W) -> (H, W) class indices through `run_chain`."""
+    device = next(tx.parameters()).device
+
+    def segment(img: torch.Tensor, spec: ChannelSpec, seed: int) -> torch.Tensor:
+        return run_chain(tx, rx, img.to(device), SEGMENTATION, spec, seed)[0].cpu()
+
+    return segment

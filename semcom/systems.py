@@ -70,8 +70,7 @@ class SystemEntry:
 
 
 def _proposed(ctx: BuildContext, task: str) -> Evaluated:
-    from semcom.eval.quality import chain_reconstructor, chain_segmenter
-    from semcom.pipeline import load_models
+    from semcom.pipeline import chain_reconstructor, chain_segmenter, load_models
 
     cfg, path = resolve_weights(ctx.preset, ctx.weights)
     cfg, tx, rx = load_models(cfg, path, ctx.device)

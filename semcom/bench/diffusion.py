@@ -48,7 +48,7 @@ def main(argv: list[str] | None = None) -> int:
 
     from channel.step import transmit
     from semcom.data import Kodak
-    from semcom.eval.cli import center_crop
+    from semcom.data import center_crop
     from semcom.pipeline import load_models
     from shared.channel import ChannelSpec, receive
     from shared.metrics import ms_ssim, psnr, spectral_distance_db

@@ -10,7 +10,7 @@ from pathlib import Path
 import torch
 
 from semcom import systems
-from semcom.data import Kodak, segmentation_dataset
+from semcom.data import Kodak, center_crop, segmentation_dataset
 from semcom.eval.options import parse, parse_snr
 from semcom.eval.quality import reconstruction_quality, segmentation_quality
 from shared.channel import Channel, ChannelSpec
@@ -38,12 +38,6 @@ def load_pairs(data: str, split: str, limit: int | None = None, crop: int = 0
     count = len(ds) if limit is None else min(len(ds), limit)
     pairs = [ds[i] for i in range(count)]
     return [(center_crop(img, crop), center_crop(lab, crop)) for img, lab in pairs] if crop else pairs
-
-
-def center_crop(img: torch.Tensor, size: int) -> torch.Tensor:
-    h, w = img.shape[-2:]
-    top, left = max(0, (h - size) // 2), max(0, (w - size) // 2)
-    return img[..., top:top + size, left:left + size]
 
 
 def context(args, images: list[torch.Tensor]) -> systems.BuildContext:

@@ -1,4 +1,5 @@
-"""Quality of the proposed system over a data set, through the same chain the pipeline runs."""
+"""Quality over a data set of any system given as a function (image, channel, seed) -> output: the proposed
+system through the pipeline's chain (``semcom.pipeline.chain_reconstructor``), any baseline alike."""
 
 from __future__ import annotations
 
@@ -6,25 +7,11 @@ from typing import Callable, Iterable
 
 import torch
 
-from receiver.model import Receiver
-from semcom.pipeline import run_chain
 from shared.channel import ChannelSpec
 from shared.metrics import ConfusionMatrix, ms_ssim, psnr
-from shared.task_kb import RECONSTRUCTION, SEGMENTATION
-from transmitter.model import Transmitter
 
 
 Reconstructor = Callable[[torch.Tensor, ChannelSpec, int], torch.Tensor]  # (image, channel, seed) -> image
-
-
-def chain_reconstructor(tx: Transmitter, rx: Receiver, steps: int | None = None) -> Reconstructor:
-    """The proposed system as a Reconstructor: (3, H, W) -> (3, H, W) through `run_chain`."""
-    device = next(tx.parameters()).device
-
-    def reconstruct(img: torch.Tensor, spec: ChannelSpec, seed: int) -> torch.Tensor:
-        return run_chain(tx, rx, img.to(device), RECONSTRUCTION, spec, seed, steps)[0].cpu()
-
-    return reconstruct
 
 
 @torch.no_grad()
@@ -42,16 +29,6 @@ def reconstruction_quality(reconstruct: Reconstructor, images: Iterable[torch.Te
 
 
 Segmenter = Callable[[torch.Tensor, ChannelSpec, int], torch.Tensor]  # (image, channel, seed) -> (H, W) labels
-
-
-def chain_segmenter(tx: Transmitter, rx: Receiver) -> Segmenter:
-    """The proposed system as a Segmenter: (3, H, W) -> (H, W) class indices through `run_chain`."""
-    device = next(tx.parameters()).device
-
-    def segment(img: torch.Tensor, spec: ChannelSpec, seed: int) -> torch.Tensor:
-        return run_chain(tx, rx, img.to(device), SEGMENTATION, spec, seed)[0].cpu()
-
-    return segment
 
 
 @torch.no_grad()

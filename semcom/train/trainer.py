@@ -20,12 +20,8 @@ from torch.utils.data import DataLoader, DistributedSampler
 
 from receiver.segmentation import class_balance_weights
 from semcom.data import ImageFolder, Kodak, segmentation_dataset
-from semcom.eval.quality import (
-    chain_reconstructor,
-    chain_segmenter,
-    reconstruction_quality,
-    segmentation_quality,
-)
+from semcom.eval.quality import reconstruction_quality, segmentation_quality
+from semcom.pipeline import chain_reconstructor, chain_segmenter
 from semcom.train.ema import WeightEMA
 from semcom.train.options import TrainConfig, parse
 from semcom.train.system import System

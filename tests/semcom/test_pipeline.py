@@ -58,7 +58,7 @@ def test_untrained_proposed_is_exactly_the_linear_code(test_cfg):
     """The oracle of the redesign: before training, the chain is the training-free linear code (its learned
     parts start silent), so everything training adds is measured from that floor."""
     from semcom.baselines.linear import LinearAnalog
-    from semcom.eval.quality import chain_reconstructor
+    from semcom.pipeline import chain_reconstructor
 
     cfg = test_cfg.replace(**{"encoder.per_image_gains": ()})  # the code's gains as fitted, for every image
     _, tx, rx = load_models(cfg, None, "cpu")  # no checkpoint: the linear path starts from the shipped fit
@@ -72,7 +72,7 @@ def test_untrained_proposed_with_per_image_gains_is_exactly_softcast(test_cfg):
     """With the allocation fitted to each image (``EncoderConfig.per_image_gains``) the untrained chain is SoftCast:
     the allocation crosses the chain as the transmission's side information and the receiver's LMMSE uses it."""
     from semcom.baselines.linear import LinearAnalog
-    from semcom.eval.quality import chain_reconstructor
+    from semcom.pipeline import chain_reconstructor
 
     cfg = test_cfg.replace(**{"encoder.per_image_gains": ("reconstruction",)})
     _, tx, rx = load_models(cfg, None, "cpu")

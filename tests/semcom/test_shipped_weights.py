@@ -6,7 +6,8 @@ import pytest
 import torch
 
 from semcom.data import CamVid, Kodak
-from semcom.eval.quality import chain_reconstructor, chain_segmenter, reconstruction_quality, segmentation_quality
+from semcom.eval.quality import reconstruction_quality, segmentation_quality
+from semcom.pipeline import chain_reconstructor, chain_segmenter
 from semcom.pipeline import load_models
 from shared.channel import ChannelSpec
 from shared.weights import resolve_weights, shipped_weights
