@@ -4,7 +4,7 @@
 
 The page (``static/``, every asset served from here, nothing from a CDN) sends an uploaded or
 bundled example image with a plain-language request and channel settings; this server calls the
-transmitter's Send and the receiver's GetResult (``semcom.txclient.fetch_result``) and returns
+transmitter's Send and the receiver's GetResult (``semcom.client.fetch_result``) and returns
 what arrived with its numbers: the negotiated task and score, channel uses, CBR, the realised SNR,
 each stage's time, and the reconstruction with PSNR / MS-SSIM or the segmentation with its
 overlay and class legend. A sweep sends the same image at several SNRs through the services and,

@@ -12,7 +12,7 @@ from fractions import Fraction
 
 import grpc
 
-from semcom.txclient import ClientError, fetch_result
+from semcom.client import ClientError, fetch_result, quality
 from semcom.web.examples import EXAMPLES
 from semcom.web.live import LiveStream
 from semcom.web.requests import (MAX_SWEEP_POINTS, WebError, _grpc_error, _number, _text, data_url, image_bytes,
@@ -208,8 +208,6 @@ def _labels(png: bytes):
 
 
 def quality_of(original: bytes, reconstruction_png: bytes) -> dict:
-    from semcom.txclient import quality
-
     return quality(original, pb.Result(image_png=reconstruction_png), with_ms_ssim=True)
 
 

@@ -10,7 +10,7 @@ import math
 
 import grpc
 
-from semcom.txclient import explain
+from semcom.client import explain
 from semcom.web.examples import EXAMPLES, example_png
 from shared.channel import CSI_MODES, MODELS, SNR_RANGE_DB
 from shared.rpc import semcom_pb2 as pb
@@ -36,7 +36,7 @@ class WebError(Exception):
 
 
 def _grpc_error(err: grpc.RpcError, who: str, addr: str) -> WebError:
-    """The same words txclient prints (``semcom.txclient.explain``), with the HTTP status of the gRPC one."""
+    """The same words txclient prints (``semcom.client.explain``), with the HTTP status of the gRPC one."""
     code = err.code() if hasattr(err, "code") and err.code() else grpc.StatusCode.UNKNOWN
     return WebError(HTTP_OF.get(code, 502), str(explain(err, who, addr)))
 

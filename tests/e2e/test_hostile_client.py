@@ -344,7 +344,7 @@ def test_the_page_asks_for_the_services_token(tmp_path_factory, tmp_path):
 
 
 def test_a_lost_result_is_reported_when_it_is_known(tmp_path_factory):
-    from semcom.txclient import ClientError, fetch_result
+    from semcom.client import ClientError, fetch_result
 
     with start_services(tmp_path_factory, "lost") as s:
         tx = rpc.TransmitterStub(grpc.insecure_channel(s.addr("transmitter")))

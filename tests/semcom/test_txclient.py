@@ -103,7 +103,7 @@ def test_resize_fits_a_large_photo_under_the_cap(tmp_path, capsys):
 
 
 def test_an_image_over_the_pixel_cap_is_told_about_resize():
-    from semcom.txclient import with_hint
+    from semcom.client import with_hint
 
     msg = "image is 4000x3000 pixels, over the cap (2048 px per side, 4194304 pixels)"
     assert with_hint("RESOURCE_EXHAUSTED", msg).endswith("`txclient send --resize 2048 IMAGE ...` scales it down first")
