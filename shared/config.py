@@ -261,7 +261,8 @@ def paper() -> ModelConfig:
 
 
 def cpu() -> ModelConfig:
-    """Trained and shipped here: two CPU cores, about an hour of training."""
+    """What weights/cpu is, exactly (a test loads them into it strictly): trained here on two CPU cores, its
+    reconstruction decoder's last minutes on one GPU (weights/README.md)."""
     return ModelConfig(
         name="cpu",
         swin=SwinConfig(embed_dim=48, depths=(2, 2, 2), num_heads=(2, 4, 8), feature_dim=48),
@@ -269,9 +270,10 @@ def cpu() -> ModelConfig:
                               per_image_gains=("reconstruction",)),
         rx_kb=ReceiverKBConfig(hidden=96),
         dit=DiTConfig(hidden=192, depth=4, heads=4, patch=2, up_channels=(96, 64, 48, 24), refine_channels=16,
-                      decoder_channels=96, decoder_blocks=6),
+                      decoder_channels=96, decoder_blocks=10),
         diffusion=DiffusionConfig(sample_steps=1, log_mse=True),
-        seg=SegConfig(hidden=96, image_blocks=2, class_names=CAMVID_CLASSES, ignore_index=11),
+        seg=SegConfig(hidden=96, image_blocks=2, context_bins=(1, 2, 3, 6), class_names=CAMVID_CLASSES,
+                      ignore_index=11),
         max_side=2048,
         max_pixels=2048 * 2048,
     )

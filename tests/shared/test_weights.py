@@ -55,3 +55,15 @@ def test_checkpoints_are_readable_like_any_file_written(tmp_path):
     finally:
         os.umask(mask)
     assert stat.S_IMODE((d / "model.safetensors").stat().st_mode) == 0o644
+
+
+def test_the_cpu_preset_builds_the_shipped_model_exactly():
+    """`--preset cpu` is today's design: the shipped weights' config, and a model they load into strictly."""
+    from semcom.train.system import System
+    from shared.config import get_preset
+    from shared.weights import REPO_WEIGHTS, load_checkpoint, read_config
+
+    shipped, _ = read_config(REPO_WEIGHTS / "cpu")
+    assert shipped == get_preset("cpu")
+    system = System(get_preset("cpu"))
+    load_checkpoint(REPO_WEIGHTS / "cpu", {"transmitter": system.transmitter, "receiver": system.receiver})
