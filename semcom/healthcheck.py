@@ -9,7 +9,7 @@ from __future__ import annotations
 import sys
 
 from semcom.launcher import health_status
-from shared.security import tls_from_env
+from shared.endpoints import tls_from_env
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -37,6 +37,7 @@ from torch import nn
 from torch.nn import functional as F
 
 from shared.channel import Reception
+from shared.tensorfile import save_tensors
 from shared.symbols import to_real
 
 PCA_FILE = "pca.safetensors"
@@ -73,8 +74,6 @@ class PatchPCA:
     def save(self, directory: str | Path, meta: dict | None = None) -> Path:
         d = Path(directory)
         d.mkdir(parents=True, exist_ok=True)
-        from shared.weights import save_tensors
-
         save_tensors({"mean": self.mean.contiguous(), "components": self.components.contiguous(),
                       "variances": self.variances.contiguous()}, d / PCA_FILE,
                      metadata={"patch": str(self.patch), "meta": json.dumps(meta or {})})

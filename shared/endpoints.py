@@ -6,11 +6,12 @@ Kept apart from ``shared.service`` (servers, health, reflection, metrics) so tha
 
 from __future__ import annotations
 
+import argparse
 import os
 
 import grpc
 
-from shared.security import Security
+from shared.security import Security, add_security_args
 
 DEFAULT_PORTS = {"transmitter": 50051, "channel": 50052, "receiver": 50053}
 MiB = 1 << 20
@@ -38,3 +39,11 @@ def client_channel(addr: str, security: Security = Security()) -> grpc.Channel:
                                            ("grpc.initial_reconnect_backoff_ms", 100),
                                            ("grpc.min_reconnect_backoff_ms", 100),
                                            ("grpc.max_reconnect_backoff_ms", 1000)])
+
+
+def tls_from_env() -> Security:
+    """TLS settings from the SEMCOM_TLS_* variables the services read (no token: health checks need none)."""
+    p = argparse.ArgumentParser()
+    add_security_args(p, env)
+    sec = Security.from_args(p.parse_args([]))
+    return Security(sec.cert, sec.key, sec.ca)

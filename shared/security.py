@@ -149,16 +149,6 @@ def add_security_args(p: argparse.ArgumentParser, env) -> None:
                         "Deliver, Negotiate); clients' tokens cannot call Transmit or Deliver (SEMCOM_PEER_TOKEN_FILE)")
 
 
-def tls_from_env() -> Security:
-    """TLS settings from the SEMCOM_TLS_* variables the services read (no token: health checks need none)."""
-    from shared.endpoints import env
-
-    p = argparse.ArgumentParser()
-    add_security_args(p, env)
-    sec = Security.from_args(p.parse_args([]))
-    return Security(sec.cert, sec.key, sec.ca)
-
-
 class TokenAuth(grpc.ServerInterceptor):
     """UNAUTHENTICATED for any RPC but health without `authorization: Bearer <token>`; with a peer token,
     Transmit and Deliver (``PEER_METHODS``) take only the peer token, every other method either token."""

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from shared.config import ModelConfig
+from shared.tensorfile import save_tensors
 
 if TYPE_CHECKING:  # torch (and safetensors.torch) load where tensors are read or written, not for paths and configs
     import torch
@@ -23,16 +23,6 @@ def file_sha256(path: Path) -> str:
         for chunk in iter(lambda: f.read(1 << 20), b""):
             h.update(chunk)
     return h.hexdigest()
-
-
-def save_tensors(tensors: dict[str, torch.Tensor], path: str | Path, metadata: dict[str, str] | None = None) -> None:
-    """safetensors' save_file, readable as any file this user writes (it creates files mode 0600)."""
-    from safetensors.torch import save_file
-
-    save_file(tensors, str(path), metadata=metadata)
-    mask = os.umask(0)
-    os.umask(mask)
-    os.chmod(path, 0o666 & ~mask)
 
 
 def write_checkpoint(directory: str | Path, modules: dict[str, torch.nn.Module], config: dict[str, Any],
@@ -118,7 +108,7 @@ def resolve_weights(preset: str, weights: str | Path | None) -> tuple[ModelConfi
 def starting_pca(cfg: ModelConfig, path: str | Path | None = None):
     """The patch PCA an untrained model's linear path starts from: `path`, else the shipped fit
     (weights/linear/, `python -m semcom.baselines.linear`); None without a linear path or a fit."""
-    from shared.analog import PCA_FILE, PatchPCA
+    from shared.analog import PCA_FILE, PatchPCA  # its modules need torch, which `--help` must not load
 
     if not cfg.encoder.linear_path:
         return None
