@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import sys
 
-from shared.service import build_server, default_addr, env, run_until_signal, server_args, setup_logging
+from shared.endpoints import default_addr, env
+from shared.logs import setup_logging
+from shared.service import build_server, run_until_signal, server_args
 
 
 def main(argv: list[str] | None = None) -> int:

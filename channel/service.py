@@ -14,7 +14,9 @@ from shared.rpc import semcom_pb2 as pb
 from shared.rpc import semcom_pb2_grpc as rpc
 from shared.observability import Metrics
 from shared.security import Security
-from shared.service import Loading, call_downstream, client_channel, downstream_error
+from shared.downstream import call_downstream, downstream_error
+from shared.endpoints import client_channel
+from shared.service import Loading
 from shared.wire import SymbolAssembler, WireError, symbol_blocks, transmission_of
 
 log = logging.getLogger("semcom.channel")

@@ -5,8 +5,9 @@ from __future__ import annotations
 import sys
 
 from shared.devices import keep_heap, pick_device, set_threads
-from shared.service import (build_server, env, load_models_or_exit, model_args, run_until_signal,
-                            server_args, setup_logging)
+from shared.endpoints import env
+from shared.logs import setup_logging
+from shared.service import build_server, load_models_or_exit, model_args, run_until_signal, server_args
 
 
 def main(argv: list[str] | None = None) -> int:

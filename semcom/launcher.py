@@ -21,9 +21,8 @@ from pathlib import Path
 import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
-from shared.endpoints import tls_from_env
+from shared.endpoints import DEFAULT_PORTS, tls_from_env
 from shared.security import Security
-from shared.service import DEFAULT_PORTS
 
 ORDER = ("channel", "receiver", "transmitter")
 

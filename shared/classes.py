@@ -48,7 +48,7 @@ def colourise(labels: np.ndarray, num_classes: int) -> np.ndarray:
     return palette[np.clip(labels, 0, num_classes)]
 
 
-def legend(names: list[str] | tuple[str, ...], swatch: int = 18) -> "Image.Image":
+def legend(names: list[str] | tuple[str, ...], swatch: int = 18):
     """A legend image: one row per class, its colour swatch and its name."""
     from PIL import Image, ImageDraw
 

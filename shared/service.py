@@ -1,4 +1,5 @@
-"""What every service does the same way: server options, health, reflection, graceful stop, deadlines.
+"""What every service does the same way: its flags, the server with health and reflection, the graceful stop.
+(Its interceptors: shared/interceptors.py; calls to the next service: shared/downstream.py; logs: shared/logs.py.)
 
 Servicers stay thin: they translate between protobuf and the plain Python of their
 side, and map errors to gRPC status codes with a message a person can act on.
@@ -21,8 +22,8 @@ import grpc
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
-from shared.endpoints import DEFAULT_PORTS, MAX_MESSAGE_BYTES, MiB, client_channel, default_addr, env  # noqa: F401
-from shared.observability import wrap_handler
+from shared.endpoints import DEFAULT_PORTS, MAX_MESSAGE_BYTES, env
+from shared.interceptors import ActiveCalls, CallLimits, DecodeGuard
 from shared.rpc import semcom_pb2 as pb
 from shared.security import Security, add_security_args
 
@@ -72,52 +73,6 @@ def model_args(p: argparse.ArgumentParser) -> None:
                    help="checkpoint directory, 'default' (shipped weights of the preset) or 'none' (SEMCOM_WEIGHTS)")
 
 
-class ActiveCalls(grpc.ServerInterceptor):
-    """Counts the RPCs in progress (health and reflection excepted), so a stop can wait for them."""
-
-    def __init__(self) -> None:
-        self._n = 0
-        self._cond = threading.Condition()
-
-    @property
-    def count(self) -> int:
-        return self._n
-
-    def _add(self, d: int) -> None:
-        with self._cond:
-            self._n += d
-            self._cond.notify_all()
-
-    def wait_idle(self, timeout: float) -> bool:
-        with self._cond:
-            return self._cond.wait_for(lambda: self._n == 0, timeout=max(0.0, timeout))
-
-    def intercept_service(self, continuation, handler_call_details):
-        handler = continuation(handler_call_details)
-        if handler is None or handler_call_details.method.startswith("/grpc."):
-            return handler
-
-        def unary(behavior):
-            def wrapped(request, context):
-                self._add(1)
-                try:
-                    return behavior(request, context)
-                finally:
-                    self._add(-1)
-            return wrapped
-
-        def streaming(behavior):
-            def wrapped(request, context):
-                self._add(1)
-                try:
-                    yield from behavior(request, context)
-                finally:
-                    self._add(-1)
-            return wrapped
-
-        return wrap_handler(handler, unary, streaming)
-
-
 @dataclass
 class Server:
     server: grpc.Server
@@ -131,164 +86,6 @@ class Server:
         status = health_pb2.HealthCheckResponse.SERVING if serving else health_pb2.HealthCheckResponse.NOT_SERVING
         for name in ("", *self.names):
             self.health.set(name, status)
-
-
-class _IdleGuard:
-    """A client stream's messages; the call is cancelled when the client stays silent for `idle_s` seconds
-    (a header and then nothing must not hold a thread for ever), or when it trickles: after `idle_s` seconds of
-    slack, the stream must keep up an average of `min_rate` bytes per second (a stream that sends one symbol
-    every few seconds is never silent, and would hold its slot for as long as it likes)."""
-
-    def __init__(self, messages, context, idle_s: float, min_rate: float = 0.0) -> None:
-        self.messages, self.context, self.idle_s, self.min_rate = messages, context, idle_s, min_rate
-        self.started = time.monotonic()
-        self.received = 0  # bytes of the messages so far
-        self.timer: threading.Timer | None = None
-        self._arm()
-
-    def _arm(self) -> None:
-        if self.timer is not None:
-            self.timer.cancel()
-        wait, why = self.idle_s, f"silent for {self.idle_s:.0f} s"
-        if self.min_rate > 0:  # the time this many bytes may have taken at the minimum rate, after the slack
-            allowed = self.started + self.idle_s + self.received / self.min_rate - time.monotonic()
-            if allowed < wait:
-                wait, why = max(0.0, allowed), (f"slower than {self.min_rate / 1024:.0f} KiB/s "
-                                                f"({self.received} bytes in {time.monotonic() - self.started + wait:.0f} s)")
-        self.timer = threading.Timer(wait, self._expire, args=(why,))
-        self.timer.daemon = True
-        self.timer.start()
-
-    def _expire(self, why: str) -> None:
-        log.warning("cancelling a client stream %s (%s)", why, self.context.peer())
-        self.context.cancel()
-
-    def close(self) -> None:
-        if self.timer is not None:
-            self.timer.cancel()
-
-    def __iter__(self):
-        return self
-
-    def __next__(self):
-        try:
-            item = next(self.messages)
-        except BaseException:
-            self.close()
-            raise
-        self.received += item.ByteSize() if hasattr(item, "ByteSize") else 0
-        self._arm()
-        return item
-
-
-class CallLimits(grpc.ServerInterceptor):
-    """At most `limits[method]` calls of each long-lived method open at once (RESOURCE_EXHAUSTED beyond), on
-    threads of their own (``build_server`` adds them to the pool), so that health, negotiation and short calls
-    always find a thread; client streams that go silent for `idle_s` seconds are cancelled."""
-
-    def __init__(self, service: str, limits: dict[str, int], idle_s: float | None, min_rate: float = 0.0) -> None:
-        self.service, self.idle_s, self.min_rate = service, idle_s, min_rate
-        self.limits = {m: (n, threading.BoundedSemaphore(n)) for m, n in limits.items()}
-
-    def intercept_service(self, continuation, handler_call_details):
-        handler = continuation(handler_call_details)
-        method = handler_call_details.method.rsplit("/", 1)[-1]
-        if handler is None or method not in self.limits:
-            return handler
-        cap, slots = self.limits[method]
-        idle_s = self.idle_s if (handler.stream_unary or handler.stream_stream) else None
-        message = (f"{self.service} has {cap} {method} calls open, its cap; "
-                   "retry later or close idle ones")
-
-        def enter(request, context):
-            if not slots.acquire(blocking=False):
-                context.abort(grpc.StatusCode.RESOURCE_EXHAUSTED, message)
-            return _IdleGuard(request, context, idle_s, self.min_rate) if idle_s else request
-
-        def leave(request) -> None:
-            slots.release()
-            if isinstance(request, _IdleGuard):
-                request.close()
-
-        def unary(behavior):
-            def wrapped(request, context):
-                request = enter(request, context)
-                try:
-                    return behavior(request, context)
-                finally:
-                    leave(request)
-            return wrapped
-
-        def streaming(behavior):
-            def wrapped(request, context):
-                request = enter(request, context)
-                try:
-                    yield from behavior(request, context)
-                finally:
-                    leave(request)
-            return wrapped
-
-        return wrap_handler(handler, unary, streaming)
-
-
-class Undecodable:
-    """What a request that does not parse as its message becomes, so that its call is answered INVALID_ARGUMENT
-    (gRPC's own answer is INTERNAL "Exception deserializing request!", with a traceback in the log)."""
-
-    def __init__(self, reason: str) -> None:
-        self.reason = reason
-
-
-class DecodeGuard(grpc.ServerInterceptor):
-    """Parses every request itself: a message that is not one (a string field that is not UTF-8, a truncated
-    field) is refused with INVALID_ARGUMENT and a line a person can act on, never a trace."""
-
-    @staticmethod
-    def _parse(deserializer, message_name: str):
-        def parse(data: bytes):
-            try:
-                return deserializer(data)
-            except Exception as exc:  # noqa: BLE001 - protobuf's DecodeError and its kin: the bytes are the caller's
-                return Undecodable(f"the request is not a valid {message_name} message ({type(exc).__name__}: "
-                                   f"{exc}); every string field must be UTF-8")
-        return parse
-
-    def intercept_service(self, continuation, handler_call_details):
-        handler = continuation(handler_call_details)
-        if handler is None or handler.request_deserializer is None:
-            return handler
-        name = handler_call_details.method.rsplit("/", 1)[-1] + "Request"
-        deserializer = self._parse(handler.request_deserializer, name)
-
-        def refuse(context, bad: Undecodable):
-            context.abort(grpc.StatusCode.INVALID_ARGUMENT, bad.reason)
-
-        def checked(requests, context):
-            for r in requests:
-                if isinstance(r, Undecodable):
-                    refuse(context, r)
-                yield r
-
-        def wrap(behavior, streaming_in: bool, streaming_out: bool):
-            if streaming_out:
-                def wrapped(request, context):
-                    if not streaming_in and isinstance(request, Undecodable):
-                        refuse(context, request)
-                    yield from behavior(checked(request, context) if streaming_in else request, context)
-            else:
-                def wrapped(request, context):
-                    if not streaming_in and isinstance(request, Undecodable):
-                        refuse(context, request)
-                    return behavior(checked(request, context) if streaming_in else request, context)
-            return wrapped
-
-        kinds = {(False, False): (grpc.unary_unary_rpc_method_handler, handler.unary_unary),
-                 (True, False): (grpc.stream_unary_rpc_method_handler, handler.stream_unary),
-                 (False, True): (grpc.unary_stream_rpc_method_handler, handler.unary_stream),
-                 (True, True): (grpc.stream_stream_rpc_method_handler, handler.stream_stream)}
-        make, behavior = kinds[(handler.request_streaming, handler.response_streaming)]
-        return make(wrap(behavior, handler.request_streaming, handler.response_streaming), deserializer,
-                    handler.response_serializer)
 
 
 def _can_bind(host: str, port: int) -> bool:
@@ -377,75 +174,6 @@ def run_until_signal(srv: Server, grace_s: float, on_stop: Callable[[float], Non
     srv.server.stop(1.0).wait(6)
     log.info("stopped")
     return 0
-
-
-def call_downstream(call, channel: grpc.Channel, context, deadline_s: float, reconnect_wait_s: float = 2.0):
-    """`call(timeout)`, and once more if the peer was unreachable but becomes ready within a short wait
-    (a restarted service); the deadline left to the caller bounds everything."""
-    try:
-        return call(remaining(context, deadline_s))
-    except grpc.RpcError as err:
-        if err.code() != grpc.StatusCode.UNAVAILABLE:
-            raise
-        try:
-            grpc.channel_ready_future(channel).result(timeout=min(reconnect_wait_s, remaining(context, deadline_s)))
-        except grpc.FutureTimeoutError:
-            raise err from None
-        return call(remaining(context, deadline_s))
-
-
-def remaining(context: grpc.ServicerContext | None, default_s: float) -> float:
-    """Deadline for an outgoing call: ours, shortened to what the caller has left (deadline propagation)."""
-    if context is None:
-        return default_s
-    left = context.time_remaining()
-    return default_s if left is None else max(0.0, min(default_s, left))
-
-
-def downstream_error(err: grpc.RpcError, who: str, addr: str) -> tuple[grpc.StatusCode, str]:
-    """Maps a failed call to another service to (code, message) naming that service."""
-    code = err.code() if hasattr(err, "code") else grpc.StatusCode.UNKNOWN
-    details = err.details() if hasattr(err, "details") else str(err)
-    if code in (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED):
-        return code, f"{who} service at {addr} is unavailable: {details}"
-    return code, details or f"{who} service at {addr} failed"
-
-
-_STANDARD = set(logging.LogRecord("", 0, "", 0, "", None, None).__dict__) | {"message", "asctime"}
-
-
-class StructuredFormatter(logging.Formatter):
-    """`text`: time service level message key=value...; `json`: one JSON object per line.
-
-    Fields passed as ``extra={...}`` (transmission_id, task, ...) are kept as fields.
-    """
-
-    def __init__(self, service: str, fmt: str) -> None:
-        super().__init__()
-        self.service, self.fmt = service, fmt
-
-    def format(self, record: logging.LogRecord) -> str:
-        fields = {k: v for k, v in record.__dict__.items() if k not in _STANDARD}
-        ts = self.formatTime(record, "%Y-%m-%dT%H:%M:%S")
-        msg = record.getMessage()
-        if record.exc_info:
-            fields["error"] = self.formatException(record.exc_info)
-        if self.fmt == "json":
-            import json
-
-            return json.dumps({"ts": ts, "service": self.service, "level": record.levelname, "msg": msg, **fields},
-                              default=str)
-        extra = " ".join(f"{k}={v}" for k, v in fields.items() if k != "error")
-        text = f"{ts} {self.service} {record.levelname} {msg}" + (f" {extra}" if extra else "")
-        return text + (f"\n{fields['error']}" if "error" in fields else "")
-
-
-def setup_logging(level: str, service: str, fmt: str | None = None) -> None:
-    handler = logging.StreamHandler()
-    handler.setFormatter(StructuredFormatter(service, fmt or env("LOG_FORMAT", "text")))
-    root = logging.getLogger()
-    root.handlers[:] = [handler]
-    root.setLevel(getattr(logging, level.upper(), logging.INFO))
 
 
 def load_models_or_exit(service: str, srv: Server, load: Callable[[], object]):

@@ -16,7 +16,9 @@ from shared.observability import Metrics
 from shared.rpc import semcom_pb2 as pb
 from shared.rpc import semcom_pb2_grpc as rpc
 from shared.security import Security
-from shared.service import Loading, call_downstream, client_channel, downstream_error
+from shared.downstream import call_downstream, downstream_error
+from shared.endpoints import client_channel
+from shared.service import Loading
 from shared.task_kb import RECONSTRUCTION, NegotiationFailed, TaskKB, TaskMatch, TaskNotUnderstood, check_agreement
 from shared.wire import header_of, spec_from_proto, symbol_blocks
 from transmitter import step

@@ -12,7 +12,7 @@ import pytest
 
 from semcom import txclient
 from semcom.launcher import health_status
-from shared.service import client_channel
+from shared.endpoints import client_channel
 from tests.e2e.conftest import metric, png_bytes, start_services, wait_for
 
 pytestmark = pytest.mark.e2e  # starts the real services as processes
