@@ -15,7 +15,6 @@ from pathlib import Path
 
 import torch
 import torch.distributed as dist
-from safetensors.torch import load_file
 from torch.utils.data import DataLoader, DistributedSampler
 
 from receiver.segmentation import class_balance_weights
@@ -23,7 +22,9 @@ from semcom.data import ImageFolder, Kodak, segmentation_dataset
 from semcom.eval.quality import reconstruction_quality, segmentation_quality
 from semcom.pipeline import chain_reconstructor, chain_segmenter
 from semcom.train.ema import WeightEMA
+from semcom.train.optim import load_optimizer, lr_at, save_optimizer
 from semcom.train.options import TrainConfig, parse
+from semcom.train.surgery import freeze, grow, load_partial, reinit
 from semcom.train.system import System
 from shared.channel import Channel, ChannelSpec
 from shared.config import ModelConfig, get_preset
@@ -37,11 +38,9 @@ from shared.weights import (
     load_modules,
     read_config,
     save_checkpoint,
-    save_tensors,
     starting_pca,
 )
 
-CONTEXT_BINS = (1, 2, 3, 6)  # --seg-context: PSPNet's pyramid
 RAW_DIR = "raw"  # with --ema: the raw weights beside the averaged checkpoint, for --resume
 
 
@@ -85,39 +84,6 @@ class StopRequest:
     def __exit__(self, *_exc) -> None:
         for s, handler in self._previous.items():
             signal.signal(s, handler)
-
-
-def save_optimizer(path: Path, opt: torch.optim.Optimizer) -> None:
-    sd = opt.state_dict()
-    tensors = {f"state.{i}.{k}": v.detach().cpu().contiguous() if torch.is_tensor(v) else torch.tensor(v)
-               for i, st in sd["state"].items() for k, v in st.items()}
-    save_tensors(tensors, path / "optimizer.safetensors")
-    (path / "optimizer_groups.json").write_text(json.dumps(sd["param_groups"]))
-
-
-def load_optimizer(path: Path, opt: torch.optim.Optimizer) -> None:
-    tensors = load_file(str(path / "optimizer.safetensors"))
-    state: dict[int, dict[str, torch.Tensor]] = {}
-    for key, v in tensors.items():
-        _, i, k = key.split(".", 2)
-        state.setdefault(int(i), {})[k] = v
-    groups = json.loads((path / "optimizer_groups.json").read_text())
-    opt.load_state_dict({"state": state, "param_groups": groups})
-
-
-def lr_at(step: int, tc: TrainConfig, time_progress: float = 0.0) -> float:
-    """Linear warm-up, then constant or cosine to 10 %.
-
-    With --time-limit the cosine follows whichever ends first, the step budget or the
-    time budget (`time_progress`, 0..1 of --time-limit), so a run stopped by the clock
-    still ends at the low learning rate.
-    """
-    if step < tc.warmup:
-        return tc.lr * (step + 1) / tc.warmup
-    if tc.lr_schedule == "constant":
-        return tc.lr
-    progress = max((step - tc.warmup) / max(1, tc.steps - tc.warmup), time_progress)
-    return tc.lr * (0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * min(1.0, progress))))
 
 
 class Trainer:
@@ -217,41 +183,7 @@ class Trainer:
             cfg = get_preset(tc.preset)
             if tc.cbr:
                 cfg = cfg.replace(**{"encoder.cbr": tc.cbr})
-        added: tuple[str, ...] = ()
-        if tc.snr_gate and not cfg.encoder.snr_gate:
-            if not cfg.encoder.linear_path:
-                raise SystemExit("semcom train: --snr-gate gates the encoder's learned path against its linear "
-                                 "code; this checkpoint has no linear path")
-            cfg = cfg.replace(**{"encoder.snr_gate": True})
-            added = ("transmitter.encoder.snr_gate",)
-        new_gains = tuple(t for t in tc.per_image_gains if t not in cfg.encoder.per_image_gains)
-        if new_gains:
-            if not cfg.encoder.linear_path:
-                raise SystemExit("semcom train: --per-image-gains fits the encoder's linear code to each image; "
-                                 "this model has no linear path")
-            cfg = cfg.replace(**{"encoder.per_image_gains": cfg.encoder.per_image_gains + new_gains})
-        if tc.seg_image_blocks and cfg.seg.image_blocks != tc.seg_image_blocks:
-            if not cfg.encoder.linear_path:
-                raise SystemExit("semcom train: --seg-image-blocks work on the linear image estimate the segmentation "
-                                 "decoder fuses; this checkpoint has no linear path")
-            if cfg.seg.image_blocks:
-                raise SystemExit(f"semcom train: this model's segmentation decoder has {cfg.seg.image_blocks} "
-                                 f"image blocks already; --seg-image-blocks adds them to an --init checkpoint without")
-            cfg = cfg.replace(**{"seg.image_blocks": tc.seg_image_blocks})
-            added += ("receiver.segmentation.image_blocks",)
-        if tc.seg_context:
-            if cfg.seg.context_bins:
-                raise SystemExit(f"semcom train: this model's segmentation decoder has pyramid pooling already "
-                                 f"(bins {', '.join(map(str, cfg.seg.context_bins))})")
-            cfg = cfg.replace(**{"seg.context_bins": CONTEXT_BINS})
-            added += ("receiver.segmentation.context",)
-        grown = range(cfg.dit.decoder_blocks, cfg.dit.decoder_blocks + tc.grow_refiner)
-        if tc.grow_refiner:
-            if resume_from is not None or not tc.init or not cfg.encoder.linear_path:
-                raise SystemExit("semcom train: --grow-refiner appends blocks to the refiner of an --init checkpoint "
-                                 "with the linear path (not with --resume)")
-            cfg = cfg.replace(**{"dit.decoder_blocks": grown.stop})
-            added += tuple(f"receiver.reconstruction.synthesis.blocks.{i}." for i in grown)
+        cfg, added, grown = grow(cfg, tc, resuming=resume_from is not None)
         self.cfg: ModelConfig = cfg
         fresh = resume_from is None and not tc.init  # --init-partial still starts the linear path from the fit
         pca = starting_pca(cfg, tc.pca) if fresh else None
@@ -265,68 +197,16 @@ class Trainer:
             for i in grown:  # appended blocks start as the identity: the first step is the checkpoint's model
                 self.system.receiver.reconstruction.synthesis.blocks[i].start_as_identity()
         elif tc.init_partial:
-            self._load_partial(tc.init_partial)
+            taken, total, values, all_values = load_partial(self.system, tc.init_partial)
+            if self.rank == 0:
+                print(f"--init-partial {tc.init_partial}: {taken} of {total} tensors taken "
+                      f"({values} of {all_values} values)", file=sys.stderr)
         if tc.reinit:
             if resume_from is not None or not tc.init:
                 raise SystemExit("semcom train: --reinit starts parts of an --init checkpoint afresh (not with "
                                  "--resume, whose run already did)")
-            self._reinit(cfg, tc.reinit)
-        self._freeze(("transmitter",) * tc.freeze_transmitter + tuple(tc.freeze))
-
-    def _reinit(self, cfg: ModelConfig, prefixes: tuple[str, ...]) -> None:
-        """The tensors under `prefixes` as a newly built model of the same config has them (seeded by --seed)."""
-        torch.manual_seed(self.tc.seed)
-        new = System(cfg, None)
-        for side in ("transmitter", "receiver"):
-            mine, theirs = getattr(self.system, side).state_dict(), getattr(new, side).state_dict()
-            for name in mine:
-                full = f"{side}.{name}"
-                if any(full == p or full.startswith(p.rstrip(".") + ".") for p in prefixes):
-                    mine[name] = theirs[name].to(mine[name].device)
-            getattr(self.system, side).load_state_dict(mine)
-        named = [n for n, _ in self.system.named_parameters()]
-        for prefix in prefixes:
-            if not any(n == prefix or n.startswith(prefix.rstrip(".") + ".") for n in named):
-                raise SystemExit(f"semcom train: --reinit {prefix}: no parameter of this model is named so "
-                                 "(names start with transmitter. or receiver., e.g. receiver.segmentation)")
-
-    def _freeze(self, prefixes: tuple[str, ...]) -> None:
-        """Keeps every parameter whose name (transmitter.* / receiver.*) starts with one of `prefixes` fixed."""
-        if not prefixes:
-            return
-        named = dict(self.system.named_parameters())  # transmitter.* and receiver.*
-        for prefix in prefixes:
-            hits = [p for n, p in named.items() if n == prefix or n.startswith(prefix.rstrip(".") + ".")]
-            if not hits:
-                raise SystemExit(f"semcom train: --freeze {prefix}: no parameter of this model is named so "
-                                 "(names start with transmitter. or receiver., e.g. receiver.analog)")
-            for p in hits:
-                p.requires_grad_(False)
-
-    def _load_partial(self, path: str) -> None:
-        """Every tensor of another checkpoint whose name and shape match, except the DiT (with the linear path
-        its output starts at zero, and the encoder's learned path behind a zero gate, so training starts at the
-        linear code): for carrying what an older design learned (the Swin KB, the receiver KB, the segmentation
-        decoder) into a new one."""
-        from safetensors.torch import load_file
-
-        from shared.weights import WEIGHTS_FILE
-
-        theirs = load_file(str(Path(path) / WEIGHTS_FILE))
-        mine = {f"{side}.{k}": v for side in ("transmitter", "receiver")
-                for k, v in getattr(self.system, side).state_dict().items()}
-        fresh = ("receiver.reconstruction.dit.",)
-        taken = {k: v for k, v in theirs.items()
-                 if k in mine and mine[k].shape == v.shape and not k.startswith(fresh)}
-        for side in ("transmitter", "receiver"):
-            module = getattr(self.system, side)
-            state = module.state_dict()
-            state.update({k[len(side) + 1:]: v for k, v in taken.items() if k.startswith(side + ".")})
-            module.load_state_dict(state)
-        if self.rank == 0:
-            print(f"--init-partial {path}: {len(taken)} of {len(mine)} tensors taken "
-                  f"({sum(v.numel() for v in taken.values())} of {sum(v.numel() for v in mine.values())} values)",
-                  file=sys.stderr)
+            reinit(self.system, cfg, tc.reinit, tc.seed)
+        freeze(self.system, ("transmitter",) * tc.freeze_transmitter + tuple(tc.freeze))
 
     def _loader(self, ds) -> tuple[DataLoader, DistributedSampler | None]:
         sampler = DistributedSampler(ds, seed=self.tc.seed) if self.distributed else None

@@ -1,0 +1,110 @@
+"""Checkpoint surgery for `semcom train`: what a run adds to, restarts in, freezes in or carries over from the
+model it starts from (--snr-gate, --per-image-gains, --seg-image-blocks, --seg-context, --grow-refiner,
+--reinit, --freeze, --init-partial). `semcom merge` (semcom.train.merge) joins two finished runs."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import torch
+from safetensors.torch import load_file
+
+from semcom.train.options import TrainConfig
+from semcom.train.system import System
+from shared.config import ModelConfig
+from shared.weights import WEIGHTS_FILE
+
+CONTEXT_BINS = (1, 2, 3, 6)  # --seg-context: PSPNet's pyramid
+
+
+def _named(name: str, prefix: str) -> bool:
+    return name == prefix or name.startswith(prefix.rstrip(".") + ".")
+
+
+def grow(cfg: ModelConfig, tc: TrainConfig, resuming: bool) -> tuple[ModelConfig, tuple[str, ...], range]:
+    """The config with the parts the flags add; the tensor-name prefixes that are new (a checkpoint lacks them);
+    the refiner blocks appended (they start as the identity)."""
+    added: tuple[str, ...] = ()
+    if tc.snr_gate and not cfg.encoder.snr_gate:
+        if not cfg.encoder.linear_path:
+            raise SystemExit("semcom train: --snr-gate gates the encoder's learned path against its linear "
+                             "code; this checkpoint has no linear path")
+        cfg = cfg.replace(**{"encoder.snr_gate": True})
+        added = ("transmitter.encoder.snr_gate",)
+    new_gains = tuple(t for t in tc.per_image_gains if t not in cfg.encoder.per_image_gains)
+    if new_gains:
+        if not cfg.encoder.linear_path:
+            raise SystemExit("semcom train: --per-image-gains fits the encoder's linear code to each image; "
+                             "this model has no linear path")
+        cfg = cfg.replace(**{"encoder.per_image_gains": cfg.encoder.per_image_gains + new_gains})
+    if tc.seg_image_blocks and cfg.seg.image_blocks != tc.seg_image_blocks:
+        if not cfg.encoder.linear_path:
+            raise SystemExit("semcom train: --seg-image-blocks work on the linear image estimate the segmentation "
+                             "decoder fuses; this checkpoint has no linear path")
+        if cfg.seg.image_blocks:
+            raise SystemExit(f"semcom train: this model's segmentation decoder has {cfg.seg.image_blocks} "
+                             f"image blocks already; --seg-image-blocks adds them to an --init checkpoint without")
+        cfg = cfg.replace(**{"seg.image_blocks": tc.seg_image_blocks})
+        added += ("receiver.segmentation.image_blocks",)
+    if tc.seg_context:
+        if cfg.seg.context_bins:
+            raise SystemExit(f"semcom train: this model's segmentation decoder has pyramid pooling already "
+                             f"(bins {', '.join(map(str, cfg.seg.context_bins))})")
+        cfg = cfg.replace(**{"seg.context_bins": CONTEXT_BINS})
+        added += ("receiver.segmentation.context",)
+    grown = range(cfg.dit.decoder_blocks, cfg.dit.decoder_blocks + tc.grow_refiner)
+    if tc.grow_refiner:
+        if resuming or not tc.init or not cfg.encoder.linear_path:
+            raise SystemExit("semcom train: --grow-refiner appends blocks to the refiner of an --init checkpoint "
+                             "with the linear path (not with --resume)")
+        cfg = cfg.replace(**{"dit.decoder_blocks": grown.stop})
+        added += tuple(f"receiver.reconstruction.synthesis.blocks.{i}." for i in grown)
+    return cfg, added, grown
+
+
+def reinit(system: System, cfg: ModelConfig, prefixes: tuple[str, ...], seed: int) -> None:
+    """The tensors under `prefixes` as a newly built model of the same config has them (seeded by `seed`)."""
+    named = [n for n, _ in system.named_parameters()]
+    for prefix in prefixes:
+        if not any(_named(n, prefix) for n in named):
+            raise SystemExit(f"semcom train: --reinit {prefix}: no parameter of this model is named so "
+                             "(names start with transmitter. or receiver., e.g. receiver.segmentation)")
+    torch.manual_seed(seed)
+    new = System(cfg, None)
+    for side in ("transmitter", "receiver"):
+        mine, theirs = getattr(system, side).state_dict(), getattr(new, side).state_dict()
+        for name in mine:
+            if any(_named(f"{side}.{name}", p) for p in prefixes):
+                mine[name] = theirs[name].to(mine[name].device)
+        getattr(system, side).load_state_dict(mine)
+
+
+def freeze(system: torch.nn.Module, prefixes: tuple[str, ...]) -> None:
+    """Keeps every parameter whose name (transmitter.* / receiver.*) starts with one of `prefixes` fixed."""
+    named = dict(system.named_parameters())
+    for prefix in prefixes:
+        hits = [p for n, p in named.items() if _named(n, prefix)]
+        if not hits:
+            raise SystemExit(f"semcom train: --freeze {prefix}: no parameter of this model is named so "
+                             "(names start with transmitter. or receiver., e.g. receiver.analog)")
+        for p in hits:
+            p.requires_grad_(False)
+
+
+def load_partial(system: System, path: str | Path) -> tuple[int, int, int, int]:
+    """Every tensor of another checkpoint whose name and shape match, except the DiT (with the linear path
+    its output starts at zero, and the encoder's learned path behind a zero gate, so training starts at the
+    linear code): for carrying what an older design learned (the Swin KB, the receiver KB, the segmentation
+    decoder) into a new one. Returns tensors taken, tensors in all, values taken, values in all."""
+    theirs = load_file(str(Path(path) / WEIGHTS_FILE))
+    mine = {f"{side}.{k}": v for side in ("transmitter", "receiver")
+            for k, v in getattr(system, side).state_dict().items()}
+    fresh = ("receiver.reconstruction.dit.",)
+    taken = {k: v for k, v in theirs.items()
+             if k in mine and mine[k].shape == v.shape and not k.startswith(fresh)}
+    for side in ("transmitter", "receiver"):
+        module = getattr(system, side)
+        state = module.state_dict()
+        state.update({k[len(side) + 1:]: v for k, v in taken.items() if k.startswith(side + ".")})
+        module.load_state_dict(state)
+    return (len(taken), len(mine), sum(v.numel() for v in taken.values()), sum(v.numel() for v in mine.values()))
