@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Every learned system retrained from scratch with the same budget on the same machine and data, then every
-# comparison curve remade from those weights: what README's comparison comes from.
+# comparison curve remade from those weights: what docs/results.md's comparison comes from.
 #   BUDGET=3600 bash scripts/equal_budget.sh        (seconds of training per system; six systems, one after
 #                                                    the other, each with the whole machine)
 # Same for all: CBR 1/16, SNR uniform in -2..25 dB per sample, a quarter of the steps on Rayleigh block fading

@@ -1,4 +1,4 @@
-"""Prints the markdown tables of results/ (used in README and the weights' README).
+"""Prints the markdown tables of results/ (used in docs/results.md and weights/README.md).
 
     python3 scripts/results_table.py            shipped weights' quality and the benchmarks
     python3 scripts/results_table.py --curves [DIR]   the comparison curves (default results/curves,

@@ -1,4 +1,4 @@
-"""The speed-up of one sweep on two Ray worker processes against one, on this machine (README's figure).
+"""The speed-up of one sweep on two Ray worker processes against one, on this machine (docs/sweeps.md's figure).
 
     python scripts/sweep_speedup.py [--data ../shared/data/kodak] [--out results/sweep_speedup.json]
 
