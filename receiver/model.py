@@ -1,19 +1,20 @@
-"""The receiver's model: source KB + both task decoders, received symbols in, image or label map out."""
+"""The receiver's model: source KB + one decoder per task of the task table, received symbols in, the task's output
+(an image or a label map) out."""
 
 from __future__ import annotations
+
+import importlib
 
 import torch
 from torch import nn
 
 from receiver.received import Received, received_grid
-from receiver.reconstruction import ReconstructionDecoder
-from receiver.segmentation import SegmentationDecoder
 from receiver.source_kb import ReceiverSourceKB
+from shared import tasks
 from shared.analog import AnalogDecoder, PatchPCA, unbiased_view
 from shared.channel import Channel, Reception, receive
 from shared.config import ModelConfig
 from shared.seeding import derive_seed
-from shared.task_kb import RECONSTRUCTION, SEGMENTATION
 from shared.transmission import Transmission
 
 
@@ -27,11 +28,10 @@ class Receiver(nn.Module):
         linear = cfg.encoder.linear_path
         self.analog = AnalogDecoder(cfg.encoder.stride, 2 * c, pca) if linear else None
         self.source_kb = ReceiverSourceKB(cfg.rx_kb, y_ch)
-        self.reconstruction = ReconstructionDecoder(cfg.dit, cfg.diffusion, c, y_ch,
-                                                    self.source_kb.out_channels(RECONSTRUCTION), cfg.encoder.stride,
-                                                    linear)
-        self.segmentation = SegmentationDecoder(cfg.seg, y_ch + self.source_kb.out_channels(SEGMENTATION),
-                                                cfg.encoder.stride, image_skip=linear)
+        for task in tasks.all_tasks():  # receiver.<task>.*: each task's decoder, as the task table builds it
+            module, function = task.decoder.split(":")
+            build = getattr(importlib.import_module(module), function)
+            self.add_module(task.name, build(cfg, y_ch, self.source_kb.out_channels(task.name), linear))
 
     def view(self, reception: Reception, grid: tuple[int, int, int], scale: torch.Tensor | None,
              allocation: torch.Tensor | None = None) -> Received:
@@ -49,26 +49,18 @@ class Receiver(nn.Module):
                                                    None if allocation is None else allocation.to(r.device))
         return received
 
-    def segment_logits(self, received: Received) -> torch.Tensor:
-        """Received grid (B, 3c, h, w) (+ the linear estimate) -> logits (B, K, h*s, w*s)."""
-        feats = self.source_kb(received.grid, SEGMENTATION)
-        image = self.analog.synthesise(received.linear) if self.analog is not None else None
-        return self.segmentation(torch.cat([received.grid, feats], dim=1), image)
+    def decoder(self, task: str) -> nn.Module:
+        return getattr(self, tasks.get(task).name)
 
     @torch.no_grad()
     def decode(self, received: Received, snr_db: torch.Tensor, task: str, image_size: tuple[int, int],
                steps: int | None = None, generator: torch.Generator | None = None, on_step=None) -> torch.Tensor:
-        """Reconstruction: image (B, 3, H, W) in [0, 1]. Segmentation: label map (B, H, W) long."""
+        """The task's decoder: an image (B, 3, H, W) in [0, 1] or a label map (B, H, W) long, cut to the image."""
         height, width = image_size
-        if task == RECONSTRUCTION:
-            feats = self.source_kb(received.grid, RECONSTRUCTION)
-            steps = self.cfg.diffusion.sample_steps if steps is None else steps
-            image = self.reconstruction.sample(received, feats, snr_db, steps, generator, on_step=on_step,
-                                               analog=self.analog)
-            return image[..., :height, :width]
-        if task == SEGMENTATION:
-            return self.segment_logits(received).argmax(dim=1)[..., :height, :width]
-        raise ValueError(f"unknown task {task!r}; known tasks: {RECONSTRUCTION}, {SEGMENTATION}")
+        decoder = self.decoder(task)
+        feats = self.source_kb(received.grid, task)
+        out = decoder.decode(received, feats, snr_db, steps, generator, on_step, self.analog)
+        return out[..., :height, :width]
 
     @torch.no_grad()
     def receive(self, t: Transmission, y: torch.Tensor, h: torch.Tensor | None, noise_var: torch.Tensor,

@@ -44,7 +44,7 @@ from receiver.diffusion import NoiseSchedule, ddim_sample
 from receiver.dit import DiT
 from receiver.received import Received
 from shared.analog import AnalogDecoder
-from shared.config import DiffusionConfig, DiTConfig
+from shared.config import DiffusionConfig, DiTConfig, ModelConfig
 from shared.layers import ResidualBlock
 from shared.symbols import to_real
 
@@ -185,3 +185,16 @@ class ReconstructionDecoder(nn.Module):
                          (b, self.state_channels, h, w), steps, generator, received.grid.device,
                          self.diff_cfg.eta if eta is None else eta, on_step)
         return self._image(z0, feats, analog).clamp(0.0, 1.0)
+
+    def decode(self, received: Received, feats: torch.Tensor, snr_db: torch.Tensor, steps: int | None,
+               generator: torch.Generator | None = None, on_step: Callable[[int, int], None] | None = None,
+               analog: AnalogDecoder | None = None) -> torch.Tensor:
+        """The task table's decoder call: `steps` DDIM steps (None: the config's default) -> image (B, 3, H, W)."""
+        steps = self.diff_cfg.sample_steps if steps is None else steps
+        return self.sample(received, feats, snr_db, steps, generator, on_step=on_step, analog=analog)
+
+
+def build(cfg: ModelConfig, y_channels: int, feature_channels: int, linear: bool) -> ReconstructionDecoder:
+    """The reconstruction task's decoder (``shared.tasks``)."""
+    return ReconstructionDecoder(cfg.dit, cfg.diffusion, cfg.encoder.symbol_channels, y_channels, feature_channels,
+                                 cfg.encoder.stride, linear)

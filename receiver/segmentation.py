@@ -28,7 +28,9 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from shared.config import SegConfig
+from receiver.received import Received
+from shared.analog import AnalogDecoder
+from shared.config import ModelConfig, SegConfig
 from shared.layers import ResidualBlock
 
 
@@ -97,6 +99,18 @@ class SegmentationDecoder(nn.Module):
         logits = self.classifier(z)  # (B, K, 4h, 4w)
         return F.interpolate(logits, size=size, mode="bilinear", align_corners=False)  # (B, K, H, W)
 
+    def logits(self, received: Received, feats: torch.Tensor, analog: AnalogDecoder | None = None) -> torch.Tensor:
+        """The receiver's view (its grid, and the linear estimate when there is a linear path) and the source
+        KB's features -> logits (B, K, H, W)."""
+        image = analog.synthesise(received.linear) if analog is not None else None
+        return self(torch.cat([received.grid, feats], dim=1), image)
+
+    def decode(self, received: Received, feats: torch.Tensor, snr_db: torch.Tensor, steps: int | None = None,
+               generator: torch.Generator | None = None, on_step=None,
+               analog: AnalogDecoder | None = None) -> torch.Tensor:
+        """The task table's decoder call -> label map (B, H, W) long (no steps: one pass)."""
+        return self.logits(received, feats, analog).argmax(dim=1)
+
     def loss(self, logits: torch.Tensor, target: torch.Tensor,
              class_weight: torch.Tensor | None = None) -> torch.Tensor:
         """Cross-entropy (eq. 6), void pixels ignored; target (B, H, W) long; class_weight (K,) or None
@@ -111,3 +125,8 @@ def class_balance_weights(pixel_counts: torch.Tensor, c: float = 1.02) -> torch.
         raise ValueError("class_balance_weights needs one pixel count per class, not all zero")
     p = pixel_counts.double() / pixel_counts.double().sum()
     return (1.0 / torch.log(c + p)).float()
+
+
+def build(cfg: ModelConfig, y_channels: int, feature_channels: int, linear: bool) -> SegmentationDecoder:
+    """The segmentation task's decoder (``shared.tasks``)."""
+    return SegmentationDecoder(cfg.seg, y_channels + feature_channels, cfg.encoder.stride, image_skip=linear)

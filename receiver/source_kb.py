@@ -16,7 +16,7 @@ from torch import nn
 
 from shared.config import ReceiverKBConfig
 from shared.layers import ResidualBlock
-from shared.task_kb import RECONSTRUCTION, SEGMENTATION
+from shared import tasks
 
 
 class ReceiverSourceKB(nn.Module):
@@ -28,14 +28,13 @@ class ReceiverSourceKB(nn.Module):
         self.block2 = ResidualBlock(cfg.hidden)
 
     def out_channels(self, task: str) -> int:
-        return {RECONSTRUCTION: 2 * self.cfg.hidden, SEGMENTATION: self.cfg.hidden}[task]
+        return tasks.get(task).receiver_blocks * self.cfg.hidden
 
     def forward(self, y_grid: torch.Tensor, task: str) -> torch.Tensor:
-        """y_grid (B, 3c, h, w) -> task features (B, out_channels(task), h, w)."""
-        r1 = self.block1(self.stem(y_grid))  # (B, hidden, h, w)
-        if task == SEGMENTATION:
-            return r1
-        if task != RECONSTRUCTION:
-            raise ValueError(f"unknown task {task!r}")
-        r2 = self.block2(r1)  # (B, hidden, h, w)
-        return torch.cat([r1, r2], dim=1)  # (B, 2*hidden, h, w)
+        """y_grid (B, 3c, h, w) -> task features (B, out_channels(task), h, w): r1 for a task taking one block
+        (segmentation), r1 || r2 for one taking two (reconstruction), as the task table says."""
+        blocks = tasks.get(task).receiver_blocks
+        r = [self.block1(self.stem(y_grid))]  # (B, hidden, h, w)
+        if blocks > 1:
+            r.append(self.block2(r[0]))
+        return torch.cat(r, dim=1) if len(r) > 1 else r[0]

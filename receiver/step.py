@@ -17,7 +17,7 @@ from shared.classes import colourise
 from shared.config import ModelConfig
 from shared.ids import check_id
 from shared.imageio import encode_png, to_pil
-from shared.task_kb import RECONSTRUCTION, TASKS
+from shared import tasks
 from shared.transmission import Transmission
 
 
@@ -28,8 +28,7 @@ MIN_SCALE, MAX_SCALE = 1e-6, 1e6
 
 def check(t: Transmission, model: Receiver, kb_fingerprint: str) -> None:
     """ValueError unless this receiver can decode `t`; checked before anything is sized by it."""
-    if t.task not in TASKS:
-        raise ValueError(f"unknown task {t.task!r}; known tasks: {', '.join(TASKS)}")
+    task = tasks.get(t.task)  # ValueError naming the known tasks
     if t.kb_fingerprint != kb_fingerprint:
         raise ValueError(f"task KBs differ: transmitter {t.kb_fingerprint}, receiver {kb_fingerprint}")
     cfg = model.cfg
@@ -42,7 +41,7 @@ def check(t: Transmission, model: Receiver, kb_fingerprint: str) -> None:
                          "inverts the transmitter's linear code with it (load the same weights on both sides)")
     if not (math.isfinite(t.score) and -1.0 - 1e-6 <= t.score <= 1.0 + 1e-6):
         raise ValueError(f"task score {t.score} is not a cosine similarity (a number from -1 to 1)")
-    if t.task == RECONSTRUCTION:
+    if task.sampled:
         cfg.check_work(*t.image_size, t.steps)
     check_allocation(t, cfg)
 
@@ -78,10 +77,13 @@ def decode(model: Receiver, t: Transmission, y: torch.Tensor, h: torch.Tensor | 
 
 
 def render(output: torch.Tensor, t: Transmission, model: Receiver) -> dict:
-    """The output as the result's fields: the reconstruction as PNG, or the label map, its colours and names."""
+    """The output as the result's fields (the task table's ``output``): an image as PNG (with the diffusion steps
+    it took when the task samples), or a label map, its colours and its class names."""
     cfg = model.cfg
-    if t.task == RECONSTRUCTION:
-        return {"image_png": encode_png(to_pil(output)), "diffusion_steps": t.steps or cfg.diffusion.sample_steps}
+    task = tasks.get(t.task)
+    if task.output == tasks.IMAGE:
+        return {"image_png": encode_png(to_pil(output)),
+                "diffusion_steps": (t.steps or cfg.diffusion.sample_steps) if task.sampled else 0}
     labels = output.cpu().numpy().astype(np.uint8)  # (H, W) class indices
     return {"labels_png": encode_png(Image.fromarray(labels, mode="L")),
             "colour_png": encode_png(Image.fromarray(colourise(labels, cfg.seg.num_classes), mode="RGB")),

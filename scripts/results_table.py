@@ -9,6 +9,8 @@ import json
 import sys
 from pathlib import Path
 
+from shared import tasks
+
 R = Path(__file__).resolve().parent.parent / "results"
 
 
@@ -51,7 +53,7 @@ def curves(root: Path = R / "curves") -> None:
             tag = Path(d["dataset"]).name + (f" {d['crop']}x{d['crop']} crops" if d.get("crop") else " whole")
             groups.setdefault((d["task"], tag, d["channel"]), []).append(d)
         for (task, tag, channel), ds in groups.items():
-            metric = "psnr" if task == "reconstruction" else "miou"
+            metric = tasks.get(task).metric
             fmt = "{:.2f}" if metric == "psnr" else "{:.3f}"
             ds.sort(key=lambda d: (d["name"] != "proposed", d["name"]))
             snrs = ds[0]["snr_db"]

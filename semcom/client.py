@@ -71,6 +71,13 @@ def explain(err: grpc.RpcError, who: str, addr: str) -> ServiceError:
     return ServiceError(code.name, with_hint(code.name, details))
 
 
+def output_kind(result: pb.Result) -> str:
+    """What a result holds, read from its fields rather than its task's name (so a client needs no task table,
+    and a task added on the services' side reaches it): "image" (image_png) or "labels" (labels_png, colour_png,
+    class_names), as ``shared.tasks`` names them."""
+    return "image" if result.image_png else "labels"
+
+
 def write_outputs(result: pb.Result, out_dir: Path, stem: str, original: bytes | None) -> list[str]:
     """Writes the result's images under out_dir; returns the paths."""
     from PIL import Image
@@ -81,11 +88,11 @@ def write_outputs(result: pb.Result, out_dir: Path, stem: str, original: bytes |
     out_dir.mkdir(parents=True, exist_ok=True)
     base = out_dir / f"{stem}_{result.transmission_id}"
     paths = []
-    if result.task == "reconstruction":
-        p = Path(f"{base}_reconstruction.png")
+    if output_kind(result) == "image":
+        p = Path(f"{base}_{result.task}.png")
         p.write_bytes(result.image_png)
         paths.append(str(p))
-    elif result.task == "segmentation":
+    else:
         for suffix, data in (("labels", result.labels_png), ("colour", result.colour_png)):
             p = Path(f"{base}_{suffix}.png")
             p.write_bytes(data)

@@ -19,7 +19,9 @@ from receiver.model import Receiver
 from shared.channel import ChannelSpec
 from shared.config import ModelConfig
 from shared.devices import pick_device
-from shared.task_kb import RECONSTRUCTION, SEGMENTATION, TaskKB, TaskMatch, check_agreement
+from shared.task_kb import TaskKB, TaskMatch, check_agreement
+from shared import tasks
+from shared.tasks import RECONSTRUCTION, SEGMENTATION
 from shared.weights import load_checkpoint, read_config, resolve_weights, starting_pca
 from shared.transmission import Transmission
 from transmitter import step as tx_step
@@ -122,21 +124,23 @@ def run_chain(transmitter: Transmitter, receiver: Receiver, image: torch.Tensor,
     return output, t, rx
 
 
-def chain_reconstructor(tx: Transmitter, rx: Receiver, steps: int | None = None):
-    """The proposed system as a Reconstructor: (3, H, W) -> (3, H, W) through `run_chain`."""
+def chain_runner(tx: Transmitter, rx: Receiver, task: str, steps: int | None = None):
+    """The proposed system for one task as the evaluation loop calls it: (image (3, H, W), ChannelSpec, seed) ->
+    the task's output (an image (3, H, W) or a label map (H, W)), through `run_chain`."""
+    tasks.get(task)  # ValueError naming the known tasks
     device = next(tx.parameters()).device
 
-    def reconstruct(img: torch.Tensor, spec: ChannelSpec, seed: int) -> torch.Tensor:
-        return run_chain(tx, rx, img.to(device), RECONSTRUCTION, spec, seed, steps)[0].cpu()
+    def run(img: torch.Tensor, spec: ChannelSpec, seed: int) -> torch.Tensor:
+        return run_chain(tx, rx, img.to(device), task, spec, seed, steps)[0].cpu()
 
-    return reconstruct
+    return run
+
+
+def chain_reconstructor(tx: Transmitter, rx: Receiver, steps: int | None = None):
+    """`chain_runner` for reconstruction: (3, H, W) -> (3, H, W)."""
+    return chain_runner(tx, rx, RECONSTRUCTION, steps)
 
 
 def chain_segmenter(tx: Transmitter, rx: Receiver):
-    """The proposed system as a Segmenter: (3, H, W) -> (H, W) class indices through `run_chain`."""
-    device = next(tx.parameters()).device
-
-    def segment(img: torch.Tensor, spec: ChannelSpec, seed: int) -> torch.Tensor:
-        return run_chain(tx, rx, img.to(device), SEGMENTATION, spec, seed)[0].cpu()
-
-    return segment
+    """`chain_runner` for segmentation: (3, H, W) -> (H, W) class indices."""
+    return chain_runner(tx, rx, SEGMENTATION)

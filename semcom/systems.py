@@ -16,7 +16,8 @@ from pathlib import Path
 from typing import Callable
 
 from shared.lazy import LazyTorch
-from shared.task_kb import RECONSTRUCTION, SEGMENTATION
+from shared import tasks
+from shared.tasks import RECONSTRUCTION, SEGMENTATION
 from shared.weights import REPO_WEIGHTS, file_sha256, read_config, resolve_weights
 
 torch = LazyTorch(globals())  # the registry's names are read by `semcom eval --help` without loading torch
@@ -59,7 +60,7 @@ class Evaluated:
 @dataclass(frozen=True)
 class SystemEntry:
     name: str
-    tasks: tuple[str, ...]
+    tasks: tuple[str, ...] | None  # None: every task of the task table (the proposed system)
     description: str
     build: Callable[[BuildContext, str], Evaluated]
     trainable: bool = False  # `semcom train --system NAME`
@@ -70,17 +71,18 @@ class SystemEntry:
 
 
 def _proposed(ctx: BuildContext, task: str) -> Evaluated:
-    from semcom.pipeline import chain_reconstructor, chain_segmenter, load_models
+    from semcom.pipeline import chain_runner, load_models
 
     cfg, path = resolve_weights(ctx.preset, ctx.weights)
     cfg, tx, rx = load_models(cfg, path, ctx.device)
     doc = read_config(path)[1] if path else {}
     prov = {"weights": str(path), "weights_sha256": doc.get("sha256"), "train_meta": doc.get("meta"),
             "preset": cfg.name}
-    if task == RECONSTRUCTION:
+    entry = tasks.get(task)
+    if entry.sampled:
         prov["diffusion_steps"] = ctx.steps or cfg.diffusion.sample_steps
-        return Evaluated(chain_reconstructor(tx, rx, ctx.steps), cfg.encoder.cbr, prov)
-    return Evaluated(chain_segmenter(tx, rx), cfg.encoder.cbr, prov, (cfg.seg.num_classes, cfg.seg.ignore_index))
+    classes = (cfg.seg.num_classes, cfg.seg.ignore_index) if entry.output == tasks.LABELS else None
+    return Evaluated(chain_runner(tx, rx, task, ctx.steps), cfg.encoder.cbr, prov, classes)
 
 
 def load_baseline(name: str, ctx: BuildContext):
@@ -98,7 +100,7 @@ def load_baseline(name: str, ctx: BuildContext):
 
 def _learned(ctx: BuildContext, task: str, name: str) -> Evaluated:
     model, prov = load_baseline(name, ctx)
-    if task == RECONSTRUCTION:
+    if tasks.get(task).output == tasks.IMAGE:
         return Evaluated(model.reconstruct, model.cbr, prov)
     return Evaluated(model.segment, model.cbr, prov, (model.num_classes, model.ignore_index))
 
@@ -135,7 +137,7 @@ def _classical(ctx: BuildContext, task: str, bits: int, rate: str) -> Evaluated:
     def received(img, spec, seed):
         return chain.transmit(img, float(Fraction(cbr)), spec, seed, ctx.mean_image(img)).image
 
-    if task == RECONSTRUCTION:
+    if tasks.get(task).output == tasks.IMAGE:
         return Evaluated(received, cbr, prov)
     fcn, fcn_prov = load_baseline("fcn", ctx)
     return Evaluated(lambda img, spec, seed: fcn.segment_image(received(img, spec, seed)), cbr,
@@ -152,7 +154,7 @@ def _add(entry: SystemEntry) -> None:
     REGISTRY[entry.name] = entry
 
 
-_add(SystemEntry("proposed", (RECONSTRUCTION, SEGMENTATION),
+_add(SystemEntry("proposed", None,
                  "generative semcom (Swin KB + JSCC with a linear analog path + DiT diffusion / ResNet decoders)",
                  _proposed, trainable=True, kind="proposed"))
 for _name, _desc in (("deepjscc", "Deep JSCC (Bourtsoulatze et al.)"),
@@ -182,9 +184,13 @@ _add(SystemEntry("capacity-avif", REC, "AVIF (AV1 intra) at the Shannon capacity
                  "reference", _capacity, kind="reference"))
 
 
+def tasks_of(entry: SystemEntry) -> tuple[str, ...]:
+    return tasks.names() if entry.tasks is None else entry.tasks
+
+
 def names(task: str | None = None) -> list[str]:
     """Every evaluable system, or those of one task."""
-    return [n for n, e in REGISTRY.items() if e.tasks and (task is None or task in e.tasks)]
+    return [n for n, e in REGISTRY.items() if tasks_of(e) and (task is None or task in tasks_of(e))]
 
 
 def trainable() -> list[str]:
@@ -192,9 +198,9 @@ def trainable() -> list[str]:
 
 
 def get(name: str, task: str) -> SystemEntry:
-    if name not in REGISTRY or not REGISTRY[name].tasks:
+    if name not in REGISTRY or not tasks_of(REGISTRY[name]):
         raise KeyError(f"unknown system {name!r}; available: {', '.join(names())}")
     entry = REGISTRY[name]
-    if task not in entry.tasks:
+    if task not in tasks_of(entry):
         raise KeyError(f"{name} is not a {task} system; those are {', '.join(names(task))}")
     return entry

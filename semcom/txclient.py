@@ -26,8 +26,8 @@ from pathlib import Path
 
 import grpc
 
-from semcom.client import (ClientError, ServiceError, explain, fetch_result, fit_within, printable, quality,
-                           with_pilots, write_outputs)
+from semcom.client import (ClientError, ServiceError, explain, fetch_result, fit_within, output_kind, printable,
+                           quality, with_pilots, write_outputs)
 from shared.channel import MODELS, ChannelSpec, model_names
 from shared.channel_flags import add_csi_flags, add_param_flags, params_of
 from shared.endpoints import client_channel, default_addr, env
@@ -118,7 +118,8 @@ def cmd_send(args) -> int:
         outputs = write_outputs(result, Path(args.out), path.stem, data)
     except OSError as exc:
         raise ClientError(f"cannot write results to {args.out}: {exc.strerror or exc}") from None
-    q = quality(data, result, args.ms_ssim) if result.task == "reconstruction" else {}
+    image = output_kind(result) == "image"
+    q = quality(data, result, args.ms_ssim) if image else {}
     total_s = time.perf_counter() - started  # what the user waited: files and quality included
     doc = {"task": result.task, "score": round(reply.score, 4), "transmission_id": reply.transmission_id,
            "sequence": result.sequence, "channel": args.channel, "channel_params": settings_params(args), "snr_db": args.snr, "seed": args.seed,
@@ -129,7 +130,7 @@ def cmd_send(args) -> int:
            "timings_s": {k: round(v, 4) for k, v in result.timings_s.items()}, "total_s": round(total_s, 4),
            "client_s": {"send": round(sent_s, 4), "result": round(result_s - sent_s, 4),
                         "files_and_quality": round(total_s - result_s, 4)}}
-    if result.task == "reconstruction":
+    if image:
         doc["diffusion_steps"] = result.diffusion_steps
     else:
         doc["class_names"] = list(result.class_names)

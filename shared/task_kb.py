@@ -27,41 +27,14 @@ from typing import TYPE_CHECKING, Mapping, Sequence
 if TYPE_CHECKING:  # embeddings are made by sentence-transformers, which loads torch when the KB is built
     import torch
 
-RECONSTRUCTION = "reconstruction"
-SEGMENTATION = "segmentation"
-TASKS: tuple[str, ...] = (RECONSTRUCTION, SEGMENTATION)
+from shared.tasks import all_tasks
 
-DEFAULT_INSTRUCTIONS: Mapping[str, tuple[str, ...]] = {
-    RECONSTRUCTION: (
-        "image reconstruction",
-        "reconstruct the original image",
-        "transmit the image and recover it at the receiver",
-        "send me the picture",
-        "restore the photo as faithfully as possible",
-        "recover a high quality copy of the image",
-        "show me the image at the other end",
-        "deliver this photo to the receiver",
-        "I want to see the same image on the other side",
-        "rebuild the picture from what was received",
-        "decode the image",
-        "get the photo across the link",
-    ),
-    SEGMENTATION: (
-        "image segmentation",
-        "segment the image into semantic classes",
-        "label every pixel with its object class",
-        "give me a semantic segmentation map",
-        "find the objects and regions in the picture",
-        "pixel-wise classification of the scene",
-        "where in the picture are the street and the sidewalk",
-        "which pixels belong to which object",
-        "mark the road, the sky and the buildings",
-        "outline the cars and people",
-        "what is where in this picture",
-        "a mask for each object class",
-        "parse the street scene",
-    ),
-}
+
+def default_instructions() -> dict[str, tuple[str, ...]]:
+    """Every registered task's phrasings (``shared.tasks``): the memory of a KB built without its own."""
+    return {t.name: t.phrasings for t in all_tasks()}
+
+
 DEFAULT_THRESHOLD = 0.35
 DEFAULT_MARGIN = 0.05
 MODEL_ID = "sentence-transformers/all-MiniLM-L6-v2"
@@ -114,12 +87,14 @@ class TaskKB:
 
     def __init__(
         self,
-        instructions: Mapping[str, Sequence[str]] = DEFAULT_INSTRUCTIONS,
+        instructions: Mapping[str, Sequence[str]] | None = None,
         threshold: float = DEFAULT_THRESHOLD,
         margin: float = DEFAULT_MARGIN,
         device: str = "cpu",
         encoder=None,
     ) -> None:
+        if instructions is None:
+            instructions = default_instructions()
         self.instructions = {task: tuple(phr) for task, phr in instructions.items()}
         self.threshold = threshold
         self.margin = margin

@@ -36,7 +36,7 @@ from shared.analog import AnalogEncoder, PatchPCA, per_image_allocation
 from shared.config import EncoderConfig
 from shared.layers import ResidualBlock
 from shared.symbols import to_complex, unit_power
-from shared.task_kb import TASKS
+from shared import tasks
 
 # Adam moves a weight by about the learning rate per step; scaling the gate network's output lets its
 # log-gain travel about one unit in a few hundred steps at fine-tuning rates (2e-4)
@@ -86,7 +86,7 @@ class JSCCEncoder(nn.Module):
             # so one seed gives the same model with and without it
             with torch.random.fork_rng(devices=[]):
                 torch.manual_seed(0)
-                self.snr_gate = nn.ModuleDict({task: SNRGate(2 * self.symbol_channels) for task in TASKS})
+                self.snr_gate = nn.ModuleDict({task: SNRGate(2 * self.symbol_channels) for task in tasks.names()})
 
     def forward(self, image: torch.Tensor, feature: torch.Tensor, task: str | None = None,
                 snr_db: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]:

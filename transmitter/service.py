@@ -19,7 +19,8 @@ from shared.security import Security
 from shared.downstream import call_downstream, downstream_error
 from shared.endpoints import client_channel
 from shared.service import Loading
-from shared.task_kb import RECONSTRUCTION, NegotiationFailed, TaskKB, TaskMatch, TaskNotUnderstood, check_agreement
+from shared.task_kb import NegotiationFailed, TaskKB, TaskMatch, TaskNotUnderstood, check_agreement
+from shared import tasks
 from shared.wire import header_of, spec_from_proto, symbol_blocks
 from transmitter import step
 from transmitter.model import Transmitter
@@ -117,7 +118,7 @@ class TransmitterService(Loading, rpc.TransmitterServicer):
         t = time.perf_counter()
         match = self._negotiate(request.task, tid, context)
         timings["negotiate"] = time.perf_counter() - t
-        if match.task == RECONSTRUCTION:
+        if tasks.get(match.task).sampled:
             try:
                 cfg.check_work(img.height, img.width, request.diffusion_steps)
             except WorkTooLarge as exc:

@@ -22,9 +22,7 @@ from torch import nn
 from torch.nn import functional as F
 
 from shared.config import SwinConfig
-from shared.task_kb import RECONSTRUCTION, SEGMENTATION
-
-FEATURE_LEVELS = {RECONSTRUCTION: (0, 1, 2), SEGMENTATION: (1, 2)}
+from shared import tasks
 
 
 class SwinSourceKB(nn.Module):
@@ -65,8 +63,8 @@ class SwinSourceKB(nn.Module):
         return out
 
     def forward(self, image: torch.Tensor, task: str) -> torch.Tensor:
-        """Feature selection: f_R = f1 + f2 + f3 or f_S = f2 + f3, (B, Cf, H/4, W/4)."""
-        if task not in FEATURE_LEVELS:
-            raise ValueError(f"unknown task {task!r}")
+        """Feature selection, the task table's ``source_levels``: f_R = f1 + f2 + f3 for reconstruction, f_S = f2 + f3
+        for segmentation, (B, Cf, H/4, W/4)."""
+        chosen = tasks.get(task).source_levels
         levels = self.levels(image)
-        return torch.stack([levels[i] for i in FEATURE_LEVELS[task]]).sum(0)
+        return torch.stack([levels[i] for i in chosen]).sum(0)

@@ -21,6 +21,7 @@ from channel.step import transmit
 from semcom.baselines.deepjscc import BASELINES
 from semcom.baselines.segmentation import FCN, DeeplabJSCC
 from semcom.baselines.witt import WITT
+from shared import tasks
 from shared.channel import Channel, ChannelSpec, receive
 from shared.layers import pad_to_multiple
 from shared.weights import load_modules, read_checkpoint_doc, write_checkpoint
@@ -30,7 +31,7 @@ LEARNED: dict[str, type[nn.Module]] = {**BASELINES, "witt": WITT, "deeplab-jscc"
 
 
 def task_of(name: str) -> str:
-    return getattr(LEARNED[name], "task", "reconstruction")
+    return getattr(LEARNED[name], "task", tasks.RECONSTRUCTION)
 
 
 class BaselineSystem(nn.Module):
@@ -42,7 +43,8 @@ class BaselineSystem(nn.Module):
         self.name, self.cbr, self.width = name, cbr, width
         self.task = task_of(name)
         self.num_classes, self.ignore_index = num_classes, ignore_index
-        extra = {"num_classes": num_classes} if self.task == "segmentation" else {}
+        self.labelled = tasks.get(self.task).output == tasks.LABELS
+        extra = {"num_classes": num_classes} if self.labelled else {}
         self.model = LEARNED[name](cbr, width, **extra)
 
     @property
@@ -56,7 +58,7 @@ class BaselineSystem(nn.Module):
 
     def forward(self, batch: dict, channel: Channel | None = None, csi: bool = True,
                 generator: torch.Generator | None = None) -> dict[str, torch.Tensor]:
-        if self.task == "segmentation":
+        if self.labelled:
             img, labels, snr = batch["seg_images"], batch["seg_labels"], batch["seg_snr"]
             if self.name == "fcn":  # digital chain: the segmenter sees decoded JPEGs, no analog channel
                 seed = int(torch.randint(0, 2**31, (1,), generator=generator, device=img.device))

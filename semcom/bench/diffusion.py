@@ -54,7 +54,7 @@ def main(argv: list[str] | None = None) -> int:
     from shared.metrics import ms_ssim, psnr, spectral_distance_db
     from shared.provenance import provenance, weights_provenance
     from shared.seeding import derive_seed
-    from shared.task_kb import RECONSTRUCTION
+    from shared.tasks import RECONSTRUCTION
     from shared.weights import resolve_weights
 
     torch.manual_seed(0)

@@ -19,6 +19,7 @@ import time
 import torch
 
 from semcom.bench import emit
+from shared import tasks
 
 SIZES = ((224, 224), (512, 768))
 SCALING_SIZES = "224x224,512x512,512x768,1024x1024"
@@ -82,12 +83,13 @@ def measure(preset: str, repeats: int, device: str, weights: str | None, warmup:
 
     for h, w in sizes:
         img = torch.rand(3, h, w, generator=torch.Generator().manual_seed(0))
-        for task in ("reconstruction", "segmentation"):
+        for task in tasks.names():
             out["seconds_per_image"][f"{task}_{h}x{w}"] = timed(img, task)
     if steps_sweep:
         h, w = sizes[0]
         img = torch.rand(3, h, w, generator=torch.Generator().manual_seed(0))
-        out["reconstruction_seconds_by_steps"] = {str(n): timed(img, "reconstruction", n) for n in steps_sweep}
+        for task in (t.name for t in tasks.all_tasks() if t.sampled):
+            out[f"{task}_seconds_by_steps"] = {str(n): timed(img, task, n) for n in steps_sweep}
     out.update(peak_memory_mib(device))
     return out
 

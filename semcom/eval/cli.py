@@ -15,6 +15,7 @@ from semcom.eval.options import parse, parse_snr
 from semcom.eval.quality import reconstruction_quality, segmentation_quality
 from shared.channel import Channel, ChannelSpec
 from shared.channel_flags import params_of
+from shared import tasks
 from shared.provenance import provenance
 from shared.weights import resolve_weights
 
@@ -59,32 +60,31 @@ def evaluate(system: str, args, snrs: list[float]) -> dict:
     per_image: dict[str, dict] = {}
     results: dict[str, list] = {}
     noiseless: dict[str, float] = {}
-    if args.task == "reconstruction":
-        images = load_images(args.data, args.images.split(",") if args.images else None, args.limit, args.crop)
-        built = entry.build(context(args, images), args.task)
-        reconstruct = built.run
-    else:
+    labelled = tasks.get(args.task).output == tasks.LABELS  # label maps scored against labels; images against
+    split = args.split if labelled else None                 # the image sent
+    if labelled:
         ds = segmentation_dataset(args.data, args.split, train=False)
         pairs = load_pairs(args.data, args.split, args.limit, args.crop)
-        built = entry.build(context(args, [img for img, _ in pairs]), args.task)
-        segment, classes = built.run, built.classes
+        images = [img for img, _ in pairs]
+    else:
+        images = load_images(args.data, args.images.split(",") if args.images else None, args.limit, args.crop)
+    built = entry.build(context(args, images), args.task)
+    run, classes = built.run, built.classes
     cbr, prov = built.cbr, built.provenance
-    sizes = [tuple(img.shape[-2:]) for img in (images if args.task == "reconstruction" else [p[0] for p in pairs])]
     pilots = pilot_overhead(ChannelSpec.of(args.channel, 10.0, args.block_len, args.csi, **params_of(args)), cbr,
-                            sizes)
-    n_images = len(images) if args.task == "reconstruction" else len(pairs)
+                            [tuple(img.shape[-2:]) for img in images])
     bar = tqdm(settings, desc=f"eval {system} {args.task}", dynamic_ncols=True)
     for snr, model in bar:
         spec = ChannelSpec.of(model, snr, args.block_len, args.csi,
                               **(params_of(args) if model == args.channel else {}))
-        if args.task == "reconstruction":
-            q = reconstruction_quality(reconstruct, images, spec, seed=args.seed)
-            row = {k: sum(v) / len(v) for k, v in q.items() if v}
-        else:
-            q = segmentation_quality(segment, pairs, spec, *classes, seed=args.seed)
+        if labelled:
+            q = segmentation_quality(run, pairs, spec, *classes, seed=args.seed)
             row = {"miou": q["miou"], "pixel_accuracy": q["pixel_accuracy"]}
             # per class: IoU, and the confusion matrix (rows: true class, columns: predicted; pixels)
             q = {"iou": q["iou"], "confusion": q["confusion"]}
+        else:
+            q = reconstruction_quality(run, images, spec, seed=args.seed)
+            row = {k: sum(v) / len(v) for k, v in q.items() if v}
         bar.set_postfix({k: f"{v:.3f}" for k, v in row.items()} | ({"channel": "noiseless"} if model == "noiseless" else {"snr": snr}))
         if model == "noiseless":
             noiseless = row
@@ -94,17 +94,17 @@ def evaluate(system: str, args, snrs: list[float]) -> dict:
             per_image[str(snr)] = q
     if args.examples:
         spec = ChannelSpec.of(args.channel, args.example_snr, args.block_len, args.csi, **params_of(args))
-        folder = Path(args.out) / "examples" / f"{args.task}_{dataset_tag(args.data, args.crop, args.split if args.task == 'segmentation' else None)}_{args_channel_tag(args)}_{args.example_snr:g}dB"
-        if args.task == "reconstruction":
-            shown = [(img, reconstruct(img, spec, args.seed + i)) for i, img in enumerate(images[:args.examples])]
-        else:
-            shown = [(img, colourise(segment(img, spec, args.seed + i), classes[0]), colourise(lab, classes[0]))
+        folder = Path(args.out) / "examples" / f"{args.task}_{dataset_tag(args.data, args.crop, split)}_{args_channel_tag(args)}_{args.example_snr:g}dB"
+        if labelled:
+            shown = [(img, colourise(run(img, spec, args.seed + i), classes[0]), colourise(lab, classes[0]))
                      for i, (img, lab) in enumerate(pairs[:args.examples])]
+        else:
+            shown = [(img, run(img, spec, args.seed + i)) for i, img in enumerate(images[:args.examples])]
         save_examples(folder, system, shown)
     return {
         "name": system, "description": entry.description, "kind": entry.kind, "task": args.task, "dataset": str(args.data),
-        "split": args.split if args.task == "segmentation" else None, "crop": args.crop, "images": n_images,
-        "class_names": list(getattr(ds, "class_names", ())) if args.task == "segmentation" else None,
+        "split": split, "crop": args.crop, "images": len(images),
+        "class_names": list(getattr(ds, "class_names", ())) if labelled else None,
         "channel": args.channel, "channel_params": ChannelSpec.of(args.channel, **params_of(args)).param_values(),
         "block_len": args.block_len, "csi": args.csi, "cbr": cbr, **pilots, "snr_db": snrs,
         "results": results, "noiseless": noiseless, **prov,
@@ -260,7 +260,7 @@ def run(args) -> int:
         except FileNotFoundError as e:  # a data folder without the expected images or layout
             print(f"semcom eval: {e}", file=sys.stderr)
             return 2
-        split = args.split if args.task == "segmentation" else None
+        split = args.split if tasks.get(args.task).output == tasks.LABELS else None
         path = out / f"{args.task}_{dataset_tag(args.data, args.crop, split)}_{args_channel_tag(args)}_{system_tag(system)}.json"
         path.write_text(json.dumps(doc, indent=1) + "\n")
         print(json.dumps({k: doc[k] for k in ("name", "task", "channel", "cbr", "snr_db", "results", "noiseless")}))

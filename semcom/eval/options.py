@@ -27,6 +27,7 @@ import argparse
 import sys
 
 from semcom import systems
+from shared import tasks
 from shared.channel import ChannelSpec, model_names
 from shared.channel_flags import add_csi_flags, add_param_flags, params_of
 from shared.weights import REPO_WEIGHTS
@@ -46,7 +47,7 @@ def parse(argv: list[str] | None = None) -> argparse.Namespace:
     argv = list(sys.argv[2:] if argv is None else argv)
     p = argparse.ArgumentParser(prog="semcom eval", description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--task", choices=["reconstruction", "segmentation"], required=True)
+    p.add_argument("--task", choices=tasks.names(), required=True, help="a task of the task table (shared.tasks)")
     p.add_argument("--systems", default="proposed", help=f"comma-separated, from: {', '.join(systems.names())}")
     p.add_argument("--data", required=True, help="a folder of PNG/JPEG images, e.g. Kodak (reconstruction), or a CamVid/VOC root")
     p.add_argument("--split", default="val", help="segmentation split: a listing (val), several (train+val) or, for "

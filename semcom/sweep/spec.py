@@ -36,6 +36,8 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from semcom import systems
+from semcom.train.options import TASKS as TRAIN_TASKS
+from shared import tasks
 from shared.channel import CSI_MODES, MODELS, ChannelSpec
 
 
@@ -68,13 +70,18 @@ class Cell:
     weights_sha256: str = field(default="", compare=False)
 
     @property
+    def labelled(self) -> bool:
+        """Its task's output is a label map, scored against the data set's labels (the task table says)."""
+        return tasks.get(self.task).output == tasks.LABELS
+
+    @property
     def spec(self) -> ChannelSpec:
         return ChannelSpec(self.channel, self.snr_db, self.block_len, self.csi, self.params)
 
     def identity(self) -> dict:
         """What the cell's numbers depend on, and nothing else."""
         return {"task": self.task, "system": self.system, "weights_sha256": self.weights_sha256,
-                "dataset": Path(self.data).name, "split": self.split if self.task == "segmentation" else None,
+                "dataset": Path(self.data).name, "split": self.split if self.labelled else None,
                 "crop": self.crop, "images": list(self.images), "limit": self.limit, "channel": self.channel,
                 "params": dict(self.params), "block_len": self.block_len, "csi": self.csi, "snr_db": self.snr_db,
                 "seed": self.seed, "steps": self.steps if self.system == "proposed" else None}
@@ -134,8 +141,8 @@ def expand(table: dict, where: str) -> list[Cell]:
     if unknown:
         raise SpecError(f"{where}: unknown field(s) {', '.join(sorted(unknown))}; known: {', '.join(sorted(KNOWN))}")
     task = table.get("task")
-    if task not in ("reconstruction", "segmentation"):
-        raise SpecError(f"{where}: task must be reconstruction or segmentation, not {task!r}")
+    if task not in tasks.names():
+        raise SpecError(f"{where}: task must be one of {', '.join(tasks.names())}, not {task!r}")
     data = table.get("data")
     if not isinstance(data, str):
         raise SpecError(f"{where}: data (a folder) is required")
@@ -240,8 +247,8 @@ def trainings(path: str | Path) -> list[Training]:
         if system not in systems.trainable():
             raise SpecError(f"{Path(path).name} [[train]] #{i}: system must be one of "
                             f"{', '.join(systems.trainable())}, not {system!r}")
-        if task not in ("joint", "reconstruction", "segmentation"):
-            raise SpecError(f"{Path(path).name} [[train]] #{i}: task must be joint, reconstruction or segmentation")
+        if task not in TRAIN_TASKS:
+            raise SpecError(f"{Path(path).name} [[train]] #{i}: task must be one of {', '.join(TRAIN_TASKS)}")
         args = tuple(shared + [expand_vars(str(a)) for a in table.get("args", [])])
         out.append(Training(system, task, args, str(Path(expand_vars(str(common["out"]))) / system), budget, cpus))
     return out

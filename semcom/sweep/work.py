@@ -25,10 +25,10 @@ _SYSTEMS: dict[tuple, Any] = {}
 def _data(cell: Cell) -> list:
     key = (cell.task, cell.data, cell.split, cell.crop, cell.images, cell.limit)
     if key not in _DATA:
-        if cell.task == "reconstruction":
-            _DATA[key] = load_images(cell.data, list(cell.images) or None, cell.limit, cell.crop)
-        else:
+        if cell.labelled:
             _DATA[key] = load_pairs(cell.data, cell.split, cell.limit, cell.crop)
+        else:
+            _DATA[key] = load_images(cell.data, list(cell.images) or None, cell.limit, cell.crop)
     return _DATA[key]
 
 
@@ -39,7 +39,7 @@ def _system(cell: Cell, data: list):
     key = (cell.system, cell.task, cell.preset, cell.weights, cell.baseline_weights, cell.linear_weights,
            cell.device, cell.steps, cell.data, cell.split, cell.crop, cell.images, cell.limit)
     if key not in _SYSTEMS:
-        images = data if cell.task == "reconstruction" else [img for img, _ in data]
+        images = [img for img, _ in data] if cell.labelled else data
         ctx = systems.BuildContext(preset=cell.preset, weights=cell.weights, baseline_weights=cell.baseline_weights,
                                    linear_weights=cell.linear_weights or str(REPO_WEIGHTS / "linear"),
                                    device=cell.device, steps=cell.steps, images=images)
@@ -78,13 +78,13 @@ def _evaluate_shard(cell_dict: dict, shard: int) -> dict:
     out = {"shard": shard, "first": part.start, "count": len(part), "cbr": built.cbr,
            "provenance": built.provenance, "host": socket.gethostname(), "pid": os.getpid()}
     items = [data[i] for i in part]
-    if cell.task == "reconstruction":
-        q = reconstruction_quality(built.run, items, cell.spec, seed=cell.seed, first=part.start)
-        out.update(psnr=q["psnr"], ms_ssim=q["ms_ssim"], sizes=[list(img.shape[-2:]) for img in items])
-    else:
+    if cell.labelled:
         q = segmentation_quality(built.run, items, cell.spec, *built.classes, seed=cell.seed, first=part.start)
         out.update(confusion=q["confusion"], classes=list(built.classes), sizes=[list(img.shape[-2:])
                                                                               for img, _ in items])
+    else:
+        q = reconstruction_quality(built.run, items, cell.spec, seed=cell.seed, first=part.start)
+        out.update(psnr=q["psnr"], ms_ssim=q["ms_ssim"], sizes=[list(img.shape[-2:]) for img in items])
     return out
 
 
@@ -96,14 +96,7 @@ def merge(cell: Cell, parts: list[dict], command: str) -> dict:
     parts = sorted(parts, key=lambda p: p["shard"])
     sizes = [tuple(s) for p in parts for s in p["sizes"]]
     first = parts[0]
-    if cell.task == "reconstruction":
-        psnr = [v for p in parts for v in p["psnr"]]
-        ssim = [v for p in parts for v in p["ms_ssim"]]
-        results = {"psnr": [round(sum(psnr) / len(psnr), 5)]}
-        if ssim:
-            results["ms_ssim"] = [round(sum(ssim) / len(ssim), 5)]
-        per_image = {str(cell.snr_db): {"psnr": psnr, "ms_ssim": ssim}}
-    else:
+    if cell.labelled:
         num_classes, void = first["classes"]
         cm = ConfusionMatrix(num_classes, void)
         for p in parts:
@@ -113,10 +106,17 @@ def merge(cell: Cell, parts: list[dict], command: str) -> dict:
         results = {"miou": [round(cm.miou(), 5)], "pixel_accuracy": [round(cm.pixel_accuracy(), 5)]}
         per_image = {str(cell.snr_db): {"iou": [None if v != v else round(v, 4) for v in cm.iou().tolist()],
                                         "confusion": cm.matrix.tolist()}}
+    else:
+        psnr = [v for p in parts for v in p["psnr"]]
+        ssim = [v for p in parts for v in p["ms_ssim"]]
+        results = {"psnr": [round(sum(psnr) / len(psnr), 5)]}
+        if ssim:
+            results["ms_ssim"] = [round(sum(ssim) / len(ssim), 5)]
+        per_image = {str(cell.snr_db): {"psnr": psnr, "ms_ssim": ssim}}
     entry = systems.get(cell.system, cell.task)
     spec = cell.spec
     return {"name": cell.system, "description": entry.description, "kind": entry.kind, "task": cell.task,
-            "dataset": cell.data, "split": cell.split if cell.task == "segmentation" else None, "crop": cell.crop,
+            "dataset": cell.data, "split": cell.split if cell.labelled else None, "crop": cell.crop,
             "images": len(sizes), "channel": cell.channel, "channel_params": spec.param_values(),
             "block_len": cell.block_len, "csi": cell.csi, "cbr": first["cbr"],
             **pilot_overhead(spec, first["cbr"], sizes), "snr_db": [cell.snr_db], "results": results,

@@ -14,7 +14,7 @@ from receiver.received import Received
 from shared.analog import PatchPCA, code_scale
 from shared.channel import Channel, receive
 from shared.config import ModelConfig
-from shared.task_kb import RECONSTRUCTION, SEGMENTATION
+from shared.tasks import RECONSTRUCTION, SEGMENTATION
 from transmitter.model import Transmitter
 
 
@@ -57,7 +57,8 @@ class System(nn.Module):
         if "seg_images" in batch:
             img, snr = batch["seg_images"], batch["seg_snr"]
             _, _, received = self.through_channel(img, SEGMENTATION, snr, channel, csi, generator)
-            logits = self.receiver.segment_logits(received)
+            feats = self.receiver.source_kb(received.grid, SEGMENTATION)
+            logits = self.receiver.segmentation.logits(received, feats, self.receiver.analog)
             seg = self.receiver.segmentation.loss(logits, batch["seg_labels"], batch.get("seg_class_weight"))
             out.update(seg_loss=seg, logits=logits)
             total = total + batch.get("seg_weight", 1.0) * seg

@@ -12,7 +12,7 @@ from fractions import Fraction
 
 import grpc
 
-from semcom.client import ClientError, fetch_result, quality
+from semcom.client import ClientError, fetch_result, output_kind, quality
 from semcom.web.examples import EXAMPLES
 from semcom.web.live import LiveStream
 from semcom.web.requests import (MAX_SWEEP_POINTS, WebError, _grpc_error, _number, _text, data_url, image_bytes,
@@ -102,14 +102,16 @@ class Client:
 
     # ------------------------------------------------------------------ sweep
 
-    def classical(self, task: str, cbr: str):
-        """The digital chain of the registry for `task` at `cbr`, built once."""
-        from semcom.systems import BuildContext, get
+    def classical(self, kind: str, cbr: str):
+        """The registry's digital chain for a result of this kind (an image: JPEG + LDPC + QAM; a label map: the
+        same chain with the FCN after it) at `cbr`, built once."""
+        from semcom.systems import REGISTRY, BuildContext, tasks_of
 
-        name = CLASSICAL if task == "reconstruction" else f"fcn-{CLASSICAL}"
+        name = CLASSICAL if kind == "image" else f"fcn-{CLASSICAL}"
         with self._lock:
             if (name, cbr) not in self._classical:
-                self._classical[(name, cbr)] = get(name, task).build(BuildContext(cbr=cbr), task)
+                entry = REGISTRY[name]
+                self._classical[(name, cbr)] = entry.build(BuildContext(cbr=cbr), tasks_of(entry)[0])
             return name, self._classical[(name, cbr)]
 
     def sweep(self, body: dict) -> dict:
@@ -152,9 +154,9 @@ class Client:
         for s in settings:
             reply, result, _ = self.send_once(data, task, s, steps)
             if meta is None:
-                name, chain = self.classical(reply.task, str(Fraction(reply.cbr).limit_denominator(4096)))
+                name, chain = self.classical(output_kind(result), str(Fraction(reply.cbr).limit_denominator(4096)))
                 img = to_tensor(open_rgb(data))
-                own = None if reply.task == "reconstruction" else \
+                own = None if output_kind(result) == "image" else \
                     chain.run(img, ChannelSpec("noiseless", SNR_RANGE_DB[1]), 0).cpu().numpy()
                 if own is None:
                     metric, unit = "PSNR", "dB"
@@ -225,7 +227,7 @@ def describe(data: bytes, reply: pb.SendReply, result: pb.Result, wall_s: float)
            "cbr": result.cbr, "pilot_uses": result.pilot_uses, "width": result.width, "height": result.height,
            "timings_s": {k: round(v, 4) for k, v in result.timings_s.items()}, "wall_s": round(wall_s, 4),
            "original": data_url(data)}
-    if reply.task == "reconstruction":
+    if output_kind(result) == "image":
         doc.update(result=data_url(result.image_png), diffusion_steps=result.diffusion_steps,
                    **quality_of(data, result.image_png))
     else:

@@ -8,7 +8,7 @@ from receiver.dit import DiT
 from receiver.model import Receiver
 from receiver.received import Received
 from shared.config import DiTConfig
-from shared.task_kb import RECONSTRUCTION, SEGMENTATION
+from shared.tasks import RECONSTRUCTION, SEGMENTATION
 
 
 @pytest.fixture(scope="module")
@@ -141,7 +141,7 @@ def test_training_losses_backprop(test_cfg):
     out = rx.reconstruction.loss(received, feats, torch.tensor([5.0, 15.0]), x, torch.tensor([0.5, 2.0]),
                                  torch.rand(2, 3, 64, 64), torch.Generator().manual_seed(0), rx.analog)
     assert out["recon"].shape == (2, 3, 64, 64)
-    logits = rx.segment_logits(received)
+    logits = rx.segmentation.logits(received, rx.source_kb(received.grid, SEGMENTATION), rx.analog)
     target = torch.randint(0, test_cfg.seg.num_classes, (2, 64, 64))
     target[:, :8] = test_cfg.seg.ignore_index
     seg = rx.segmentation.loss(logits, target)

@@ -37,7 +37,7 @@ def test_the_grid_is_every_system_channel_csi_and_snr_once(image_folder, tmp_pat
 
 
 @pytest.mark.parametrize("body, text", [
-    ('[[sweep]]\ntask = "depth"\n', "task must be reconstruction or segmentation"),
+    ('[[sweep]]\ntask = "depth"\n', "task must be one of reconstruction, segmentation"),
     ('[[sweep]]\ntask = "reconstruction"\ndata = "/nonexistent"\n', "no such data folder"),
     ("x = 1\n", "has no [[sweep]] table"),
     ("[[sweep]\n", "is not TOML"),

@@ -7,9 +7,9 @@ import torch
 from semcom import systems
 from semcom.baselines.learned import LEARNED, BaselineSystem
 from shared.channel import ChannelSpec
-from shared.task_kb import RECONSTRUCTION, SEGMENTATION
+from shared.tasks import RECONSTRUCTION, SEGMENTATION
 
-CASES = [(name, task) for name in systems.names() for task in systems.REGISTRY[name].tasks]
+CASES = [(name, task) for name in systems.names() for task in systems.tasks_of(systems.REGISTRY[name])]
 SLOW = {name for name in systems.names() if "jpeg" in name}  # Sionna's LDPC decoder: seconds per image
 
 

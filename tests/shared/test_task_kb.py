@@ -1,7 +1,7 @@
 import pytest
 
-from shared.task_kb import (NegotiationFailed, TaskKB, TaskNotUnderstood, check_agreement, RECONSTRUCTION,
-                            SEGMENTATION)
+from shared.task_kb import NegotiationFailed, TaskKB, TaskNotUnderstood, check_agreement
+from shared.tasks import RECONSTRUCTION, SEGMENTATION
 
 
 @pytest.mark.parametrize("request_text,task", [

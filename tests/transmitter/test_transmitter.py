@@ -5,7 +5,7 @@ import torch
 
 from shared.config import get_preset
 from shared.symbols import to_complex, unit_power
-from shared.task_kb import RECONSTRUCTION, SEGMENTATION
+from shared.tasks import RECONSTRUCTION, SEGMENTATION
 from shared.weights import REPO_WEIGHTS
 from transmitter.jscc_encoder import JSCCEncoder
 from transmitter.model import Transmitter
