@@ -4,10 +4,8 @@ from __future__ import annotations
 
 import sys
 
-from shared.devices import keep_heap, pick_device, set_threads
 from shared.endpoints import env
-from shared.logs import setup_logging
-from shared.service import build_server, load_models_or_exit, model_args, run_until_signal, server_args
+from shared.service import model_args, serve, server_args
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -22,34 +20,25 @@ def main(argv: list[str] | None = None) -> int:
                    help="also keep the last --keep results in this directory, so that they, their sequence "
                         "numbers and the epoch survive a restart (default: memory only; a restart starts a new epoch)")
     args = p.parse_args(argv)
-    setup_logging(args.log_level, "receiver", args.log_format)
-    keep_heap()
-    set_threads(args.threads)
 
+    # after the flags: --help and mistakes answer without loading torch
     from receiver.model import Receiver
     from receiver.service import ReceiverService
+    from shared.devices import pick_device
     from shared.rpc import semcom_pb2_grpc as rpc
-    from shared.observability import Metrics
-    from shared.security import Security
-    from shared.task_kb import TaskKB
     from shared.weights import load_side
 
-    metrics = Metrics("receiver")
-    srv = build_server(args.host, args.port, args.workers, ("Receiver",), security=Security.from_args(args),
-                       metrics=metrics, limits={m: args.max_streams for m in ("Deliver", "Subscribe")},
-                       idle_s=args.idle_timeout, min_rate_kib_s=args.min_rate,
-                       own_threads=args.max_streams + args.queue_depth + 2)  # GetResult: shared waits + senders'
-    service = ReceiverService(args.queue_depth, args.keep, args.subscriber_depth, metrics, args.results_dir,
-                              max_waits=args.max_streams, stall_s=args.idle_timeout)
-    metrics.serve(args.metrics_port, args.host)
-    service.draining = srv.draining
-    service.on_broken = lambda: srv.set_serving(False)
-    rpc.add_ReceiverServicer_to_server(service, srv.server)
-    srv.server.start()
-    model = load_models_or_exit("receiver", srv, lambda: load_side(Receiver, "receiver", args.preset, args.weights,
-                                                                    pick_device(args.device)))
-    service.attach(model, TaskKB())
-    return run_until_signal(srv, args.grace, on_stop=service.drain)
+    def make_service(security, metrics, srv):
+        service = ReceiverService(args.queue_depth, args.keep, args.subscriber_depth, metrics, args.results_dir,
+                                  max_waits=args.max_streams, stall_s=args.idle_timeout)
+        service.on_broken = lambda: srv.set_serving(False)
+        return service
+
+    return serve("receiver", args, ("Receiver",), make_service, rpc.add_ReceiverServicer_to_server,
+                 load=lambda: load_side(Receiver, "receiver", args.preset, args.weights, pick_device(args.device)),
+                 drain=True, limits={m: args.max_streams for m in ("Deliver", "Subscribe")},
+                 idle_s=args.idle_timeout, min_rate_kib_s=args.min_rate,
+                 own_threads=args.max_streams + args.queue_depth + 2)  # GetResult: shared waits + senders'
 
 
 if __name__ == "__main__":

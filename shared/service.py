@@ -25,7 +25,10 @@ from grpc_reflection.v1alpha import reflection
 from shared.endpoints import DEFAULT_PORTS, MAX_MESSAGE_BYTES, env
 from shared.interceptors import ActiveCalls, CallLimits, DecodeGuard
 from shared.rpc import semcom_pb2 as pb
+from shared.logs import setup_logging
+from shared.observability import Metrics
 from shared.security import Security, add_security_args
+from shared.task_kb import TaskKB
 
 DEFAULT_DEADLINE_S = 120.0
 
@@ -186,6 +189,35 @@ def load_models_or_exit(service: str, srv: Server, load: Callable[[], object]):
         print(f"{service}: cannot load its models: {exc}", file=sys.stderr, flush=True)
         srv.server.stop(0)
         raise SystemExit(2) from None
+
+
+def serve(name: str, args: argparse.Namespace, methods: tuple[str, ...], make_service: Callable,
+          add_servicer: Callable, load: Callable[[], object] | None = None, drain: bool = False,
+          **server_options) -> int:
+    """The one boot of the three services, from their parsed flags (``server_args`` + their own):
+
+    logging; the heap kept and the threads set (``shared.devices``); the server built with its security, metrics
+    and `server_options` (``build_server``) and answering health NOT_SERVING; ``make_service(security, metrics,
+    srv)`` registered by ``add_servicer`` and started; then, with `load`, the models loaded (one line and exit 2
+    if they cannot be) and attached with a task KB; SERVING until SIGTERM, then draining (``run_until_signal``;
+    `drain`: the service's own ``drain`` finishes its queued work first)."""
+    setup_logging(args.log_level, name, args.log_format)
+    from shared.devices import keep_heap, set_threads  # loads torch, which the flags (--help) must not wait for
+
+    keep_heap()
+    set_threads(args.threads)
+    security, metrics = Security.from_args(args), Metrics(name)
+    srv = build_server(args.host, args.port, args.workers, methods, security=security, metrics=metrics,
+                       **server_options)
+    service = make_service(security, metrics, srv)
+    service.draining = srv.draining
+    add_servicer(service, srv.server)
+    metrics.serve(args.metrics_port, args.host)
+    srv.server.start()
+    if load is not None:
+        model = load_models_or_exit(name, srv, load)
+        service.attach(model, TaskKB())
+    return run_until_signal(srv, args.grace, on_stop=service.drain if drain else None)
 
 
 class Loading:
