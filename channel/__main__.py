@@ -4,18 +4,14 @@ from __future__ import annotations
 
 import sys
 
-from shared.endpoints import default_addr, env
-from shared.service import serve, server_args
+from shared.endpoints import default_addr
+from shared.service import model_args, serve, server_args
 
 
 def main(argv: list[str] | None = None) -> int:
     p = server_args("channel", "Channel service: applies y = h*x + n and forwards y to the receiver.")
     p.add_argument("--receiver-addr", default=default_addr("receiver"), help="receiver service (SEMCOM_RECEIVER_ADDR)")
-    p.add_argument("--preset", default=env("PRESET", "cpu"),
-                   help="the preset whose image caps and symbol grid a header must meet, as at Send (SEMCOM_PRESET)")
-    p.add_argument("--weights", default=env("WEIGHTS", "default"),
-                   help="the checkpoint the transmitter and receiver load ('default', 'none' or a directory, "
-                        "SEMCOM_WEIGHTS): only its config.json is read, for the grid a header's image must have")
+    model_args(p, device=False)  # the transmitter's and receiver's: their config's image caps and symbol grid
     args = p.parse_args(argv)
 
     # after the flags: --help and mistakes answer without loading torch

@@ -22,6 +22,7 @@ import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from shared.endpoints import DEFAULT_PORTS, tls_from_env
+from shared.flags import add_model_flags
 from shared.security import Security
 
 ORDER = ("channel", "receiver", "transmitter")
@@ -161,17 +162,14 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--host", default="127.0.0.1", help="address every service binds (default 127.0.0.1)")
     for name, port in DEFAULT_PORTS.items():
         p.add_argument(f"--{name}-port", type=int, default=port, help=f"{name} port (default {port})")
-    p.add_argument("--preset", default=None, help="model preset (default: the services' default, cpu)")
-    p.add_argument("--weights", default=None, help="checkpoint directory, 'default' or 'none'")
-    p.add_argument("--device", default=None, help="cpu, cuda or auto")
+    add_model_flags(p)  # passed to the services: the same flags, the same defaults
     p.add_argument("--timeout", type=float, default=300.0, help="seconds to wait for SERVING (default 300)")
     p.add_argument("--web", action="store_true", help="also serve the browser page (semcom web) once all are SERVING")
     p.add_argument("--web-port", type=int, default=8080, help="the page's port with --web (default 8080)")
     args = p.parse_args(argv)
     extra = []
     for flag in ("preset", "weights", "device"):
-        if getattr(args, flag):
-            extra += [f"--{flag}", getattr(args, flag)]
+        extra += [f"--{flag}", getattr(args, flag)]
     ports = {n: getattr(args, f"{n}_port") for n in DEFAULT_PORTS}
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())

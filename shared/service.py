@@ -23,6 +23,7 @@ from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
 from shared.endpoints import DEFAULT_PORTS, MAX_MESSAGE_BYTES, env
+from shared.flags import add_model_flags
 from shared.interceptors import ActiveCalls, CallLimits, DecodeGuard
 from shared.rpc import semcom_pb2 as pb
 from shared.logs import setup_logging
@@ -69,11 +70,10 @@ def server_args(service: str, description: str) -> argparse.ArgumentParser:
     return p
 
 
-def model_args(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--device", default=env("DEVICE", "auto"), help="cpu, cuda, cuda:N or auto (SEMCOM_DEVICE)")
-    p.add_argument("--preset", default=env("PRESET", "cpu"), help="model preset (SEMCOM_PRESET)")
-    p.add_argument("--weights", default=env("WEIGHTS", "default"),
-                   help="checkpoint directory, 'default' (shipped weights of the preset) or 'none' (SEMCOM_WEIGHTS)")
+def model_args(p: argparse.ArgumentParser, device: bool = True) -> None:
+    """The model flag family (``shared.flags``): which preset and weights, and (for the services that run
+    models) on which device."""
+    add_model_flags(p, device=device)
 
 
 @dataclass

@@ -26,6 +26,7 @@ import torch
 from semcom.bench import emit
 from shared.channel import model_names
 from shared.channel_flags import add_param_flags, params_of
+from shared.flags import add_model_flags
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -33,8 +34,7 @@ def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="semcom bench diffusion", description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--data", required=True, help="a folder of PNG/JPEG images (e.g. Kodak)")
-    p.add_argument("--preset", default="cpu")
-    p.add_argument("--weights", default="default")
+    add_model_flags(p, device=False)
     p.add_argument("--snr", type=float, default=10.0)
     p.add_argument("--channel", choices=model_names(noisy=True), default="awgn")
     add_param_flags(p)

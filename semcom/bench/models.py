@@ -20,6 +20,9 @@ import torch
 
 from semcom.bench import emit
 from shared import tasks
+from shared.config import PRESETS
+from shared.devices import pick_device
+from shared.flags import add_model_flags
 
 SIZES = ((224, 224), (512, 768))
 SCALING_SIZES = "224x224,512x512,512x768,1024x1024"
@@ -107,11 +110,10 @@ class _NoKB:
 
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="semcom bench models", description=__doc__)
-    p.add_argument("--preset", action="append", choices=["cpu", "paper", "test"],
+    p.add_argument("--preset", action="append", choices=list(PRESETS),
                    help="preset(s) to measure (default: cpu and paper)")
     p.add_argument("--repeats", type=int, default=3)
-    p.add_argument("--device", default="cpu")
-    p.add_argument("--weights", default="default", help="'default' (shipped, if any), 'none', or a directory")
+    add_model_flags(p.add_argument_group("model"), preset=False)
     p.add_argument("--no-warmup", action="store_true", help="skip the untimed first run (large presets)")
     p.add_argument("--scaling", action="store_true",
                    help=f"also time and memory per image size ({SCALING_SIZES}) and per diffusion step count "
@@ -123,6 +125,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--_sizes", help=argparse.SUPPRESS)
     p.add_argument("--_steps", help=argparse.SUPPRESS)
     args = p.parse_args(argv)
+    args.device = str(pick_device(args.device))
     weights = None if args.weights == "none" else args.weights
     if args._child:
         sizes = parse_sizes(args._sizes) if args._sizes else SIZES

@@ -40,6 +40,7 @@ import grpc
 
 from semcom.bench import emit
 from shared.endpoints import client_channel
+from shared.flags import add_model_flags
 from shared.rpc import semcom_pb2 as pb
 from shared.rpc import semcom_pb2_grpc as rpc
 
@@ -343,8 +344,7 @@ _IDLE = ("wait (threading.py", "_wait_once", "select (", "poll (", "epoll", "nex
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="semcom bench services", description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--preset", default="cpu")
-    p.add_argument("--weights", default="default")
+    add_model_flags(p, device=False)  # the services' and the in-process chain's (both on the CPU)
     p.add_argument("--clients", type=int, default=1,
                    help="concurrent clients; 1 (the default) interleaves in-process and services, pair by pair")
     p.add_argument("--duration", type=float, default=20.0, help="seconds of load per task (N > 1 clients, --mixed)")

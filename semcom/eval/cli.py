@@ -15,6 +15,7 @@ from semcom.eval.options import parse, parse_snr
 from semcom.eval.quality import reconstruction_quality, segmentation_quality
 from shared.channel import Channel, ChannelSpec
 from shared.channel_flags import params_of
+from shared.devices import pick_device
 from shared import tasks
 from shared.provenance import provenance
 from shared.weights import resolve_weights
@@ -43,7 +44,8 @@ def load_pairs(data: str, split: str, limit: int | None = None, crop: int = 0
 
 def context(args, images: list[torch.Tensor]) -> systems.BuildContext:
     return systems.BuildContext(preset=args.preset, weights=args.weights, baseline_weights=args.baseline_weights,
-                                linear_weights=args.linear_weights, device=args.device, steps=args.steps,
+                                linear_weights=args.linear_weights, device=str(pick_device(args.device)),
+                                steps=args.steps,
                                 cbr=args.cbr, images=images)
 
 

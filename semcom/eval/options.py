@@ -30,6 +30,7 @@ from semcom import systems
 from shared import tasks
 from shared.channel import ChannelSpec, model_names
 from shared.channel_flags import add_csi_flags, add_param_flags, params_of
+from shared.flags import add_model_flags
 from shared.weights import REPO_WEIGHTS
 
 
@@ -60,8 +61,7 @@ def parse(argv: list[str] | None = None) -> argparse.Namespace:
     add_csi_flags(p)
     p.add_argument("--snr", default="0:20:5", help="LO:HI:STEP or a comma list, dB")
     p.add_argument("--cbr", help="must match the weights' CBR if given (the proposed system is trained per CBR)")
-    p.add_argument("--preset", default="cpu")
-    p.add_argument("--weights", default="default", help="the proposed system's checkpoint ('default': shipped)")
+    add_model_flags(p)  # the proposed system's
     p.add_argument("--baseline-weights", default="weights/baselines",
                    help="folder with one trained checkpoint per learned baseline (deepjscc/, adjscc/, witt/)")
     p.add_argument("--linear-weights", default=str(REPO_WEIGHTS / "linear"),
@@ -73,7 +73,6 @@ def parse(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--examples", type=int, default=0,
                    help="also save this many example outputs per system and a grid of them (Figs. 6 and 7)")
     p.add_argument("--example-snr", type=float, default=7.0, help="SNR (dB) of the examples")
-    p.add_argument("--device", default="cpu")
     p.add_argument("--out", required=True)
     args = p.parse_args(argv)
     args.argv = argv

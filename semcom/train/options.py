@@ -24,6 +24,8 @@ from dataclasses import dataclass
 from semcom.systems import trainable
 from shared.channel import CSI_MODES, ChannelSpec, model_names
 from shared.channel_flags import add_param_flags, params_of
+from shared.endpoints import env
+from shared.flags import DEFAULT_DEVICE, add_model_flags
 
 TASKS = ("joint", "reconstruction", "segmentation")
 
@@ -89,7 +91,7 @@ def parse(argv: list[str] | None) -> TrainConfig:
                    help="the proposed system, or a learned baseline: deepjscc, adjscc, witt (--task reconstruction); "
                         "deeplab-jscc, fcn (the JPEG+LDPC+QAM chain's segmenter) (--task segmentation)")
     p.add_argument("--task", choices=TASKS, default="joint")
-    p.add_argument("--preset", default="cpu", choices=["cpu", "paper", "test"])
+    add_model_flags(p, weights=False, device=False)  # --init / --resume say which weights
     p.add_argument("--data", action="append", default=[], help="image folder(s) for reconstruction (repeatable)")
     p.add_argument("--seg-data", help="CamVid (SegNet layout) or VOC 2012 root for segmentation")
     p.add_argument("--seg-split", default="train",
@@ -164,7 +166,9 @@ def parse(argv: list[str] | None) -> TrainConfig:
                         "labels' pixels (rare classes such as poles and signs count); none = plain cross-entropy")
     p.add_argument("--cbr", help="override the preset's CBR, e.g. 1/32")
     p.add_argument("--workers", type=int, default=0)
-    p.add_argument("--device")
+    p.add_argument("--device", default=env("DEVICE", DEFAULT_DEVICE),
+                   help="cpu, cuda, cuda:N or auto (the first GPU when there is one, else the CPU; under torchrun "
+                        "one GPU per local rank; SEMCOM_DEVICE)")
     p.add_argument("--time-limit", type=float, metavar="SECONDS",
                    help="stop after this much training time in this run (checkpoint saved); the cosine "
                         "schedule ends with whichever comes first, --steps or the time limit")
