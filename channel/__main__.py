@@ -5,7 +5,7 @@ from __future__ import annotations
 import sys
 
 from shared.endpoints import default_addr
-from shared.service import model_args, serve, server_args
+from shared.service import model_args, server_args
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -14,21 +14,10 @@ def main(argv: list[str] | None = None) -> int:
     model_args(p, device=False)  # the transmitter's and receiver's: their config's image caps and symbol grid
     args = p.parse_args(argv)
 
-    # after the flags: --help and mistakes answer without loading torch
-    from channel.service import ChannelService
-    from shared.rpc import semcom_pb2_grpc as rpc
-    from shared.weights import resolve_weights
+    # the models and torch load after the flags, so --help and mistakes answer at once
+    from channel.service import run
 
-    try:
-        caps, _ = resolve_weights(args.preset, args.weights)
-    except (ValueError, OSError, KeyError) as exc:
-        print(f"channel: cannot read the model's config: {exc}", file=sys.stderr, flush=True)
-        return 2
-    return serve("channel", args, ("Channel",),
-                 lambda security, metrics, srv: ChannelService(args.receiver_addr, args.deadline, security, metrics,
-                                                               caps),
-                 rpc.add_ChannelServicer_to_server,
-                 limits={"Transmit": args.max_streams}, idle_s=args.idle_timeout, min_rate_kib_s=args.min_rate)
+    return run(args)
 
 
 if __name__ == "__main__":

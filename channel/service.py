@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import sys
 import time
 
 import grpc
@@ -10,13 +11,14 @@ import grpc
 from channel.step import transmit
 from shared.channel import MAX_SYMBOLS
 from shared.config import ModelConfig
-from shared.rpc import semcom_pb2 as pb
-from shared.rpc import semcom_pb2_grpc as rpc
-from shared.observability import Metrics
-from shared.security import Security
 from shared.downstream import call_downstream, downstream_error
 from shared.endpoints import client_channel
-from shared.service import Loading
+from shared.observability import Metrics
+from shared.rpc import semcom_pb2 as pb
+from shared.rpc import semcom_pb2_grpc as rpc
+from shared.security import Security
+from shared.service import Loading, serve
+from shared.weights import resolve_weights
 from shared.wire import SymbolAssembler, WireError, symbol_blocks, transmission_of
 
 log = logging.getLogger("semcom.channel")
@@ -85,3 +87,17 @@ class ChannelService(Loading, rpc.ChannelServicer):
         log.info("forwarded", extra={"transmission_id": sent.id, "channel": sent.channel.model,
                                      "snr_db": sent.channel.snr_db, "realised_snr_db": round(realised, 3), "symbols": n})
         return pb.TransmitReply(realised_snr_db=realised, channel_s=channel_s)
+
+
+def run(args) -> int:
+    """Serves what ``python -m channel``'s flags say (``shared.service.serve``)."""
+    try:
+        caps, _ = resolve_weights(args.preset, args.weights)
+    except (ValueError, OSError, KeyError) as exc:
+        print(f"channel: cannot read the model's config: {exc}", file=sys.stderr, flush=True)
+        return 2
+    return serve("channel", args, ("Channel",),
+                 lambda security, metrics, srv: ChannelService(args.receiver_addr, args.deadline, security, metrics,
+                                                               caps),
+                 rpc.add_ChannelServicer_to_server,
+                 limits={"Transmit": args.max_streams}, idle_s=args.idle_timeout, min_rate_kib_s=args.min_rate)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import sys
 
 from shared.endpoints import env
-from shared.service import model_args, serve, server_args
+from shared.service import model_args, server_args
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -21,24 +21,10 @@ def main(argv: list[str] | None = None) -> int:
                         "numbers and the epoch survive a restart (default: memory only; a restart starts a new epoch)")
     args = p.parse_args(argv)
 
-    # after the flags: --help and mistakes answer without loading torch
-    from receiver.model import Receiver
-    from receiver.service import ReceiverService
-    from shared.devices import pick_device
-    from shared.rpc import semcom_pb2_grpc as rpc
-    from shared.weights import load_side
+    # the models and torch load after the flags, so --help and mistakes answer at once
+    from receiver.service import run
 
-    def make_service(security, metrics, srv):
-        service = ReceiverService(args.queue_depth, args.keep, args.subscriber_depth, metrics, args.results_dir,
-                                  max_waits=args.max_streams, stall_s=args.idle_timeout)
-        service.on_broken = lambda: srv.set_serving(False)
-        return service
-
-    return serve("receiver", args, ("Receiver",), make_service, rpc.add_ReceiverServicer_to_server,
-                 load=lambda: load_side(Receiver, "receiver", args.preset, args.weights, pick_device(args.device)),
-                 drain=True, limits={m: args.max_streams for m in ("Deliver", "Subscribe")},
-                 idle_s=args.idle_timeout, min_rate_kib_s=args.min_rate,
-                 own_threads=args.max_streams + args.queue_depth + 2)  # GetResult: shared waits + senders'
+    return run(args)
 
 
 if __name__ == "__main__":

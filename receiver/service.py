@@ -17,13 +17,15 @@ from receiver import step
 from receiver.model import Receiver
 from receiver.results import ResultHub, ResultStore, StoreFailed
 from shared.config import WorkTooLarge
+from shared.devices import pick_device
 from shared.ids import ID_RULE, id_ok
 from shared.observability import Metrics
 from shared.rpc import semcom_pb2 as pb
 from shared.rpc import semcom_pb2_grpc as rpc
-from shared.service import Loading
+from shared.service import Loading, serve
 from shared.task_kb import TaskKB, TaskNotUnderstood
 from shared.transmission import Transmission
+from shared.weights import load_side
 from shared.wire import SymbolAssembler, WireError, transmission_of
 
 log = logging.getLogger("semcom.receiver")
@@ -338,3 +340,18 @@ class ReceiverService(Loading, rpc.ReceiverServicer):
             self.finished.set()
         if not self.finished.is_set():
             log.warning("grace period over with %d transmission(s) still queued", self.jobs.qsize())
+
+
+def run(args) -> int:
+    """Serves what ``python -m receiver``'s flags say (``shared.service.serve``)."""
+    def make_service(security, metrics, srv):
+        service = ReceiverService(args.queue_depth, args.keep, args.subscriber_depth, metrics, args.results_dir,
+                                  max_waits=args.max_streams, stall_s=args.idle_timeout)
+        service.on_broken = lambda: srv.set_serving(False)
+        return service
+
+    return serve("receiver", args, ("Receiver",), make_service, rpc.add_ReceiverServicer_to_server,
+                 load=lambda: load_side(Receiver, "receiver", args.preset, args.weights, pick_device(args.device)),
+                 drain=True, limits={m: args.max_streams for m in ("Deliver", "Subscribe")},
+                 idle_s=args.idle_timeout, min_rate_kib_s=args.min_rate,
+                 own_threads=args.max_streams + args.queue_depth + 2)  # GetResult: shared waits + senders'

@@ -22,6 +22,12 @@ from pathlib import Path
 
 import torch
 
+from semcom.pipeline import Pipeline, run_chain
+from shared.channel import ChannelSpec
+from shared.imageio import open_rgb, to_tensor
+from shared.metrics import psnr
+from shared.weights import starting_pca
+
 VARIANTS = ("full", "dit0", "ref0", "dit0+ref0", "enc0", "enc0+dit0+ref0", "snr1")
 
 
@@ -35,11 +41,6 @@ def main() -> int:
     p.add_argument("--pca-reset", action="store_true")
     p.add_argument("--per-image-gains", choices=["on", "off"])
     a = p.parse_args()
-    from semcom.pipeline import Pipeline, run_chain
-    from shared.channel import ChannelSpec
-    from shared.imageio import open_rgb, to_tensor
-    from shared.metrics import psnr
-    from shared.weights import starting_pca
 
     pipe = Pipeline.load(weights=a.weights)
     tx, rx = pipe.transmitter, pipe.receiver

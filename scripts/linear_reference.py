@@ -20,6 +20,8 @@ import glob
 import numpy as np
 from PIL import Image
 
+from semcom.data import list_images
+
 P, K = 16, 96
 
 
@@ -37,7 +39,6 @@ def main() -> None:
     ap.add_argument("--photos", default="../shared/data/photos")
     ap.add_argument("--kodak", default="../shared/data/kodak")
     a = ap.parse_args()
-    from semcom.data import list_images
 
     x = np.concatenate([patches(load(f)) for f in list_images(a.photos)])
     mu = x.mean(0)

@@ -16,6 +16,11 @@ import statistics
 import time
 from concurrent.futures import ThreadPoolExecutor
 
+from semcom.pipeline import Pipeline, run_chain
+from shared.channel import ChannelSpec
+from shared.devices import keep_heap, set_threads
+from shared.imageio import open_rgb, to_tensor
+
 
 def main() -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -25,14 +30,10 @@ def main() -> int:
     p.add_argument("--keep-heap", action="store_true")
     p.add_argument("--runs", type=int, default=8)
     a = p.parse_args()
-    from shared.devices import keep_heap, set_threads
 
     if a.keep_heap and not keep_heap():
         raise SystemExit("keep_heap() did not take: not glibc?")
     set_threads(0)
-    from semcom.pipeline import Pipeline, run_chain
-    from shared.channel import ChannelSpec
-    from shared.imageio import open_rgb, to_tensor
 
     pipe = Pipeline.load()
     h, w = (int(v) for v in a.size.lower().split("x"))

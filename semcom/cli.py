@@ -13,6 +13,7 @@ commands:
   web             the browser page (http://127.0.0.1:8080): send an image, choose task and channel, see what arrives
   train           train the system (joint or one task), channel in the loop; resumable; torchrun for DDP
   merge           one checkpoint from a run that trained reconstruction's parts and one that trained segmentation's
+  half            a checkpoint stored at half precision, for shipping
   bench models    parameters, peak memory and seconds per image of each preset (JSON)
   bench services  the three services on loopback: throughput, latency, transport overhead, memory (JSON)
   bench taskkb    similarity scores behind the task KB's threshold and margin (JSON)
@@ -22,7 +23,7 @@ Run `semcom COMMAND --help` for a command's options."""
 
 
 COMMANDS = {"eval": "semcom.eval.cli", "up": "semcom.launcher", "train": "semcom.train.trainer",
-            "merge": "semcom.train.merge", "web": "semcom.web.app", "sweep": "semcom.sweep.cli"}
+            "merge": "semcom.train.merge", "half": "semcom.train.half", "web": "semcom.web.app", "sweep": "semcom.sweep.cli"}
 # commands whose work loads torch: their options live in a light module, read (--help, mistakes) before the work's
 OPTIONS = {"eval": "semcom.eval.options", "train": "semcom.train.options", "sweep": "semcom.sweep.options"}
 BENCHES = {"models": "semcom.bench.models", "services": "semcom.bench.services",

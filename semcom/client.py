@@ -18,8 +18,15 @@ from pathlib import Path
 import grpc
 
 from shared.ids import ID_RULE, id_ok
+from shared.lazy import LazyModule
 from shared.rpc import semcom_pb2 as pb
 from shared.rpc import semcom_pb2_grpc as rpc
+
+# on first use: importing the client (txclient, the page) loads neither NumPy and Pillow (images, class colours)
+# nor torch (MS-SSIM), which only some results need
+classes = LazyModule("shared.classes", globals())
+imageio = LazyModule("shared.imageio", globals())
+metrics = LazyModule("shared.metrics", globals())
 
 
 # control characters (terminal escape sequences start with one) and the bidirectional overrides that reorder text
@@ -97,20 +104,18 @@ def write_outputs(result: pb.Result, out_dir: Path, stem: str, original: bytes |
             p = Path(f"{base}_{suffix}.png")
             p.write_bytes(data)
             paths.append(str(p))
-        from shared.classes import class_colours, legend
 
         names = list(result.class_names)
         p = Path(f"{base}_classes.json")
         p.write_text(json.dumps({i: {"name": n, "colour": list(c)} for i, (n, c) in
-                                 enumerate(zip(names, class_colours(len(names))))}, indent=1))
+                                 enumerate(zip(names, classes.class_colours(len(names))))}, indent=1))
         paths.append(str(p))
         p = Path(f"{base}_legend.png")
-        legend(names).save(p)
+        classes.legend(names).save(p)
         paths.append(str(p))
         if original is not None:
-            from shared.imageio import open_rgb
 
-            orig, colour = open_rgb(original), open_rgb(result.colour_png)
+            orig, colour = imageio.open_rgb(original), imageio.open_rgb(result.colour_png)
             if orig.size == colour.size:
                 p = Path(f"{base}_overlay.png")
                 Image.blend(orig, colour, 0.5).save(p)
@@ -123,19 +128,17 @@ def quality(original: bytes, result: pb.Result, with_ms_ssim: bool = False) -> d
     and the image is large enough (shared.metrics, which loads torch: about a second or more)."""
     import numpy as np
 
-    from shared.imageio import open_rgb
 
-    a = np.asarray(open_rgb(original), dtype=np.float64) / 255.0
-    b = np.asarray(open_rgb(result.image_png), dtype=np.float64) / 255.0
+    a = np.asarray(imageio.open_rgb(original), dtype=np.float64) / 255.0
+    b = np.asarray(imageio.open_rgb(result.image_png), dtype=np.float64) / 255.0
     if a.shape != b.shape:
         return {}
     mse = max(float(np.mean((a - b) ** 2)), 1e-12)
     q = {"psnr_db": round(10.0 * math.log10(1.0 / mse), 3)}
     if with_ms_ssim and min(a.shape[:2]) > 160:
-        from shared.imageio import to_tensor
-        from shared.metrics import ms_ssim
 
-        q["ms_ssim"] = round(float(ms_ssim(to_tensor(open_rgb(original)), to_tensor(open_rgb(result.image_png)))), 5)
+        sent, got = imageio.to_tensor(imageio.open_rgb(original)), imageio.to_tensor(imageio.open_rgb(result.image_png))
+        q["ms_ssim"] = round(float(metrics.ms_ssim(sent, got)), 5)
     return q
 
 
@@ -190,10 +193,9 @@ def fit_within(data: bytes, side: int, path: Path) -> bytes:
 
     from PIL import Image
 
-    from shared.imageio import open_rgb
 
     try:
-        img = open_rgb(data)
+        img = imageio.open_rgb(data)
     except Exception as exc:  # noqa: BLE001 - any decoder failure is the user's file
         raise ClientError(f"cannot read {path} as an image to resize it: {exc}") from None
     if max(img.size) <= side:

@@ -15,12 +15,19 @@ from fractions import Fraction
 from pathlib import Path
 from typing import Callable
 
-from shared.lazy import LazyTorch
+from shared.lazy import LazyModule, LazyTorch
 from shared import tasks
 from shared.tasks import RECONSTRUCTION, SEGMENTATION
 from shared.weights import REPO_WEIGHTS, file_sha256, read_config, resolve_weights
 
-torch = LazyTorch(globals())  # the registry's names are read by `semcom eval --help` without loading torch
+# the registry's names are read by `semcom eval --help` without loading torch: the systems' modules load when a
+# system is built
+torch = LazyTorch(globals())
+pipeline = LazyModule("semcom.pipeline", globals())
+learned = LazyModule("semcom.baselines.learned", globals())
+linear = LazyModule("semcom.baselines.linear", globals())
+capacity = LazyModule("semcom.baselines.capacity", globals())
+classical = LazyModule("semcom.baselines.classical", globals())
 
 
 @dataclass
@@ -71,10 +78,8 @@ class SystemEntry:
 
 
 def _proposed(ctx: BuildContext, task: str) -> Evaluated:
-    from semcom.pipeline import chain_runner, load_models
-
     cfg, path = resolve_weights(ctx.preset, ctx.weights)
-    cfg, tx, rx = load_models(cfg, path, ctx.device)
+    cfg, tx, rx = pipeline.load_models(cfg, path, ctx.device)
     doc = read_config(path)[1] if path else {}
     prov = {"weights": str(path), "weights_sha256": doc.get("sha256"), "train_meta": doc.get("meta"),
             "preset": cfg.name}
@@ -82,18 +87,16 @@ def _proposed(ctx: BuildContext, task: str) -> Evaluated:
     if entry.sampled:
         prov["diffusion_steps"] = ctx.steps or cfg.diffusion.sample_steps
     classes = (cfg.seg.num_classes, cfg.seg.ignore_index) if entry.output == tasks.LABELS else None
-    return Evaluated(chain_runner(tx, rx, task, ctx.steps), cfg.encoder.cbr, prov, classes)
+    return Evaluated(pipeline.chain_runner(tx, rx, task, ctx.steps), cfg.encoder.cbr, prov, classes)
 
 
 def load_baseline(name: str, ctx: BuildContext):
     """A trained learned baseline from ctx.baseline_weights/<name>, with its provenance."""
-    from semcom.baselines.learned import BaselineSystem, task_of
-
     path = Path(ctx.baseline_weights) / name
     if not (path / "config.json").exists():
         raise SystemExit(f"semcom eval: no trained {name} in {path}: train one with "
-                         f"`semcom train --system {name} --task {task_of(name)} --out {path} ...`")
-    model = BaselineSystem.load(path).to(ctx.device)
+                         f"`semcom train --system {name} --task {learned.task_of(name)} --out {path} ...`")
+    model = learned.BaselineSystem.load(path).to(ctx.device)
     doc = json.loads((path / "config.json").read_text())
     return model, {"weights": str(path), "weights_sha256": doc.get("sha256"), "train_meta": doc.get("meta")}
 
@@ -106,10 +109,8 @@ def _learned(ctx: BuildContext, task: str, name: str) -> Evaluated:
 
 
 def _linear(ctx: BuildContext, task: str, adaptive: bool) -> Evaluated:
-    from semcom.baselines.linear import LinearAnalog
-
     cbr = ctx.default_cbr()
-    code = LinearAnalog.load(ctx.linear_weights, cbr, adaptive=adaptive)
+    code = linear.LinearAnalog.load(ctx.linear_weights, cbr, adaptive=adaptive)
     pca = Path(ctx.linear_weights) / "pca.safetensors"
     return Evaluated(code.reconstruct, cbr, {"weights": str(pca), "weights_sha256": file_sha256(pca),
                                              "side_information": "per-image component variances" if adaptive
@@ -117,21 +118,17 @@ def _linear(ctx: BuildContext, task: str, adaptive: bool) -> Evaluated:
 
 
 def _capacity(ctx: BuildContext, task: str) -> Evaluated:
-    from semcom.baselines.capacity import avif_at_capacity
-
     cbr = ctx.default_cbr()
 
     def run(img, spec, seed):
-        return avif_at_capacity(img, float(Fraction(cbr)), spec, ctx.mean_image(img)).image
+        return capacity.avif_at_capacity(img, float(Fraction(cbr)), spec, ctx.mean_image(img)).image
 
     return Evaluated(run, cbr, {"codec": "AVIF (Pillow)", "budget": "channel_uses * capacity bits per use"})
 
 
 def _classical(ctx: BuildContext, task: str, bits: int, rate: str) -> Evaluated:
-    from semcom.baselines.classical import JPEGLDPCQAM
-
     cbr = ctx.default_cbr()
-    chain = JPEGLDPCQAM(bits, rate)
+    chain = classical.JPEGLDPCQAM(bits, rate)
     prov = {"codeword_bits": chain.n, "info_bits_per_codeword": chain.k, "ldpc_iterations": 20}
 
     def received(img, spec, seed):

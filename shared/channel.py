@@ -31,8 +31,9 @@ import math
 from dataclasses import dataclass
 from typing import Callable
 
-
+from shared import ofdm
 from shared.lazy import LazyTorch
+from shared.symbols import complex_normal
 
 torch = LazyTorch(globals())  # txclient reads the model table (its flags) without loading torch
 
@@ -180,15 +181,6 @@ def snr_db_to_noise_var(snr_db: torch.Tensor | float) -> torch.Tensor:
     return torch.pow(10.0, -snr_db / 10.0)
 
 
-def complex_normal(shape: tuple[int, ...], generator: torch.Generator | None, device: torch.device | str = "cpu",
-                   var: torch.Tensor | float = 1.0) -> torch.Tensor:
-    """CN(0, var) samples: real and imaginary parts each N(0, var/2)."""
-    re = torch.randn(shape, generator=generator, device=device)
-    im = torch.randn(shape, generator=generator, device=device)
-    std = torch.sqrt(torch.as_tensor(var, dtype=torch.float32, device=device) / 2.0)
-    return torch.complex(re * std, im * std)
-
-
 def rayleigh_gains(batch: int, n: int, block_len: int, generator: torch.Generator | None,
                    device: torch.device | str = "cpu") -> torch.Tensor:
     """Block-fading gains (B, n), h ~ CN(0, 1) constant over `block_len` symbols (0 = whole row)."""
@@ -222,17 +214,13 @@ TDL_PARAMS = (
 def _tdl(profile: str):
     """TDL-`profile` gains, importing the OFDM module (and Sionna) only when the model is used."""
     def gains(*args, **params):
-        from shared.ofdm import tdl_gains
-
-        return tdl_gains(profile)(*args, **params)
+        return ofdm.tdl_gains(profile)(*args, **params)
     return gains
 
 
 def _tdl_check(profile: str):
     def check(values: dict[str, float]) -> None:
-        from shared.ofdm import Numerology
-
-        Numerology.of(profile, values).check()
+        ofdm.Numerology.of(profile, values).check()
     return check
 
 
@@ -279,10 +267,8 @@ class Channel:
         return Channel(spec.model, spec.block_len, spec.csi, **dict(spec.params))
 
     def _grid(self, n: int):
-        from shared.ofdm import Numerology, ResourceGrid
-
-        num = Numerology.of(self.model.split("-")[1].upper(), self._params)
-        return num, ResourceGrid(num.fft_size, n)
+        num = ofdm.Numerology.of(self.model.split("-")[1].upper(), self._params)
+        return num, ofdm.ResourceGrid(num.fft_size, n)
 
     def gains(self, batch: int, n: int, generator: torch.Generator | None, device) -> torch.Tensor:
         if self._model.gains is None:
@@ -309,10 +295,9 @@ class Channel:
         if self.csi != "estimated":
             return None
         if self._model.ofdm:
-            from shared.ofdm import error_var
 
             num, grid = self._grid(n)
-            return error_var(grid, num.cyclic_prefix, noise_var)
+            return ofdm.error_var(grid, num.cyclic_prefix, noise_var)
         return noise_var[:, None].expand(-1, n).contiguous()
 
     def __call__(self, x: torch.Tensor, snr_db: torch.Tensor | float,
@@ -323,10 +308,9 @@ class Channel:
         b, n = x.shape
         no = snr_db_to_noise_var(snr_db).to(x.device).expand(b).contiguous()  # (B,)
         if self._model.ofdm:
-            from shared.ofdm import frequency_response
 
             num, grid = self._grid(n)
-            h_grid = frequency_response(num, b, grid.ofdm_symbols, generator, x.device)
+            h_grid = ofdm.frequency_response(num, b, grid.ofdm_symbols, generator, x.device)
             h = h_grid.reshape(b, -1)[:, grid.data_index().to(x.device)]
         else:
             h = self.gains(b, n, generator, x.device)  # (B, n)
@@ -342,9 +326,8 @@ class Channel:
         known, err = (h, None) if self.csi == "perfect" else (None, None)
         if self.csi == "estimated":
             if self._model.ofdm:
-                from shared.ofdm import estimate
 
-                known, err, _ = estimate(h_grid, grid, no, generator, num.cyclic_prefix)
+                known, err, _ = ofdm.estimate(h_grid, grid, no, generator, num.cyclic_prefix)
             else:  # one unit pilot at the head of each block, through the block's h: LS gives h + n
                 block = n if self._model.gains is None or self.block_len <= 0 else min(self.block_len, n)
                 nb = math.ceil(n / block)

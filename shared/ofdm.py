@@ -29,6 +29,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 
 from shared.lazy import LazyTorch
+from shared.symbols import complex_normal
 
 torch = LazyTorch(globals())
 
@@ -247,7 +248,6 @@ def estimate(h_grid: "torch.Tensor", grid: ResourceGrid, noise_var: "torch.Tenso
 
     Returns the estimate on the n data REs (B, n), its error variance there (B, n, as ``error_var`` gives it),
     and the LS estimates at the pilots (B, pilot_symbols, fft_size // 2)."""
-    from shared.channel import complex_normal
 
     b = h_grid.shape[0]
     at_pilots = pilot_values(h_grid, grid)

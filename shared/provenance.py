@@ -6,6 +6,8 @@ import platform
 import subprocess
 from pathlib import Path
 
+from shared.weights import read_config, resolve_weights
+
 
 def git_commit() -> str:
     """The checkout's commit, or 'unknown' outside git."""
@@ -29,7 +31,6 @@ def provenance(command: str, seed: int | None = None) -> dict:
 
 def weights_provenance(preset: str, weights: str | None) -> dict:
     """Which weights a run used: their directory and the sha256 their config records (None when untrained)."""
-    from shared.weights import read_config, resolve_weights
 
     _, path = resolve_weights(preset, weights)
     if path is None:

@@ -73,3 +73,12 @@ def encode_symbols(z: torch.Tensor) -> torch.Tensor:
 def snr_feature(snr_db: torch.Tensor) -> torch.Tensor:
     """An SNR in dB as networks take it."""
     return snr_db / SNR_SCALE_DB
+
+
+def complex_normal(shape: tuple[int, ...], generator: torch.Generator | None, device: torch.device | str = "cpu",
+                   var: torch.Tensor | float = 1.0) -> torch.Tensor:
+    """CN(0, var) samples: real and imaginary parts each N(0, var/2)."""
+    re = torch.randn(shape, generator=generator, device=device)
+    im = torch.randn(shape, generator=generator, device=device)
+    std = torch.sqrt(torch.as_tensor(var, dtype=torch.float32, device=device) / 2.0)
+    return torch.complex(re * std, im * std)

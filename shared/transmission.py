@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from shared.channel import ChannelSpec
+from shared.channel import Channel, ChannelSpec
 from shared.symbols import GridMeasures
 
 
@@ -33,7 +33,6 @@ class Transmission(GridMeasures):
     @property
     def pilot_uses(self) -> int:
         """Channel uses the channel's pilots take beside the data symbols (``Channel.pilot_uses``)."""
-        from shared.channel import Channel
 
         return Channel.of(self.channel).pilot_uses(self.channel_uses)
 

@@ -7,7 +7,7 @@ import json
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from shared.config import ModelConfig
+from shared.config import ModelConfig, get_preset
 from shared.tensorfile import save_tensors
 
 if TYPE_CHECKING:  # torch (and safetensors.torch) load where tensors are read or written, not for paths and configs
@@ -92,8 +92,6 @@ def shipped_weights(preset: str) -> Path | None:
 
 def resolve_weights(preset: str, weights: str | Path | None) -> tuple[ModelConfig, Path | None]:
     """'default' -> shipped weights of the preset (or untrained if none); 'none' -> untrained; else a directory."""
-    from shared.config import get_preset
-
     if weights in (None, "none", ""):
         return get_preset(preset), None
     path = shipped_weights(preset) if weights == "default" else Path(weights)
@@ -108,7 +106,7 @@ def resolve_weights(preset: str, weights: str | Path | None) -> tuple[ModelConfi
 def starting_pca(cfg: ModelConfig, path: str | Path | None = None):
     """The patch PCA an untrained model's linear path starts from: `path`, else the shipped fit
     (weights/linear/, `python -m semcom.baselines.linear`); None without a linear path or a fit."""
-    from shared.analog import PCA_FILE, PatchPCA  # its modules need torch, which `--help` must not load
+    from shared.analog import PCA_FILE, PatchPCA  # loads torch, which the tools' --help must not wait for
 
     if not cfg.encoder.linear_path:
         return None

@@ -5,7 +5,7 @@ from __future__ import annotations
 import sys
 
 from shared.endpoints import MiB, default_addr, env
-from shared.service import model_args, serve, server_args
+from shared.service import model_args, server_args
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -19,21 +19,10 @@ def main(argv: list[str] | None = None) -> int:
                    help="largest accepted image file (SEMCOM_MAX_IMAGE_BYTES)")
     args = p.parse_args(argv)
 
-    # after the flags: --help and mistakes answer without loading torch
-    from shared.devices import pick_device
-    from shared.rpc import semcom_pb2_grpc as rpc
-    from shared.weights import load_side
-    from transmitter.model import Transmitter
-    from transmitter.service import TransmitterService
+    # the models and torch load after the flags, so --help and mistakes answer at once
+    from transmitter.service import run
 
-    return serve("transmitter", args, ("Transmitter",),
-                 lambda security, metrics, srv: TransmitterService(
-                     args.channel_addr, args.receiver_addr, args.max_image_bytes, args.deadline, security, metrics,
-                     args.max_concurrent),
-                 rpc.add_TransmitterServicer_to_server,
-                 load=lambda: load_side(Transmitter, "transmitter", args.preset, args.weights,
-                                        pick_device(args.device)),
-                 max_receive_bytes=args.max_image_bytes + MiB, limits={"Send": args.max_concurrent})
+    return run(args)
 
 
 if __name__ == "__main__":

@@ -9,18 +9,26 @@ import uuid
 
 import grpc
 
+from shared import tasks
 from shared.config import WorkTooLarge
+from shared.devices import pick_device
+from shared.downstream import call_downstream, downstream_error
+from shared.endpoints import MiB, client_channel
 from shared.ids import check_id
 from shared.imageio import ImageRejected, decode_image, to_tensor
 from shared.observability import Metrics
 from shared.rpc import semcom_pb2 as pb
 from shared.rpc import semcom_pb2_grpc as rpc
 from shared.security import Security
-from shared.downstream import call_downstream, downstream_error
-from shared.endpoints import client_channel
-from shared.service import Loading
-from shared.task_kb import NegotiationFailed, TaskKB, TaskMatch, TaskNotUnderstood, check_agreement
-from shared import tasks
+from shared.service import Loading, serve
+from shared.task_kb import (
+    NegotiationFailed,
+    TaskKB,
+    TaskMatch,
+    TaskNotUnderstood,
+    check_agreement,
+)
+from shared.weights import load_side
 from shared.wire import header_of, spec_from_proto, symbol_blocks
 from transmitter import step
 from transmitter.model import Transmitter
@@ -152,3 +160,15 @@ class TransmitterService(Loading, rpc.TransmitterServicer):
         return pb.SendReply(transmission_id=tid, task=match.task, score=match.score, channel_uses=sent.channel_uses,
                             cbr=sent.cbr, pilot_uses=sent.pilot_uses, realised_snr_db=reply.realised_snr_db, timings_s=timings,
                             height=img.height, width=img.width)
+
+
+def run(args) -> int:
+    """Serves what ``python -m transmitter``'s flags say (``shared.service.serve``)."""
+    return serve("transmitter", args, ("Transmitter",),
+                 lambda security, metrics, srv: TransmitterService(
+                     args.channel_addr, args.receiver_addr, args.max_image_bytes, args.deadline, security, metrics,
+                     args.max_concurrent),
+                 rpc.add_TransmitterServicer_to_server,
+                 load=lambda: load_side(Transmitter, "transmitter", args.preset, args.weights,
+                                        pick_device(args.device)),
+                 max_receive_bytes=args.max_image_bytes + MiB, limits={"Send": args.max_concurrent})

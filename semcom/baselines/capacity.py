@@ -23,7 +23,7 @@ import numpy as np
 import torch
 from PIL import Image
 
-from shared.channel import ChannelSpec
+from shared.channel import Channel, ChannelSpec, receive
 from shared.imageio import open_rgb, to_pil, to_tensor
 
 
@@ -50,8 +50,6 @@ def _ergodic(spec: ChannelSpec, draws: int) -> float:
     estimate's error as noise); per data symbol, so the pilots' channel uses cost the budget nothing more here
     than the data symbols they displace (``avif_at_capacity`` counts the data symbols only, as every system)."""
     import torch
-
-    from shared.channel import Channel, receive
 
     n = 6656  # two OFDM slots of 256 subcarriers' data; many fading blocks
     rows = max(400, draws // n)  # many independent draws: one OFDM draw is one realisation of the whole profile

@@ -19,6 +19,7 @@ from pathlib import Path
 import torch
 
 from channel.step import transmit
+from semcom.data import _load_rgb, list_images
 from shared.analog import (
     PCA_FILE,
     AnalogDecoder,
@@ -31,6 +32,7 @@ from shared.analog import (
     unbiased_view,
 )
 from shared.channel import ChannelSpec, receive
+from shared.imageio import to_tensor
 from shared.layers import pad_to_multiple
 from shared.symbols import to_complex, unit_power
 from shared.weights import REPO_WEIGHTS
@@ -84,9 +86,6 @@ class LinearAnalog:
 
 
 def main(argv: list[str] | None = None) -> int:
-    from semcom.data import _load_rgb, list_images
-    from shared.imageio import to_tensor
-
     p = argparse.ArgumentParser(prog="python -m semcom.baselines.linear", description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--data", action="append", required=True, help="folder(s) of photographs (repeatable)")

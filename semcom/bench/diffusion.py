@@ -23,10 +23,19 @@ import time
 
 import torch
 
+from channel.step import transmit
+from semcom.baselines.linear import LinearAnalog
 from semcom.bench import emit
-from shared.channel import model_names
+from semcom.data import Kodak, center_crop
+from semcom.pipeline import load_models
+from shared.channel import ChannelSpec, model_names, receive
 from shared.channel_flags import add_param_flags, params_of
 from shared.flags import add_model_flags
+from shared.metrics import ms_ssim, psnr, spectral_distance_db
+from shared.provenance import provenance, weights_provenance
+from shared.seeding import derive_seed
+from shared.tasks import RECONSTRUCTION
+from shared.weights import resolve_weights
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -45,17 +54,6 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--out", help="JSON file")
     args = p.parse_args(argv)
-
-    from channel.step import transmit
-    from semcom.data import Kodak
-    from semcom.data import center_crop
-    from semcom.pipeline import load_models
-    from shared.channel import ChannelSpec, receive
-    from shared.metrics import ms_ssim, psnr, spectral_distance_db
-    from shared.provenance import provenance, weights_provenance
-    from shared.seeding import derive_seed
-    from shared.tasks import RECONSTRUCTION
-    from shared.weights import resolve_weights
 
     torch.manual_seed(0)
     cfg, path = resolve_weights(args.preset, args.weights)
@@ -87,8 +85,6 @@ def main(argv: list[str] | None = None) -> int:
             r["ms_ssim"].append(float(ms_ssim(img, out)))
         r["spectral_distance_db"].append(spectral_distance_db(img, out))
         r["seconds"].append(seconds)
-
-    from semcom.baselines.linear import LinearAnalog
 
     linear = LinearAnalog.load(adaptive=RECONSTRUCTION in cfg.encoder.per_image_gains)  # the model's own code
     with torch.no_grad():

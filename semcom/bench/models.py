@@ -19,10 +19,15 @@ import time
 import torch
 
 from semcom.bench import emit
+from semcom.pipeline import Pipeline, load_models
 from shared import tasks
+from shared.channel import ChannelSpec
 from shared.config import PRESETS
 from shared.devices import pick_device
 from shared.flags import add_model_flags
+from shared.provenance import provenance, weights_provenance
+from shared.task_kb import TaskMatch
+from shared.weights import resolve_weights
 
 SIZES = ((224, 224), (512, 768))
 SCALING_SIZES = "224x224,512x512,512x768,1024x1024"
@@ -46,14 +51,10 @@ def _params(module: torch.nn.Module) -> int:
 
 def measure(preset: str, repeats: int, device: str, weights: str | None, warmup: bool = True,
             sizes: tuple[tuple[int, int], ...] = SIZES, steps_sweep: tuple[int, ...] = ()) -> dict:
-    from semcom.pipeline import load_models
-    from shared.weights import resolve_weights
 
     torch.manual_seed(0)
     cfg, path = resolve_weights(preset, weights)
     cfg, tx, rx = load_models(cfg, path, device)
-    from semcom.pipeline import Pipeline
-    from shared.channel import ChannelSpec
 
     kb = _NoKB()
     pipe = Pipeline(cfg, tx, rx, kb, kb)
@@ -103,8 +104,6 @@ class _NoKB:
     fingerprint = "bench"
 
     def match(self, request):
-        from shared.task_kb import TaskMatch
-
         return TaskMatch(task=request, score=1.0, scores={request: 1.0}, instruction=request)
 
 
@@ -167,7 +166,6 @@ def main(argv: list[str] | None = None) -> int:
             scaling.append({"preset": preset, "by_size": rows, "steps_at": size,
                             "reconstruction_s_by_steps": {k: round(v["median"], 4)
                                                           for k, v in r["reconstruction_seconds_by_steps"].items()}})
-    from shared.provenance import provenance, weights_provenance
 
     doc = {"benchmark": "models", **provenance(" ".join(["semcom", "bench", "models", *(argv or [])])),
            "weights_by_preset": {pr: weights_provenance(pr, weights)

@@ -38,9 +38,16 @@ from pathlib import Path
 
 import grpc
 
+from receiver import step as rx_step
 from semcom.bench import emit
+from semcom.launcher import ServiceProcesses
+from semcom.pipeline import Pipeline, Timer, run_chain
+from shared.channel import ChannelSpec
+from shared.devices import keep_heap, set_threads
 from shared.endpoints import client_channel
 from shared.flags import add_model_flags
+from shared.imageio import decode_image, open_rgb, to_tensor
+from shared.provenance import provenance, weights_provenance
 from shared.rpc import semcom_pb2 as pb
 from shared.rpc import semcom_pb2_grpc as rpc
 
@@ -49,8 +56,6 @@ TASK_TEXT = {"reconstruction": "reconstruct the image", "segmentation": "segment
 
 def test_image(size: tuple[int, int], path: str | None) -> bytes:
     from PIL import Image
-
-    from shared.imageio import open_rgb
 
     if path:
         img = open_rgb(path)
@@ -209,16 +214,10 @@ class InProcess:
     """The same work in one process: the pipeline of `semcom.pipeline` with the services' own steps."""
 
     def __init__(self, preset: str, weights: str) -> None:
-        from semcom.pipeline import Pipeline
-
         self.pipe = Pipeline.load(preset, weights, device="cpu")
 
     def once(self, data: bytes, task: str, seed: int) -> dict[str, float]:
         """Seconds per stage of one transmission: decode_image, negotiate, encode, channel, decode, render."""
-        from receiver import step as rx_step
-        from semcom.pipeline import Timer, run_chain
-        from shared.channel import ChannelSpec
-        from shared.imageio import decode_image, to_tensor
 
         timer = Timer()
         with timer.stage("decode_image"):
@@ -368,10 +367,6 @@ def main(argv: list[str] | None = None) -> int:
     data = test_image((h, w), args.image)
     latency = args.clients == 1 and not args.mixed
     count = args.count if args.count is not None else (20 if latency else None)
-
-    from semcom.launcher import ServiceProcesses
-    from shared.devices import keep_heap, set_threads
-    from shared.provenance import provenance, weights_provenance
 
     heap_kept = keep_heap()  # as the services do: the in-process side runs with the same allocator settings
     threads = set_threads(args.threads)

@@ -6,6 +6,7 @@ import argparse
 import sys
 
 from semcom.bench import emit
+from shared.task_kb import TaskKB, TaskNotUnderstood
 
 # Tuning half: the requests the memory's phrasings and the threshold were chosen against (a user report's examples and
 # the probes used while writing the phrasings among them). Test half: written afterwards and never tuned on.
@@ -50,11 +51,8 @@ def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="semcom bench taskkb", description=__doc__)
     p.add_argument("--out")
     args = p.parse_args(argv)
-    from shared.task_kb import TaskKB
 
     kb = TaskKB()
-
-    from shared.task_kb import TaskNotUnderstood
 
     def row(text: str, expected: str | None) -> dict:
         best = kb.similarities(text)

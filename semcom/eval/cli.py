@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import json
-from fractions import Fraction
 import sys
+from fractions import Fraction
 from pathlib import Path
 
 import torch
@@ -13,10 +13,12 @@ from semcom import systems
 from semcom.data import Kodak, center_crop, segmentation_dataset
 from semcom.eval.options import parse, parse_snr
 from semcom.eval.quality import reconstruction_quality, segmentation_quality
+from shared import tasks
 from shared.channel import Channel, ChannelSpec
 from shared.channel_flags import params_of
+from shared.classes import colourise as colour_map
 from shared.devices import pick_device
-from shared import tasks
+from shared.imageio import to_pil
 from shared.provenance import provenance
 from shared.weights import resolve_weights
 
@@ -150,14 +152,12 @@ def dataset_tag(data: str, crop: int | None, split: str | None = None) -> str:
 
 def colourise(labels: torch.Tensor, num_classes: int) -> torch.Tensor:
     """(H, W) class indices -> (3, H, W) in [0, 1] in the class colours (shared.classes.colourise)."""
-    from shared.classes import colourise as colour_map
 
     return torch.from_numpy(colour_map(labels.long().numpy(), num_classes)).permute(2, 0, 1).float() / 255.0
 
 
 def save_examples(folder: Path, system: str, shown: list[tuple]) -> None:
     """Writes original_<i>.png (and truth_<i>.png for segmentation) once and <system>_<i>.png per system."""
-    from shared.imageio import to_pil
 
     folder.mkdir(parents=True, exist_ok=True)
     for i, item in enumerate(shown):

@@ -39,6 +39,7 @@ from semcom import systems
 from semcom.train.options import TASKS as TRAIN_TASKS
 from shared import tasks
 from shared.channel import CSI_MODES, MODELS, ChannelSpec
+from shared.weights import REPO_WEIGHTS, file_sha256, read_config, resolve_weights
 
 
 class SpecError(ValueError):
@@ -257,7 +258,6 @@ def trainings(path: str | Path) -> list[Training]:
 def weights_identity(system: str, task: str, opts: dict) -> str:
     """The digest of what `system` loads (the proposed system's checkpoint, a learned baseline's, the linear codes'
     patch PCA, the FCN of the digital chains' segmentation); '' for a system with no weights."""
-    from shared.weights import REPO_WEIGHTS, file_sha256, read_config, resolve_weights
 
     def checkpoint(folder: Path) -> str:
         doc = json.loads((folder / "config.json").read_text()) if (folder / "config.json").exists() else {}

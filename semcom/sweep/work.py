@@ -16,6 +16,7 @@ from semcom.eval.cli import load_images, load_pairs, pilot_overhead
 from semcom.eval.quality import reconstruction_quality, segmentation_quality
 from semcom.sweep.spec import Cell
 from shared.metrics import ConfusionMatrix
+from shared.provenance import provenance
 from shared.weights import REPO_WEIGHTS
 
 _DATA: dict[tuple, list] = {}
@@ -91,7 +92,6 @@ def _evaluate_shard(cell_dict: dict, shard: int) -> dict:
 def merge(cell: Cell, parts: list[dict], command: str) -> dict:
     """A cell's shards as one document of `semcom eval`'s schema (one SNR point): PSNR averaged over every image,
     mIoU from the summed confusion matrix (never an average of the shards' mIoUs)."""
-    from shared.provenance import provenance
 
     parts = sorted(parts, key=lambda p: p["shard"])
     sizes = [tuple(s) for p in parts for s in p["sizes"]]

@@ -26,6 +26,7 @@ from pathlib import Path
 import torch
 from safetensors.torch import load_file
 
+from semcom.train.system import System
 from shared.provenance import git_commit
 from shared.weights import WEIGHTS_FILE, file_sha256, read_config, save_checkpoint
 
@@ -38,8 +39,6 @@ CONFIG_OWN = {"reconstruction": ("dit", "diffusion"), "segmentation": ("seg",)}
 
 
 def merge(rec_dir: str | Path, seg_dir: str | Path, out: str | Path, command: str = "") -> Path:
-    from semcom.train.system import System
-
     (rec_cfg, rec_doc), (seg_cfg, seg_doc) = read_config(rec_dir), read_config(seg_dir)
     gains = tuple(t for t, c in (("reconstruction", rec_cfg), ("segmentation", seg_cfg))
                   if t in c.encoder.per_image_gains)

@@ -18,6 +18,7 @@ import torch.distributed as dist
 from torch.utils.data import DataLoader, DistributedSampler
 
 from receiver.segmentation import class_balance_weights
+from semcom.baselines.learned import BaselineSystem, task_of
 from semcom.data import ImageFolder, Kodak, segmentation_dataset
 from semcom.eval.quality import reconstruction_quality, segmentation_quality
 from semcom.pipeline import chain_reconstructor, chain_segmenter
@@ -162,8 +163,6 @@ class Trainer:
         return groups
 
     def _init_baseline(self, tc: TrainConfig, resume_from: Path | None) -> None:
-        from semcom.baselines.learned import BaselineSystem, task_of
-
         if tc.task != task_of(tc.system):
             raise SystemExit(f"semcom train: baseline {tc.system} is a {task_of(tc.system)} system: "
                              f"use --task {task_of(tc.system)}")

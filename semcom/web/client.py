@@ -17,12 +17,20 @@ from semcom.web.examples import EXAMPLES
 from semcom.web.live import LiveStream
 from semcom.web.requests import (MAX_SWEEP_POINTS, WebError, _grpc_error, _number, _text, data_url, image_bytes,
                                  settings_of)
-from shared.channel import MODELS, SNR_RANGE_DB
+from shared.channel import MODELS, SNR_RANGE_DB, ChannelSpec
+from shared.lazy import LazyModule
 from shared.endpoints import client_channel
 from shared.rpc import semcom_pb2 as pb
 from shared.rpc import semcom_pb2_grpc as rpc
 from shared.security import Security
 from shared.wire import spec_from_proto
+
+# on first use: the page's server starts, and answers --help, without torch (the system registry's chains, the
+# metrics) or NumPy and Pillow (images, class colours)
+classes = LazyModule("shared.classes", globals())
+imageio = LazyModule("shared.imageio", globals())
+metrics = LazyModule("shared.metrics", globals())
+systems = LazyModule("semcom.systems", globals())
 
 CLASSICAL = "jpeg-16qam-1/2"  # the digital chain drawn beside the sweep (fcn-... for segmentation)
 log = logging.getLogger("semcom.web")
@@ -105,13 +113,13 @@ class Client:
     def classical(self, kind: str, cbr: str):
         """The registry's digital chain for a result of this kind (an image: JPEG + LDPC + QAM; a label map: the
         same chain with the FCN after it) at `cbr`, built once."""
-        from semcom.systems import REGISTRY, BuildContext, tasks_of
 
         name = CLASSICAL if kind == "image" else f"fcn-{CLASSICAL}"
         with self._lock:
             if (name, cbr) not in self._classical:
-                entry = REGISTRY[name]
-                self._classical[(name, cbr)] = entry.build(BuildContext(cbr=cbr), tasks_of(entry)[0])
+                entry = systems.REGISTRY[name]
+                self._classical[(name, cbr)] = entry.build(systems.BuildContext(cbr=cbr),
+                                                           systems.tasks_of(entry)[0])
             return name, self._classical[(name, cbr)]
 
     def sweep(self, body: dict) -> dict:
@@ -145,9 +153,6 @@ class Client:
         return self._sweep(data, task, steps, body, settings)
 
     def _sweep(self, data: bytes, task: str, steps: int, body: dict, settings: list[pb.ChannelSettings]):
-        from shared.channel import ChannelSpec
-        from shared.imageio import open_rgb, to_tensor
-        from shared.metrics import psnr
 
         meta: dict | None = None
         points, digital, reference = [], [], None
@@ -155,7 +160,7 @@ class Client:
             reply, result, _ = self.send_once(data, task, s, steps)
             if meta is None:
                 name, chain = self.classical(output_kind(result), str(Fraction(reply.cbr).limit_denominator(4096)))
-                img = to_tensor(open_rgb(data))
+                img = imageio.to_tensor(imageio.open_rgb(data))
                 own = None if output_kind(result) == "image" else \
                     chain.run(img, ChannelSpec("noiseless", SNR_RANGE_DB[1]), 0).cpu().numpy()
                 if own is None:
@@ -180,7 +185,7 @@ class Client:
             yield {"event": "point", "system": "proposed", **point}
             out = chain.run(img, spec_from_proto(s), int(s.seed))
             if own is None:
-                value = round(float(psnr(img, out.clamp(0, 1))), 3)
+                value = round(float(metrics.psnr(img, out.clamp(0, 1))), 3)
             else:
                 value = round(100 * float((out.cpu().numpy() == own).mean()), 2)
             digital.append({"snr_db": s.snr_db, "value": value})
@@ -217,8 +222,6 @@ def describe(data: bytes, reply: pb.SendReply, result: pb.Result, wall_s: float)
     """What the page shows of one transmission."""
     from PIL import Image
 
-    from shared.classes import class_colours
-    from shared.imageio import encode_png, open_rgb
 
     doc = {"task": reply.task, "score": round(reply.score, 4), "transmission_id": reply.transmission_id,
            "sequence": result.sequence, "channel": result.channel.model, "snr_db": result.channel.snr_db,
@@ -231,10 +234,10 @@ def describe(data: bytes, reply: pb.SendReply, result: pb.Result, wall_s: float)
         doc.update(result=data_url(result.image_png), diffusion_steps=result.diffusion_steps,
                    **quality_of(data, result.image_png))
     else:
-        original, colour = open_rgb(data), open_rgb(result.colour_png)
+        original, colour = imageio.open_rgb(data), imageio.open_rgb(result.colour_png)
         overlay = Image.blend(original, colour, 0.5) if colour.size == original.size else colour
-        colours = class_colours(len(result.class_names))
-        doc.update(result=data_url(encode_png(overlay)), colour=data_url(result.colour_png),
+        colours = classes.class_colours(len(result.class_names))
+        doc.update(result=data_url(imageio.encode_png(overlay)), colour=data_url(result.colour_png),
                    legend=[{"name": n, "colour": "#%02x%02x%02x" % colours[i]}
                            for i, n in enumerate(result.class_names)])
     return doc
