@@ -19,7 +19,7 @@ from shared.rpc import semcom_pb2_grpc as rpc
 from shared.security import Security
 from shared.service import Loading, serve
 from shared.weights import resolve_weights
-from shared.wire import SymbolAssembler, WireError, symbol_blocks, transmission_of
+from shared.wire import SymbolAssembler, WireError, opening, symbol_blocks, transmission_of
 
 log = logging.getLogger("semcom.channel")
 
@@ -41,10 +41,7 @@ class ChannelService(Loading, rpc.ChannelServicer):
 
     def Transmit(self, request_iterator, context):
         self.accepting(context)
-        first = next(request_iterator, None)
-        if first is None or first.WhichOneof("part") != "header":
-            context.abort(grpc.StatusCode.INVALID_ARGUMENT, "the first message of Transmit must be the header")
-        header = first.header
+        header = opening(request_iterator, context, "Transmit").header
         try:
             sent = transmission_of(header)
             n = sent.channel_uses

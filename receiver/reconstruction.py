@@ -48,7 +48,6 @@ from shared.config import DiffusionConfig, DiTConfig, ModelConfig
 from shared.layers import ResidualBlock
 from shared.symbols import to_real
 
-
 LOG_MSE_SCALE = 10 ** -2.5  # the MSE at 25 dB PSNR: log-MSE's gradient equals eq. 5's there
 
 

@@ -26,7 +26,7 @@ from shared.service import Loading, serve
 from shared.task_kb import TaskKB, TaskNotUnderstood
 from shared.transmission import Transmission
 from shared.weights import load_side
-from shared.wire import SymbolAssembler, WireError, transmission_of
+from shared.wire import SymbolAssembler, WireError, opening, transmission_of
 
 log = logging.getLogger("semcom.receiver")
 POLL_S = 0.25
@@ -130,9 +130,7 @@ class ReceiverService(Loading, rpc.ReceiverServicer):
                 self._delivering -= 1
 
     def _deliver(self, request_iterator, context):
-        first = next(request_iterator, None)
-        if first is None or first.WhichOneof("part") != "header":
-            context.abort(grpc.StatusCode.INVALID_ARGUMENT, "the first message of Deliver must be the header")
+        first = opening(request_iterator, context, "Deliver")
         header = first.header
         try:
             sent = transmission_of(header)

@@ -14,9 +14,9 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from shared import tasks
 from shared.config import ReceiverKBConfig
 from shared.layers import ResidualBlock
-from shared import tasks
 
 
 class ReceiverSourceKB(nn.Module):

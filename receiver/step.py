@@ -13,13 +13,12 @@ import torch
 from PIL import Image
 
 from receiver.model import Receiver
+from shared import tasks
 from shared.classes import colourise
 from shared.config import ModelConfig
 from shared.ids import check_id
 from shared.imageio import encode_png, to_pil
-from shared import tasks
 from shared.transmission import Transmission
-
 
 # What side information of a transmission can be: a unit-power transmission of an image in [0, 1] needs scales
 # far inside these; beyond them a decoder's arithmetic overflows (a black image, NaN) instead of refusing.

@@ -16,16 +16,17 @@ import torch
 from channel.step import ChannelResult, transmit
 from receiver import step as rx_step
 from receiver.model import Receiver
+from shared import tasks
 from shared.channel import ChannelSpec
 from shared.config import ModelConfig
 from shared.devices import pick_device
 from shared.task_kb import TaskKB, TaskMatch, check_agreement
-from shared import tasks
 from shared.tasks import RECONSTRUCTION, SEGMENTATION
-from shared.weights import load_checkpoint, read_config, resolve_weights, starting_pca
 from shared.transmission import Transmission
+from shared.weights import load_checkpoint, read_config, resolve_weights, starting_pca
 from transmitter import step as tx_step
 from transmitter.model import Transmitter
+
 
 @dataclass
 class PipelineResult:

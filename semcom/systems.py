@@ -15,8 +15,8 @@ from fractions import Fraction
 from pathlib import Path
 from typing import Callable
 
-from shared.lazy import LazyModule, LazyTorch
 from shared import tasks
+from shared.lazy import LazyModule, LazyTorch
 from shared.tasks import RECONSTRUCTION, SEGMENTATION
 from shared.weights import REPO_WEIGHTS, file_sha256, read_config, resolve_weights
 

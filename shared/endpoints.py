@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import socket
 
 import grpc
 
@@ -47,3 +48,16 @@ def tls_from_env() -> Security:
     add_security_args(p, env)
     sec = Security.from_args(p.parse_args([]))
     return Security(sec.cert, sec.key, sec.ca)
+
+
+def free_ports(n: int) -> list[int]:
+    """`n` loopback ports free at this moment (bound together, so distinct, then released)."""
+    socks = []
+    for _ in range(n):
+        s = socket.socket()
+        s.bind(("127.0.0.1", 0))
+        socks.append(s)
+    ports = [s.getsockname()[1] for s in socks]
+    for s in socks:
+        s.close()
+    return ports

@@ -11,6 +11,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import time
 
 import grpc
@@ -86,33 +87,32 @@ class MetricsInterceptor(grpc.ServerInterceptor):
 
         in_flight = self.m.in_flight.labels(self.m.service, method)
 
+        @contextlib.contextmanager
+        def observed(context):
+            """Counts the call in flight and records its latency and status code (UNKNOWN for an exception that
+            set none)."""
+            start = time.perf_counter()
+            in_flight.inc()
+            try:
+                yield
+            except Exception:
+                self._record(method, start, _code(context) if _code(context) != "OK" else "UNKNOWN")
+                raise
+            else:
+                self._record(method, start, _code(context))
+            finally:
+                in_flight.dec()
+
         def unary(behavior):
             def wrapped(request, context):
-                start = time.perf_counter()
-                in_flight.inc()
-                try:
-                    response = behavior(request, context)
-                except Exception:
-                    self._record(method, start, _code(context) if _code(context) != "OK" else "UNKNOWN")
-                    raise
-                finally:
-                    in_flight.dec()
-                self._record(method, start, _code(context))
-                return response
+                with observed(context):
+                    return behavior(request, context)
             return wrapped
 
         def streaming(behavior):
             def wrapped(request, context):
-                start = time.perf_counter()
-                in_flight.inc()
-                try:
+                with observed(context):
                     yield from behavior(request, context)
-                except Exception:
-                    self._record(method, start, _code(context) if _code(context) != "OK" else "UNKNOWN")
-                    raise
-                finally:
-                    in_flight.dec()
-                self._record(method, start, _code(context))
             return wrapped
 
         return wrap_handler(handler, unary, streaming)

@@ -25,9 +25,9 @@ from grpc_reflection.v1alpha import reflection
 from shared.endpoints import DEFAULT_PORTS, MAX_MESSAGE_BYTES, env
 from shared.flags import add_model_flags
 from shared.interceptors import ActiveCalls, CallLimits, DecodeGuard
-from shared.rpc import semcom_pb2 as pb
 from shared.logs import setup_logging
 from shared.observability import Metrics
+from shared.rpc import semcom_pb2 as pb
 from shared.security import Security, add_security_args
 from shared.task_kb import TaskKB
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from typing import Iterator
 
+import grpc
 import numpy as np
 import torch
 
@@ -101,3 +102,12 @@ def transmission_of(h: pb.TransmissionHeader) -> Transmission:
                         grid=(h.grid_c, h.grid_h, h.grid_w), image_size=(h.image_height, h.image_width),
                         steps=h.diffusion_steps, scale=h.power_scale, allocation=tuple(h.linear_allocation),
                         score=h.score, kb_fingerprint=h.kb_fingerprint)
+
+
+def opening(request_iterator, context, method: str):
+    """The first message of a symbol stream (Transmit, Deliver), which must carry the header; INVALID_ARGUMENT
+    otherwise."""
+    first = next(request_iterator, None)
+    if first is None or first.WhichOneof("part") != "header":
+        context.abort(grpc.StatusCode.INVALID_ARGUMENT, f"the first message of {method} must be the header")
+    return first

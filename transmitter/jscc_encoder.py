@@ -32,11 +32,11 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
+from shared import tasks
 from shared.analog import AnalogEncoder, PatchPCA, per_image_allocation
 from shared.config import EncoderConfig
 from shared.layers import ResidualBlock
 from shared.symbols import to_complex, unit_power
-from shared import tasks
 
 # Adam moves a weight by about the learning rate per step; scaling the gate network's output lets its
 # log-gain travel about one unit in a few hundred steps at fine-tuning rates (2e-4)

@@ -21,13 +21,7 @@ from shared.rpc import semcom_pb2 as pb
 from shared.rpc import semcom_pb2_grpc as rpc
 from shared.security import Security
 from shared.service import Loading, serve
-from shared.task_kb import (
-    NegotiationFailed,
-    TaskKB,
-    TaskMatch,
-    TaskNotUnderstood,
-    check_agreement,
-)
+from shared.task_kb import NegotiationFailed, TaskKB, TaskMatch, TaskNotUnderstood, check_agreement
 from shared.weights import load_side
 from shared.wire import header_of, spec_from_proto, symbol_blocks
 from transmitter import step

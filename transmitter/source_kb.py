@@ -21,8 +21,8 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from shared.config import SwinConfig
 from shared import tasks
+from shared.config import SwinConfig
 
 
 class SwinSourceKB(nn.Module):

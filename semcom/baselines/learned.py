@@ -26,7 +26,6 @@ from shared.channel import Channel, ChannelSpec, receive
 from shared.layers import pad_to_multiple
 from shared.weights import load_modules, read_checkpoint_doc, write_checkpoint
 
-
 LEARNED: dict[str, type[nn.Module]] = {**BASELINES, "witt": WITT, "deeplab-jscc": DeeplabJSCC, "fcn": FCN}
 
 

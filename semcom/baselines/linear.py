@@ -20,17 +20,8 @@ import torch
 
 from channel.step import transmit
 from semcom.data import _load_rgb, list_images
-from shared.analog import (
-    PCA_FILE,
-    AnalogDecoder,
-    AnalogEncoder,
-    PatchPCA,
-    fit_pca,
-    keep_for,
-    per_image_allocation,
-    softcast_gains,
-    unbiased_view,
-)
+from shared.analog import (PCA_FILE, AnalogDecoder, AnalogEncoder, PatchPCA, fit_pca, keep_for, per_image_allocation,
+                           softcast_gains, unbiased_view)
 from shared.channel import ChannelSpec, receive
 from shared.imageio import to_tensor
 from shared.layers import pad_to_multiple

@@ -195,12 +195,18 @@ def example_grids(out: Path) -> list[str]:
                 if r == 0:
                     ax.set_title(system_of_tag(name), fontsize=7)
         fig.suptitle(folder.name.replace("_", ", "), fontsize=8)
-        fig.tight_layout()
-        path = out / f"examples_{folder.name}.png"
-        fig.savefig(path)
-        plt.close(fig)
-        written.append(str(path))
+        written.append(save_figure(fig, out / f"examples_{folder.name}.png"))
     return written
+
+
+def save_figure(fig, path: Path) -> str:
+    """Lays out, writes and closes a matplotlib figure; its path."""
+    import matplotlib.pyplot as plt
+
+    fig.tight_layout()
+    fig.savefig(path)
+    plt.close(fig)
+    return str(path)
 
 
 def plot(out: Path) -> list[str]:
@@ -234,11 +240,7 @@ def plot(out: Path) -> list[str]:
         ax.set_title(f"{task}, {dataset} ({shown} image{'' if counts == [1] else 's'}), {channel}", fontsize=9)
         ax.grid(alpha=0.3)
         ax.legend(fontsize=7)
-        fig.tight_layout()
-        path = out / f"{task}_{dataset}_{channel}_{metric}.png"
-        fig.savefig(path)
-        plt.close(fig)
-        written.append(str(path))
+        written.append(save_figure(fig, out / f"{task}_{dataset}_{channel}_{metric}.png"))
     return written
 
 

@@ -33,14 +33,7 @@ from shared.devices import pick_device
 from shared.layers import pad_to_multiple
 from shared.metrics import ConfusionMatrix
 from shared.provenance import git_commit
-from shared.weights import (
-    CONFIG_FILE,
-    load_checkpoint,
-    load_modules,
-    read_config,
-    save_checkpoint,
-    starting_pca,
-)
+from shared.weights import CONFIG_FILE, load_checkpoint, load_modules, read_config, save_checkpoint, starting_pca
 
 RAW_DIR = "raw"  # with --ema: the raw weights beside the averaged checkpoint, for --resume
 

@@ -18,8 +18,8 @@ from semcom.web.live import LiveStream
 from semcom.web.requests import (MAX_SWEEP_POINTS, WebError, _grpc_error, _number, _text, data_url, image_bytes,
                                  settings_of)
 from shared.channel import MODELS, SNR_RANGE_DB, ChannelSpec
-from shared.lazy import LazyModule
 from shared.endpoints import client_channel
+from shared.lazy import LazyModule
 from shared.rpc import semcom_pb2 as pb
 from shared.rpc import semcom_pb2_grpc as rpc
 from shared.security import Security

@@ -1,5 +1,4 @@
 import io
-import socket
 import struct
 import time
 import urllib.request
@@ -9,18 +8,7 @@ import pytest
 from PIL import Image
 
 from semcom.launcher import ServiceProcesses
-
-
-def free_ports(n: int) -> list[int]:
-    socks = []
-    for _ in range(n):
-        s = socket.socket()
-        s.bind(("127.0.0.1", 0))
-        socks.append(s)
-    ports = [s.getsockname()[1] for s in socks]
-    for s in socks:
-        s.close()
-    return ports
+from shared.endpoints import free_ports
 
 
 def start_services(tmp_path_factory, name: str, per_service_args: dict[str, list[str]] | None = None) -> ServiceProcesses:
