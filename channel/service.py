@@ -13,6 +13,7 @@ from shared.channel import MAX_SYMBOLS
 from shared.config import ModelConfig
 from shared.downstream import call_downstream, downstream_error
 from shared.endpoints import client_channel
+from shared.errors import abort
 from shared.observability import Metrics
 from shared.rpc import semcom_pb2 as pb
 from shared.rpc import semcom_pb2_grpc as rpc
@@ -59,8 +60,8 @@ class ChannelService(Loading, rpc.ChannelServicer):
                     raise WireError("only symbol blocks may follow the header")
                 x.add(msg.symbols)
             symbols = x.tensor()
-        except (ValueError, WireError) as exc:
-            context.abort(grpc.StatusCode.INVALID_ARGUMENT, str(exc))
+        except ValueError as exc:  # WireError among them
+            abort(context, exc)
         t = time.perf_counter()
         out = transmit(symbols[None], sent.channel, sent.seed)
         channel_s = time.perf_counter() - t

@@ -16,8 +16,8 @@ import torch
 from receiver import step
 from receiver.model import Receiver
 from receiver.results import ResultHub, ResultStore, StoreFailed
-from shared.config import WorkTooLarge
 from shared.devices import pick_device
+from shared.errors import abort
 from shared.ids import ID_RULE, id_ok
 from shared.observability import Metrics
 from shared.rpc import semcom_pb2 as pb
@@ -103,7 +103,7 @@ class ReceiverService(Loading, rpc.ReceiverServicer):
         try:
             m = self.kb.match(request.task)
         except TaskNotUnderstood as exc:
-            context.abort(grpc.StatusCode.INVALID_ARGUMENT, str(exc))
+            abort(context, exc)
         return pb.NegotiateReply(task=m.task, score=m.score, kb_fingerprint=self.kb.fingerprint)
 
     def _in_use(self, tid: str) -> str | None:
@@ -135,10 +135,8 @@ class ReceiverService(Loading, rpc.ReceiverServicer):
         try:
             sent = transmission_of(header)
             step.check(sent, self.model, self.kb.fingerprint)  # before anything is sized by the header
-        except WorkTooLarge as exc:
-            context.abort(grpc.StatusCode.RESOURCE_EXHAUSTED, str(exc))
-        except (ValueError, WireError) as exc:
-            context.abort(grpc.StatusCode.INVALID_ARGUMENT, str(exc))
+        except ValueError as exc:  # WireError, WorkTooLarge, a check of step.check
+            abort(context, exc)
         with self._lock:  # the id is taken from the header on: two transmissions can never share one
             taken = self._in_use(sent.id)
             if not taken:
@@ -174,8 +172,8 @@ class ReceiverService(Loading, rpc.ReceiverServicer):
                 h = h.tensor() if h is not None else None
             job = Job(sent, header, y, h, first.noise_var, first.realised_snr_db, time.perf_counter())
             check_channel_state(job.h, job.noise_var, job.realised_snr_db)
-        except (ValueError, WireError) as exc:
-            context.abort(grpc.StatusCode.INVALID_ARGUMENT, str(exc))
+        except ValueError as exc:  # WireError among them
+            abort(context, exc)
         try:  # pending since the header: the decoder may publish it at once
             self.jobs.put_nowait(job)
         except queue.Full:

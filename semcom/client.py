@@ -17,6 +17,7 @@ from pathlib import Path
 
 import grpc
 
+from shared.errors import details_of
 from shared.ids import ID_RULE, id_ok
 from shared.lazy import LazyModule
 from shared.rpc import semcom_pb2 as pb
@@ -75,7 +76,7 @@ def explain(err: grpc.RpcError, who: str, addr: str) -> ServiceError:
     if code == grpc.StatusCode.UNIMPLEMENTED:
         return ServiceError(code.name, f"the server at {addr} is not a semcom {who} ({details}): check the address "
                                        f"({flag})")
-    return ServiceError(code.name, with_hint(code.name, details))
+    return ServiceError(code.name, with_hint(code.name, details, details_of(err)))
 
 
 def output_kind(result: pb.Result) -> str:
@@ -213,9 +214,13 @@ def with_pilots(r) -> float:
     return (r.channel_uses + r.pilot_uses) / (3 * r.height * r.width) if r.height and r.width else r.cbr
 
 
-def with_hint(code: str, details: str) -> str:
-    """A service's error as the client prints it, with what to do when the client itself can help."""
-    cap = re.search(r"over the cap \((\d+) px per side", details)
-    if code == "RESOURCE_EXHAUSTED" and cap:
-        return f"{details}; `txclient send --resize {cap.group(1)} IMAGE ...` scales it down first"
+def with_hint(code: str, details: str, structured: dict[str, str] | None = None) -> str:
+    """A service's error as the client prints it, with what to do when the client itself can help, from the
+    structured details the service sent beside its message (``shared.errors``), never from its wording."""
+    structured = structured or {}
+    if code == "RESOURCE_EXHAUSTED" and structured.get("max-side", "").isdigit():
+        return f"{details}; `txclient send --resize {structured['max-side']} IMAGE ...` scales it down first"
+    steps = structured.get("max-steps", "0")
+    if code == "RESOURCE_EXHAUSTED" and steps.isdigit() and int(steps) > 0:
+        return f"{details} (`txclient send --steps {steps} ...`)"
     return details

@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 from typing import Any, Callable
 
 from shared.classes import CAMVID_CLASSES, VOC_CLASSES
+from shared.errors import TooLarge
 from shared.symbols import symbol_channels
 
 
@@ -135,9 +136,9 @@ class SegConfig:
 WORK_STEPS = 16  # one request may cost the diffusion decoder at most max_pixels x WORK_STEPS pixel-steps
 
 
-class WorkTooLarge(ValueError):
+class WorkTooLarge(TooLarge):
     """A request within the image caps that would still cost the decoder more than one request may
-    (RESOURCE_EXHAUSTED at the services)."""
+    (RESOURCE_EXHAUSTED at the services; detail max-steps: the most this image may ask)."""
 
 
 @dataclass(frozen=True)
@@ -187,7 +188,7 @@ class ModelConfig:
             raise WorkTooLarge(f"a {width}x{height} image at {steps} diffusion steps is {work / 1e6:.1f} M pixel-steps, "
                                f"over the cap of {self.max_pixel_steps / 1e6:.1f} M ({self.max_pixels} pixels x "
                                f"{WORK_STEPS} steps) that keeps one request from holding the decoder for everyone "
-                               f"queued behind it: {fix}")
+                               f"queued behind it: {fix}", max_steps=most)
 
     def check_grid(self, grid: tuple[int, int, int], image_size: tuple[int, int]) -> None:
         """ValueError unless (c, h, w) is the symbol grid this model makes of an image of `image_size` (H, W)."""

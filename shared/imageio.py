@@ -16,18 +16,24 @@ from typing import TYPE_CHECKING
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
+from shared.errors import Refused, TooLarge
+
 if TYPE_CHECKING:  # torch is imported where tensors are made, so clients that only open images stay light
     import torch
 
 ALLOWED_FORMATS = ("PNG", "JPEG")
 
 
-class ImageRejected(ValueError):
-    """The bytes are not an acceptable image. `too_large` tells a size cap from a format problem."""
+class ImageRejected(Refused):
+    """The bytes are not an acceptable image (INVALID_ARGUMENT); ``ImageTooLarge`` for a size cap."""
 
-    def __init__(self, message: str, too_large: bool = False) -> None:
-        super().__init__(message)
-        self.too_large = too_large
+    too_large = False
+
+
+class ImageTooLarge(ImageRejected, TooLarge):
+    """An image over the byte, pixel or side cap (RESOURCE_EXHAUSTED)."""
+
+    too_large = True
 
 
 def decode_image(data: bytes, max_bytes: int, max_pixels: int, max_side: int) -> Image.Image:
@@ -35,24 +41,23 @@ def decode_image(data: bytes, max_bytes: int, max_pixels: int, max_side: int) ->
     if not data:
         raise ImageRejected("empty image: send the bytes of a PNG or JPEG file")
     if len(data) > max_bytes:
-        raise ImageRejected(f"image is {len(data)} bytes, over the {max_bytes}-byte cap", too_large=True)
+        raise ImageTooLarge(f"image is {len(data)} bytes, over the {max_bytes}-byte cap", max_bytes=max_bytes)
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
             img = Image.open(io.BytesIO(data), formats=list(ALLOWED_FORMATS))
             width, height = img.size
             if width * height > max_pixels or max(width, height) > max_side:
-                raise ImageRejected(
+                raise ImageTooLarge(
                     f"image is {width}x{height} pixels, over the cap ({max_side} px per side, {max_pixels} pixels)",
-                    too_large=True,
-                )
+                    max_side=max_side, max_pixels=max_pixels)
             if width < 1 or height < 1:
                 raise ImageRejected(f"image has no pixels ({width}x{height})")
             img.load()
     except ImageRejected:
         raise
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
-        raise ImageRejected(f"image refused as a decompression bomb: {exc}", too_large=True) from None
+        raise ImageTooLarge(f"image refused as a decompression bomb: {exc}", max_pixels=max_pixels) from None
     except UnidentifiedImageError:
         raise ImageRejected(f"not a supported image: send PNG or JPEG bytes (allowed formats: "
                             f"{', '.join(ALLOWED_FORMATS)})") from None

@@ -14,8 +14,9 @@ from shared.config import WorkTooLarge
 from shared.devices import pick_device
 from shared.downstream import call_downstream, downstream_error
 from shared.endpoints import MiB, client_channel
+from shared.errors import abort
 from shared.ids import check_id
-from shared.imageio import ImageRejected, decode_image, to_tensor
+from shared.imageio import decode_image, to_tensor
 from shared.observability import Metrics
 from shared.rpc import semcom_pb2 as pb
 from shared.rpc import semcom_pb2_grpc as rpc
@@ -62,7 +63,7 @@ class TransmitterService(Loading, rpc.TransmitterServicer):
         try:
             mine = self.kb.match(text)
         except TaskNotUnderstood as exc:
-            context.abort(grpc.StatusCode.INVALID_ARGUMENT, str(exc))
+            abort(context, exc)
         ask = pb.NegotiateRequest(task=text, transmission_id=tid)  # the receiver refuses an id in use (ALREADY_EXISTS)
         try:
             theirs = call_downstream(lambda t: self.receiver_stub.Negotiate(ask, timeout=t),
@@ -105,16 +106,12 @@ class TransmitterService(Loading, rpc.TransmitterServicer):
             if request.transmission_id:
                 check_id(request.transmission_id)
         except ValueError as exc:
-            context.abort(grpc.StatusCode.INVALID_ARGUMENT, str(exc))
+            abort(context, exc)
         try:
             img = decode_image(request.image, self.max_image_bytes, cfg.max_pixels, cfg.max_side)
-        except ImageRejected as exc:
-            code = grpc.StatusCode.RESOURCE_EXHAUSTED if exc.too_large else grpc.StatusCode.INVALID_ARGUMENT
-            context.abort(code, str(exc))
-        try:
             cfg.check_codable(img.height, img.width)
-        except ValueError as exc:
-            context.abort(grpc.StatusCode.INVALID_ARGUMENT, str(exc))
+        except ValueError as exc:  # ImageRejected, or its ImageTooLarge
+            abort(context, exc)
         timings["tx_decode_image"] = time.perf_counter() - t0
         tid = request.transmission_id or uuid.uuid4().hex[:12]
         t = time.perf_counter()
@@ -124,7 +121,7 @@ class TransmitterService(Loading, rpc.TransmitterServicer):
             try:
                 cfg.check_work(img.height, img.width, request.diffusion_steps)
             except WorkTooLarge as exc:
-                context.abort(grpc.StatusCode.RESOURCE_EXHAUSTED, str(exc))
+                abort(context, exc)
         self._still_wanted(context, "encoding")
         t = time.perf_counter()
         with self._model_lock:

@@ -103,6 +103,8 @@ def test_bad_images(services, capsys, tmp_path, data, code, match):
     rc, out, err = _send_bytes(services, capsys, tmp_path, data, "--task", "segment this image")
     assert rc == 1 and out == ""
     assert err.startswith(f"{code}: ") and match in err and err.count("\n") == 1
+    # an image over the side cap: the transmitter's structured detail (max-side) becomes txclient's hint
+    assert ("`txclient send --resize" in err) == (match == "over the cap")
 
 
 @pytest.mark.parametrize("args,match", [

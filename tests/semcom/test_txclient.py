@@ -1,6 +1,9 @@
 """txclient's command line, without services: what it refuses before sending anything."""
 
+import io
+
 import pytest
+from PIL import Image
 
 from semcom import txclient
 
@@ -103,10 +106,63 @@ def test_resize_fits_a_large_photo_under_the_cap(tmp_path, capsys):
 
 
 def test_an_image_over_the_pixel_cap_is_told_about_resize():
+    """The hint comes from the structured details the service sends (shared.errors), not from its wording."""
     from semcom.client import with_hint
 
     msg = "image is 4000x3000 pixels, over the cap (2048 px per side, 4194304 pixels)"
-    assert with_hint("RESOURCE_EXHAUSTED", msg).endswith("`txclient send --resize 2048 IMAGE ...` scales it down first")
-    assert with_hint("RESOURCE_EXHAUSTED", "image is 40000000 bytes, over the 33554432-byte cap") == \
-        "image is 40000000 bytes, over the 33554432-byte cap"
-    assert with_hint("INVALID_ARGUMENT", msg) == msg
+    side = {"max-side": "2048", "max-pixels": "4194304"}
+    assert with_hint("RESOURCE_EXHAUSTED", msg, side).endswith(
+        "`txclient send --resize 2048 IMAGE ...` scales it down first")
+    assert with_hint("RESOURCE_EXHAUSTED", msg) == msg  # the same words without the detail: no guessing
+    assert with_hint("RESOURCE_EXHAUSTED", "image is 40000000 bytes, over the 33554432-byte cap",
+                     {"max-bytes": "33554432"}) == "image is 40000000 bytes, over the 33554432-byte cap"
+    assert with_hint("INVALID_ARGUMENT", msg, side) == msg
+    assert with_hint("RESOURCE_EXHAUSTED", "too much work", {"max-steps": "170"}) == \
+        "too much work (`txclient send --steps 170 ...`)"
+    assert with_hint("RESOURCE_EXHAUSTED", "too much work", {"max-steps": "0"}) == "too much work"
+
+
+def test_services_send_structured_details_with_their_refusals():
+    """shared.errors.abort: the status from the exception's class, its details as trailing metadata."""
+    import grpc
+
+    from shared.config import get_preset
+    from shared.errors import abort, details_of
+    from shared.imageio import decode_image
+
+    class Context:
+        def set_trailing_metadata(self, md):
+            self.md = md
+
+        def abort(self, code, message):
+            self.code, self.message = code, message
+            raise RuntimeError("aborted")
+
+    big = io.BytesIO()
+    Image.new("RGB", (300, 20)).save(big, "PNG")
+    ctx = Context()
+    with pytest.raises(RuntimeError):
+        try:
+            decode_image(big.getvalue(), 10**6, 10**6, 256)
+        except ValueError as exc:
+            abort(ctx, exc)
+    assert ctx.code == grpc.StatusCode.RESOURCE_EXHAUSTED and "over the cap (256 px per side" in ctx.message
+    assert dict(ctx.md) == {"semcom-max-side": "256", "semcom-max-pixels": "1000000"}
+
+    class Err(grpc.RpcError):
+        def trailing_metadata(self):
+            return ctx.md + (("other", "x"),)
+
+    assert details_of(Err()) == {"max-side": "256", "max-pixels": "1000000"}
+    with pytest.raises(RuntimeError):
+        try:
+            get_preset("test").check_work(2048, 2048, 1000)
+        except ValueError as exc:
+            abort(ctx, exc)
+    assert ctx.code == grpc.StatusCode.RESOURCE_EXHAUSTED and dict(ctx.md)["semcom-max-steps"].isdigit()
+    with pytest.raises(RuntimeError):
+        try:
+            decode_image(b"junk", 10**6, 10**6, 256)
+        except ValueError as exc:
+            abort(ctx, exc)
+    assert ctx.code == grpc.StatusCode.INVALID_ARGUMENT
