@@ -23,7 +23,7 @@ from shared.devices import pick_device
 from shared.task_kb import TaskKB, TaskMatch, check_agreement
 from shared.tasks import RECONSTRUCTION, SEGMENTATION
 from shared.transmission import Transmission
-from shared.weights import load_checkpoint, read_config, resolve_weights, starting_pca
+from shared.weights import load_modules, read_config, resolve_weights, starting_pca
 from transmitter import step as tx_step
 from transmitter.model import Transmitter
 
@@ -65,7 +65,7 @@ def load_models(cfg: ModelConfig | None = None, weights: str | Path | None = Non
     pca = starting_pca(cfg) if weights is None else None  # untrained: the linear path is the linear code
     tx, rx = Transmitter(cfg, pca), Receiver(cfg, pca)
     if weights is not None:
-        load_checkpoint(weights, {"transmitter": tx, "receiver": rx})
+        load_modules(weights, {"transmitter": tx, "receiver": rx})
     return cfg, tx.to(device).eval(), rx.to(device).eval()
 
 

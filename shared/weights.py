@@ -43,20 +43,28 @@ def read_checkpoint_doc(directory: str | Path) -> dict[str, Any]:
     return json.loads((Path(directory) / CONFIG_FILE).read_text())
 
 
+def read_tensors(directory: str | Path, verify: bool = True) -> dict[str, torch.Tensor]:
+    """A checkpoint's tensors by name ('<module>.<param>'), as stored (float16 where ``semcom half`` put it);
+    refuses a weights file whose hash differs from config.json's. Every reader of a checkpoint goes through
+    here (loading, ``semcom merge``, ``semcom half``, ``--init-partial``)."""
+    d = Path(directory)
+    doc = read_checkpoint_doc(d)
+    if verify and doc.get("sha256") and file_sha256(d / WEIGHTS_FILE) != doc["sha256"]:
+        raise ValueError(f"{d / WEIGHTS_FILE} does not match the sha256 in {d / CONFIG_FILE}: "
+                         "the weights were changed or corrupted; restore them or retrain")
+    from safetensors.torch import load_file  # loads torch, which the tools' --help must not wait for
+
+    return load_file(str(d / WEIGHTS_FILE))
+
+
 def load_modules(directory: str | Path, modules: dict[str, torch.nn.Module], verify: bool = True,
                  new: tuple[str, ...] = ()) -> dict[str, Any]:
     """Loads tensors into `modules` (strict); refuses a weights file whose hash differs from config.json.
 
     `new`: names ('<module>.<param prefix>') of parts the checkpoint predates; they keep their own
     initial values. Any other missing or extra tensor is still an error."""
-    d = Path(directory)
-    doc = read_checkpoint_doc(d)
-    if verify and doc.get("sha256") and file_sha256(d / WEIGHTS_FILE) != doc["sha256"]:
-        raise ValueError(f"{d / WEIGHTS_FILE} does not match the sha256 in {d / CONFIG_FILE}: "
-                         "the weights were changed or corrupted; restore them or retrain")
-    from safetensors.torch import load_file
-
-    tensors = load_file(str(d / WEIGHTS_FILE))
+    doc = read_checkpoint_doc(directory)
+    tensors = read_tensors(directory, verify)
     for name, module in modules.items():
         prefix = name + "."
         state = {k[len(prefix):]: v for k, v in tensors.items() if k.startswith(prefix)}
@@ -78,7 +86,6 @@ def read_config(directory: str | Path) -> tuple[ModelConfig, dict[str, Any]]:
     return ModelConfig.from_dict(doc["model"]), doc
 
 
-load_checkpoint = load_modules  # the proposed system's two sides: {"transmitter": ..., "receiver": ...}
 
 
 REPO_WEIGHTS = Path(__file__).resolve().parent.parent / "weights"
@@ -124,5 +131,5 @@ def load_side(cls, key: str, preset: str, weights: str | Path | None, device) ->
     cfg, path = resolve_weights(preset, weights)
     model = cls(cfg, starting_pca(cfg) if path is None else None)
     if path is not None:
-        load_checkpoint(path, {key: model})
+        load_modules(path, {key: model})
     return model.to(device).eval()

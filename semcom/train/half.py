@@ -19,10 +19,9 @@ import sys
 from pathlib import Path
 
 import torch
-from safetensors.torch import load_file
 
 from shared.tensorfile import save_tensors
-from shared.weights import CONFIG_FILE, WEIGHTS_FILE, file_sha256
+from shared.weights import CONFIG_FILE, WEIGHTS_FILE, file_sha256, read_tensors
 
 KEEP = ("transmitter.encoder.analog.", "receiver.analog.")
 FP16_MAX = 65504.0
@@ -42,7 +41,7 @@ def halve(src: str | Path, out: str | Path, min_size: int = 4096, keep: tuple[st
         raise SystemExit(f"semcom half: {src} is not a checkpoint (no {WEIGHTS_FILE} and {CONFIG_FILE})")
     if out.resolve() == src.resolve():
         raise SystemExit("semcom half: --out must differ from the source (its config holds the source's sha256)")
-    tensors = load_file(str(src / WEIGHTS_FILE))
+    tensors = read_tensors(src)
     halved = {k for k, v in tensors.items() if halvable(k, v, min_size, keep)}
     stored = {k: (v.half() if k in halved else v).contiguous() for k, v in tensors.items()}
     out.mkdir(parents=True, exist_ok=True)

@@ -24,11 +24,10 @@ import sys
 from pathlib import Path
 
 import torch
-from safetensors.torch import load_file
 
 from semcom.train.system import System
 from shared.provenance import git_commit
-from shared.weights import WEIGHTS_FILE, file_sha256, read_config, save_checkpoint
+from shared.weights import WEIGHTS_FILE, file_sha256, read_config, read_tensors, save_checkpoint
 
 OWN = {
     "reconstruction": ("receiver.reconstruction.", "receiver.source_kb.block2.",
@@ -50,7 +49,7 @@ def merge(rec_dir: str | Path, seg_dir: str | Path, out: str | Path, command: st
         raise ValueError(f"{rec_dir} and {seg_dir} are different models (config {', '.join(differ)} differ): "
                          "merge two runs started from the same checkpoint")
     cfg = rec_cfg.replace(seg=seg_cfg.seg)
-    rec, seg = load_file(str(Path(rec_dir) / WEIGHTS_FILE)), load_file(str(Path(seg_dir) / WEIGHTS_FILE))
+    rec, seg = read_tensors(rec_dir), read_tensors(seg_dir)
     merged = {k: v for k, v in rec.items() if not k.startswith(OWN["segmentation"])}
     merged.update({k: v for k, v in seg.items() if k.startswith(OWN["segmentation"])})
     moved = sorted(k for k in merged if not k.startswith(OWN["reconstruction"] + OWN["segmentation"])

@@ -7,12 +7,11 @@ from __future__ import annotations
 from pathlib import Path
 
 import torch
-from safetensors.torch import load_file
 
 from semcom.train.options import TrainConfig
 from semcom.train.system import System
 from shared.config import ModelConfig
-from shared.weights import WEIGHTS_FILE
+from shared.weights import read_tensors
 
 CONTEXT_BINS = (1, 2, 3, 6)  # --seg-context: PSPNet's pyramid
 
@@ -96,7 +95,7 @@ def load_partial(system: System, path: str | Path) -> tuple[int, int, int, int]:
     its output starts at zero, and the encoder's learned path behind a zero gate, so training starts at the
     linear code): for carrying what an older design learned (the Swin KB, the receiver KB, the segmentation
     decoder) into a new one. Returns tensors taken, tensors in all, values taken, values in all."""
-    theirs = load_file(str(Path(path) / WEIGHTS_FILE))
+    theirs = read_tensors(path)
     mine = {f"{side}.{k}": v for side in ("transmitter", "receiver")
             for k, v in getattr(system, side).state_dict().items()}
     fresh = ("receiver.reconstruction.dit.",)

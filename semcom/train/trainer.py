@@ -33,7 +33,7 @@ from shared.devices import pick_device
 from shared.layers import pad_to_multiple
 from shared.metrics import ConfusionMatrix
 from shared.provenance import git_commit
-from shared.weights import CONFIG_FILE, load_checkpoint, load_modules, read_config, save_checkpoint, starting_pca
+from shared.weights import CONFIG_FILE, load_modules, read_config, save_checkpoint, starting_pca
 
 RAW_DIR = "raw"  # with --ema: the raw weights beside the averaged checkpoint, for --resume
 
@@ -185,7 +185,7 @@ class Trainer:
                              "(fit one: python -m semcom.baselines.linear --data PHOTOS)")
         self.system = System(cfg, pca).to(self.device)
         if resume_from is not None or tc.init:
-            load_checkpoint(resume_from or tc.init, self._modules(), new=added)
+            load_modules(resume_from or tc.init, self._modules(), new=added)
             for i in grown:  # appended blocks start as the identity: the first step is the checkpoint's model
                 self.system.receiver.reconstruction.synthesis.blocks[i].start_as_identity()
         elif tc.init_partial:

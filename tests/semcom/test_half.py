@@ -52,3 +52,17 @@ def test_half_refuses_what_it_cannot_do(checkpoint, tmp_path):
     with pytest.raises(SystemExit, match="must differ"):
         halve(full, full)
     assert main([str(full), "--out", str(tmp_path / "h2")]) == 0
+
+
+def test_half_and_merge_read_only_intact_checkpoints(checkpoint, tmp_path):
+    """Every reader of a checkpoint checks its sha256 (shared.weights.read_tensors): a tampered file is refused."""
+    from semcom.train.merge import merge
+
+    full, _, _ = checkpoint
+    data = bytearray((full / WEIGHTS_FILE).read_bytes())
+    data[-5] ^= 0xFF
+    (full / WEIGHTS_FILE).write_bytes(bytes(data))
+    with pytest.raises(ValueError, match="does not match the sha256"):
+        halve(full, tmp_path / "half")
+    with pytest.raises(ValueError, match="does not match the sha256"):
+        merge(full, full, tmp_path / "merged")

@@ -309,7 +309,7 @@ def test_snr_gate_is_added_to_a_checkpoint_without_one(image_folder, camvid_root
     """--snr-gate: the checkpoint's model exactly (the gate starts as the plain one), then only it learns."""
     from semcom.train.system import System
     from shared.config import get_preset
-    from shared.weights import load_checkpoint, save_checkpoint
+    from shared.weights import load_modules, save_checkpoint
     from transmitter.model import Transmitter
 
     old_cfg = get_preset("test").replace(**{"encoder.snr_gate": False})  # made before the gate existed
@@ -322,7 +322,7 @@ def test_snr_gate_is_added_to_a_checkpoint_without_one(image_folder, camvid_root
                                 str(tmp_path / "old"))))
     assert not plain.cfg.encoder.snr_gate and plain.system.transmitter.encoder.snr_gate is None  # as it was
     with pytest.raises(RuntimeError, match="Missing key"):  # only the named new part may be missing
-        load_checkpoint(tmp_path / "old", {"transmitter": Transmitter(get_preset("test"))},
+        load_modules(tmp_path / "old", {"transmitter": Transmitter(get_preset("test"))},
                         new=("transmitter.encoder.gate",))
     gated = ("transmitter.encoder.snr_gate.reconstruction",)
     frozen = [n for n, _ in old.transmitter.named_parameters(prefix="transmitter")]

@@ -2,7 +2,7 @@ import pytest
 import torch
 
 from shared.config import get_preset
-from shared.weights import load_checkpoint, read_config, save_checkpoint
+from shared.weights import load_modules, read_config, save_checkpoint
 
 
 def test_round_trip_and_tamper_refused(tmp_path):
@@ -11,14 +11,14 @@ def test_round_trip_and_tamper_refused(tmp_path):
     save_checkpoint(tmp_path, cfg, {"lin": a}, meta={"steps": 5})
     cfg2, doc = read_config(tmp_path)
     assert cfg2 == cfg and doc["meta"]["steps"] == 5
-    load_checkpoint(tmp_path, {"lin": b})
+    load_modules(tmp_path, {"lin": b})
     assert torch.equal(a.weight, b.weight)
     path = tmp_path / "model.safetensors"
     data = bytearray(path.read_bytes())
     data[-1] ^= 0xFF
     path.write_bytes(bytes(data))
     with pytest.raises(ValueError, match="does not match the sha256"):
-        load_checkpoint(tmp_path, {"lin": b})
+        load_modules(tmp_path, {"lin": b})
 
 
 def test_one_format_for_every_system(tmp_path):
@@ -61,9 +61,9 @@ def test_the_cpu_preset_builds_the_shipped_model_exactly():
     """`--preset cpu` is today's design: the shipped weights' config, and a model they load into strictly."""
     from semcom.train.system import System
     from shared.config import get_preset
-    from shared.weights import REPO_WEIGHTS, load_checkpoint, read_config
+    from shared.weights import REPO_WEIGHTS, load_modules, read_config
 
     shipped, _ = read_config(REPO_WEIGHTS / "cpu")
     assert shipped == get_preset("cpu")
     system = System(get_preset("cpu"))
-    load_checkpoint(REPO_WEIGHTS / "cpu", {"transmitter": system.transmitter, "receiver": system.receiver})
+    load_modules(REPO_WEIGHTS / "cpu", {"transmitter": system.transmitter, "receiver": system.receiver})
