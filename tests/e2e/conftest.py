@@ -7,6 +7,7 @@ import zlib
 import pytest
 from PIL import Image
 
+from semcom import txclient
 from semcom.launcher import ServiceProcesses
 from shared.endpoints import free_ports
 
@@ -70,3 +71,11 @@ def png_header_only(width: int, height: int) -> bytes:
     ihdr = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
     return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", zlib.compress(b"\x00" * 64)) + \
         chunk(b"IEND", b"")
+
+
+def run_client(services, capsys, *args) -> tuple[int, str, str]:
+    """txclient against `services`: its exit code, stdout and stderr."""
+    rc = txclient.main(["--transmitter", services.addr("transmitter"), "--receiver", services.addr("receiver"),
+                        "--timeout", "60", *args])
+    out = capsys.readouterr()
+    return rc, out.out, out.err

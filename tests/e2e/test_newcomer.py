@@ -14,22 +14,14 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from semcom import txclient
 from shared.imageio import rgb8
 from shared.rpc import semcom_pb2 as pb
 from shared.rpc import semcom_pb2_grpc as rpc
-from tests.e2e.conftest import png_bytes
+from tests.e2e.conftest import png_bytes, run_client
 
 pytestmark = pytest.mark.e2e  # starts the real services as processes
 
 REPO = Path(__file__).resolve().parents[2]
-
-
-def run_client(services, capsys, *args) -> tuple[int, str, str]:
-    rc = txclient.main(["--transmitter", services.addr("transmitter"), "--receiver", services.addr("receiver"),
-                        "--timeout", "60", *args])
-    out = capsys.readouterr()
-    return rc, out.out, out.err
 
 
 def test_a_reused_id_is_refused_not_answered_with_the_old_result(services, capsys, tmp_path):

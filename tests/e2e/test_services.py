@@ -9,20 +9,12 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from semcom import txclient
 from semcom.launcher import health_status
 from shared.rpc import semcom_pb2 as pb
 from shared.rpc import semcom_pb2_grpc as rpc
-from tests.e2e.conftest import png_bytes, png_header_only, scrape, start_services, wait_for
+from tests.e2e.conftest import png_bytes, png_header_only, run_client, scrape, start_services, wait_for
 
 pytestmark = pytest.mark.e2e  # starts the real services as processes
-
-
-def run_client(services, capsys, *args) -> tuple[int, str, str]:
-    rc = txclient.main(["--transmitter", services.addr("transmitter"), "--receiver", services.addr("receiver"),
-                        "--timeout", "60", *args])
-    out = capsys.readouterr()
-    return rc, out.out, out.err
 
 
 def test_reconstruction_224(services, capsys, tmp_path):

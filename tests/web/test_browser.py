@@ -232,6 +232,13 @@ def test_a_send_offers_its_image_and_numbers_for_download(browser):
     assert not any("_" in r.split(" ms")[0] for r in timing)  # words, not internal names
 
 
+def _send_and_wait(browser, example: str, task: str) -> None:
+    """Sends the example with the task and waits until the result's numbers are on the page."""
+    _send(browser, example, task)
+    _until(browser, lambda d: d.find_element("id", "numbers").find_element("tag name", "tbody")
+           .get_attribute("data-ready") == "1", "the result's numbers")
+
+
 def test_the_rician_k_factor_set_on_the_page_reaches_the_channel(browser):
     from selenium.webdriver.support.ui import Select
 
@@ -240,9 +247,7 @@ def test_the_rician_k_factor_set_on_the_page_reaches_the_channel(browser):
     k.clear()
     k.send_keys("5")
     try:
-        _send(browser, "shapes", "reconstruct the image")
-        _until(browser, lambda d: d.find_element("id", "numbers").find_element("tag name", "tbody")
-               .get_attribute("data-ready") == "1", "the result's numbers")
+        _send_and_wait(browser, "shapes", "reconstruct the image")
         assert "rician (k-factor 5) at 10 dB" in browser.find_element("id", "numbers").text
         _until(browser, lambda d: "rician (k-factor 5)" in d.find_element("id", "stream").text, "the stream entry")
     finally:
@@ -254,9 +259,7 @@ def test_the_stream_shows_whole_sequence_numbers_and_a_noiseless_channel_without
 
     Select(browser.find_element("id", "channel")).select_by_value("noiseless")
     try:
-        _send(browser, "shapes", "reconstruct the image")
-        _until(browser, lambda d: d.find_element("id", "numbers").find_element("tag name", "tbody")
-               .get_attribute("data-ready") == "1", "the result's numbers")
+        _send_and_wait(browser, "shapes", "reconstruct the image")
         _until(browser, lambda d: "noiseless," in d.find_element("css selector", "#stream li").text, "the entry")
     finally:
         Select(browser.find_element("id", "channel")).select_by_value("awgn")
@@ -324,9 +327,7 @@ def test_an_ofdm_channel_with_estimated_csi_from_the_page(browser):
     speed.clear()
     speed.send_keys("30")
     try:
-        _send(browser, "shapes", "reconstruct the image")
-        _until(browser, lambda d: d.find_element("id", "numbers").find_element("tag name", "tbody")
-               .get_attribute("data-ready") == "1", "the result's numbers")
+        _send_and_wait(browser, "shapes", "reconstruct the image")
         text = browser.find_element("id", "numbers").text
         assert "tdl-c (" in text and "speed-kmh 30" in text and "CSI estimated from pilots" in text
         assert "+ 1536 pilots" in text and "with pilots 0.06" in text  # 384x256: 18432 symbols, 6 slots
