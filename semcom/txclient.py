@@ -28,8 +28,8 @@ import grpc
 
 from semcom.client import (ClientError, ServiceError, explain, fetch_result, fit_within, output_kind, printable,
                            quality, with_pilots, write_outputs)
-from shared.channel import MODELS, ChannelSpec, model_names
-from shared.channel_flags import add_csi_flags, add_param_flags, params_of
+from shared.channel import ChannelSpec
+from shared.channel_flags import add_channel_flags, counting, params_of
 from shared.endpoints import client_channel, default_addr, env
 from shared.rpc import semcom_pb2 as pb
 from shared.rpc import semcom_pb2_grpc as rpc
@@ -207,19 +207,6 @@ def cmd_tasks(args) -> int:
     return 0
 
 
-def _counting(upper: int):
-    """An argparse type: a whole number from 0 to `upper` (what the proto's unsigned field can carry)."""
-    def parse(text: str) -> int:
-        try:
-            value = int(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
-        if not 0 <= value <= upper:
-            raise argparse.ArgumentTypeError(f"{value} is outside 0 to {upper}")
-        return value
-    return parse
-
-
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="txclient", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--transmitter", default=default_addr("transmitter"), help="transmitter address")
@@ -231,23 +218,18 @@ def parser() -> argparse.ArgumentParser:
     s.add_argument("image")
     s.add_argument("--task", required=True, help='the task in plain language, e.g. "segment this image"')
     s.add_argument("--snr", type=float, default=10.0, help="SNR in dB (default 10)")
-    s.add_argument("--channel", default="awgn", choices=model_names(),
-                   help="; ".join(f"{m.name}: {m.help}" for m in MODELS.values()) + " (default awgn)")
-    s.add_argument("--block-len", type=_counting(2**32 - 1), default=0,
-                   help="fading coherence in symbols (0 = one block)")
-    add_param_flags(s)
-    add_csi_flags(s)
-    s.add_argument("--seed", type=_counting(2**64 - 1), default=None,
+    add_channel_flags(s)
+    s.add_argument("--seed", type=counting(2**64 - 1), default=None,
                    help="fixes the channel realisation and the diffusion sampler (default: a fresh random seed per "
                         "send, printed with the result, so repeated sends average over channel draws)")
-    s.add_argument("--steps", type=_counting(2**32 - 1), default=0,
+    s.add_argument("--steps", type=counting(2**32 - 1), default=0,
                    help="diffusion sampling steps (0 = receiver default)")
     s.add_argument("--id", help="transmission id (default: made by the transmitter)")
     s.add_argument("--out", default="out", help="folder for the results (default ./out)")
     s.add_argument("--json", action="store_true", help="print one JSON object")
     s.add_argument("--ms-ssim", action="store_true",
                    help="also compute MS-SSIM of a reconstruction (loads torch: a second or more); PSNR always")
-    s.add_argument("--resize", type=_counting(1 << 16), default=0, metavar="PX",
+    s.add_argument("--resize", type=counting(1 << 16), default=0, metavar="PX",
                    help="scale the image down first so neither side exceeds PX (the services refuse images over "
                         "their cap: 2048 px per side and 4 Mpixel for the cpu preset)")
     s.set_defaults(func=cmd_send)

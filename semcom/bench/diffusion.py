@@ -28,8 +28,8 @@ from semcom.baselines.linear import LinearAnalog
 from semcom.bench import emit
 from semcom.data import Kodak, center_crop
 from semcom.pipeline import load_models
-from shared.channel import ChannelSpec, model_names, receive
-from shared.channel_flags import add_param_flags, params_of
+from shared.channel import ChannelSpec, receive
+from shared.channel_flags import add_channel_flags, params_of
 from shared.flags import add_model_flags
 from shared.metrics import ms_ssim, psnr, spectral_distance_db
 from shared.provenance import provenance, weights_provenance
@@ -45,8 +45,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--data", required=True, help="a folder of PNG/JPEG images (e.g. Kodak)")
     add_model_flags(p, device=False)
     p.add_argument("--snr", type=float, default=10.0)
-    p.add_argument("--channel", choices=model_names(noisy=True), default="awgn")
-    add_param_flags(p)
+    add_channel_flags(p, noisy=True)
     p.add_argument("--steps", default="1,2,4,8,50", help="comma-separated DDIM step counts")
     p.add_argument("--noise-seeds", type=int, default=2, help="starting noises per step count")
     p.add_argument("--crop", type=int, default=0)
@@ -63,7 +62,7 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     ds = Kodak(args.data)
     images = [center_crop(ds[i], args.crop) if args.crop else ds[i] for i in range(min(len(ds), args.limit))]
-    spec = ChannelSpec.of(args.channel, args.snr, **params_of(args)).validate()
+    spec = ChannelSpec.of(args.channel, args.snr, args.block_len, args.csi, **params_of(args)).validate()
     steps_list = [int(v) for v in args.steps.split(",")]
     dit = rx.reconstruction.dit
     real_forward = dit.forward
@@ -115,7 +114,8 @@ def main(argv: list[str] | None = None) -> int:
             spread[str(steps)] = round(max(max(v) - min(v) for v in per_image), 4)
     doc = {**weights_provenance(args.preset, args.weights),
            "preset": cfg.name, "data": args.data, "images": len(images), "crop": args.crop,
-           "channel": args.channel, "snr_db": args.snr, "noise_seeds": args.noise_seeds, "results": mean,
+           "channel": args.channel, "block_len": args.block_len, "csi": args.csi, "snr_db": args.snr,
+           "noise_seeds": args.noise_seeds, "results": mean,
            "max_psnr_spread_over_noise_db": spread,
            **provenance("semcom bench diffusion " + " ".join(argv), args.seed)}
     return emit(doc, args.out, indent=1)

@@ -28,8 +28,8 @@ import sys
 
 from semcom import systems
 from shared import tasks
-from shared.channel import ChannelSpec, model_names
-from shared.channel_flags import add_csi_flags, add_param_flags, params_of
+from shared.channel import ChannelSpec
+from shared.channel_flags import add_channel_flags, params_of
 from shared.flags import add_model_flags
 from shared.weights import REPO_WEIGHTS
 
@@ -54,11 +54,7 @@ def parse(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--split", default="val", help="segmentation split: a listing (val), several (train+val) or, for "
                    "CamVid, drives held in or out (train:0006R0 = the train frames of drive 0006R0 alone)")
     p.add_argument("--crop", type=int, default=0, help="centre-crop images to this size (e.g. 224); 0 = whole")
-    p.add_argument("--channel", choices=model_names(noisy=True), default="awgn",
-                   help="the noiseless point is always added")
-    p.add_argument("--block-len", type=int, default=0, help="fading coherence in symbols (0 = one block per image)")
-    add_param_flags(p)
-    add_csi_flags(p)
+    add_channel_flags(p, noisy=True, channel_help="the channel model (the noiseless point is always added)")
     p.add_argument("--snr", default="0:20:5", help="LO:HI:STEP or a comma list, dB")
     p.add_argument("--cbr", help="must match the weights' CBR if given (the proposed system is trained per CBR)")
     add_model_flags(p)  # the proposed system's
