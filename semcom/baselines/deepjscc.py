@@ -106,6 +106,3 @@ class DeepJSCC(nn.Module):
 class ADJSCC(DeepJSCC):
     name = "adjscc"
     adaptive = True
-
-
-BASELINES: dict[str, type[DeepJSCC]] = {"deepjscc": DeepJSCC, "adjscc": ADJSCC}

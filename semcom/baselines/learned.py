@@ -18,7 +18,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from channel.step import transmit
-from semcom.baselines.deepjscc import BASELINES
+from semcom.baselines.deepjscc import ADJSCC, DeepJSCC
 from semcom.baselines.segmentation import FCN, DeeplabJSCC
 from semcom.baselines.witt import WITT
 from shared import tasks
@@ -26,7 +26,9 @@ from shared.channel import Channel, ChannelSpec, receive
 from shared.layers import pad_to_multiple
 from shared.weights import load_modules, read_checkpoint_doc, write_checkpoint
 
-LEARNED: dict[str, type[nn.Module]] = {**BASELINES, "witt": WITT, "deeplab-jscc": DeeplabJSCC, "fcn": FCN}
+# the learned baselines' models by system name (semcom/systems.py registers the systems themselves)
+LEARNED: dict[str, type[nn.Module]] = {"deepjscc": DeepJSCC, "adjscc": ADJSCC, "witt": WITT,
+                                       "deeplab-jscc": DeeplabJSCC, "fcn": FCN}
 
 
 def task_of(name: str) -> str:

@@ -1,7 +1,8 @@
 import pytest
 import torch
 
-from semcom.baselines.deepjscc import ADJSCC, BASELINES, DeepJSCC
+from semcom.baselines.deepjscc import ADJSCC, DeepJSCC
+from semcom.baselines.learned import LEARNED
 
 
 @pytest.mark.parametrize("cls", [DeepJSCC, ADJSCC])
@@ -30,7 +31,7 @@ def test_adjscc_uses_the_snr():
 
 
 def test_registry_and_cbr_check():
-    assert set(BASELINES) == {"deepjscc", "adjscc"}
+    assert LEARNED["deepjscc"] is DeepJSCC and LEARNED["adjscc"] is ADJSCC
     assert DeepJSCC("1/48", width=8).c == 1  # stride 4: 48 real values per position
     with pytest.raises(ValueError, match="complex channels per position"):
         DeepJSCC("1/100")
