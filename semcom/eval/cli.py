@@ -167,6 +167,17 @@ def save_examples(folder: Path, system: str, shown: list[tuple]) -> None:
             to_pil(item[2]).save(folder / f"truth_{i}.png")
 
 
+def grid_title(folder: str) -> str:
+    """An examples folder's name (task_dataset_channel-tag_SNRdB, the tag's parameters joined by '-' and '_') as
+    a title: "reconstruction, kodak, tdl-c (delay_spread_ns300, ...), 7 dB"."""
+    task, dataset, rest = (folder.split("_", 2) + ["", ""])[:3]
+    channel, _, snr = rest.rpartition("_")
+    model, *params = channel.split("-carrier") if "-carrier" in channel else (channel,)
+    if params:  # an OFDM tag: model-carrier_ghz..-cp_len..-...
+        channel = f"{model} (carrier{params[0].replace('-', ', ')})"
+    return f"{task}, {dataset}, {channel}, {snr.replace('dB', ' dB')}"
+
+
 def example_grids(out: Path) -> list[str]:
     """One PNG per examples folder: rows = images; columns = original, (truth,) then each system."""
     import matplotlib
@@ -194,7 +205,7 @@ def example_grids(out: Path) -> list[str]:
                 ax.set_yticks([])
                 if r == 0:
                     ax.set_title(system_of_tag(name), fontsize=7)
-        fig.suptitle(folder.name.replace("_", ", "), fontsize=8)
+        fig.suptitle(grid_title(folder.name), fontsize=8)
         written.append(save_figure(fig, out / f"examples_{folder.name}.png"))
     return written
 

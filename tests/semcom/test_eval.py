@@ -98,3 +98,13 @@ def test_eval_over_tdl_with_estimated_csi_counts_the_pilots(image_folder, tmp_pa
                                          f"fft_size256-speed_kmh30-subcarrier_spacing_khz30_{name}.json").read_text())
             assert doc["csi"] == csi and doc["pilot_uses"] % 256 == 0 < doc["pilot_uses"] and doc["cbr_with_pilots"] > 1 / 16
             assert doc["channel_params"]["speed_kmh"] == 30.0 and len(doc["results"]["psnr"]) == 1
+
+
+def test_example_grid_titles_read_as_words():
+    from semcom.eval.cli import grid_title
+
+    assert grid_title("reconstruction_semcom-public_awgn_7dB") == "reconstruction, semcom-public, awgn, 7 dB"
+    assert grid_title("reconstruction_kodak_tdl-c-carrier_ghz3.5-cp_len0-delay_spread_ns300-fft_size256-speed_kmh30-"
+                      "subcarrier_spacing_khz30_7dB") == (
+        "reconstruction, kodak, tdl-c (carrier_ghz3.5, cp_len0, delay_spread_ns300, fft_size256, speed_kmh30, "
+        "subcarrier_spacing_khz30), 7 dB")
