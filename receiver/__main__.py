@@ -5,12 +5,13 @@ from __future__ import annotations
 import sys
 
 from shared.endpoints import env
-from shared.service import model_args, server_args
+from shared.flags import add_model_flags
+from shared.service import server_args
 
 
 def main(argv: list[str] | None = None) -> int:
     p = server_args("receiver", "Receiver service: task KB, residual source KB, diffusion and segmentation decoders.")
-    model_args(p)
+    add_model_flags(p)
     p.add_argument("--queue-depth", type=int, default=env("QUEUE_DEPTH", 16),
                    help="transmissions waiting for decoding before Deliver says RESOURCE_EXHAUSTED")
     p.add_argument("--keep", type=int, default=env("KEEP_RESULTS", 256), help="results kept for late readers")

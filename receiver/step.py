@@ -80,7 +80,7 @@ def render(output: torch.Tensor, t: Transmission, model: Receiver) -> dict:
     it took when the task samples), or a label map, its colours and its class names."""
     cfg = model.cfg
     task = tasks.get(t.task)
-    if task.output == tasks.IMAGE:
+    if not task.labelled:
         return {"image_png": encode_png(to_pil(output)),
                 "diffusion_steps": (t.steps or cfg.diffusion.sample_steps) if task.sampled else 0}
     labels = output.cpu().numpy().astype(np.uint8)  # (H, W) class indices

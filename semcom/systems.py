@@ -86,7 +86,7 @@ def _proposed(ctx: BuildContext, task: str) -> Evaluated:
     entry = tasks.get(task)
     if entry.sampled:
         prov["diffusion_steps"] = ctx.steps or cfg.diffusion.sample_steps
-    classes = (cfg.seg.num_classes, cfg.seg.ignore_index) if entry.output == tasks.LABELS else None
+    classes = (cfg.seg.num_classes, cfg.seg.ignore_index) if entry.labelled else None
     return Evaluated(pipeline.chain_runner(tx, rx, task, ctx.steps), cfg.encoder.cbr, prov, classes)
 
 
@@ -103,7 +103,7 @@ def load_baseline(name: str, ctx: BuildContext):
 
 def _learned(ctx: BuildContext, task: str, name: str) -> Evaluated:
     model, prov = load_baseline(name, ctx)
-    if tasks.get(task).output == tasks.IMAGE:
+    if not tasks.get(task).labelled:
         return Evaluated(model.reconstruct, model.cbr, prov)
     return Evaluated(model.segment, model.cbr, prov, (model.num_classes, model.ignore_index))
 
@@ -134,7 +134,7 @@ def _classical(ctx: BuildContext, task: str, bits: int, rate: str) -> Evaluated:
     def received(img, spec, seed):
         return chain.transmit(img, float(Fraction(cbr)), spec, seed, ctx.mean_image(img)).image
 
-    if tasks.get(task).output == tasks.IMAGE:
+    if not tasks.get(task).labelled:
         return Evaluated(received, cbr, prov)
     fcn, fcn_prov = load_baseline("fcn", ctx)
     return Evaluated(lambda img, spec, seed: fcn.segment_image(received(img, spec, seed)), cbr,

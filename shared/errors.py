@@ -33,7 +33,7 @@ class TooLarge(Refused):
 def status_of(exc: BaseException) -> grpc.StatusCode:
     """The status a refusal answers with: its class's `code`; any other ValueError (a malformed request) is
     INVALID_ARGUMENT."""
-    return getattr(exc, "code", grpc.StatusCode.INVALID_ARGUMENT)
+    return exc.code if isinstance(exc, Refused) else grpc.StatusCode.INVALID_ARGUMENT
 
 
 def abort(context: grpc.ServicerContext, exc: BaseException, prefix: str = "") -> None:

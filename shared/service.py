@@ -23,7 +23,6 @@ from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
 from shared.endpoints import DEFAULT_PORTS, MAX_MESSAGE_BYTES, env
-from shared.flags import add_model_flags
 from shared.interceptors import ActiveCalls, CallLimits, DecodeGuard
 from shared.logs import setup_logging
 from shared.observability import Metrics
@@ -68,12 +67,6 @@ def server_args(service: str, description: str) -> argparse.ArgumentParser:
                    help=f"serve Prometheus metrics over HTTP on this port, 0 = off (SEMCOM_{service.upper()}_METRICS_PORT)")
     add_security_args(p, env)
     return p
-
-
-def model_args(p: argparse.ArgumentParser, device: bool = True) -> None:
-    """The model flag family (``shared.flags``): which preset and weights, and (for the services that run
-    models) on which device."""
-    add_model_flags(p, device=device)
 
 
 @dataclass

@@ -58,6 +58,12 @@ class Task:
     def metric(self) -> str:
         return METRIC[self.output]
 
+    @property
+    def labelled(self) -> bool:
+        """Its result is a label map, scored against a data set's labels (an image is scored against the image
+        sent)."""
+        return self.output == LABELS
+
 
 RECONSTRUCTION = "reconstruction"
 SEGMENTATION = "segmentation"

@@ -5,12 +5,13 @@ from __future__ import annotations
 import sys
 
 from shared.endpoints import MiB, default_addr, env
-from shared.service import model_args, server_args
+from shared.flags import add_model_flags
+from shared.service import server_args
 
 
 def main(argv: list[str] | None = None) -> int:
     p = server_args("transmitter", "Transmitter service: task KB, Swin source KB, JSCC encoder.")
-    model_args(p)
+    add_model_flags(p)
     p.add_argument("--channel-addr", default=default_addr("channel"), help="channel service (SEMCOM_CHANNEL_ADDR)")
     p.add_argument("--receiver-addr", default=default_addr("receiver"), help="receiver service (SEMCOM_RECEIVER_ADDR)")
     p.add_argument("--max-concurrent", type=int, default=env("MAX_CONCURRENT", 8),

@@ -44,7 +44,7 @@ class BaselineSystem(nn.Module):
         self.name, self.cbr, self.width = name, cbr, width
         self.task = task_of(name)
         self.num_classes, self.ignore_index = num_classes, ignore_index
-        self.labelled = tasks.get(self.task).output == tasks.LABELS
+        self.labelled = tasks.get(self.task).labelled
         extra = {"num_classes": num_classes} if self.labelled else {}
         self.model = LEARNED[name](cbr, width, **extra)
 

@@ -64,8 +64,8 @@ def evaluate(system: str, args, snrs: list[float]) -> dict:
     per_image: dict[str, dict] = {}
     results: dict[str, list] = {}
     noiseless: dict[str, float] = {}
-    labelled = tasks.get(args.task).output == tasks.LABELS  # label maps scored against labels; images against
-    split = args.split if labelled else None                 # the image sent
+    labelled = tasks.get(args.task).labelled  # label maps scored against labels; images against the image sent
+    split = args.split if labelled else None
     if labelled:
         ds = segmentation_dataset(args.data, args.split, train=False)
         pairs = load_pairs(args.data, args.split, args.limit, args.crop)
@@ -275,7 +275,7 @@ def run(args) -> int:
         except FileNotFoundError as e:  # a data folder without the expected images or layout
             print(f"semcom eval: {e}", file=sys.stderr)
             return 2
-        split = args.split if tasks.get(args.task).output == tasks.LABELS else None
+        split = args.split if tasks.get(args.task).labelled else None
         path = out / f"{args.task}_{dataset_tag(args.data, args.crop, split)}_{args_channel_tag(args)}_{system_tag(system)}.json"
         path.write_text(json.dumps(doc, indent=1) + "\n")
         print(json.dumps({k: doc[k] for k in ("name", "task", "channel", "cbr", "snr_db", "results", "noiseless")}))

@@ -73,7 +73,7 @@ class Cell:
     @property
     def labelled(self) -> bool:
         """Its task's output is a label map, scored against the data set's labels (the task table says)."""
-        return tasks.get(self.task).output == tasks.LABELS
+        return tasks.get(self.task).labelled
 
     @property
     def spec(self) -> ChannelSpec:
