@@ -58,13 +58,15 @@ def read_tensors(directory: str | Path, verify: bool = True) -> dict[str, torch.
 
 
 def load_modules(directory: str | Path, modules: dict[str, torch.nn.Module], verify: bool = True,
-                 new: tuple[str, ...] = ()) -> dict[str, Any]:
+                 new: tuple[str, ...] = (), left_out: tuple[str, ...] = ()) -> dict[str, Any]:
     """Loads tensors into `modules` (strict); refuses a weights file whose hash differs from config.json.
 
     `new`: names ('<module>.<param prefix>') of parts the checkpoint predates; they keep their own
-    initial values. Any other missing or extra tensor is still an error."""
+    initial values. `left_out`: names of the checkpoint's parts the model no longer has; they are not
+    loaded. Any other missing or extra tensor is still an error."""
     doc = read_checkpoint_doc(directory)
     tensors = read_tensors(directory, verify)
+    tensors = {k: v for k, v in tensors.items() if not any(k.startswith(p.rstrip(".") + ".") for p in left_out)}
     for name, module in modules.items():
         prefix = name + "."
         state = {k[len(prefix):]: v for k, v in tensors.items() if k.startswith(prefix)}

@@ -74,7 +74,8 @@ class TrainConfig:
     seg_class_weights: str = "enet"  # "enet": class-balanced segmentation loss (weights from the training labels)
     seg_augment: str = "standard"  # "strong": also gamma, colour casts, blur and noise (other drives' footage)
     seg_image_blocks: int = 0  # add this many image-resolution blocks to an --init checkpoint's segmentation decoder
-    seg_context: bool = False  # add pyramid pooling (identity start) to an --init checkpoint's segmentation decoder
+    seg_context: str = "keep"  # "add": pyramid pooling (identity start) in an --init checkpoint's segmentation
+    # decoder; "drop": a decoder without it (the checkpoint's pooling tensors are left out)
     grow_refiner: int = 0  # append this many residual blocks (identity start) to an --init checkpoint's refiner
     per_image_gains: tuple[str, ...] = ()  # tasks whose linear code the encoder fits to each image (SoftCast)
     ema: float = 0.0  # decay of the weights' exponential moving average the checkpoints hold (0: the raw weights)
@@ -151,9 +152,12 @@ def parse(argv: list[str] | None) -> TrainConfig:
     p.add_argument("--seg-image-blocks", type=int, default=0, metavar="N",
                    help="give an --init checkpoint's segmentation decoder N residual blocks at the fused image "
                         "estimate's resolution (starting as the identity: the first step is that checkpoint's model)")
-    p.add_argument("--seg-context", action="store_true",
+    p.add_argument("--seg-context", action="store_const", const="add", default="keep",
                    help="give the segmentation decoder PSPNet's pyramid pooling on the symbol grid (bins 1, 2, 3, 6: "
                         "the whole frame as context), starting as the identity")
+    p.add_argument("--no-seg-context", dest="seg_context", action="store_const", const="drop",
+                   help="a segmentation decoder without the pyramid pooling an --init checkpoint has (its tensors "
+                        "are left out; with --reinit receiver.segmentation for a decoder trained without it)")
     p.add_argument("--grow-refiner", type=int, default=0, metavar="N",
                    help="append N residual blocks to an --init checkpoint's reconstruction refiner (stride 4, with "
                         "the linear path), starting as the identity: more decoder capacity without starting over")

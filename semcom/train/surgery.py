@@ -20,9 +20,10 @@ def _named(name: str, prefix: str) -> bool:
     return name == prefix or name.startswith(prefix.rstrip(".") + ".")
 
 
-def grow(cfg: ModelConfig, tc: TrainConfig, resuming: bool) -> tuple[ModelConfig, tuple[str, ...], range]:
-    """The config with the parts the flags add; the tensor-name prefixes that are new (a checkpoint lacks them);
-    the refiner blocks appended (they start as the identity)."""
+def grow(cfg: ModelConfig, tc: TrainConfig,
+         resuming: bool) -> tuple[ModelConfig, tuple[str, ...], tuple[str, ...], range]:
+    """The config with the parts the flags add or drop; the tensor-name prefixes that are new (a checkpoint lacks
+    them) and those left out (a checkpoint has them); the refiner blocks appended (they start as the identity)."""
     added: tuple[str, ...] = ()
     if tc.snr_gate and not cfg.encoder.snr_gate:
         if not cfg.encoder.linear_path:
@@ -45,7 +46,14 @@ def grow(cfg: ModelConfig, tc: TrainConfig, resuming: bool) -> tuple[ModelConfig
                              f"image blocks already; --seg-image-blocks adds them to an --init checkpoint without")
         cfg = cfg.replace(**{"seg.image_blocks": tc.seg_image_blocks})
         added += ("receiver.segmentation.image_blocks",)
-    if tc.seg_context:
+    dropped: tuple[str, ...] = ()
+    if tc.seg_context == "drop" and (cfg.seg.context_bins or not resuming):
+        if not cfg.seg.context_bins:
+            raise SystemExit("semcom train: --no-seg-context: this model's segmentation decoder has no pyramid "
+                             "pooling to leave out")
+        cfg = cfg.replace(**{"seg.context_bins": ()})
+        dropped = ("receiver.segmentation.context",)
+    if tc.seg_context == "add":
         if cfg.seg.context_bins:
             raise SystemExit(f"semcom train: this model's segmentation decoder has pyramid pooling already "
                              f"(bins {', '.join(map(str, cfg.seg.context_bins))})")
@@ -58,7 +66,7 @@ def grow(cfg: ModelConfig, tc: TrainConfig, resuming: bool) -> tuple[ModelConfig
                              "with the linear path (not with --resume)")
         cfg = cfg.replace(**{"dit.decoder_blocks": grown.stop})
         added += tuple(f"receiver.reconstruction.synthesis.blocks.{i}." for i in grown)
-    return cfg, added, grown
+    return cfg, added, dropped, grown
 
 
 def reinit(system: System, cfg: ModelConfig, prefixes: tuple[str, ...], seed: int) -> None:

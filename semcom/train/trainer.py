@@ -175,7 +175,7 @@ class Trainer:
             cfg = get_preset(tc.preset)
             if tc.cbr:
                 cfg = cfg.replace(**{"encoder.cbr": tc.cbr})
-        cfg, added, grown = grow(cfg, tc, resuming=resume_from is not None)
+        cfg, added, dropped, grown = grow(cfg, tc, resuming=resume_from is not None)
         self.cfg: ModelConfig = cfg
         fresh = resume_from is None and not tc.init  # --init-partial still starts the linear path from the fit
         pca = starting_pca(cfg, tc.pca) if fresh else None
@@ -185,7 +185,7 @@ class Trainer:
                              "(fit one: python -m semcom.baselines.linear --data PHOTOS)")
         self.system = System(cfg, pca).to(self.device)
         if resume_from is not None or tc.init:
-            load_modules(resume_from or tc.init, self._modules(), new=added)
+            load_modules(resume_from or tc.init, self._modules(), new=added, left_out=dropped)
             for i in grown:  # appended blocks start as the identity: the first step is the checkpoint's model
                 self.system.receiver.reconstruction.synthesis.blocks[i].start_as_identity()
         elif tc.init_partial:

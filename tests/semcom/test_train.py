@@ -391,6 +391,17 @@ def test_segmentation_class_weights_and_added_image_blocks(image_folder, camvid_
     with pytest.raises(SystemExit, match="has pyramid pooling already"):
         Trainer(parse(_args(image_folder, camvid_root, tmp_path / "again", "--steps", "1", "--task", "segmentation",
                             "--init", str(tmp_path / "ctx"), "--seg-context")))
+    # --no-seg-context: the same decoder without its pooling; every other tensor as the checkpoint has it
+    flat = Trainer(parse(_args(image_folder, camvid_root, tmp_path / "flat", "--steps", "1", "--task",
+                               "segmentation", "--init", str(tmp_path / "ctx"), "--no-seg-context")))
+    assert flat.cfg.seg.context_bins == () and flat.system.receiver.segmentation.context is None
+    theirs = ctx.system.receiver.state_dict()
+    mine = flat.system.receiver.state_dict()
+    assert set(theirs) - set(mine) == {k for k in theirs if k.startswith("segmentation.context.")}
+    assert all(torch.equal(v, theirs[k]) for k, v in mine.items())
+    with pytest.raises(SystemExit, match="no pyramid pooling to leave out"):
+        Trainer(parse(_args(image_folder, camvid_root, tmp_path / "again", "--steps", "1", "--task", "segmentation",
+                            "--init", str(tmp_path / "new"), "--no-seg-context")))
     plain = Trainer(parse(_args(image_folder, camvid_root, tmp_path / "plain", "--steps", "1", "--task",
                                 "segmentation", "--seg-class-weights", "none")))
     assert "seg_class_weight" not in plain.next_batch()
