@@ -47,6 +47,7 @@ from shared.analog import AnalogDecoder
 from shared.config import DiffusionConfig, DiTConfig, ModelConfig
 from shared.layers import ResidualBlock
 from shared.symbols import to_real
+from shared.tasks import TaskBatch
 
 LOG_MSE_SCALE = 10 ** -2.5  # the MSE at 25 dB PSNR: log-MSE's gradient equals eq. 5's there
 
@@ -171,6 +172,13 @@ class ReconstructionDecoder(nn.Module):
             image_loss = image_mse
         total = image_loss + self.diff_cfg.latent_loss_weight * latent_mse
         return {"loss": total, "image_mse": image_mse, "latent_mse": latent_mse, "recon": recon}
+
+    def train_loss(self, batch: TaskBatch, received: Received, feats: torch.Tensor, x: torch.Tensor,
+                   scale: torch.Tensor, generator: torch.Generator | None = None,
+                   analog: AnalogDecoder | None = None) -> dict[str, torch.Tensor]:
+        """The task table's training contract (``shared.tasks``): `loss` on the batch's images."""
+        out = self.loss(received, feats, batch.snr_db, x, scale, batch.images, generator, analog)
+        return {"loss": out["loss"], "image": out["recon"], "latent_mse": out["latent_mse"]}
 
     @torch.no_grad()
     def sample(self, received: Received, feats: torch.Tensor, snr_db: torch.Tensor, steps: int,

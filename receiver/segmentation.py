@@ -32,6 +32,7 @@ from receiver.received import Received
 from shared.analog import AnalogDecoder
 from shared.config import ModelConfig, SegConfig
 from shared.layers import ResidualBlock
+from shared.tasks import TaskBatch
 
 
 class PyramidPooling(nn.Module):
@@ -116,6 +117,13 @@ class SegmentationDecoder(nn.Module):
         """Cross-entropy (eq. 6), void pixels ignored; target (B, H, W) long; class_weight (K,) or None
         (the mean is then over the weights of the labelled pixels)."""
         return F.cross_entropy(logits, target, weight=class_weight, ignore_index=self.cfg.ignore_index)
+
+    def train_loss(self, batch: TaskBatch, received: Received, feats: torch.Tensor, x: torch.Tensor,
+                   scale: torch.Tensor, generator: torch.Generator | None = None,
+                   analog: AnalogDecoder | None = None) -> dict[str, torch.Tensor]:
+        """The task table's training contract (``shared.tasks``): `loss` on the batch's label maps."""
+        logits = self.logits(received, feats, analog)
+        return {"loss": self.loss(logits, batch.labels, batch.class_weight), "logits": logits}
 
 
 def class_balance_weights(pixel_counts: torch.Tensor, c: float = 1.02) -> torch.Tensor:

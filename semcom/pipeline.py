@@ -21,7 +21,6 @@ from shared.channel import ChannelSpec
 from shared.config import ModelConfig
 from shared.devices import pick_device
 from shared.task_kb import TaskKB, TaskMatch, check_agreement
-from shared.tasks import RECONSTRUCTION, SEGMENTATION
 from shared.transmission import Transmission
 from shared.weights import load_modules, read_config, resolve_weights, starting_pca
 from transmitter import step as tx_step
@@ -135,13 +134,3 @@ def chain_runner(tx: Transmitter, rx: Receiver, task: str, steps: int | None = N
         return run_chain(tx, rx, img.to(device), task, spec, seed, steps)[0].cpu()
 
     return run
-
-
-def chain_reconstructor(tx: Transmitter, rx: Receiver, steps: int | None = None):
-    """`chain_runner` for reconstruction: (3, H, W) -> (3, H, W)."""
-    return chain_runner(tx, rx, RECONSTRUCTION, steps)
-
-
-def chain_segmenter(tx: Transmitter, rx: Receiver):
-    """`chain_runner` for segmentation: (3, H, W) -> (H, W) class indices."""
-    return chain_runner(tx, rx, SEGMENTATION)

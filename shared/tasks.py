@@ -11,7 +11,11 @@ returning an ``nn.Module`` with::
 
     decode(received, feats, snr_db, steps, generator, on_step, analog) -> image (B, 3, H, W) in [0, 1]
                                                                          or labels (B, H, W) long
-    loss(...)                                                            (what training minimises)
+    train_loss(batch, received, feats, x, scale, generator, analog)     -> {"loss": what training minimises,
+        "image": (B, 3, H, W) or "logits": (B, K, H, W), any other 0-d tensor: a statistic to show}
+
+where `batch` is the task's :class:`TaskBatch` and `x`, `scale` the symbol grid sent and its scale from the
+linear code (``shared.analog.code_scale``). `semcom train` trains every task whose decoder has one.
 
 A new task is one ``register(Task(...))`` and its decoder module; ``tests/semcom/test_task_table.py`` adds a
 toy third task so and runs it through the in-process chain and ``semcom eval``. The decoder is a module of
@@ -22,6 +26,7 @@ registered holds its decoder, and checkpoints name their parts by task.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 IMAGE, LABELS = "image", "labels"  # what a task's result is
 METRIC = {IMAGE: "psnr", LABELS: "miou"}  # how semcom eval scores it (images against the sent image; label
@@ -63,6 +68,19 @@ class Task:
         """Its result is a label map, scored against a data set's labels (an image is scored against the image
         sent)."""
         return self.output == LABELS
+
+
+@dataclass
+class TaskBatch:
+    """One task's part of a training step: `images` (B, 3, H, W) in [0, 1], each sent at its own SNR `snr_db`
+    (B,); a labelled task's label maps `labels` (B, H, W) and optionally per-class loss weights
+    `class_weight` (K,); `weight`, the task's loss's weight in the step's total."""
+
+    images: Any
+    snr_db: Any
+    labels: Any = None
+    class_weight: Any = None
+    weight: float = 1.0
 
 
 RECONSTRUCTION = "reconstruction"

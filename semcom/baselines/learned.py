@@ -57,24 +57,24 @@ class BaselineSystem(nn.Module):
         out = channel(x.reshape(b, -1), snr_db, generator)
         return receive(out.y, out.known if csi else None, out.noise_var, snr_db, out.err_var).symbols.reshape(b, c, h, w)
 
-    def forward(self, batch: dict, channel: Channel | None = None, csi: bool = True,
-                generator: torch.Generator | None = None) -> dict[str, torch.Tensor]:
+    def forward(self, batch: dict[str, tasks.TaskBatch], channel: Channel | None = None, csi: bool = True,
+                generator: torch.Generator | None = None) -> dict:
+        """batch: {its task: a TaskBatch}, as the proposed system's (``semcom.train.system``); one task, so
+        the batch's weight (which balances the proposed system's tasks) does not apply."""
+        part = batch[self.task]
+        img, snr = part.images, part.snr_db
+        if self.name == "fcn":  # digital chain: the segmenter sees decoded JPEGs, no analog channel
+            seed = int(torch.randint(0, 2**31, (1,), generator=generator, device=img.device))
+            decoded = self.model.logits(self.model.degrade(img, random.Random(seed)))
+        else:
+            decoded = self.model.decode(self._through(self.model.encode(img, snr), snr, channel or Channel(), csi,
+                                                      generator), snr)
         if self.labelled:
-            img, labels, snr = batch["seg_images"], batch["seg_labels"], batch["seg_snr"]
-            if self.name == "fcn":  # digital chain: the segmenter sees decoded JPEGs, no analog channel
-                seed = int(torch.randint(0, 2**31, (1,), generator=generator, device=img.device))
-                logits = self.model.logits(self.model.degrade(img, random.Random(seed)))
-            else:
-                x = self.model.encode(img, snr)
-                logits = self.model.decode(self._through(x, snr, channel or Channel(), csi, generator), snr)
-            loss = F.cross_entropy(logits, labels, weight=batch.get("seg_class_weight"),
-                                   ignore_index=self.ignore_index)
-            return {"loss": loss, "seg_loss": loss, "logits": logits}
-        img, snr = batch["rec_images"], batch["rec_snr"]
-        x = self.model.encode(img, snr)
-        recon = self.model.decode(self._through(x, snr, channel or Channel(), csi, generator), snr)
-        mse = F.mse_loss(recon, img)
-        return {"loss": mse, "image_mse": mse, "recon": recon}
+            loss = F.cross_entropy(decoded, part.labels, weight=part.class_weight, ignore_index=self.ignore_index)
+            result = {"loss": loss, "logits": decoded}
+        else:
+            result = {"loss": F.mse_loss(decoded, img), "image": decoded}
+        return {"loss": result["loss"], self.task: result}
 
     @torch.no_grad()
     def segment(self, image: torch.Tensor, spec: ChannelSpec, seed: int) -> torch.Tensor:

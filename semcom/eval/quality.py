@@ -1,5 +1,5 @@
 """Quality over a data set of any system given as a function (image, channel, seed) -> output: the proposed
-system through the pipeline's chain (``semcom.pipeline.chain_reconstructor``), any baseline alike."""
+system through the pipeline's chain (``semcom.pipeline.chain_runner``), any baseline alike."""
 
 from __future__ import annotations
 

@@ -36,7 +36,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from semcom import systems
-from semcom.train.options import TASKS as TRAIN_TASKS
+from semcom.train.options import train_tasks
 from shared import tasks
 from shared.channel import CSI_MODES, MODELS, ChannelSpec
 from shared.weights import REPO_WEIGHTS, file_sha256, read_config, resolve_weights
@@ -248,8 +248,8 @@ def trainings(path: str | Path) -> list[Training]:
         if system not in systems.trainable():
             raise SpecError(f"{Path(path).name} [[train]] #{i}: system must be one of "
                             f"{', '.join(systems.trainable())}, not {system!r}")
-        if task not in TRAIN_TASKS:
-            raise SpecError(f"{Path(path).name} [[train]] #{i}: task must be one of {', '.join(TRAIN_TASKS)}")
+        if task not in train_tasks():
+            raise SpecError(f"{Path(path).name} [[train]] #{i}: task must be one of {', '.join(train_tasks())}")
         args = tuple(shared + [expand_vars(str(a)) for a in table.get("args", [])])
         out.append(Training(system, task, args, str(Path(expand_vars(str(common["out"]))) / system), budget, cpus))
     return out

@@ -26,8 +26,14 @@ from shared.channel import CSI_MODES, ChannelSpec, model_names
 from shared.channel_flags import add_param_flags, params_of
 from shared.endpoints import env
 from shared.flags import DEFAULT_DEVICE, add_model_flags
+from shared import tasks
 
-TASKS = ("joint", "reconstruction", "segmentation")
+JOINT = "joint"  # --task joint: every task of the table at once
+
+
+def train_tasks() -> tuple[str, ...]:
+    """What `semcom train --task` takes: joint, or one task of the table."""
+    return (JOINT, *tasks.names())
 
 
 @dataclass(frozen=True)
@@ -91,7 +97,8 @@ def parse(argv: list[str] | None) -> TrainConfig:
     p.add_argument("--system", default="proposed", choices=trainable(),
                    help="the proposed system, or a learned baseline: deepjscc, adjscc, witt (--task reconstruction); "
                         "deeplab-jscc, fcn (the JPEG+LDPC+QAM chain's segmenter) (--task segmentation)")
-    p.add_argument("--task", choices=TASKS, default="joint")
+    p.add_argument("--task", choices=train_tasks(), default=JOINT,
+                   help="the task to train, or joint: every task of the table at once, one transmitter for all")
     add_model_flags(p, weights=False, device=False)  # --init / --resume say which weights
     p.add_argument("--data", action="append", default=[], help="image folder(s) for reconstruction (repeatable)")
     p.add_argument("--seg-data", help="CamVid (SegNet layout) or VOC 2012 root for segmentation")

@@ -1,4 +1,4 @@
-"""The trainable end-to-end system: transmitter -> channel -> receiver, with both task losses.
+"""The trainable end-to-end system: transmitter -> channel -> receiver, with each task's loss.
 
 Training, evaluation and the pipeline share the modules; this wraps them in one
 ``nn.Module`` so one forward computes a whole step (what DDP needs).
@@ -14,7 +14,7 @@ from receiver.received import Received
 from shared.analog import PatchPCA, code_scale
 from shared.channel import Channel, receive
 from shared.config import ModelConfig
-from shared.tasks import RECONSTRUCTION, SEGMENTATION
+from shared.tasks import TaskBatch
 from transmitter.model import Transmitter
 
 
@@ -37,30 +37,19 @@ class System(nn.Module):
         reception = receive(out.y, out.known if csi else None, out.noise_var, snr_db, out.err_var)
         return x, code_scale(scale, allocation), self.receiver.view(reception, (c, h, w), scale, allocation)
 
-    def forward(self, batch: dict, channel: Channel | None = None, csi: bool = True,
-                generator: torch.Generator | None = None) -> dict[str, torch.Tensor]:
-        """batch: 'rec_images' (B,3,H,W), 'rec_snr' (B,) and/or 'seg_images', 'seg_labels' (B,H,W), 'seg_snr'
-        (and optionally 'seg_class_weight' (K,));
-        channel: the batch's channel (default AWGN)."""
+    def forward(self, batch: dict[str, TaskBatch], channel: Channel | None = None, csi: bool = True,
+                generator: torch.Generator | None = None) -> dict:
+        """batch: each task's :class:`shared.tasks.TaskBatch` by task name; channel: the batch's channel
+        (default AWGN). -> {"loss": the weighted sum of the tasks' losses, <task>: its decoder's
+        ``train_loss`` dict}."""
         channel = channel or Channel()
-        out: dict[str, torch.Tensor] = {}
+        out: dict = {}
         total = 0.0
-        if "rec_images" in batch:
-            img, snr = batch["rec_images"], batch["rec_snr"]
-            x, scale, received = self.through_channel(img, RECONSTRUCTION, snr, channel, csi, generator)
-            feats = self.receiver.source_kb(received.grid, RECONSTRUCTION)
-            rec = self.receiver.reconstruction.loss(received, feats, snr, x, scale, img, generator,
-                                                    self.receiver.analog)
-            out.update(rec_loss=rec["loss"], image_mse=rec["image_mse"], latent_mse=rec["latent_mse"],
-                       recon=rec["recon"])
-            total = total + rec["loss"]
-        if "seg_images" in batch:
-            img, snr = batch["seg_images"], batch["seg_snr"]
-            _, _, received = self.through_channel(img, SEGMENTATION, snr, channel, csi, generator)
-            feats = self.receiver.source_kb(received.grid, SEGMENTATION)
-            logits = self.receiver.segmentation.logits(received, feats, self.receiver.analog)
-            seg = self.receiver.segmentation.loss(logits, batch["seg_labels"], batch.get("seg_class_weight"))
-            out.update(seg_loss=seg, logits=logits)
-            total = total + batch.get("seg_weight", 1.0) * seg
+        for task, part in batch.items():
+            x, scale, received = self.through_channel(part.images, task, part.snr_db, channel, csi, generator)
+            feats = self.receiver.source_kb(received.grid, task)
+            out[task] = self.receiver.decoder(task).train_loss(part, received, feats, x, scale, generator,
+                                                               self.receiver.analog)
+            total = total + part.weight * out[task]["loss"]
         out["loss"] = total
         return out

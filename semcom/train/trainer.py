@@ -15,16 +15,17 @@ from pathlib import Path
 
 import torch
 import torch.distributed as dist
+import torch.nn.functional as F
 from torch.utils.data import DataLoader, DistributedSampler
 
 from receiver.segmentation import class_balance_weights
 from semcom.baselines.learned import BaselineSystem, task_of
 from semcom.data import ImageFolder, Kodak, segmentation_dataset
 from semcom.eval.quality import reconstruction_quality, segmentation_quality
-from semcom.pipeline import chain_reconstructor, chain_segmenter
+from semcom.pipeline import chain_runner
 from semcom.train.ema import WeightEMA
 from semcom.train.optim import load_optimizer, lr_at, save_optimizer
-from semcom.train.options import TrainConfig, parse
+from semcom.train.options import JOINT, TrainConfig, parse
 from semcom.train.surgery import freeze, grow, load_partial, reinit
 from semcom.train.system import System
 from shared.channel import Channel, ChannelSpec
@@ -33,6 +34,8 @@ from shared.devices import pick_device
 from shared.layers import pad_to_multiple
 from shared.metrics import ConfusionMatrix
 from shared.provenance import git_commit
+from shared import tasks
+from shared.tasks import TaskBatch
 from shared.weights import CONFIG_FILE, load_modules, read_config, save_checkpoint, starting_pca
 
 RAW_DIR = "raw"  # with --ema: the raw weights beside the averaged checkpoint, for --resume
@@ -106,6 +109,8 @@ class Trainer:
         self.awgn = Channel("awgn")
         self.fading = Channel(tc.fading, tc.block_len, tc.fading_csi, **dict(tc.channel_params))
         self.out = Path(tc.out)
+        # the tasks the run trains: "joint", every task of the table (one transmitter serves them all)
+        self.tasks: tuple[str, ...] = tasks.names() if tc.task == JOINT else (tasks.get(tc.task).name,)
 
         resume_from = self.out if tc.resume and (self.out / "train_state.json").exists() else None
         if tc.system != "proposed":
@@ -133,7 +138,7 @@ class Trainer:
         if self.distributed:
             self.model = torch.nn.parallel.DistributedDataParallel(
                 self.system, device_ids=[self.device.index] if self.device.type == "cuda" else None,
-                find_unused_parameters=tc.task != "joint")
+                find_unused_parameters=len(self.tasks) < len(tasks.names()))
         self._build_data()
 
     def _modules(self) -> dict[str, torch.nn.Module]:
@@ -208,49 +213,60 @@ class Trainer:
         return loader, sampler
 
     def _build_data(self) -> None:
+        """Each trained task's training stream and validation set: a labelled task's from --seg-data (its
+        split, with its classes' loss weights), an image task's from --data (validated on --val-data)."""
         tc = self.tc
-        self.rec_iter = self.seg_iter = None
-        self.seg_class_weight: torch.Tensor | None = None
-        if tc.task in ("joint", "reconstruction"):
-            if not tc.rec_data:
-                raise SystemExit("semcom train: --data (images for reconstruction) is required for this task")
-            self.rec_iter = _infinite(*self._loader(ImageFolder(list(tc.rec_data), tc.crop)), self.step)
-        if tc.task in ("joint", "segmentation"):
+        self.train_iters: dict = {}
+        self.class_weights: dict[str, torch.Tensor] = {}
+        self.val_sets: dict = {}
+        for task in self.tasks:
+            if not tasks.get(task).labelled:
+                if not tc.rec_data:
+                    raise SystemExit(f"semcom train: --data (images for {task}) is required for this task")
+                self.train_iters[task] = _infinite(*self._loader(ImageFolder(list(tc.rec_data), tc.crop)),
+                                                   self.step)
+                self.val_sets[task] = Kodak(tc.val_rec) if tc.val_rec else None
+                continue
             if not tc.seg_data:
-                raise SystemExit("semcom train: --seg-data (CamVid or VOC root) is required for this task")
+                raise SystemExit(f"semcom train: --seg-data (CamVid or VOC root) is required for {task}")
             seg = segmentation_dataset(tc.seg_data, tc.seg_split, tc.crop, train=True)
             seg.strong = tc.seg_augment == "strong"
             if seg.num_classes != self.cfg.seg.num_classes or seg.ignore_index != self.cfg.seg.ignore_index:
                 raise SystemExit(f"semcom train: {tc.seg_data} has {seg.num_classes} classes (void "
                                  f"{seg.ignore_index}) but preset {self.cfg.name} expects "
                                  f"{self.cfg.seg.num_classes} (void {self.cfg.seg.ignore_index})")
-            self.seg_iter = _infinite(*self._loader(seg), self.step)
+            self.train_iters[task] = _infinite(*self._loader(seg), self.step)
             if tc.seg_class_weights == "enet":
-                self.seg_class_weight = class_balance_weights(seg.class_pixel_counts()).to(self.device)
+                weights = class_balance_weights(seg.class_pixel_counts()).to(self.device)
+                self.class_weights[task] = weights
                 if self.rank == 0:
-                    print("segmentation class weights (ENet, from the training labels): "
-                          + " ".join(f"{n} {w:.2f}" for n, w in zip(self.cfg.seg.class_names,
-                                                                     self.seg_class_weight.tolist())), file=sys.stderr)
-            self.seg_val = segmentation_dataset(tc.seg_data, tc.seg_val_split, train=False)
-        self.rec_val = Kodak(tc.val_rec) if tc.val_rec else None
+                    print(f"{task} class weights (ENet, from the training labels): "
+                          + " ".join(f"{n} {w:.2f}" for n, w in zip(self.cfg.seg.class_names, weights.tolist())),
+                          file=sys.stderr)
+            self.val_sets[task] = segmentation_dataset(tc.seg_data, tc.seg_val_split, train=False)
 
     def _snr(self) -> torch.Tensor:
         lo, hi = self.tc.snr_range
         return lo + (hi - lo) * torch.rand(self.tc.batch, generator=self.generator, device=self.device)
 
-    def next_batch(self) -> dict:
+    def next_batch(self) -> dict[str, TaskBatch]:
         """The next training batch of each task the run trains, each sample at its own random SNR."""
-        batch: dict = {"seg_weight": self.tc.seg_weight}
-        if self.rec_iter is not None:
-            batch["rec_images"] = pad_to_multiple(next(self.rec_iter).to(self.device), self.cfg.encoder.stride)[0]
-            batch["rec_snr"] = self._snr()
-        if self.seg_iter is not None:
-            img, lab = next(self.seg_iter)
-            batch["seg_images"], batch["seg_labels"], batch["seg_snr"] = img.to(self.device), lab.to(self.device), \
-                self._snr()
-            if self.seg_class_weight is not None:
-                batch["seg_class_weight"] = self.seg_class_weight
+        batch: dict[str, TaskBatch] = {}
+        for task, stream in self.train_iters.items():
+            if tasks.get(task).labelled:
+                img, lab = next(stream)
+                batch[task] = TaskBatch(img.to(self.device), self._snr(), lab.to(self.device),
+                                        self.class_weights.get(task), self.tc.seg_weight)
+            else:
+                img = pad_to_multiple(next(stream).to(self.device), self.cfg.encoder.stride)[0]
+                batch[task] = TaskBatch(img, self._snr())
         return batch
+
+    def _stat_name(self, task: str, metric: str) -> str:
+        """A metric's name in the progress and the history: the task's name before it only when another task of
+        the run has the same metric."""
+        shared = sum(tasks.get(t).metric == metric for t in self.tasks) > 1
+        return f"{task}_{metric}" if shared else metric
 
     def train_step(self) -> dict[str, float]:
         tc = self.tc
@@ -269,46 +285,55 @@ class Trainer:
             self.ema.update()
         self.step += 1
         stats = {"loss": float(out["loss"].detach())}
-        if "image_mse" in out:
-            stats["psnr"] = 10 * math.log10(1.0 / max(float(out["image_mse"].detach()), 1e-10))
-            if "latent_mse" in out:
-                stats["latent_mse"] = float(out["latent_mse"].detach())
-        if "seg_loss" in out:
-            stats["seg_loss"] = float(out["seg_loss"].detach())
-            cm = ConfusionMatrix(self.cfg.seg.num_classes, self.cfg.seg.ignore_index)
-            cm.update(out["logits"].argmax(1), batch["seg_labels"])
-            stats["miou"] = cm.miou()
+        for task, part in batch.items():
+            res = out[task]
+            if len(batch) > 1:
+                stats[f"{task}_loss"] = float(res["loss"].detach())
+            if tasks.get(task).labelled:
+                cm = ConfusionMatrix(self.cfg.seg.num_classes, self.cfg.seg.ignore_index)
+                cm.update(res["logits"].detach().argmax(1), part.labels)
+                stats[self._stat_name(task, "miou")] = cm.miou()
+            else:
+                mse = float(F.mse_loss(res["image"].detach(), part.images))
+                stats[self._stat_name(task, "psnr")] = 10 * math.log10(1.0 / max(mse, 1e-10))
+            stats.update({k: float(v.detach()) for k, v in res.items() if k != "loss" and v.ndim == 0})
         return stats
 
+    def _runner(self, task: str):
+        """The run's system for one task as the evaluation loop calls it: (image, ChannelSpec, seed) -> output."""
+        if self.tc.system == "proposed":
+            return chain_runner(self.system.transmitter, self.system.receiver, task)
+        if not tasks.get(task).labelled:
+            return self.system.reconstruct
+        if self.tc.system == "fcn":  # on clean frames: the FCN alone
+            return lambda img, _spec, _seed: self.system.segment_image(img)  # noqa: E731
+        return self.system.segment
+
     def validate(self) -> dict[str, float]:
+        """Each task's quality at 10 dB AWGN on --val-images of its validation set."""
         self.system.eval()
         res: dict[str, float] = {"step": self.step}
         n = self.tc.val_images
         spec = ChannelSpec("awgn", 10.0)
-        baseline = self.tc.system != "proposed"
-        if self.rec_iter is not None and self.rec_val is not None:
-            reconstruct = self.system.reconstruct if baseline else chain_reconstructor(self.system.transmitter,
-                                                                                         self.system.receiver)
-            q = reconstruction_quality(reconstruct, (self.rec_val[i] for i in range(min(n, len(self.rec_val)))), spec)
-            res["val_psnr_10db"] = sum(q["psnr"]) / len(q["psnr"])
-        if self.seg_iter is not None:
-            if not baseline:
-                segment = chain_segmenter(self.system.transmitter, self.system.receiver)
-            elif self.tc.system == "fcn":  # on clean frames: the FCN alone
-                segment = lambda img, _spec, _seed: self.system.segment_image(img)  # noqa: E731
+        for task, val in self.val_sets.items():
+            if val is None:
+                continue
+            run = self._runner(task)
+            if tasks.get(task).labelled:
+                picked = (val[i] for i in range(0, len(val), max(1, len(val) // n)))
+                q = segmentation_quality(run, picked, spec, self.cfg.seg.num_classes, self.cfg.seg.ignore_index)
+                res[f"val_{self._stat_name(task, 'miou')}_10db"] = q["miou"]
             else:
-                segment = self.system.segment
-            q = segmentation_quality(segment, (self.seg_val[i] for i in range(0, len(self.seg_val),
-                                                                               max(1, len(self.seg_val) // n))),
-                                     spec, self.cfg.seg.num_classes, self.cfg.seg.ignore_index)
-            res["val_miou_10db"] = q["miou"]
+                q = reconstruction_quality(run, (val[i] for i in range(min(n, len(val)))), spec)
+                res[f"val_{self._stat_name(task, 'psnr')}_10db"] = sum(q["psnr"]) / len(q["psnr"])
         return res
 
     def save(self, started: float) -> None:
         if self.rank != 0:
             return
         meta = {"task": self.tc.task, "steps": self.step,
-                "train_data": {"reconstruction": list(self.tc.rec_data), "segmentation": self.tc.seg_data},
+                "train_data": {t: self.tc.seg_data if tasks.get(t).labelled else list(self.tc.rec_data)
+                               for t in self.tasks},
                 "cbr": self.cfg.encoder.cbr, "classes": list(self.cfg.seg.class_names),
                 "git_commit": git_commit(), "train_seconds_this_run": round(clock() - started, 1),
                 "command": "semcom train " + " ".join(sys.argv[2:] if sys.argv[1:2] == ["train"] else sys.argv[1:])}

@@ -13,6 +13,7 @@ from semcom.train.trainer import Trainer, parse
 from shared.channel import Channel, ChannelSpec
 from shared.config import get_preset
 from shared.metrics import psnr
+from shared.tasks import RECONSTRUCTION, SEGMENTATION, TaskBatch
 from shared.weights import resolve_weights
 
 pytestmark = [pytest.mark.gpu,
@@ -77,7 +78,7 @@ def test_paper_preset_trains_and_decodes_on_the_gpu():
     labels = torch.randint(0, cfg.seg.num_classes, (2, 256, 256), device="cuda", generator=gen)
     snr = torch.tensor([5.0, 15.0], device="cuda")
     opt = torch.optim.AdamW([p for p in system.parameters() if p.requires_grad], lr=1e-4)
-    out = system({"rec_images": img, "rec_snr": snr, "seg_images": img, "seg_labels": labels, "seg_snr": snr},
+    out = system({RECONSTRUCTION: TaskBatch(img, snr), SEGMENTATION: TaskBatch(img, snr, labels)},
                  channel=Channel("rayleigh", 64), generator=gen)
     assert torch.isfinite(out["loss"])
     out["loss"].backward()

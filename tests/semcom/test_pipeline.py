@@ -3,6 +3,7 @@ import torch
 
 from semcom.pipeline import Pipeline, load_models
 from shared.channel import ChannelSpec
+from shared.tasks import RECONSTRUCTION
 from shared.task_kb import NegotiationFailed, TaskKB, TaskNotUnderstood
 
 
@@ -58,13 +59,13 @@ def test_untrained_proposed_is_exactly_the_linear_code(test_cfg):
     """The oracle of the redesign: before training, the chain is the training-free linear code (its learned
     parts start silent), so everything training adds is measured from that floor."""
     from semcom.baselines.linear import LinearAnalog
-    from semcom.pipeline import chain_reconstructor
+    from semcom.pipeline import chain_runner
 
     cfg = test_cfg.replace(**{"encoder.per_image_gains": ()})  # the code's gains as fitted, for every image
     _, tx, rx = load_models(cfg, None, "cpu")  # no checkpoint: the linear path starts from the shipped fit
     img = torch.rand(3, 80, 96, generator=torch.Generator().manual_seed(4))
     for spec in (ChannelSpec("awgn", 3.0), ChannelSpec("rayleigh", 12.0, block_len=40), ChannelSpec("noiseless", 9)):
-        ours = chain_reconstructor(tx, rx, steps=2)(img, spec, 5)
+        ours = chain_runner(tx, rx, RECONSTRUCTION, steps=2)(img, spec, 5)
         torch.testing.assert_close(ours, LinearAnalog.load().reconstruct(img, spec, 5), atol=2e-5, rtol=0)
 
 
@@ -72,14 +73,14 @@ def test_untrained_proposed_with_per_image_gains_is_exactly_softcast(test_cfg):
     """With the allocation fitted to each image (``EncoderConfig.per_image_gains``) the untrained chain is SoftCast:
     the allocation crosses the chain as the transmission's side information and the receiver's LMMSE uses it."""
     from semcom.baselines.linear import LinearAnalog
-    from semcom.pipeline import chain_reconstructor
+    from semcom.pipeline import chain_runner
 
     cfg = test_cfg.replace(**{"encoder.per_image_gains": ("reconstruction",)})
     _, tx, rx = load_models(cfg, None, "cpu")
     img = torch.rand(3, 80, 96, generator=torch.Generator().manual_seed(4)) * 0.5 + 0.2
     softcast = LinearAnalog.load(adaptive=True)
     for spec in (ChannelSpec("awgn", 3.0), ChannelSpec("rayleigh", 12.0, block_len=40), ChannelSpec("noiseless", 9)):
-        ours = chain_reconstructor(tx, rx, steps=2)(img, spec, 5)
+        ours = chain_runner(tx, rx, RECONSTRUCTION, steps=2)(img, spec, 5)
         torch.testing.assert_close(ours, softcast.reconstruct(img, spec, 5), atol=5e-5, rtol=0)
     linear = LinearAnalog.load().reconstruct(img, ChannelSpec("awgn", 3.0), 5)
-    assert (chain_reconstructor(tx, rx, steps=2)(img, ChannelSpec("awgn", 3.0), 5) - linear).abs().max() > 1e-2
+    assert (chain_runner(tx, rx, RECONSTRUCTION, steps=2)(img, ChannelSpec("awgn", 3.0), 5) - linear).abs().max() > 1e-2

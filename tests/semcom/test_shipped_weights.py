@@ -7,9 +7,10 @@ import torch
 
 from semcom.data import CamVid, Kodak
 from semcom.eval.quality import reconstruction_quality, segmentation_quality
-from semcom.pipeline import chain_reconstructor, chain_segmenter
+from semcom.pipeline import chain_runner
 from semcom.pipeline import load_models
 from shared.channel import ChannelSpec
+from shared.tasks import RECONSTRUCTION, SEGMENTATION
 from shared.weights import resolve_weights, shipped_weights
 
 DATA = Path(__file__).resolve().parents[3] / "shared" / "data"
@@ -39,10 +40,10 @@ def test_reconstruction_beats_untrained_on_kodak(shipped):
     # with the linear path: at 4 dB, where the shipped weights are 1.4 dB above SoftCast on whole Kodak
     # (README, Weights) and 1.5 dB on this one crop
     spec = ChannelSpec("awgn", 4.0 if cfg.encoder.linear_path else 20.0)
-    trained = reconstruction_quality(chain_reconstructor(tx, rx), [img], spec)["psnr"][0]
+    trained = reconstruction_quality(chain_runner(tx, rx, RECONSTRUCTION), [img], spec)["psnr"][0]
     torch.manual_seed(0)
     _, utx, urx = load_models(cfg, None, "cpu")
-    untrained = reconstruction_quality(chain_reconstructor(utx, urx), [img], spec)["psnr"][0]
+    untrained = reconstruction_quality(chain_runner(utx, urx, RECONSTRUCTION), [img], spec)["psnr"][0]
     assert trained > untrained + (1.0 if cfg.encoder.linear_path else 5.0), (trained, untrained)
 
 
@@ -50,7 +51,7 @@ def test_reconstruction_beats_untrained_on_kodak(shipped):
 def test_segmentation_well_above_chance_on_camvid(shipped):
     _, tx, rx = shipped
     ds = CamVid(DATA / "camvid", "val")
-    q = segmentation_quality(chain_segmenter(tx, rx), [ds[i] for i in (0, 50)], ChannelSpec("awgn", 10.0),
+    q = segmentation_quality(chain_runner(tx, rx, SEGMENTATION), [ds[i] for i in (0, 50)], ChannelSpec("awgn", 10.0),
                              rx.cfg.seg.num_classes, rx.cfg.seg.ignore_index)
     chance = 1 / 11
     assert q["miou"] > 2 * chance, q

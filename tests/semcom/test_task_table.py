@@ -81,5 +81,25 @@ def test_a_third_task_runs_through_semcom_eval(preview, tmp_path, capsys):
     assert "psnr" in doc["noiseless"] and doc["split"] is None
 
 
+def test_a_third_task_trains_alone_and_jointly(preview, tmp_path, image_folder, camvid_root):
+    """`semcom train --task preview` trains its decoder (and the transmitter) from the table's entry; joint
+    training takes every task of the table, each with its own statistics."""
+    from semcom.train.trainer import Trainer, parse
+
+    common = ["--preset", "test", "--data", str(image_folder), "--batch", "2", "--crop", "64", "--val-every",
+              "1000", "--ckpt-every", "1000", "--warmup", "1", "--lr", "2e-3", "--fading-prob", "0"]
+    tr = Trainer(parse([*common, "--task", "preview", "--steps", "3", "--out", str(tmp_path / "alone")]))
+    assert tr.tasks == ("preview",)
+    decoder = tr.system.receiver.decoder("preview").to_pixels.weight
+    before = decoder.detach().clone()
+    stats = tr.train_step()
+    assert set(stats) == {"loss", "psnr"} and not torch.equal(decoder, before)
+    assert set(tr.validate()) == {"step"}  # no --val-data: nothing to validate images on
+    joint = Trainer(parse([*common, "--seg-data", str(camvid_root), "--steps", "1", "--out", str(tmp_path / "j")]))
+    assert joint.tasks == ("reconstruction", "segmentation", "preview")
+    stats = joint.train_step()
+    assert {"reconstruction_psnr", "preview_psnr", "miou", "preview_loss"} <= set(stats)
+
+
 def test_the_table_is_back_to_two_tasks_after():
     assert tasks.names() == ("reconstruction", "segmentation")

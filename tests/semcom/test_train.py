@@ -6,9 +6,11 @@ import sys
 
 import pytest
 import torch
+import torch.nn.functional as F
 
 from semcom.train import trainer as train_mod
 from semcom.train.trainer import Trainer, lr_at, parse
+from shared.tasks import RECONSTRUCTION, SEGMENTATION, TaskBatch
 from shared.weights import read_config
 
 
@@ -21,7 +23,8 @@ def _args(image_folder, camvid_root, out, *extra):
 def _fixed_batch(tr: Trainer) -> dict:
     """One batch of each task drawn before training, at fixed SNRs, to compare the loss on."""
     batch = tr.next_batch()
-    batch["rec_snr"] = batch["seg_snr"] = torch.linspace(*tr.tc.snr_range, tr.tc.batch)
+    for part in batch.values():
+        part.snr_db = torch.linspace(*tr.tc.snr_range, tr.tc.batch)
     return batch
 
 
@@ -30,7 +33,8 @@ def _losses_on(tr: Trainer, batch: dict) -> tuple[float, float]:
     tr.model.eval()
     with torch.no_grad():
         out = tr.model(batch, channel=tr.awgn, csi=True, generator=torch.Generator().manual_seed(0))
-    return float(out["image_mse"]), float(out["seg_loss"])
+    image = batch[RECONSTRUCTION].images
+    return float(F.mse_loss(out[RECONSTRUCTION]["image"], image)), float(out[SEGMENTATION]["loss"])
 
 
 @pytest.mark.slow  # 61 training steps of the joint system, then a resume
@@ -40,8 +44,8 @@ def test_joint_training_loss_falls_and_resumes(image_folder, camvid_root, tmp_pa
     tr = Trainer(parse(_args(image_folder, camvid_root, out, "--steps", "60", "--fading-prob", "0", "--lr", "5e-4")))
     fixed = _fixed_batch(tr)
     before = _losses_on(tr, fixed)
-    images, frames = fixed["rec_images"], (fixed["seg_images"], fixed["seg_labels"])
-    tr.rec_iter, tr.seg_iter = itertools.repeat(images), itertools.repeat(frames)  # fit this one batch
+    images, frames = fixed[RECONSTRUCTION].images, (fixed[SEGMENTATION].images, fixed[SEGMENTATION].labels)
+    tr.train_iters = {RECONSTRUCTION: itertools.repeat(images), SEGMENTATION: itertools.repeat(frames)}  # this batch
     for _ in range(60):
         tr.train_step()
     after = _losses_on(tr, fixed)  # at fixed SNRs and noise: not the noisy per-step losses
@@ -126,7 +130,7 @@ def test_training_on_tdl_with_estimated_csi(image_folder, camvid_root, tmp_path)
     tr = Trainer(tc)
     assert tr.fading.csi == "estimated" and tr.fading.spec.param_values()["speed_kmh"] == 30.0
     stats = tr.train_step()
-    assert stats["seg_loss"] == stats["seg_loss"]  # finite
+    assert torch.isfinite(torch.tensor(stats["loss"]))
 
 
 def test_training_on_rician_fading(image_folder, camvid_root, tmp_path, capsys):
@@ -234,7 +238,7 @@ def test_baseline_training_loss_falls_and_saves(image_folder, camvid_root, tmp_p
     tr = Trainer(parse(["--system", system, "--task", "reconstruction", "--data", str(image_folder), "--out",
                         str(out), "--batch", "4", "--crop", "64", "--steps", "25", "--warmup", "1", "--lr", "3e-3",
                         "--val-every", "1000", "--ckpt-every", "1000", "--fading-prob", "0"]))
-    fixed = {"rec_images": next(tr.rec_iter), "rec_snr": torch.full((4,), 10.0)}
+    fixed = {RECONSTRUCTION: TaskBatch(next(tr.train_iters[RECONSTRUCTION]), torch.full((4,), 10.0))}
 
     def held_out_loss():  # the same batch and channel draw before and after: only the model changes
         with torch.no_grad():
@@ -260,8 +264,8 @@ def test_segmentation_baseline_training_loss_falls_and_saves(camvid_root, tmp_pa
                         str(camvid_root), "--out", str(out), "--batch", "2", "--crop", "64", "--steps", "20",
                         "--warmup", "1", "--lr", "3e-3", "--val-every", "1000", "--ckpt-every", "1000",
                         "--fading-prob", "0"]))
-    img, lab = next(tr.seg_iter)
-    fixed = {"seg_images": img, "seg_labels": lab, "seg_snr": torch.full((2,), 10.0)}
+    img, lab = next(tr.train_iters[SEGMENTATION])
+    fixed = {SEGMENTATION: TaskBatch(img, torch.full((2,), 10.0), lab)}
 
     def held_out_loss():
         tr.system.eval()
@@ -361,13 +365,13 @@ def test_segmentation_class_weights_and_added_image_blocks(image_folder, camvid_
     assert tr.cfg.seg.image_blocks == 2 and len(tr.system.receiver.segmentation.image_blocks) == 2
     counts = CamVid(camvid_root, "train").class_pixel_counts()
     batch = tr.next_batch()
-    assert batch["seg_class_weight"].argmax() == counts.argmin()  # the rarest class weighs most
+    assert batch[SEGMENTATION].class_weight.argmax() == counts.argmin()  # the rarest class weighs most
     assert "segmentation class weights (ENet" in capsys.readouterr().err
     old.eval(), tr.system.eval()
-    batch["seg_snr"] = torch.full_like(batch["seg_snr"], 10.0)
+    batch[SEGMENTATION].snr_db = torch.full_like(batch[SEGMENTATION].snr_db, 10.0)
     with torch.no_grad():
-        a = old(batch, generator=torch.Generator().manual_seed(0))["logits"]
-        b = tr.system(batch, generator=torch.Generator().manual_seed(0))["logits"]
+        a = old(batch, generator=torch.Generator().manual_seed(0))[SEGMENTATION]["logits"]
+        b = tr.system(batch, generator=torch.Generator().manual_seed(0))[SEGMENTATION]["logits"]
     torch.testing.assert_close(a, b)
     tr.train_step()
     tr.save(0.0)
@@ -381,8 +385,8 @@ def test_segmentation_class_weights_and_added_image_blocks(image_folder, camvid_
     assert ctx.cfg.seg.context_bins == (1, 2, 3, 6)
     trained, ctx.system = tr.system.eval(), ctx.system.eval()
     with torch.no_grad():
-        a = trained(batch, generator=torch.Generator().manual_seed(0))["logits"]
-        b = ctx.system(batch, generator=torch.Generator().manual_seed(0))["logits"]
+        a = trained(batch, generator=torch.Generator().manual_seed(0))[SEGMENTATION]["logits"]
+        b = ctx.system(batch, generator=torch.Generator().manual_seed(0))[SEGMENTATION]["logits"]
     torch.testing.assert_close(a, b)
     ctx.train_step()
     assert ctx.system.receiver.segmentation.context.out.weight.abs().sum() > 0
@@ -404,7 +408,7 @@ def test_segmentation_class_weights_and_added_image_blocks(image_folder, camvid_
                             "--init", str(tmp_path / "new"), "--no-seg-context")))
     plain = Trainer(parse(_args(image_folder, camvid_root, tmp_path / "plain", "--steps", "1", "--task",
                                 "segmentation", "--seg-class-weights", "none")))
-    assert "seg_class_weight" not in plain.next_batch()
+    assert plain.next_batch()[SEGMENTATION].class_weight is None
 
 
 def test_grow_refiner_appends_identity_blocks(image_folder, camvid_root, tmp_path):
@@ -420,11 +424,11 @@ def test_grow_refiner_appends_identity_blocks(image_folder, camvid_root, tmp_pat
     n = old.cfg.dit.decoder_blocks
     assert tr.cfg.dit.decoder_blocks == n + 2 and len(tr.system.receiver.reconstruction.synthesis.blocks) == n + 2
     batch = tr.next_batch()
-    batch["rec_snr"] = torch.full_like(batch["rec_snr"], 10.0)
+    batch[RECONSTRUCTION].snr_db = torch.full_like(batch[RECONSTRUCTION].snr_db, 10.0)
     old.system.eval(), tr.system.eval()
     with torch.no_grad():
-        a = old.system(batch, generator=torch.Generator().manual_seed(0))["recon"]
-        b = tr.system(batch, generator=torch.Generator().manual_seed(0))["recon"]
+        a = old.system(batch, generator=torch.Generator().manual_seed(0))[RECONSTRUCTION]["image"]
+        b = tr.system(batch, generator=torch.Generator().manual_seed(0))[RECONSTRUCTION]["image"]
     torch.testing.assert_close(a, b)
     new = tr.system.receiver.reconstruction.synthesis.blocks[n].body[-1].weight
     tr.train_step()

@@ -2,7 +2,7 @@
 
 Its decoder is this module alone: a 1x1 convolution of the receiver's view and the source KB's first block to
 stride x stride pixels per symbol position, pixel-shuffled to the image. tests/semcom/test_task_table.py
-registers it in the task table and runs it through the in-process chain and `semcom eval`.
+registers it in the task table and runs it through the in-process chain, `semcom eval` and `semcom train`.
 """
 
 from __future__ import annotations
@@ -31,8 +31,9 @@ class PreviewDecoder(nn.Module):
     def decode(self, received, feats, snr_db, steps=None, generator=None, on_step=None, analog=None) -> torch.Tensor:
         return self(received.grid, feats)  # (B, 3, h*stride, w*stride) in [0, 1]
 
-    def loss(self, received, feats, image: torch.Tensor) -> torch.Tensor:
-        return F.mse_loss(self(received.grid, feats), image)
+    def train_loss(self, batch, received, feats, x, scale, generator=None, analog=None) -> dict[str, torch.Tensor]:
+        image = self(received.grid, feats)
+        return {"loss": F.mse_loss(image, batch.images), "image": image}
 
 
 def build(cfg, y_channels: int, feature_channels: int, linear: bool) -> PreviewDecoder:
