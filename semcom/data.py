@@ -222,7 +222,23 @@ def _other_footage(img: Image.Image, rng: random.Random) -> Image.Image:
     return out
 
 
-class CamVid(SegmentationPairs):
+class SplitFolder(SegmentationPairs):
+    """A data set's folder, whose layout lists each split's (image, label) pairs (``listed``); `train` draws
+    crops, flips and jitter (default: for the split called train)."""
+
+    def __init__(self, root: str | Path, split: str = "train", crop: int | None = None,
+                 train: bool | None = None) -> None:
+        pairs = self.listed(Path(root), split)
+        if not pairs:
+            raise FileNotFoundError(f"split {split!r} of {root} has no frames")
+        super().__init__(pairs, crop, split == "train" if train is None else train)
+
+    @staticmethod
+    def listed(root: Path, split: str) -> list[tuple[Path, Path]]:
+        raise NotImplementedError
+
+
+class CamVid(SplitFolder):
     """SegNet's CamVid layout: `{split}.txt` lists "image label" relative paths.
 
     `split` is a listing's name or an expression over listings and drives, so that a drive can be held out of
@@ -236,14 +252,6 @@ class CamVid(SegmentationPairs):
     num_classes = 11
     ignore_index = 11
     class_names = CAMVID_CLASSES
-
-    def __init__(self, root: str | Path, split: str = "train", crop: int | None = None,
-                 train: bool | None = None) -> None:
-        root = Path(root)
-        pairs = self.listed(root, split)
-        if not pairs:
-            raise FileNotFoundError(f"split {split!r} of {root} has no frames")
-        super().__init__(pairs, crop, split == "train" if train is None else train)
 
     @staticmethod
     def listed(root: Path, split: str) -> list[tuple[Path, Path]]:
@@ -275,22 +283,20 @@ class CamVid(SegmentationPairs):
         return [(img, lab) for img, lab in pairs if (drive_of(img) in wanted) == only]
 
 
-class VOCSegmentation(SegmentationPairs):
+class VOCSegmentation(SplitFolder):
     """PASCAL VOC 2012 layout; labels are palette indices, 255 = void."""
 
     num_classes = 21
     ignore_index = 255
     class_names = VOC_CLASSES
 
-    def __init__(self, root: str | Path, split: str = "train", crop: int | None = None,
-                 train: bool | None = None) -> None:
-        root = Path(root)
+    @staticmethod
+    def listed(root: Path, split: str) -> list[tuple[Path, Path]]:
         listing = root / "ImageSets" / "Segmentation" / f"{split}.txt"
         if not listing.exists():
             raise FileNotFoundError(f"{listing} not found: expected the VOC 2012 layout")
         ids = [i.strip() for i in listing.read_text().splitlines() if i.strip()]
-        pairs = [(root / "JPEGImages" / f"{i}.jpg", root / "SegmentationClass" / f"{i}.png") for i in ids]
-        super().__init__(pairs, crop, split == "train" if train is None else train)
+        return [(root / "JPEGImages" / f"{i}.jpg", root / "SegmentationClass" / f"{i}.png") for i in ids]
 
 
 def segmentation_dataset(root: str | Path, split: str, crop: int | None = None,

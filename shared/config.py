@@ -281,20 +281,18 @@ def cpu() -> ModelConfig:
 
 
 def test() -> ModelConfig:
-    """Tiny, for unit tests."""
-    return ModelConfig(
-        name="test",
-        swin=SwinConfig(embed_dim=16, depths=(1, 1, 1), num_heads=(1, 2, 4), feature_dim=16),
-        encoder=EncoderConfig(hidden=16, n_down=2, cbr="1/16", linear_path=True, snr_gate=True,
-                              per_image_gains=("reconstruction",)),
-        rx_kb=ReceiverKBConfig(hidden=16),
-        dit=DiTConfig(hidden=32, depth=2, heads=2, patch=2, up_channels=(16, 16, 8, 8), refine_channels=8,
-                      decoder_channels=16, decoder_blocks=1),
-        diffusion=DiffusionConfig(timesteps=100, sample_steps=3, log_mse=True),
-        seg=SegConfig(hidden=16, image_blocks=1, class_names=CAMVID_CLASSES, ignore_index=11),
-        max_side=1024,
-        max_pixels=1024 * 1024,
-    )
+    """The cpu preset's design shrunk for the unit tests: narrow, shallow, few diffusion steps, no pyramid
+    pooling, 1024-pixel images at most."""
+    return cpu().replace(**{
+        "name": "test",
+        "swin.embed_dim": 16, "swin.depths": (1, 1, 1), "swin.num_heads": (1, 2, 4), "swin.feature_dim": 16,
+        "encoder.hidden": 16, "rx_kb.hidden": 16,
+        "dit.hidden": 32, "dit.depth": 2, "dit.heads": 2, "dit.up_channels": (16, 16, 8, 8),
+        "dit.refine_channels": 8, "dit.decoder_channels": 16, "dit.decoder_blocks": 1,
+        "diffusion.timesteps": 100, "diffusion.sample_steps": 3,
+        "seg.hidden": 16, "seg.image_blocks": 1, "seg.context_bins": (),
+        "max_side": 1024, "max_pixels": 1024 * 1024,
+    })
 
 
 PRESETS: dict[str, Callable[[], ModelConfig]] = {"paper": paper, "cpu": cpu, "test": test}

@@ -17,6 +17,16 @@ from tests.e2e.conftest import png_bytes, png_header_only, run_client, scrape, s
 pytestmark = pytest.mark.e2e  # starts the real services as processes
 
 
+def _sent(services, capsys, tmp_path, size: tuple[int, int], seed: int, task: str, *args) -> dict:
+    """A synthetic PNG of `size` sent with `txclient send --json`; the client's JSON once it has succeeded."""
+    img = tmp_path / "img.png"
+    img.write_bytes(png_bytes(*size, seed=seed))
+    rc, out, err = run_client(services, capsys, "send", str(img), "--task", task, "--json", "--out",
+                              str(tmp_path / "out"), *args)
+    assert rc == 0, err
+    return json.loads(out)
+
+
 def test_reconstruction_224(services, capsys, tmp_path):
     img = tmp_path / "img.png"
     img.write_bytes(png_bytes(224, 224))
@@ -50,13 +60,9 @@ def test_segmentation_768x512(services, capsys, tmp_path):
 
 
 def test_rician_fading_end_to_end(services, capsys, tmp_path):
+    doc = _sent(services, capsys, tmp_path, (64, 48), 3, "reconstruct the image", "--channel", "rician",
+                "--k-factor", "3", "--block-len", "16", "--snr", "15", "--seed", "4")
     img = tmp_path / "img.png"
-    img.write_bytes(png_bytes(64, 48, seed=3))
-    rc, out, err = run_client(services, capsys, "send", str(img), "--task", "reconstruct the image", "--channel",
-                              "rician", "--k-factor", "3", "--block-len", "16", "--snr", "15", "--seed", "4",
-                              "--json", "--out", str(tmp_path / "out"))
-    assert rc == 0, err
-    doc = json.loads(out)
     assert doc["channel"] == "rician" and doc["channel_params"] == {"k_factor": 3.0}
     assert doc["psnr_db"] is not None and abs(doc["realised_snr_db"] - 15) < 3
     rc, out, err = run_client(services, capsys, "send", str(img), "--task", "reconstruct the image", "--channel",
@@ -215,13 +221,9 @@ def test_txclient_sends_without_loading_torch(services, tmp_path):
 def test_ofdm_over_tdl_multipath_end_to_end(services, capsys, tmp_path):
     """TR 38.901 TDL-C over OFDM through the three services, with the receiver told H, and a prefix too short for
     the profile refused in one line where the transmission enters."""
+    doc = _sent(services, capsys, tmp_path, (96, 64), 5, "reconstruct the image", "--channel", "tdl-c",
+                "--delay-spread-ns", "300", "--speed-kmh", "30", "--snr", "10", "--seed", "3")
     img = tmp_path / "img.png"
-    img.write_bytes(png_bytes(96, 64, seed=5))
-    rc, out, err = run_client(services, capsys, "send", str(img), "--task", "reconstruct the image", "--channel",
-                              "tdl-c", "--delay-spread-ns", "300", "--speed-kmh", "30", "--snr", "10", "--seed", "3",
-                              "--json", "--out", str(tmp_path / "out"))
-    assert rc == 0, err
-    doc = json.loads(out)
     assert doc["channel"] == "tdl-c" and doc["channel_params"]["speed_kmh"] == 30.0
     assert doc["channel_params"]["delay_spread_ns"] == 300.0 and doc["psnr_db"] is not None
     assert doc["csi"] == "perfect" and doc["pilot_uses"] == 256 and doc["cbr_with_pilots"] > doc["cbr"]
@@ -234,12 +236,9 @@ def test_ofdm_over_tdl_multipath_end_to_end(services, capsys, tmp_path):
 def test_estimated_csi_through_the_services(services, capsys, tmp_path, channel):
     """The channel service estimates h from pilots and sends the estimate; the receiver equalises with it and
     its error variance; the pilots count as channel uses."""
+    doc = _sent(services, capsys, tmp_path, (96, 64), 6, "reconstruct the image", "--channel", *channel,
+                "--csi", "estimated", "--seed", "4")
     img = tmp_path / "img.png"
-    img.write_bytes(png_bytes(96, 64, seed=6))
-    rc, out, err = run_client(services, capsys, "send", str(img), "--task", "reconstruct the image", "--channel",
-                              *channel, "--csi", "estimated", "--seed", "4", "--json", "--out", str(tmp_path))
-    assert rc == 0, err
-    doc = json.loads(out)
     pilots = 256 if channel[0] == "tdl-c" else -(-doc["channel_uses"] // 64)
     assert doc["csi"] == "estimated" and doc["pilot_uses"] == pilots and doc["psnr_db"] is not None
     assert doc["cbr_with_pilots"] == pytest.approx((doc["channel_uses"] + pilots) / (3 * 96 * 64), abs=1e-6)

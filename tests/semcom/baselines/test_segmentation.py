@@ -6,19 +6,14 @@ import torch
 from semcom.baselines.segmentation import FCN, DeeplabJSCC
 from semcom.baselines.learned import BaselineSystem, task_of
 from shared.channel import ChannelSpec
+from tests.semcom.baselines.contract import check_code
 
 
 def test_deeplab_jscc_shapes_power_cbr_gradients_and_snr():
     torch.manual_seed(0)
     m = DeeplabJSCC("1/16", width=8, num_classes=11)
     img, snr = torch.rand(2, 3, 64, 96), torch.tensor([0.0, 20.0])
-    x = m.encode(img, snr)
-    assert x.shape == (2, 48, 4, 6) and x.numel() / 2 / (64 * 96 * 3) == pytest.approx(1 / 16)
-    assert x.abs().pow(2).flatten(1).mean(1).tolist() == pytest.approx([1.0, 1.0], abs=1e-4)
-    logits = m.decode(x, snr)
-    assert logits.shape == (2, 11, 64, 96)
-    logits.mean().backward()
-    assert all(p.grad is not None for p in m.parameters())
+    assert check_code(m, img, snr, (2, 48, 4, 6)).shape == (2, 11, 64, 96)
     m.eval()
     assert not torch.allclose(m.encode(img[:1], torch.tensor([0.0])), m.encode(img[:1], torch.tensor([20.0])))
 

@@ -4,6 +4,7 @@ import torch
 from semcom.baselines.learned import LEARNED, BaselineSystem
 from semcom.baselines.witt import WITT
 from shared.channel import ChannelSpec
+from tests.semcom.baselines.contract import check_code
 
 
 def test_shapes_power_cbr_and_gradients():
@@ -11,14 +12,8 @@ def test_shapes_power_cbr_and_gradients():
     m = WITT("1/16", width=16)
     img = torch.rand(2, 3, 64, 96)
     snr = torch.tensor([0.0, 20.0])
-    x = m.encode(img, snr)
-    assert x.shape == (2, 48, 4, 6) and x.is_complex()  # stride 16: 48 complex channels at CBR 1/16
-    assert x.numel() / 2 / (64 * 96 * 3) == pytest.approx(1 / 16)
-    assert x.abs().pow(2).flatten(1).mean(1).tolist() == pytest.approx([1.0, 1.0], abs=1e-4)
-    out = m.decode(x, snr)
+    out = check_code(m, img, snr, (2, 48, 4, 6))  # stride 16: 48 complex channels at CBR 1/16
     assert out.shape == img.shape and 0 <= out.min() and out.max() <= 1
-    out.mean().backward()
-    assert all(p.grad is not None for p in m.parameters())
     # the SNR modulates the features
     assert not torch.allclose(m.encode(img[:1], torch.tensor([0.0])), m.encode(img[:1], torch.tensor([20.0])))
 
