@@ -25,29 +25,24 @@ class Receiver(nn.Module):
         self.cfg = cfg
         c = cfg.encoder.symbol_channels
         y_ch = 3 * c
-        linear = cfg.encoder.linear_path
-        self.analog = AnalogDecoder(cfg.encoder.stride, 2 * c, pca) if linear else None
+        self.analog = AnalogDecoder(cfg.encoder.stride, 2 * c, pca)
         self.source_kb = ReceiverSourceKB(cfg.rx_kb, y_ch)
         for task in tasks.all_tasks():  # receiver.<task>.*: each task's decoder, as the task table builds it
             module, function = task.decoder.split(":")
             build = getattr(importlib.import_module(module), function)
-            self.add_module(task.name, build(cfg, y_ch, self.source_kb.out_channels(task.name), linear))
+            self.add_module(task.name, build(cfg, y_ch, self.source_kb.out_channels(task.name)))
 
-    def view(self, reception: Reception, grid: tuple[int, int, int], scale: torch.Tensor | None,
+    def view(self, reception: Reception, grid: tuple[int, int, int], scale: torch.Tensor,
              allocation: torch.Tensor | None = None) -> Received:
         """What the channel gave (``shared.channel.receive``) on the symbol grid (c, h, w) -> Received.
 
-        With the linear path the LMMSE estimate of the code needs the transmitter's power scale (B,), and
-        its per-image allocation (B, 2, 2c) when it sent one: the estimate is then of the code at its fitted
-        gains, with this image's variances as the prior, so the networks after it see the same code."""
-        received = Received(received_grid(reception.symbols, reception.snr_db, grid))
-        if self.analog is not None:
-            if scale is None:
-                raise ValueError("this receiver's model inverts a linear code and needs the transmitter's power scale")
-            r, noise = unbiased_view(reception, grid)
-            received.linear = self.analog.estimate(r, noise, scale.to(r.device),
-                                                   None if allocation is None else allocation.to(r.device))
-        return received
+        The LMMSE estimate of the linear code needs the transmitter's power scale (B,), and its per-image
+        allocation (B, 2, 2c) when it sent one: the estimate is then of the code at its fitted gains, with this
+        image's variances as the prior, so the networks after it see the same code."""
+        r, noise = unbiased_view(reception, grid)
+        linear = self.analog.estimate(r, noise, scale.to(r.device),
+                                      None if allocation is None else allocation.to(r.device))
+        return Received(received_grid(reception.symbols, reception.snr_db, grid), linear)
 
     def decoder(self, task: str) -> nn.Module:
         return getattr(self, tasks.get(task).name)
@@ -70,7 +65,7 @@ class Receiver(nn.Module):
         spec = t.channel
         err = Channel.of(spec).error_var(y.shape[1], noise_var.to(y.device))
         reception = receive(y, h if spec.knows_h else None, noise_var, spec.snr_db, err)
-        scale = torch.full((y.shape[0],), t.scale, device=y.device) if self.analog is not None else None
+        scale = torch.full((y.shape[0],), t.scale, device=y.device)
         allocation = (torch.tensor(t.allocation, device=y.device).view(1, 2, -1).expand(y.shape[0], -1, -1)
                       if t.allocation else None)
         received = self.view(reception, t.grid, scale, allocation)

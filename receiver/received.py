@@ -1,5 +1,5 @@
-"""What the receiver's networks take from the channel: the received symbol grid and, with the linear path,
-the LMMSE estimate of the linear analog code (``shared.analog``)."""
+"""What the receiver's networks take from the channel: the received symbol grid and the LMMSE estimate of the
+linear analog code (``shared.analog``)."""
 
 from __future__ import annotations
 
@@ -23,4 +23,4 @@ def received_grid(symbols: torch.Tensor, snr_map_db: torch.Tensor, grid: tuple[i
 @dataclass
 class Received:
     grid: torch.Tensor  # (B, 3c, h, w): [Re y, Im y, SNR dB / 20] as the receiver sees them
-    linear: torch.Tensor | None = None  # (B, 2c, h, w): LMMSE estimate of the code's values t (None: no linear path)
+    linear: torch.Tensor  # (B, 2c, h, w): LMMSE estimate of the code's values t

@@ -5,8 +5,7 @@
     y_grid, f~_R (B,*,h,w) --cond--> DiT denoiser --DDIM, `steps` iterations from z_T ~ N(0,I)--> z0_hat
     z0_hat (B,2c,h,w) + f~_R --> upsampling to full resolution --> residual block --> image
 
-With the linear path (``EncoderConfig.linear_path``, every preset now) the transmitter sends a
-linear analog code plus what its networks add, and the receiver first inverts the code
+The transmitter sends a linear analog code plus what its networks add, and the receiver first inverts the code
 (``shared.analog.AnalogDecoder``: per-component LMMSE with the SNR map and the power scale).
 Then:
 
@@ -20,9 +19,6 @@ Then:
   linear code's reconstruction, so training starts at the training-free floor and can only learn
   what the linear part misses.
 
-Without the linear path (checkpoints made before it) the state is sqrt(2) [Re x, Im x] and
-``ImageSynthesis`` upsamples it directly.
-
 Training (``loss``): a random step t, z_t from the forward process, the DiT's x0 prediction;
 loss = the paper's MSE between the original and the reconstructed image (eq. 5) +
 ``latent_loss_weight`` * MSE(z0_hat, z0). With ``log_mse`` (every preset now) eq. 5 is taken per
@@ -33,7 +29,6 @@ gradient (measured: +0.8 dB at 1 dB but -1.2 dB at 13 dB against the linear code
 
 from __future__ import annotations
 
-import math
 from typing import Callable
 
 import torch
@@ -52,34 +47,8 @@ from shared.tasks import TaskBatch
 LOG_MSE_SCALE = 10 ** -2.5  # the MSE at 25 dB PSNR: log-MSE's gradient equals eq. 5's there
 
 
-class ImageSynthesis(nn.Module):
-    """Upsampling from the symbol grid to full resolution, then a residual block on the image."""
-
-    def __init__(self, in_channels: int, stride: int, up_channels: tuple[int, ...], refine_channels: int) -> None:
-        super().__init__()
-        n_up = int(math.log2(stride))
-        if 2**n_up != stride or len(up_channels) != n_up:
-            raise ValueError(f"need one up_channels entry per x2 stage: stride {stride} -> {n_up} entries")
-        chans = list(up_channels) + [refine_channels]
-        self.stem = nn.Sequential(nn.Conv2d(in_channels, chans[0], 3, padding=1), ResidualBlock(chans[0]))
-        stages: list[nn.Module] = []
-        for i in range(n_up):
-            layers: list[nn.Module] = [nn.Conv2d(chans[i], 4 * chans[i + 1], 3, padding=1), nn.PixelShuffle(2), nn.GELU()]
-            if stride // 2 ** (i + 1) >= 4:  # residual blocks where the grid is still coarse
-                layers.append(ResidualBlock(chans[i + 1]))
-            stages.append(nn.Sequential(*layers))
-        self.up = nn.Sequential(*stages)
-        self.to_rgb = nn.Conv2d(chans[-1], 3, 3, padding=1)
-        self.refine = nn.Sequential(nn.Conv2d(3, refine_channels, 3, padding=1), nn.GELU(),
-                                    nn.Conv2d(refine_channels, 3, 3, padding=1))
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        img = self.to_rgb(self.up(self.stem(x))) + 0.5  # (B, 3, H, W), centred on mid-grey
-        return img + self.refine(img)  # residual block at full resolution
-
-
 class Refiner(nn.Module):
-    """Upsampling with the linear path: linear image estimate + grid features -> image (see the module doc)."""
+    """Upsampling: linear image estimate + grid features -> image (see the module doc)."""
 
     def __init__(self, grid_channels: int, stride: int, channels: int, blocks: int, refine_channels: int) -> None:
         super().__init__()
@@ -107,57 +76,38 @@ class Refiner(nn.Module):
 
 class ReconstructionDecoder(nn.Module):
     def __init__(self, dit_cfg: DiTConfig, diff_cfg: DiffusionConfig, symbol_channels: int,
-                 y_channels: int, feature_channels: int, stride: int, linear_path: bool = False) -> None:
+                 y_channels: int, feature_channels: int, stride: int) -> None:
         super().__init__()
         self.diff_cfg = diff_cfg
-        self.linear_path = linear_path
         self.state_channels = 2 * symbol_channels
-        cond = y_channels + feature_channels + (self.state_channels if linear_path else 0)
-        self.dit = DiT(dit_cfg, self.state_channels, cond)
+        self.dit = DiT(dit_cfg, self.state_channels, y_channels + feature_channels + self.state_channels)
         self.schedule = NoiseSchedule(diff_cfg.timesteps, diff_cfg.schedule)
-        if linear_path:
-            self.synthesis: nn.Module = Refiner(self.state_channels + feature_channels, stride,
-                                                dit_cfg.decoder_channels, dit_cfg.decoder_blocks,
-                                                dit_cfg.refine_channels)
-        else:
-            self.synthesis = ImageSynthesis(self.state_channels + feature_channels, stride,
-                                            dit_cfg.up_channels, dit_cfg.refine_channels)
-
-    @staticmethod
-    def state_from_symbols(x: torch.Tensor) -> torch.Tensor:
-        """Complex symbol grid (B, c, h, w) -> diffusion state (B, 2c, h, w), unit variance per component."""
-        return math.sqrt(2.0) * to_real(x)
+        self.synthesis = Refiner(self.state_channels + feature_channels, stride, dit_cfg.decoder_channels,
+                                 dit_cfg.decoder_blocks, dit_cfg.refine_channels)
 
     @staticmethod
     def _std(analog: AnalogDecoder) -> torch.Tensor:
         """Per-component standard deviation of the linear code's values, (1, 2c, 1, 1)."""
         return analog.prior.mul(0.5).exp().view(1, -1, 1, 1)
 
-    def _parts(self, received: Received, feats: torch.Tensor, snr_db: torch.Tensor,
-               analog: AnalogDecoder | None) -> tuple[torch.Tensor, torch.Tensor]:
-        """(DiT condition, the state the DiT corrects: z_lin, or zeros without the linear path)."""
-        if not self.linear_path:
-            return torch.cat([received.grid, feats], dim=1), torch.zeros(())
+    def _parts(self, received: Received, feats: torch.Tensor,
+               analog: AnalogDecoder) -> tuple[torch.Tensor, torch.Tensor]:
+        """(DiT condition, the state the DiT corrects: the LMMSE estimate z_lin at unit variance)."""
         z_lin = received.linear / self._std(analog)  # (B, 2c, h, w)
         return torch.cat([received.grid, feats, z_lin], dim=1), z_lin
 
-    def _image(self, z0: torch.Tensor, feats: torch.Tensor, analog: AnalogDecoder | None) -> torch.Tensor:
-        if not self.linear_path:
-            return self.synthesis(torch.cat([z0, feats], dim=1))
+    def _image(self, z0: torch.Tensor, feats: torch.Tensor, analog: AnalogDecoder) -> torch.Tensor:
         linear = analog.synthesise(z0 * self._std(analog))  # (B, 3, H, W)
         return self.synthesis(linear, torch.cat([z0, feats], dim=1))
 
     def loss(self, received: Received, feats: torch.Tensor, snr_db: torch.Tensor, x: torch.Tensor,
-             scale: torch.Tensor, image: torch.Tensor, generator: torch.Generator | None = None,
-             analog: AnalogDecoder | None = None) -> dict[str, torch.Tensor]:
+             scale: torch.Tensor, image: torch.Tensor, generator: torch.Generator | None,
+             analog: AnalogDecoder) -> dict[str, torch.Tensor]:
         """Training loss for one batch; `x` is the transmitted symbol grid with its scale from the code, (B,),
         or per component (B, 2c) or (B, 1) (``shared.analog.code_scale``), `image` the (padded) original."""
-        if self.linear_path:  # the code's values at their fitted gains, per component at unit variance
-            scale = scale.view(-1, 1) if scale.ndim == 1 else scale
-            z0 = (to_real(x) / scale[:, :, None, None] / self._std(analog)).detach()
-        else:
-            z0 = self.state_from_symbols(x).detach()  # (B, 2c, h, w)
-        cond, z_lin = self._parts(received, feats, snr_db, analog)
+        scale = scale.view(-1, 1) if scale.ndim == 1 else scale  # the code's values at their fitted gains,
+        z0 = (to_real(x) / scale[:, :, None, None] / self._std(analog)).detach()  # per component at unit variance
+        cond, z_lin = self._parts(received, feats, analog)
         t = self.schedule.sample_t(z0.shape[0], generator, z0.device, self.diff_cfg.regression_share)  # (B,)
         noise = torch.randn(z0.shape, generator=generator, device=z0.device)
         z_t = self.schedule.q_sample(z0, t, noise)
@@ -174,19 +124,18 @@ class ReconstructionDecoder(nn.Module):
         return {"loss": total, "image_mse": image_mse, "latent_mse": latent_mse, "recon": recon}
 
     def train_loss(self, batch: TaskBatch, received: Received, feats: torch.Tensor, x: torch.Tensor,
-                   scale: torch.Tensor, generator: torch.Generator | None = None,
-                   analog: AnalogDecoder | None = None) -> dict[str, torch.Tensor]:
+                   scale: torch.Tensor, generator: torch.Generator | None,
+                   analog: AnalogDecoder) -> dict[str, torch.Tensor]:
         """The task table's training contract (``shared.tasks``): `loss` on the batch's images."""
         out = self.loss(received, feats, batch.snr_db, x, scale, batch.images, generator, analog)
         return {"loss": out["loss"], "image": out["recon"], "latent_mse": out["latent_mse"]}
 
     @torch.no_grad()
     def sample(self, received: Received, feats: torch.Tensor, snr_db: torch.Tensor, steps: int,
-               generator: torch.Generator | None = None, eta: float | None = None,
-               on_step: Callable[[int, int], None] | None = None,
-               analog: AnalogDecoder | None = None) -> torch.Tensor:
+               analog: AnalogDecoder, generator: torch.Generator | None = None, eta: float | None = None,
+               on_step: Callable[[int, int], None] | None = None) -> torch.Tensor:
         """Iterative denoising then synthesis -> image (B, 3, H, W) in [0, 1]."""
-        cond, z_lin = self._parts(received, feats, snr_db, analog)
+        cond, z_lin = self._parts(received, feats, analog)
         b, _, h, w = received.grid.shape
         z0 = ddim_sample(lambda z, t: z_lin + self.dit(z, t, cond, snr_db), self.schedule,
                          (b, self.state_channels, h, w), steps, generator, received.grid.device,
@@ -194,14 +143,14 @@ class ReconstructionDecoder(nn.Module):
         return self._image(z0, feats, analog).clamp(0.0, 1.0)
 
     def decode(self, received: Received, feats: torch.Tensor, snr_db: torch.Tensor, steps: int | None,
-               generator: torch.Generator | None = None, on_step: Callable[[int, int], None] | None = None,
-               analog: AnalogDecoder | None = None) -> torch.Tensor:
+               generator: torch.Generator | None, on_step: Callable[[int, int], None] | None,
+               analog: AnalogDecoder) -> torch.Tensor:
         """The task table's decoder call: `steps` DDIM steps (None: the config's default) -> image (B, 3, H, W)."""
         steps = self.diff_cfg.sample_steps if steps is None else steps
-        return self.sample(received, feats, snr_db, steps, generator, on_step=on_step, analog=analog)
+        return self.sample(received, feats, snr_db, steps, analog, generator, on_step=on_step)
 
 
-def build(cfg: ModelConfig, y_channels: int, feature_channels: int, linear: bool) -> ReconstructionDecoder:
+def build(cfg: ModelConfig, y_channels: int, feature_channels: int) -> ReconstructionDecoder:
     """The reconstruction task's decoder (``shared.tasks``)."""
     return ReconstructionDecoder(cfg.dit, cfg.diffusion, cfg.encoder.symbol_channels, y_channels, feature_channels,
-                                 cfg.encoder.stride, linear)
+                                 cfg.encoder.stride)

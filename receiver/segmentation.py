@@ -10,8 +10,7 @@ features average-pooled to 1x1, 2x2, 3x3, 6x6 bins, each projected, upsampled an
 position sees the whole frame (the convolutions alone see about 17 positions of the stride-16 grid, a third
 of a CamVid frame). Residual, with its last convolution zero: it starts as the identity.
 
-With the linear path (``EncoderConfig.linear_path``) the receiver also has the linear code's image
-estimate (LMMSE, ``shared.analog``); pixel-unshuffled to the stride of the last upsampling it is fused
+The receiver also has the linear code's image estimate (LMMSE, ``shared.analog``); pixel-unshuffled to the stride of the last upsampling it is fused
 there (concat, 3x3 conv), so the classifier sees the image's own edges, not only the symbol grid;
 ``SegConfig.image_blocks`` residual blocks then work at that resolution (thin poles, signs and people
 span a position or two of the stride-16 grid, and CamVid's whole-frame mIoU was limited by them).
@@ -54,7 +53,7 @@ class PyramidPooling(nn.Module):
 
 
 class SegmentationDecoder(nn.Module):
-    def __init__(self, cfg: SegConfig, in_channels: int, stride: int, image_skip: bool = False) -> None:
+    def __init__(self, cfg: SegConfig, in_channels: int, stride: int) -> None:
         super().__init__()
         self.cfg = cfg
         self.stride = stride
@@ -73,42 +72,36 @@ class SegmentationDecoder(nn.Module):
         )
         self.classifier = nn.Conv2d(hid // 2, cfg.num_classes, 1)
         self.skip_factor = stride // 4  # the image's pixels per position after the two x2 upsamplings
-        self.fuse = nn.Sequential(nn.Conv2d(hid // 2 + 3 * self.skip_factor**2, hid // 2, 3, padding=1),
-                                  nn.GELU()) if image_skip else None
+        self.fuse = nn.Sequential(nn.Conv2d(hid // 2 + 3 * self.skip_factor**2, hid // 2, 3, padding=1), nn.GELU())
         self.image_blocks = None
-        if image_skip and cfg.image_blocks:
+        if cfg.image_blocks:
             # from their own seed, so adding them does not shift the random start of later layers
             with torch.random.fork_rng(devices=[]):
                 torch.manual_seed(1)
                 self.image_blocks = nn.Sequential(*(ResidualBlock(hid // 2).start_as_identity()
                                                     for _ in range(cfg.image_blocks)))
 
-    def forward(self, x: torch.Tensor, image: torch.Tensor | None = None) -> torch.Tensor:
-        """x (B, C, h, w) on the symbol grid (+ the linear image estimate (B, 3, h*stride, w*stride) with the
-        image skip) -> logits (B, K, h*stride, w*stride)."""
+    def forward(self, x: torch.Tensor, image: torch.Tensor) -> torch.Tensor:
+        """x (B, C, h, w) on the symbol grid, the linear image estimate (B, 3, h*stride, w*stride) -> logits
+        (B, K, h*stride, w*stride)."""
         size = (x.shape[-2] * self.stride, x.shape[-1] * self.stride)
         z = self.res(self.stem(x))  # (B, hid, h, w)
         if self.context is not None:
             z = self.context(z)
         z = self.up(self.dropout(z))  # (B, hid/2, 4h, 4w)
-        if self.fuse is not None:
-            if image is None:
-                raise ValueError("this segmentation decoder fuses the linear image estimate: pass it")
-            z = self.fuse(torch.cat([z, F.pixel_unshuffle(image - 0.5, self.skip_factor)], dim=1))
-            if self.image_blocks is not None:
-                z = self.image_blocks(z)
+        z = self.fuse(torch.cat([z, F.pixel_unshuffle(image - 0.5, self.skip_factor)], dim=1))
+        if self.image_blocks is not None:
+            z = self.image_blocks(z)
         logits = self.classifier(z)  # (B, K, 4h, 4w)
         return F.interpolate(logits, size=size, mode="bilinear", align_corners=False)  # (B, K, H, W)
 
-    def logits(self, received: Received, feats: torch.Tensor, analog: AnalogDecoder | None = None) -> torch.Tensor:
-        """The receiver's view (its grid, and the linear estimate when there is a linear path) and the source
-        KB's features -> logits (B, K, H, W)."""
-        image = analog.synthesise(received.linear) if analog is not None else None
-        return self(torch.cat([received.grid, feats], dim=1), image)
+    def logits(self, received: Received, feats: torch.Tensor, analog: AnalogDecoder) -> torch.Tensor:
+        """The receiver's view (its grid and the linear code's estimate, which `analog` turns into an image) and
+        the source KB's features -> logits (B, K, H, W)."""
+        return self(torch.cat([received.grid, feats], dim=1), analog.synthesise(received.linear))
 
-    def decode(self, received: Received, feats: torch.Tensor, snr_db: torch.Tensor, steps: int | None = None,
-               generator: torch.Generator | None = None, on_step=None,
-               analog: AnalogDecoder | None = None) -> torch.Tensor:
+    def decode(self, received: Received, feats: torch.Tensor, snr_db: torch.Tensor, steps: int | None,
+               generator: torch.Generator | None, on_step, analog: AnalogDecoder) -> torch.Tensor:
         """The task table's decoder call -> label map (B, H, W) long (no steps: one pass)."""
         return self.logits(received, feats, analog).argmax(dim=1)
 
@@ -119,8 +112,8 @@ class SegmentationDecoder(nn.Module):
         return F.cross_entropy(logits, target, weight=class_weight, ignore_index=self.cfg.ignore_index)
 
     def train_loss(self, batch: TaskBatch, received: Received, feats: torch.Tensor, x: torch.Tensor,
-                   scale: torch.Tensor, generator: torch.Generator | None = None,
-                   analog: AnalogDecoder | None = None) -> dict[str, torch.Tensor]:
+                   scale: torch.Tensor, generator: torch.Generator | None,
+                   analog: AnalogDecoder) -> dict[str, torch.Tensor]:
         """The task table's training contract (``shared.tasks``): `loss` on the batch's label maps."""
         logits = self.logits(received, feats, analog)
         return {"loss": self.loss(logits, batch.labels, batch.class_weight), "logits": logits}
@@ -135,6 +128,6 @@ def class_balance_weights(pixel_counts: torch.Tensor, c: float = 1.02) -> torch.
     return (1.0 / torch.log(c + p)).float()
 
 
-def build(cfg: ModelConfig, y_channels: int, feature_channels: int, linear: bool) -> SegmentationDecoder:
+def build(cfg: ModelConfig, y_channels: int, feature_channels: int) -> SegmentationDecoder:
     """The segmentation task's decoder (``shared.tasks``)."""
-    return SegmentationDecoder(cfg.seg, y_channels + feature_channels, cfg.encoder.stride, image_skip=linear)
+    return SegmentationDecoder(cfg.seg, y_channels + feature_channels, cfg.encoder.stride)

@@ -35,7 +35,7 @@ def check(t: Transmission, model: Receiver, kb_fingerprint: str) -> None:
     cfg.check_steps(t.steps)
     cfg.check_grid(t.grid, t.image_size)
     check_id(t.id)
-    if cfg.encoder.linear_path and not (math.isfinite(t.scale) and MIN_SCALE <= t.scale <= MAX_SCALE):
+    if not (math.isfinite(t.scale) and MIN_SCALE <= t.scale <= MAX_SCALE):
         raise ValueError(f"power scale {t.scale} is outside {MIN_SCALE:g} to {MAX_SCALE:g}: this receiver's model "
                          "inverts the transmitter's linear code with it (load the same weights on both sides)")
     if not (math.isfinite(t.score) and -1.0 - 1e-6 <= t.score <= 1.0 + 1e-6):
@@ -48,7 +48,7 @@ def check(t: Transmission, model: Receiver, kb_fingerprint: str) -> None:
 def check_allocation(t: Transmission, cfg: ModelConfig) -> None:
     """The linear code's per-image allocation: 2k finite numbers (k positive ratios, k variances >= 0) for a task
     this model fits it for, none otherwise."""
-    expected = cfg.encoder.linear_path and t.task in cfg.encoder.per_image_gains
+    expected = t.task in cfg.encoder.per_image_gains
     k = 2 * cfg.encoder.symbol_channels
     if not expected:
         if t.allocation:

@@ -47,10 +47,10 @@ class EncoderConfig:
     hidden: int = 128
     n_down: int = 2  # stride-2 convolutions after the stride-4 feature grid
     cbr: str = "1/16"  # channel uses / (H*W*3); sets the number of symbol channels
-    # A linear analog code of stride x stride patches (shared/analog.py) inside the encoder: the
-    # convolutional path adds to it, the receiver inverts it (LMMSE) before its networks refine.
-    # False only in checkpoints made before it existed.
-    linear_path: bool = False
+    # Every encoder holds a linear analog code of stride x stride patches (shared/analog.py): the
+    # convolutional path adds to it, the receiver inverts it (LMMSE) before its networks refine. Always
+    # true; a saved config without it (or with false) is of a model made before the code existed.
+    linear_path: bool = True
     # The learned path's gate as a function of the SNR the transmission is sent at (the transmitter
     # knows it from the channel request), one per task: at high SNR it can fall and leave the linear
     # code its power. Starts at the plain gate. False only in checkpoints made before it existed
@@ -61,6 +61,11 @@ class EncoderConfig:
     # receiver with the power scale. Empty in checkpoints made before it (``semcom train
     # --per-image-gains TASK`` adds it to one; it adds no weights).
     per_image_gains: tuple[str, ...] = ()
+
+    def __post_init__(self) -> None:
+        if not self.linear_path:
+            raise ValueError("every encoder holds the linear analog code (linear_path false is the design before "
+                             "2026-11-28, which this version no longer builds)")
 
     @property
     def stride(self) -> int:
@@ -89,9 +94,8 @@ class DiTConfig:
     heads: int = 16
     patch: int = 2
     mlp_ratio: float = 4.0
-    up_channels: tuple[int, ...] = (256, 128, 64, 32)  # one per x2 upsampling stage (without the linear path)
     refine_channels: int = 32  # residual block at full resolution
-    # with the linear path: residual blocks on the linear image estimate at stride 4 (pixel-unshuffled)
+    # residual blocks on the linear image estimate at stride 4 (pixel-unshuffled)
     decoder_channels: int = 192
     decoder_blocks: int = 8
 
@@ -236,6 +240,10 @@ class ModelConfig:
             "diffusion": DiffusionConfig,
             "seg": SegConfig,
         }
+        if not d.get("encoder", {}).get("linear_path", False):
+            raise ValueError("this model predates the encoder's linear analog code (2026-11-28), which every model "
+                             "since has; check out a commit from before 2026-12 to run it, or train a model of "
+                             "today's design (semcom train)")
         kwargs: dict[str, Any] = {}
         for key, value in d.items():
             if key in subs:
@@ -256,7 +264,7 @@ def _tuples(v: Any) -> Any:
 
 def paper() -> ModelConfig:
     """Table I of the paper (DiT-XL/2-sized decoder; 21 PASCAL VOC classes)."""
-    return ModelConfig(name="paper", encoder=EncoderConfig(linear_path=True, snr_gate=True,
+    return ModelConfig(name="paper", encoder=EncoderConfig(snr_gate=True,
                                                            per_image_gains=("reconstruction",)),
                        diffusion=DiffusionConfig(log_mse=True), seg=SegConfig(image_blocks=2))
 
@@ -267,10 +275,10 @@ def cpu() -> ModelConfig:
     return ModelConfig(
         name="cpu",
         swin=SwinConfig(embed_dim=48, depths=(2, 2, 2), num_heads=(2, 4, 8), feature_dim=48),
-        encoder=EncoderConfig(hidden=96, n_down=2, cbr="1/16", linear_path=True, snr_gate=True,
+        encoder=EncoderConfig(hidden=96, n_down=2, cbr="1/16", snr_gate=True,
                               per_image_gains=("reconstruction",)),
         rx_kb=ReceiverKBConfig(hidden=96),
-        dit=DiTConfig(hidden=192, depth=4, heads=4, patch=2, up_channels=(96, 64, 48, 24), refine_channels=16,
+        dit=DiTConfig(hidden=192, depth=4, heads=4, patch=2, refine_channels=16,
                       decoder_channels=96, decoder_blocks=10),
         diffusion=DiffusionConfig(sample_steps=1, log_mse=True),
         seg=SegConfig(hidden=96, image_blocks=2, context_bins=(1, 2, 3, 6), class_names=CAMVID_CLASSES,
@@ -287,7 +295,7 @@ def test() -> ModelConfig:
         "name": "test",
         "swin.embed_dim": 16, "swin.depths": (1, 1, 1), "swin.num_heads": (1, 2, 4), "swin.feature_dim": 16,
         "encoder.hidden": 16, "rx_kb.hidden": 16,
-        "dit.hidden": 32, "dit.depth": 2, "dit.heads": 2, "dit.up_channels": (16, 16, 8, 8),
+        "dit.hidden": 32, "dit.depth": 2, "dit.heads": 2,
         "dit.refine_channels": 8, "dit.decoder_channels": 16, "dit.decoder_blocks": 1,
         "diffusion.timesteps": 100, "diffusion.sample_steps": 3,
         "seg.hidden": 16, "seg.image_blocks": 1, "seg.context_bins": (),

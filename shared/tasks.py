@@ -6,7 +6,7 @@ select for it, which receiver decoder serves it, what its result is (an image or
 and whether the decoder samples (diffusion steps, and the work bound of pixels x steps).
 
 A decoder factory is ``"module:function"``, imported when a receiver model is built (the table sits below
-``receiver/`` and must not import it), called as ``function(cfg, y_channels, feature_channels, linear)`` and
+``receiver/`` and must not import it), called as ``function(cfg, y_channels, feature_channels)`` and
 returning an ``nn.Module`` with::
 
     decode(received, feats, snr_db, steps, generator, on_step, analog) -> image (B, 3, H, W) in [0, 1]
@@ -14,8 +14,9 @@ returning an ``nn.Module`` with::
     train_loss(batch, received, feats, x, scale, generator, analog)     -> {"loss": what training minimises,
         "image": (B, 3, H, W) or "logits": (B, K, H, W), any other 0-d tensor: a statistic to show}
 
-where `batch` is the task's :class:`TaskBatch` and `x`, `scale` the symbol grid sent and its scale from the
-linear code (``shared.analog.code_scale``). `semcom train` trains every task whose decoder has one.
+where `batch` is the task's :class:`TaskBatch`, `x`, `scale` the symbol grid sent and its scale from the
+linear code (``shared.analog.code_scale``) and `analog` the receiver's inverse of that code (``Received.linear``
+is its estimate of the code; ``analog.synthesise`` makes an image of it). `semcom train` trains every task whose decoder has one.
 
 A new task is one ``register(Task(...))`` and its decoder module; ``tests/semcom/test_task_table.py`` adds a
 toy third task so and runs it through the in-process chain and ``semcom eval``. The decoder is a module of

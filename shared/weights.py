@@ -114,11 +114,9 @@ def resolve_weights(preset: str, weights: str | Path | None) -> tuple[ModelConfi
 
 def starting_pca(cfg: ModelConfig, path: str | Path | None = None):
     """The patch PCA an untrained model's linear path starts from: `path`, else the shipped fit
-    (weights/linear/, `python -m semcom.baselines.linear`); None without a linear path or a fit."""
+    (weights/linear/, `python -m semcom.baselines.linear`); None without a fit of the config's patch size."""
     from shared.analog import PCA_FILE, PatchPCA  # loads torch, which the tools' --help must not wait for
 
-    if not cfg.encoder.linear_path:
-        return None
     path = Path(path) if path is not None else REPO_WEIGHTS / "linear"
     if not (path / PCA_FILE).exists() and not path.is_file():
         return None

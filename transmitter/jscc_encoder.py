@@ -10,7 +10,7 @@
 
 The symbol channels c follow from the CBR: c = CBR * 3 * s^2 for total stride s.
 
-With ``linear_path`` (every preset now) the convolutional path adds to a linear analog code of
+The convolutional path adds to a linear analog code of
 s x s patches (``shared.analog.AnalogEncoder``: principal components with SoftCast's power
 allocation, started from a fit when one is given) through a gate that starts at zero, so an
 untrained encoder sends exactly the linear code and training learns what to add. The scale
@@ -74,14 +74,12 @@ class JSCCEncoder(nn.Module):
             if not last:
                 down += [nn.GELU(), ResidualBlock(cfg.hidden)]
         self.down = nn.Sequential(*down)
-        self.analog = None
-        if cfg.linear_path:
-            self.analog = AnalogEncoder(cfg.stride, 2 * self.symbol_channels, pca)
-            # ReZero gate: the learned path starts silent (the linear code alone) and grows by at most the
-            # learning rate per Adam step, as far as the end-to-end loss asks for it
-            self.gate = nn.Parameter(torch.zeros(()))
+        self.analog = AnalogEncoder(cfg.stride, 2 * self.symbol_channels, pca)
+        # ReZero gate: the learned path starts silent (the linear code alone) and grows by at most the
+        # learning rate per Adam step, as far as the end-to-end loss asks for it
+        self.gate = nn.Parameter(torch.zeros(()))
         self.snr_gate = None
-        if cfg.linear_path and cfg.snr_gate:
+        if cfg.snr_gate:
             # from its own seed: adding the gate does not shift the random start of every layer built after it,
             # so one seed gives the same model with and without it
             with torch.random.fork_rng(devices=[]):
@@ -98,17 +96,16 @@ class JSCCEncoder(nn.Module):
         z = self.res(self.stem(z))  # (B, hidden, H/4, W/4)
         z = self.down(z)  # (B, 2c, H/s, W/s)
         allocation = None
-        if self.analog is not None:
-            gate = self.gate
-            if self.snr_gate is not None:
-                if task not in self.snr_gate or snr_db is None:
-                    raise ValueError(f"this encoder gates its learned path by task and SNR: give one of "
-                                     f"{', '.join(self.snr_gate)} and the SNR (B,) in dB, got {task!r}, {snr_db!r}")
-                gate = gate * self.snr_gate[task](snr_db.to(z.device).expand(z.shape[0]))  # (B, 2c, 1, 1)
-            t = self.analog(image)  # (B, 2c, h, w)
-            if task in self.cfg.per_image_gains:
-                allocation = per_image_allocation(t, self.analog.gains())  # (B, 2, 2c)
-                t = t * allocation[:, 0, :, None, None]
-            z = t + gate * z  # the linear code plus what the network adds
+        gate = self.gate
+        if self.snr_gate is not None:
+            if task not in self.snr_gate or snr_db is None:
+                raise ValueError(f"this encoder gates its learned path by task and SNR: give one of "
+                                 f"{', '.join(self.snr_gate)} and the SNR (B,) in dB, got {task!r}, {snr_db!r}")
+            gate = gate * self.snr_gate[task](snr_db.to(z.device).expand(z.shape[0]))  # (B, 2c, 1, 1)
+        t = self.analog(image)  # (B, 2c, h, w)
+        if task in self.cfg.per_image_gains:
+            allocation = per_image_allocation(t, self.analog.gains())  # (B, 2, 2c)
+            t = t * allocation[:, 0, :, None, None]
+        z = t + gate * z  # the linear code plus what the network adds
         x, alpha = unit_power(to_complex(z))  # (B, c, h, w) complex, (B,)
         return x, alpha, allocation

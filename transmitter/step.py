@@ -19,7 +19,7 @@ def encode(model: Transmitter, image: torch.Tensor, task: str, channel: ChannelS
     """image (3, H, W) in [0, 1] -> (its Transmission, symbols x (n,) complex at unit power)."""
     device = next(model.parameters()).device
     packet = model(image[None].to(device), task, channel.snr_db)
-    scale = float(packet.scale[0]) if model.cfg.encoder.linear_path else 0.0
+    scale = float(packet.scale[0])
     allocation = () if packet.allocation is None else tuple(packet.allocation[0].flatten().tolist())
     t = Transmission(id=tid, task=task, channel=channel, seed=seed, grid=packet.grid, image_size=packet.image_size,
                      steps=steps, scale=scale, allocation=allocation, score=score, kb_fingerprint=kb_fingerprint)

@@ -57,9 +57,6 @@ def main(argv: list[str] | None = None) -> int:
     torch.manual_seed(0)
     cfg, path = resolve_weights(args.preset, args.weights)
     cfg, tx, rx = load_models(cfg, path, "cpu")
-    if not cfg.encoder.linear_path:
-        print("semcom bench diffusion: these weights predate the linear path; the ablations need it", file=sys.stderr)
-        return 2
     ds = Kodak(args.data)
     images = [center_crop(ds[i], args.crop) if args.crop else ds[i] for i in range(min(len(ds), args.limit))]
     spec = ChannelSpec.of(args.channel, args.snr, args.block_len, args.csi, **params_of(args)).validate()

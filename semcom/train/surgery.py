@@ -26,21 +26,12 @@ def grow(cfg: ModelConfig, tc: TrainConfig,
     them) and those left out (a checkpoint has them); the refiner blocks appended (they start as the identity)."""
     added: tuple[str, ...] = ()
     if tc.snr_gate and not cfg.encoder.snr_gate:
-        if not cfg.encoder.linear_path:
-            raise SystemExit("semcom train: --snr-gate gates the encoder's learned path against its linear "
-                             "code; this checkpoint has no linear path")
         cfg = cfg.replace(**{"encoder.snr_gate": True})
         added = ("transmitter.encoder.snr_gate",)
     new_gains = tuple(t for t in tc.per_image_gains if t not in cfg.encoder.per_image_gains)
     if new_gains:
-        if not cfg.encoder.linear_path:
-            raise SystemExit("semcom train: --per-image-gains fits the encoder's linear code to each image; "
-                             "this model has no linear path")
         cfg = cfg.replace(**{"encoder.per_image_gains": cfg.encoder.per_image_gains + new_gains})
     if tc.seg_image_blocks and cfg.seg.image_blocks != tc.seg_image_blocks:
-        if not cfg.encoder.linear_path:
-            raise SystemExit("semcom train: --seg-image-blocks work on the linear image estimate the segmentation "
-                             "decoder fuses; this checkpoint has no linear path")
         if cfg.seg.image_blocks:
             raise SystemExit(f"semcom train: this model's segmentation decoder has {cfg.seg.image_blocks} "
                              f"image blocks already; --seg-image-blocks adds them to an --init checkpoint without")
@@ -61,9 +52,9 @@ def grow(cfg: ModelConfig, tc: TrainConfig,
         added += ("receiver.segmentation.context",)
     grown = range(cfg.dit.decoder_blocks, cfg.dit.decoder_blocks + tc.grow_refiner)
     if tc.grow_refiner:
-        if resuming or not tc.init or not cfg.encoder.linear_path:
+        if resuming or not tc.init:
             raise SystemExit("semcom train: --grow-refiner appends blocks to the refiner of an --init checkpoint "
-                             "with the linear path (not with --resume)")
+                             "(not with --resume)")
         cfg = cfg.replace(**{"dit.decoder_blocks": grown.stop})
         added += tuple(f"receiver.reconstruction.synthesis.blocks.{i}." for i in grown)
     return cfg, added, dropped, grown

@@ -184,7 +184,7 @@ class Trainer:
         self.cfg: ModelConfig = cfg
         fresh = resume_from is None and not tc.init  # --init-partial still starts the linear path from the fit
         pca = starting_pca(cfg, tc.pca) if fresh else None
-        if fresh and cfg.encoder.linear_path and pca is None:
+        if fresh and pca is None:
             raise SystemExit(f"semcom train: the linear path of preset {cfg.name} starts from a patch PCA of "
                              f"{cfg.encoder.stride}x{cfg.encoder.stride} patches; none at {tc.pca or 'weights/linear'} "
                              "(fit one: python -m semcom.baselines.linear --data PHOTOS)")

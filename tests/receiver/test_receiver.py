@@ -70,8 +70,8 @@ def test_segmentation_image_blocks_start_as_the_identity(test_cfg):
 
     cfg = test_cfg.seg
     torch.manual_seed(3)
-    plain = SegmentationDecoder(dataclasses.replace(cfg, image_blocks=0), 20, 16, image_skip=True).eval()
-    blocks = SegmentationDecoder(dataclasses.replace(cfg, image_blocks=2), 20, 16, image_skip=True).eval()
+    plain = SegmentationDecoder(dataclasses.replace(cfg, image_blocks=0), 20, 16).eval()
+    blocks = SegmentationDecoder(dataclasses.replace(cfg, image_blocks=2), 20, 16).eval()
     assert len(blocks.image_blocks) == 2 and plain.image_blocks is None
     missing = blocks.load_state_dict(plain.state_dict(), strict=False).missing_keys
     assert missing and all(k.startswith("image_blocks.") for k in missing)
@@ -89,9 +89,8 @@ def test_segmentation_pyramid_pooling_starts_as_the_identity_and_sees_the_whole_
 
     cfg = test_cfg.seg
     torch.manual_seed(3)
-    plain = SegmentationDecoder(dataclasses.replace(cfg, context_bins=()), 20, 16, image_skip=True).eval()
-    pooled = SegmentationDecoder(dataclasses.replace(cfg, context_bins=(1, 2, 3, 6)), 20, 16,
-                                 image_skip=True).eval()
+    plain = SegmentationDecoder(dataclasses.replace(cfg, context_bins=()), 20, 16).eval()
+    pooled = SegmentationDecoder(dataclasses.replace(cfg, context_bins=(1, 2, 3, 6)), 20, 16).eval()
     assert plain.context is None and len(pooled.context.branches) == 4
     missing = pooled.load_state_dict(plain.state_dict(), strict=False).missing_keys
     assert missing and all(k.startswith("context.") for k in missing)

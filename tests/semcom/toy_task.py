@@ -36,5 +36,5 @@ class PreviewDecoder(nn.Module):
         return {"loss": F.mse_loss(image, batch.images), "image": image}
 
 
-def build(cfg, y_channels: int, feature_channels: int, linear: bool) -> PreviewDecoder:
+def build(cfg, y_channels: int, feature_channels: int) -> PreviewDecoder:
     return PreviewDecoder(y_channels + feature_channels, cfg.encoder.stride)

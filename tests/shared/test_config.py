@@ -24,6 +24,16 @@ def test_json_round_trip(name):
     assert ModelConfig.from_dict(cfg.to_dict()) == cfg
 
 
+def test_a_config_from_before_the_linear_code_is_refused_in_words():
+    old = get_preset("test").to_dict()
+    for encoder in ({**old["encoder"], "linear_path": False}, {k: v for k, v in old["encoder"].items()
+                                                               if k != "linear_path"}):
+        with pytest.raises(ValueError, match="predates the encoder's linear analog code"):
+            ModelConfig.from_dict({**old, "encoder": encoder})
+    with pytest.raises(ValueError, match="no longer builds"):
+        EncoderConfig(linear_path=False)
+
+
 def test_cbr_sets_symbol_channels():
     assert EncoderConfig(n_down=2, cbr="1/16").symbol_channels == 48  # 3 * 16^2 / 16
     assert EncoderConfig(n_down=1, cbr="1/16").symbol_channels == 12
