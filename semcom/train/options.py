@@ -168,7 +168,7 @@ def parse(argv: list[str] | None) -> TrainConfig:
     p.add_argument("--grow-refiner", type=int, default=0, metavar="N",
                    help="append N residual blocks to an --init checkpoint's reconstruction refiner (stride 4, with "
                         "the linear path), starting as the identity: more decoder capacity without starting over")
-    p.add_argument("--per-image-gains", action="append", default=[], choices=["reconstruction", "segmentation"],
+    p.add_argument("--per-image-gains", action="append", default=[], choices=tasks.names(),
                    help="fit the encoder's linear code to each image for this task, as SoftCast does (the image's "
                         "component variances go to the receiver as side information); adds no weights, so an "
                         "--init checkpoint's model starts from its own code (repeatable)")
