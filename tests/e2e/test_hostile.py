@@ -1,4 +1,4 @@
-"""Issue 14: what a hostile or careless client tried, against real processes, answered cleanly."""
+"""What a hostile or careless client tried, against real processes, answered cleanly."""
 
 import json
 import shutil

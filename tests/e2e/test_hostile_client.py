@@ -1,4 +1,4 @@
-"""Issue 32: what a careless or hostile client still found, each item against real processes on loopback.
+"""What a careless or hostile client still found, each item against real processes on loopback.
 
 The services run with small caps (4 streams, 3 s idle timeout) so that each limit is reached with a handful
 of calls; the page (`semcom web`) runs as its own process in front of them."""

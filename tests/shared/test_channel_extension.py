@@ -1,4 +1,4 @@
-"""The Done-when of issue 13: a new channel model is one entry in shared/channel.py's table. Registered here for
+"""A new channel model is one entry in shared/channel.py's table. Registered here for
 the length of a test (Nakagami-m block fading, a model the project does not ship), it is validated, drawn, carried
 over the wire and offered with its parameter by txclient, semcom eval and semcom train — no other file touched."""
 
