@@ -80,6 +80,7 @@ class TrainConfig:
     seg_class_weights: str = "enet"  # "enet": class-balanced segmentation loss (weights from the training labels)
     seg_augment: str = "standard"  # "strong": also gamma, colour casts, blur and noise (other drives' footage)
     seg_image_blocks: int = 0  # add this many image-resolution blocks to an --init checkpoint's segmentation decoder
+    seg_dropout: float | None = None  # the segmentation decoder's channel dropout in this run (None: the model's)
     seg_context: str = "keep"  # "add": pyramid pooling (identity start) in an --init checkpoint's segmentation
     # decoder; "drop": a decoder without it (the checkpoint's pooling tensors are left out)
     grow_refiner: int = 0  # append this many residual blocks (identity start) to an --init checkpoint's refiner
@@ -159,6 +160,9 @@ def parse(argv: list[str] | None) -> TrainConfig:
     p.add_argument("--seg-image-blocks", type=int, default=0, metavar="N",
                    help="give an --init checkpoint's segmentation decoder N residual blocks at the fused image "
                         "estimate's resolution (starting as the identity: the first step is that checkpoint's model)")
+    p.add_argument("--seg-dropout", type=float, metavar="P",
+                   help="the segmentation decoder's channel dropout on the symbol grid (default: the model's, 0.1 "
+                        "in every preset); a regulariser, so it changes training only and adds no weights")
     p.add_argument("--seg-context", action="store_const", const="add", default="keep",
                    help="give the segmentation decoder PSPNet's pyramid pooling on the symbol grid (bins 1, 2, 3, 6: "
                         "the whole frame as context), starting as the identity")
@@ -201,6 +205,8 @@ def parse(argv: list[str] | None) -> TrainConfig:
     a = p.parse_args(argv)
     if not 0.0 <= a.ema < 1.0:
         p.error("--ema takes a decay in [0, 1), e.g. 0.999 (0: no average)")
+    if a.seg_dropout is not None and not 0.0 <= a.seg_dropout < 1.0:
+        p.error("--seg-dropout takes a probability in [0, 1), e.g. 0.3")
     if a.seg_image_blocks < 0 or a.grow_refiner < 0:
         p.error("--seg-image-blocks and --grow-refiner take 0 or more blocks")
     for flag, value in (("--time-limit", a.time_limit), ("--time-budget", a.time_budget)):
@@ -230,5 +236,5 @@ def parse(argv: list[str] | None) -> TrainConfig:
         dist_backend=a.dist_backend, pca=a.pca, linear_lr_scale=a.linear_lr_scale, init_partial=a.init_partial,
         fading=a.fading, channel_params=fading.params, freeze=tuple(a.freeze),
         snr_gate=a.snr_gate, seg_class_weights=a.seg_class_weights, seg_augment=a.seg_augment, seg_image_blocks=a.seg_image_blocks,
-        seg_context=a.seg_context,
+        seg_context=a.seg_context, seg_dropout=a.seg_dropout,
         grow_refiner=a.grow_refiner, ema=a.ema, per_image_gains=tuple(a.per_image_gains))

@@ -1,6 +1,7 @@
 """Checkpoint surgery for `semcom train`: what a run adds to, restarts in, freezes in or carries over from the
-model it starts from (--snr-gate, --per-image-gains, --seg-image-blocks, --seg-context, --grow-refiner,
---reinit, --freeze, --init-partial). `semcom merge` (semcom.train.merge) joins two finished runs."""
+model it starts from (--snr-gate, --per-image-gains, --seg-image-blocks, --seg-context, --seg-dropout,
+--grow-refiner, --reinit, --freeze, --init-partial). `semcom merge` (semcom.train.merge) joins two finished
+runs."""
 
 from __future__ import annotations
 
@@ -37,6 +38,8 @@ def grow(cfg: ModelConfig, tc: TrainConfig,
                              f"image blocks already; --seg-image-blocks adds them to an --init checkpoint without")
         cfg = cfg.replace(**{"seg.image_blocks": tc.seg_image_blocks})
         added += ("receiver.segmentation.image_blocks",)
+    if tc.seg_dropout is not None:
+        cfg = cfg.replace(**{"seg.dropout": tc.seg_dropout})
     dropped: tuple[str, ...] = ()
     if tc.seg_context == "drop" and (cfg.seg.context_bins or not resuming):
         if not cfg.seg.context_bins:

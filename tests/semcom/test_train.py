@@ -401,6 +401,11 @@ def test_segmentation_class_weights_and_added_image_blocks(image_folder, camvid_
     flat = Trainer(parse(_args(image_folder, camvid_root, tmp_path / "flat", "--steps", "1", "--task",
                                "segmentation", "--init", str(tmp_path / "ctx"), "--no-seg-context")))
     assert flat.cfg.seg.context_bins == () and flat.system.receiver.segmentation.context is None
+    wet = Trainer(parse(_args(image_folder, camvid_root, tmp_path / "wet", "--steps", "1", "--task",
+                              "segmentation", "--init", str(tmp_path / "ctx"), "--seg-dropout", "0.3")))
+    assert wet.cfg.seg.dropout == 0.3 and wet.system.receiver.segmentation.dropout.p == 0.3
+    with pytest.raises(SystemExit):
+        parse(_args(image_folder, camvid_root, tmp_path / "x", "--seg-dropout", "1"))
     theirs = ctx.system.receiver.state_dict()
     mine = flat.system.receiver.state_dict()
     assert set(theirs) - set(mine) == {k for k in theirs if k.startswith("segmentation.context.")}
