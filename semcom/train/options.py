@@ -176,9 +176,10 @@ def parse(argv: list[str] | None) -> TrainConfig:
                    help="fit the encoder's linear code to each image for this task, as SoftCast does (the image's "
                         "component variances go to the receiver as side information); adds no weights, so an "
                         "--init checkpoint's model starts from its own code (repeatable)")
-    p.add_argument("--seg-class-weights", choices=["enet", "none"], default="enet",
+    p.add_argument("--seg-class-weights", choices=["enet", "enet-soft", "none"], default="enet",
                    help="segmentation loss: enet weights each class by 1/ln(1.02 + its share of the training "
-                        "labels' pixels (rare classes such as poles and signs count); none = plain cross-entropy")
+                        "labels' pixels (rare classes such as poles and signs count, up to about 50x); enet-soft "
+                        "by 1/ln(1.2 + share) (up to about 5.5x); none = plain cross-entropy")
     p.add_argument("--cbr", help="override the preset's CBR, e.g. 1/32")
     p.add_argument("--workers", type=int, default=0)
     p.add_argument("--device", default=env("DEVICE", DEFAULT_DEVICE),

@@ -18,7 +18,7 @@ import torch.distributed as dist
 import torch.nn.functional as F
 from torch.utils.data import DataLoader, DistributedSampler
 
-from receiver.segmentation import class_balance_weights
+from receiver.segmentation import CLASS_WEIGHTINGS, class_balance_weights
 from semcom.baselines.learned import BaselineSystem, task_of
 from semcom.data import ImageFolder, Kodak, segmentation_dataset
 from semcom.eval.quality import reconstruction_quality, segmentation_quality
@@ -236,11 +236,12 @@ class Trainer:
                                  f"{seg.ignore_index}) but preset {self.cfg.name} expects "
                                  f"{self.cfg.seg.num_classes} (void {self.cfg.seg.ignore_index})")
             self.train_iters[task] = _infinite(*self._loader(seg), self.step)
-            if tc.seg_class_weights == "enet":
-                weights = class_balance_weights(seg.class_pixel_counts()).to(self.device)
+            if tc.seg_class_weights in CLASS_WEIGHTINGS:
+                c = CLASS_WEIGHTINGS[tc.seg_class_weights]
+                weights = class_balance_weights(seg.class_pixel_counts(), c).to(self.device)
                 self.class_weights[task] = weights
                 if self.rank == 0:
-                    print(f"{task} class weights (ENet, from the training labels): "
+                    print(f"{task} class weights (ENet's 1 / ln({c:g} + share), from the training labels): "
                           + " ".join(f"{n} {w:.2f}" for n, w in zip(self.cfg.seg.class_names, weights.tolist())),
                           file=sys.stderr)
             self.val_sets[task] = segmentation_dataset(tc.seg_data, tc.seg_val_split, train=False)

@@ -416,6 +416,10 @@ def test_segmentation_class_weights_and_added_image_blocks(image_folder, camvid_
     plain = Trainer(parse(_args(image_folder, camvid_root, tmp_path / "plain", "--steps", "1", "--task",
                                 "segmentation", "--seg-class-weights", "none")))
     assert plain.next_batch()[SEGMENTATION].class_weight is None
+    soft = Trainer(parse(_args(image_folder, camvid_root, tmp_path / "soft", "--steps", "1", "--task",
+                               "segmentation", "--seg-class-weights", "enet-soft")))
+    strong, gentle = batch[SEGMENTATION].class_weight, soft.next_batch()[SEGMENTATION].class_weight
+    assert gentle.argmax() == strong.argmax() and gentle.max() / gentle.min() < strong.max() / strong.min()
 
 
 def test_grow_refiner_appends_identity_blocks(image_folder, camvid_root, tmp_path):
