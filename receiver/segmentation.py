@@ -119,12 +119,6 @@ class SegmentationDecoder(nn.Module):
         return {"loss": self.loss(logits, batch.labels, batch.class_weight), "logits": logits}
 
 
-# the loss's class weightings by name: ENet's c. 1.02 (ENet's own) weighs a class that never occurs about 50 times
-# and one that fills a third about 3 times; 1.2 ("enet-soft") about 5.5 and 2.0, for rare classes that a
-# strongly weighted loss learns to see everywhere (false positives on footage where they are rarer still)
-CLASS_WEIGHTINGS = {"enet": 1.02, "enet-soft": 1.2}
-
-
 def class_balance_weights(pixel_counts: torch.Tensor, c: float = 1.02) -> torch.Tensor:
     """ENet's class weights from each class's labelled pixels (K,): 1 / ln(c + p_k), p_k its share.
     Bounded by 1 / ln(c) (about 50) for a class that never occurs; about 3 for one that fills a third."""

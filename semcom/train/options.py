@@ -28,7 +28,26 @@ from shared.endpoints import env
 from shared.flags import DEFAULT_DEVICE, add_model_flags
 from shared import tasks
 
+# the loss's class weightings by name: ENet's c. 1.02 (ENet's own) weighs a class that never occurs about 50 times
+# and one that fills a third about 3 times; 1.2 ("enet-soft") about 5.5 and 2.0, for rare classes that a
+# strongly weighted loss learns to see everywhere (false positives on footage where they are rarer still)
+CLASS_WEIGHTINGS = {"enet": 1.02, "enet-soft": 1.2}
+
 JOINT = "joint"  # --task joint: every task of the table at once
+
+
+def class_weighting(text: str) -> str:
+    """--seg-class-weights: a named weighting, none, or enet:C with C > 1 (ENet's constant)."""
+    if text in CLASS_WEIGHTINGS or text == "none":
+        return text
+    head, _, c = text.partition(":")
+    try:
+        ok = head == "enet" and float(c) > 1.0
+    except ValueError:
+        ok = False
+    if not ok:
+        raise argparse.ArgumentTypeError(f"{text!r}: give enet, enet-soft, none or enet:C with C > 1 (e.g. enet:1.1)")
+    return text
 
 
 def train_tasks() -> tuple[str, ...]:
@@ -176,10 +195,11 @@ def parse(argv: list[str] | None) -> TrainConfig:
                    help="fit the encoder's linear code to each image for this task, as SoftCast does (the image's "
                         "component variances go to the receiver as side information); adds no weights, so an "
                         "--init checkpoint's model starts from its own code (repeatable)")
-    p.add_argument("--seg-class-weights", choices=["enet", "enet-soft", "none"], default="enet",
+    p.add_argument("--seg-class-weights", type=class_weighting, default="enet", metavar="enet|enet-soft|enet:C|none",
                    help="segmentation loss: enet weights each class by 1/ln(1.02 + its share of the training "
                         "labels' pixels (rare classes such as poles and signs count, up to about 50x); enet-soft "
-                        "by 1/ln(1.2 + share) (up to about 5.5x); none = plain cross-entropy")
+                        "by 1/ln(1.2 + share) (up to about 5.5x); enet:C by 1/ln(C + share), C > 1; none = plain "
+                        "cross-entropy")
     p.add_argument("--cbr", help="override the preset's CBR, e.g. 1/32")
     p.add_argument("--workers", type=int, default=0)
     p.add_argument("--device", default=env("DEVICE", DEFAULT_DEVICE),

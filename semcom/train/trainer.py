@@ -18,14 +18,14 @@ import torch.distributed as dist
 import torch.nn.functional as F
 from torch.utils.data import DataLoader, DistributedSampler
 
-from receiver.segmentation import CLASS_WEIGHTINGS, class_balance_weights
+from receiver.segmentation import class_balance_weights
 from semcom.baselines.learned import BaselineSystem, task_of
 from semcom.data import ImageFolder, Kodak, segmentation_dataset
 from semcom.eval.quality import reconstruction_quality, segmentation_quality
 from semcom.pipeline import chain_runner
 from semcom.train.ema import WeightEMA
 from semcom.train.optim import load_optimizer, lr_at, save_optimizer
-from semcom.train.options import JOINT, TrainConfig, parse
+from semcom.train.options import CLASS_WEIGHTINGS, JOINT, TrainConfig, parse
 from semcom.train.surgery import freeze, grow, load_partial, reinit
 from semcom.train.system import System
 from shared.channel import Channel, ChannelSpec
@@ -236,8 +236,9 @@ class Trainer:
                                  f"{seg.ignore_index}) but preset {self.cfg.name} expects "
                                  f"{self.cfg.seg.num_classes} (void {self.cfg.seg.ignore_index})")
             self.train_iters[task] = _infinite(*self._loader(seg), self.step)
-            if tc.seg_class_weights in CLASS_WEIGHTINGS:
-                c = CLASS_WEIGHTINGS[tc.seg_class_weights]
+            if tc.seg_class_weights != "none":
+                name = tc.seg_class_weights
+                c = CLASS_WEIGHTINGS[name] if name in CLASS_WEIGHTINGS else float(name.partition(":")[2])
                 weights = class_balance_weights(seg.class_pixel_counts(), c).to(self.device)
                 self.class_weights[task] = weights
                 if self.rank == 0:

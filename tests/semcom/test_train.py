@@ -420,6 +420,12 @@ def test_segmentation_class_weights_and_added_image_blocks(image_folder, camvid_
                                "segmentation", "--seg-class-weights", "enet-soft")))
     strong, gentle = batch[SEGMENTATION].class_weight, soft.next_batch()[SEGMENTATION].class_weight
     assert gentle.argmax() == strong.argmax() and gentle.max() / gentle.min() < strong.max() / strong.min()
+    custom = Trainer(parse(_args(image_folder, camvid_root, tmp_path / "c", "--steps", "1", "--task",
+                                 "segmentation", "--seg-class-weights", "enet:1.2")))
+    torch.testing.assert_close(custom.next_batch()[SEGMENTATION].class_weight, gentle)
+    for bad in ("enet:1", "enet:x", "median"):
+        with pytest.raises(SystemExit):
+            parse(_args(image_folder, camvid_root, tmp_path / "x", "--seg-class-weights", bad))
 
 
 def test_grow_refiner_appends_identity_blocks(image_folder, camvid_root, tmp_path):
