@@ -10,10 +10,11 @@ features average-pooled to 1x1, 2x2, 3x3, 6x6 bins, each projected, upsampled an
 position sees the whole frame (the convolutions alone see about 17 positions of the stride-16 grid, a third
 of a CamVid frame). Residual, with its last convolution zero: it starts as the identity.
 
-The receiver also has the linear code's image estimate (LMMSE, ``shared.analog``); pixel-unshuffled to the stride of the last upsampling it is fused
-there (concat, 3x3 conv), so the classifier sees the image's own edges, not only the symbol grid;
-``SegConfig.image_blocks`` residual blocks then work at that resolution (thin poles, signs and people
-span a position or two of the stride-16 grid, and CamVid's whole-frame mIoU was limited by them).
+The receiver also has the linear code's image estimate (LMMSE, ``shared.analog``); pixel-unshuffled to the
+stride of the last upsampling it is fused there (concat, 3x3 conv), so the classifier sees the image's own
+edges, not only the symbol grid; ``SegConfig.image_blocks`` residual blocks then work at that resolution (thin
+poles, signs and people span a position or two of the stride-16 grid, and CamVid's whole-frame mIoU was limited
+by them).
 They start as the identity (last convolution zero), so they can be added to a trained decoder.
 
 Loss: pixel-wise cross-entropy (eq. 6) with an ignore index for void pixels, optionally weighted per

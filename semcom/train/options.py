@@ -25,8 +25,8 @@ from semcom.systems import trainable
 from shared.channel import CSI_MODES, ChannelSpec, model_names
 from shared.channel_flags import add_param_flags, params_of
 from shared.endpoints import env
-from shared.flags import DEFAULT_DEVICE, add_model_flags
 from shared import tasks
+from shared.flags import DEFAULT_DEVICE, add_model_flags
 
 # the loss's class weightings by name: ENet's c. 1.02 (ENet's own) weighs a class that never occurs about 50 times
 # and one that fills a third about 3 times; 1.2 ("enet-soft") about 5.5 and 2.0, for rare classes that a
@@ -36,17 +36,26 @@ CLASS_WEIGHTINGS = {"enet": 1.02, "enet-soft": 1.2}
 JOINT = "joint"  # --task joint: every task of the table at once
 
 
+def enet_constant(weighting: str) -> float | None:
+    """ENet's constant c of a --seg-class-weights value (a name of CLASS_WEIGHTINGS or enet:C); None for none.
+    ValueError for anything else, or a C not above 1."""
+    if weighting == "none":
+        return None
+    if weighting in CLASS_WEIGHTINGS:
+        return CLASS_WEIGHTINGS[weighting]
+    head, _, c = weighting.partition(":")
+    if head != "enet" or not float(c) > 1.0:
+        raise ValueError(weighting)
+    return float(c)
+
+
 def class_weighting(text: str) -> str:
     """--seg-class-weights: a named weighting, none, or enet:C with C > 1 (ENet's constant)."""
-    if text in CLASS_WEIGHTINGS or text == "none":
-        return text
-    head, _, c = text.partition(":")
     try:
-        ok = head == "enet" and float(c) > 1.0
+        enet_constant(text)
     except ValueError:
-        ok = False
-    if not ok:
-        raise argparse.ArgumentTypeError(f"{text!r}: give enet, enet-soft, none or enet:C with C > 1 (e.g. enet:1.1)")
+        raise argparse.ArgumentTypeError(f"{text!r}: give enet, enet-soft, none or enet:C with C > 1 "
+                                         "(e.g. enet:1.1)") from None
     return text
 
 

@@ -25,16 +25,16 @@ from semcom.eval.quality import reconstruction_quality, segmentation_quality
 from semcom.pipeline import chain_runner
 from semcom.train.ema import WeightEMA
 from semcom.train.optim import load_optimizer, lr_at, save_optimizer
-from semcom.train.options import CLASS_WEIGHTINGS, JOINT, TrainConfig, parse
+from semcom.train.options import JOINT, TrainConfig, enet_constant, parse
 from semcom.train.surgery import freeze, grow, load_partial, reinit
 from semcom.train.system import System
+from shared import tasks
 from shared.channel import Channel, ChannelSpec
 from shared.config import ModelConfig, get_preset
 from shared.devices import pick_device
 from shared.layers import pad_to_multiple
 from shared.metrics import ConfusionMatrix
 from shared.provenance import git_commit
-from shared import tasks
 from shared.tasks import TaskBatch
 from shared.weights import CONFIG_FILE, load_modules, read_config, save_checkpoint, starting_pca
 
@@ -236,9 +236,8 @@ class Trainer:
                                  f"{seg.ignore_index}) but preset {self.cfg.name} expects "
                                  f"{self.cfg.seg.num_classes} (void {self.cfg.seg.ignore_index})")
             self.train_iters[task] = _infinite(*self._loader(seg), self.step)
-            if tc.seg_class_weights != "none":
-                name = tc.seg_class_weights
-                c = CLASS_WEIGHTINGS[name] if name in CLASS_WEIGHTINGS else float(name.partition(":")[2])
+            c = enet_constant(tc.seg_class_weights)
+            if c is not None:
                 weights = class_balance_weights(seg.class_pixel_counts(), c).to(self.device)
                 self.class_weights[task] = weights
                 if self.rank == 0:
@@ -294,10 +293,10 @@ class Trainer:
             if tasks.get(task).labelled:
                 cm = ConfusionMatrix(self.cfg.seg.num_classes, self.cfg.seg.ignore_index)
                 cm.update(res["logits"].detach().argmax(1), part.labels)
-                stats[self._stat_name(task, "miou")] = cm.miou()
+                stats[self._stat_name(task, tasks.get(task).metric)] = cm.miou()
             else:
                 mse = float(F.mse_loss(res["image"].detach(), part.images))
-                stats[self._stat_name(task, "psnr")] = 10 * math.log10(1.0 / max(mse, 1e-10))
+                stats[self._stat_name(task, tasks.get(task).metric)] = 10 * math.log10(1.0 / max(mse, 1e-10))
             stats.update({k: float(v.detach()) for k, v in res.items() if k != "loss" and v.ndim == 0})
         return stats
 
@@ -324,10 +323,10 @@ class Trainer:
             if tasks.get(task).labelled:
                 picked = (val[i] for i in range(0, len(val), max(1, len(val) // n)))
                 q = segmentation_quality(run, picked, spec, self.cfg.seg.num_classes, self.cfg.seg.ignore_index)
-                res[f"val_{self._stat_name(task, 'miou')}_10db"] = q["miou"]
+                res[f"val_{self._stat_name(task, tasks.get(task).metric)}_10db"] = q["miou"]
             else:
                 q = reconstruction_quality(run, (val[i] for i in range(min(n, len(val)))), spec)
-                res[f"val_{self._stat_name(task, 'psnr')}_10db"] = sum(q["psnr"]) / len(q["psnr"])
+                res[f"val_{self._stat_name(task, tasks.get(task).metric)}_10db"] = sum(q["psnr"]) / len(q["psnr"])
         return res
 
     def save(self, started: float) -> None:
