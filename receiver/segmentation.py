@@ -16,6 +16,11 @@ edges, not only the symbol grid; ``SegConfig.image_blocks`` residual blocks then
 poles, signs and people span a position or two of the stride-16 grid, and CamVid's whole-frame mIoU was limited
 by them).
 They start as the identity (last convolution zero), so they can be added to a trained decoder.
+``SegConfig.image_encoder`` (a width W) reads that image more deeply, as U-Net's encoder does (Ronneberger et al.
+2015): three residual stages at the upsampling path's resolutions (stride/4, stride/2 and the grid's own,
+W, 2W and 4W channels) whose outputs join the decoder there (the grid's features, each upsampling's output), so
+texture that tells fence from tree reaches the classifier through more than one convolution. Each joins
+through a 1x1 convolution that starts at zero: the decoder starts as without it, and it costs no channel use.
 
 Loss: pixel-wise cross-entropy (eq. 6) with an ignore index for void pixels, optionally weighted per
 class (``class_balance_weights``: ENet's 1 / ln(1.02 + p_k), Paszke et al. 2016), as street scenes
@@ -53,6 +58,30 @@ class PyramidPooling(nn.Module):
         return x + self.out(torch.cat([x, *pooled], dim=1))
 
 
+class ImagePyramid(nn.Module):
+    """The pixel-unshuffled image estimate (B, C, 4h, 4w) -> additions at stride/4, stride/2 and the grid's
+    stride ((B, hid/2, 4h, 4w), (B, hid, 2h, 2w), (B, hid, h, w)), each zero until training moves it."""
+
+    def __init__(self, in_channels: int, width: int, hid: int) -> None:
+        super().__init__()
+        widths = (width, 2 * width, 4 * width)
+        self.stages = nn.ModuleList([nn.Sequential(nn.Conv2d(in_channels, widths[0], 3, padding=1),
+                                                   ResidualBlock(widths[0]))])
+        self.stages.extend(nn.Sequential(nn.Conv2d(a, b, 3, stride=2, padding=1), ResidualBlock(b))
+                           for a, b in zip(widths, widths[1:]))
+        self.out = nn.ModuleList(nn.Conv2d(w, c, 1) for w, c in zip(widths, (hid // 2, hid, hid)))
+        for conv in self.out:
+            nn.init.zeros_(conv.weight)
+            nn.init.zeros_(conv.bias)
+
+    def forward(self, image: torch.Tensor) -> list[torch.Tensor]:
+        outs, z = [], image
+        for stage, out in zip(self.stages, self.out):
+            z = stage(z)
+            outs.append(out(z))
+        return outs  # finest first
+
+
 class SegmentationDecoder(nn.Module):
     def __init__(self, cfg: SegConfig, in_channels: int, stride: int) -> None:
         super().__init__()
@@ -81,16 +110,24 @@ class SegmentationDecoder(nn.Module):
                 torch.manual_seed(1)
                 self.image_blocks = nn.Sequential(*(ResidualBlock(hid // 2).start_as_identity()
                                                     for _ in range(cfg.image_blocks)))
+        self.image_encoder = None
+        if cfg.image_encoder:
+            with torch.random.fork_rng(devices=[]):
+                torch.manual_seed(3)
+                self.image_encoder = ImagePyramid(3 * self.skip_factor**2, cfg.image_encoder, hid)
 
     def forward(self, x: torch.Tensor, image: torch.Tensor) -> torch.Tensor:
         """x (B, C, h, w) on the symbol grid, the linear image estimate (B, 3, h*stride, w*stride) -> logits
         (B, K, h*stride, w*stride)."""
         size = (x.shape[-2] * self.stride, x.shape[-1] * self.stride)
-        z = self.res(self.stem(x))  # (B, hid, h, w)
+        pixels = F.pixel_unshuffle(image - 0.5, self.skip_factor)  # (B, 3 * (stride/4)^2, 4h, 4w)
+        skips = self.image_encoder(pixels) if self.image_encoder is not None else [0, 0, 0]
+        z = self.res(self.stem(x)) + skips[2]  # (B, hid, h, w)
         if self.context is not None:
             z = self.context(z)
-        z = self.up(self.dropout(z))  # (B, hid/2, 4h, 4w)
-        z = self.fuse(torch.cat([z, F.pixel_unshuffle(image - 0.5, self.skip_factor)], dim=1))
+        z = self.up[:3](self.dropout(z)) + skips[1]  # (B, hid, 2h, 2w)
+        z = self.up[3:](z) + skips[0]  # (B, hid/2, 4h, 4w)
+        z = self.fuse(torch.cat([z, pixels], dim=1))
         if self.image_blocks is not None:
             z = self.image_blocks(z)
         logits = self.classifier(z)  # (B, K, 4h, 4w)

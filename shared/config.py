@@ -129,6 +129,9 @@ class SegConfig:
     # PSPNet's pyramid pooling on the symbol grid (global context: which side of the frame is sky, road,
     # buildings) at these bin counts; () in checkpoints made before it (``semcom train --seg-context``)
     context_bins: tuple[int, ...] = ()
+    # width of a residual pyramid on the image estimate joining the upsampling path (U-Net's encoder); 0 in
+    # checkpoints made before it (``semcom train --seg-image-encoder W`` adds one)
+    image_encoder: int = 0
     class_names: tuple[str, ...] = VOC_CLASSES
     ignore_index: int = 255
 

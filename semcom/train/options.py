@@ -108,6 +108,7 @@ class TrainConfig:
     seg_class_weights: str = "enet"  # "enet": class-balanced segmentation loss (weights from the training labels)
     seg_augment: str = "standard"  # "strong": also gamma, colour casts, blur and noise (other drives' footage)
     seg_image_blocks: int = 0  # add this many image-resolution blocks to an --init checkpoint's segmentation decoder
+    seg_image_encoder: int = 0  # add an image encoder of this width to an --init checkpoint's segmentation decoder
     seg_dropout: float | None = None  # the segmentation decoder's channel dropout in this run (None: the model's)
     seg_context: str = "keep"  # "add": pyramid pooling (identity start) in an --init checkpoint's segmentation
     # decoder; "drop": a decoder without it (the checkpoint's pooling tensors are left out)
@@ -188,6 +189,10 @@ def parse(argv: list[str] | None) -> TrainConfig:
     p.add_argument("--seg-image-blocks", type=int, default=0, metavar="N",
                    help="give an --init checkpoint's segmentation decoder N residual blocks at the fused image "
                         "estimate's resolution (starting as the identity: the first step is that checkpoint's model)")
+    p.add_argument("--seg-image-encoder", type=int, default=0, metavar="W",
+                   help="give the segmentation decoder a residual pyramid on the image estimate (widths W, 2W, 4W "
+                        "at stride/4, stride/2 and the symbol grid's stride) joining its upsampling path, starting "
+                        "at zero: more of the image's texture at the same channel cost")
     p.add_argument("--seg-dropout", type=float, metavar="P",
                    help="the segmentation decoder's channel dropout on the symbol grid (default: the model's, 0.1 "
                         "in every preset); a regulariser, so it changes training only and adds no weights")
@@ -237,8 +242,8 @@ def parse(argv: list[str] | None) -> TrainConfig:
         p.error("--ema takes a decay in [0, 1), e.g. 0.999 (0: no average)")
     if a.seg_dropout is not None and not 0.0 <= a.seg_dropout < 1.0:
         p.error("--seg-dropout takes a probability in [0, 1), e.g. 0.3")
-    if a.seg_image_blocks < 0 or a.grow_refiner < 0:
-        p.error("--seg-image-blocks and --grow-refiner take 0 or more blocks")
+    if a.seg_image_blocks < 0 or a.seg_image_encoder < 0 or a.grow_refiner < 0:
+        p.error("--seg-image-blocks, --seg-image-encoder and --grow-refiner take 0 or more (blocks, width)")
     for flag, value in (("--time-limit", a.time_limit), ("--time-budget", a.time_budget)):
         if value is not None and value <= 0:
             p.error(f"{flag} must be a positive number of seconds")
@@ -265,6 +270,7 @@ def parse(argv: list[str] | None) -> TrainConfig:
         workers=a.workers, device=a.device, system=a.system, time_limit=a.time_limit, time_budget=a.time_budget,
         dist_backend=a.dist_backend, pca=a.pca, linear_lr_scale=a.linear_lr_scale, init_partial=a.init_partial,
         fading=a.fading, channel_params=fading.params, freeze=tuple(a.freeze),
-        snr_gate=a.snr_gate, seg_class_weights=a.seg_class_weights, seg_augment=a.seg_augment, seg_image_blocks=a.seg_image_blocks,
-        seg_context=a.seg_context, seg_dropout=a.seg_dropout,
+        snr_gate=a.snr_gate, seg_class_weights=a.seg_class_weights, seg_augment=a.seg_augment,
+        seg_image_blocks=a.seg_image_blocks, seg_image_encoder=a.seg_image_encoder, seg_context=a.seg_context,
+        seg_dropout=a.seg_dropout,
         grow_refiner=a.grow_refiner, ema=a.ema, per_image_gains=tuple(a.per_image_gains))

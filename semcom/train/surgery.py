@@ -1,5 +1,6 @@
 """Checkpoint surgery for `semcom train`: what a run adds to, restarts in, freezes in or carries over from the
-model it starts from (--snr-gate, --per-image-gains, --seg-image-blocks, --seg-context, --seg-dropout,
+model it starts from (--snr-gate, --per-image-gains, --seg-image-blocks, --seg-image-encoder,
+--seg-context, --seg-dropout,
 --grow-refiner, --reinit, --freeze, --init-partial). `semcom merge` (semcom.train.merge) joins two finished
 runs."""
 
@@ -32,12 +33,15 @@ def grow(cfg: ModelConfig, tc: TrainConfig,
     new_gains = tuple(t for t in tc.per_image_gains if t not in cfg.encoder.per_image_gains)
     if new_gains:
         cfg = cfg.replace(**{"encoder.per_image_gains": cfg.encoder.per_image_gains + new_gains})
-    if tc.seg_image_blocks and cfg.seg.image_blocks != tc.seg_image_blocks:
-        if cfg.seg.image_blocks:
-            raise SystemExit(f"semcom train: this model's segmentation decoder has {cfg.seg.image_blocks} "
-                             f"image blocks already; --seg-image-blocks adds them to an --init checkpoint without")
-        cfg = cfg.replace(**{"seg.image_blocks": tc.seg_image_blocks})
-        added += ("receiver.segmentation.image_blocks",)
+    for part, flag, what in (("image_blocks", "--seg-image-blocks", "{} image blocks"),
+                             ("image_encoder", "--seg-image-encoder", "an image encoder of width {}")):
+        wanted, has = getattr(tc, f"seg_{part}"), getattr(cfg.seg, part)
+        if wanted and has != wanted:
+            if has:
+                raise SystemExit(f"semcom train: this model's segmentation decoder has {what.format(has)} already; "
+                                 f"{flag} adds to an --init checkpoint without")
+            cfg = cfg.replace(**{f"seg.{part}": wanted})
+            added += (f"receiver.segmentation.{part}",)
     if tc.seg_dropout is not None:
         cfg = cfg.replace(**{"seg.dropout": tc.seg_dropout})
     dropped: tuple[str, ...] = ()

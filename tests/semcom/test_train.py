@@ -351,8 +351,9 @@ def test_snr_gate_is_added_to_a_checkpoint_without_one(image_folder, camvid_root
 
 
 def test_segmentation_class_weights_and_added_image_blocks(image_folder, camvid_root, tmp_path, capsys):
-    """--seg-class-weights enet (the default) weights the loss from the training labels; --seg-image-blocks
-    gives an older checkpoint's segmentation decoder its image blocks at their identity start."""
+    """--seg-class-weights enet (the default) weights the loss from the training labels; --seg-image-blocks,
+    --seg-context and --seg-image-encoder give an older checkpoint's segmentation decoder those parts at their
+    identity start."""
     from semcom.data import CamVid
     from semcom.train.system import System
     from shared.config import get_preset
@@ -397,6 +398,23 @@ def test_segmentation_class_weights_and_added_image_blocks(image_folder, camvid_
     with pytest.raises(SystemExit, match="has pyramid pooling already"):
         Trainer(parse(_args(image_folder, camvid_root, tmp_path / "again", "--steps", "1", "--task", "segmentation",
                             "--init", str(tmp_path / "ctx"), "--seg-context")))
+    # --seg-image-encoder: the same at its zero start; a step moves its way into the decoder; only once
+    enc = Trainer(parse(_args(image_folder, camvid_root, tmp_path / "enc", "--steps", "2", "--task", "segmentation",
+                              "--init", str(tmp_path / "ctx"), "--seg-image-encoder", "4")))
+    pyramid = enc.system.receiver.segmentation.image_encoder
+    assert enc.cfg.seg.image_encoder == 4 and [s[0].out_channels for s in pyramid.stages] == [4, 8, 16]
+    ctx.system.eval(), enc.system.eval()
+    with torch.no_grad():
+        a = ctx.system(batch, generator=torch.Generator().manual_seed(0))[SEGMENTATION]["logits"]
+        b = enc.system(batch, generator=torch.Generator().manual_seed(0))[SEGMENTATION]["logits"]
+    torch.testing.assert_close(a, b)
+    enc.train_step()
+    assert all(conv.weight.abs().sum() > 0 for conv in pyramid.out)
+    enc.save(0.0)
+    assert read_config(tmp_path / "enc")[0].seg.image_encoder == 4
+    with pytest.raises(SystemExit, match="has an image encoder of width 4 already"):
+        Trainer(parse(_args(image_folder, camvid_root, tmp_path / "again", "--steps", "1", "--task", "segmentation",
+                            "--init", str(tmp_path / "enc"), "--seg-image-encoder", "8")))
     # --no-seg-context: the same decoder without its pooling; every other tensor as the checkpoint has it
     flat = Trainer(parse(_args(image_folder, camvid_root, tmp_path / "flat", "--steps", "1", "--task",
                                "segmentation", "--init", str(tmp_path / "ctx"), "--no-seg-context")))
