@@ -3,8 +3,8 @@
 One transmitter serves both tasks (the paper's point), so ``--task joint`` (the
 default) trains the shared Swin source KB and JSCC encoder with both decoders at
 once: each step draws a reconstruction batch and a segmentation batch, sends each
-through the channel (SNR drawn per sample from --snr-range; AWGN or Rayleigh per
-step) and adds the two losses (eq. 5 + latent MSE, and eq. 6 weighted by --seg-weight).
+through the channel (SNR drawn per sample from --snr-range; AWGN or one of the
+--fading channels per step) and adds the two losses (eq. 5 + latent MSE, and eq. 6 weighted by --seg-weight).
 ``--task reconstruction|segmentation`` trains one branch; starting it from a joint
 checkpoint with ``--freeze-transmitter`` fine-tunes one decoder without moving the
 shared transmitter.
@@ -22,7 +22,7 @@ import argparse
 from dataclasses import dataclass
 
 from semcom.systems import trainable
-from shared.channel import CSI_MODES, ChannelSpec, model_names
+from shared.channel import CSI_MODES, MODELS, ChannelSpec, model_names
 from shared.channel_flags import add_param_flags, params_of
 from shared.endpoints import env
 from shared import tasks
@@ -101,8 +101,8 @@ class TrainConfig:
     pca: str | None = None  # the patch PCA a fresh run's linear path starts from (default: weights/linear)
     linear_lr_scale: float = 0.02  # learning rate of the linear analog code, relative to the networks
     init_partial: str | None = None  # take the matching tensors of this checkpoint (an older design)
-    fading: str = "rayleigh"  # the fading channel model of the fading steps
-    channel_params: tuple[tuple[str, float], ...] = ()  # its parameters (e.g. k_factor for rician)
+    fading: tuple[str, ...] = ("rayleigh",)  # the fading channel models of the fading steps (one drawn per step)
+    channel_params: tuple[tuple[str, float], ...] = ()  # their parameters (e.g. k_factor for rician)
     freeze: tuple[str, ...] = ()  # parameter-name prefixes kept fixed (e.g. receiver.analog)
     snr_gate: bool = False  # add the encoder's SNR gate (at its identity start) to an --init checkpoint without one
     seg_class_weights: str = "enet"  # "enet": class-balanced segmentation loss (weights from the training labels)
@@ -117,8 +117,26 @@ class TrainConfig:
     ema: float = 0.0  # decay of the weights' exponential moving average the checkpoints hold (0: the raw weights)
     seg_split: str = "train"  # what of seg_data is trained on (CamVid: e.g. train-0006R0, a drive held out)
     seg_val_split: str = "val"  # what of seg_data the run validates on (e.g. train:0006R0)
-    fading_csi: str = "perfect"  # what the receiver knows of h on the fading steps
+    fading_csi: tuple[str, ...] = ("perfect",)  # what the receiver knows of h on the fading steps (one drawn per step)
     reinit: tuple[str, ...] = ()  # parameter-name prefixes an --init run starts fresh instead of from the checkpoint
+
+
+def _fading_specs(models: tuple[str, ...], csis: tuple[str, ...], block_len: int,
+                  params: dict[str, float]) -> list[ChannelSpec]:
+    out = []
+    for model in models:
+        m = MODELS[model]
+        takes = {prm.name for prm in m.params}
+        for csi in csis:
+            out.append(ChannelSpec.of(model, 10.0, 0 if m.ofdm else block_len, csi,
+                                      **{k: v for k, v in params.items() if k in takes}))
+    return out
+
+
+def fading_specs(tc: TrainConfig) -> list[ChannelSpec]:
+    """Every channel a fading step draws from (each model with each CSI, equally often), each with the
+    parameters it takes."""
+    return _fading_specs(tc.fading, tc.fading_csi, tc.block_len, dict(tc.channel_params))
 
 
 def parse(argv: list[str] | None) -> TrainConfig:
@@ -151,16 +169,18 @@ def parse(argv: list[str] | None) -> TrainConfig:
     p.add_argument("--warmup", type=int, default=100)
     p.add_argument("--snr-range", default="-2:25",
                    help="SNR (dB) drawn uniformly per sample, LO:HI (covers every SNR the evaluation uses)")
-    p.add_argument("--fading", choices=model_names(fading=True), default="rayleigh",
-                   help="the fading channel of the fading steps (the others are AWGN)")
+    p.add_argument("--fading", action="append", choices=model_names(fading=True),
+                   help="the fading channel of the fading steps (the others are AWGN); repeatable, each fading step "
+                        "then draws one of them equally often, e.g. --fading rayleigh --fading tdl-c (default "
+                        "rayleigh); a parameter flag applies to each of them that takes it")
     p.add_argument("--fading-prob", "--rayleigh-prob", dest="fading_prob", type=float, default=0.25,
                    help="share of steps on the fading channel")
-    p.add_argument("--fading-csi", choices=CSI_MODES, default="perfect",
+    p.add_argument("--fading-csi", action="append", choices=CSI_MODES,
                    help="what the receiver knows of h on the fading steps: perfect, estimated from pilots (as "
-                        "`--csi estimated` evaluates it) or none (default perfect)")
+                        "`--csi estimated` evaluates it) or none; repeatable like --fading (default perfect)")
     p.add_argument("--block-len", type=int, default=None,
-                   help="fading coherence in symbols during training (default 64; OFDM channels such as tdl-c take "
-                        "none: they vary through their delay profile and Doppler)")
+                   help="fading coherence in symbols during training of the block-fading channels (default 64; "
+                        "OFDM channels such as tdl-c take none: they vary through their delay profile and Doppler)")
     add_param_flags(p)
     p.add_argument("--seg-weight", type=float, default=0.01,
                    help="weight of the segmentation loss in joint training (0.01 balances the two losses' gradients "
@@ -250,11 +270,21 @@ def parse(argv: list[str] | None) -> TrainConfig:
     if a.time_limit is not None and a.time_budget is not None:
         p.error("give --time-limit (this run) or --time-budget (all runs), not both")
     lo, hi = (float(v) for v in a.snr_range.split(":"))
+    a.fading = tuple(dict.fromkeys(a.fading or ["rayleigh"]))
+    a.fading_csi = tuple(dict.fromkeys(a.fading_csi or ["perfect"]))
+    blocky = [m for m in a.fading if not MODELS[m].ofdm]
+    if a.block_len and not blocky:
+        p.error(f"--block-len does not apply to {', '.join(a.fading)}: an OFDM channel varies over subcarriers and "
+                "OFDM symbols through its delay profile and Doppler; leave it out")
     if a.block_len is None:
-        a.block_len = 0 if ChannelSpec.of(a.fading).channel_model.ofdm else 64
-    fading = ChannelSpec.of(a.fading, 10.0, a.block_len, a.fading_csi, **params_of(a))
+        a.block_len = 64 if blocky else 0
+    given = params_of(a)
+    for name in given:
+        if not any(name in (prm.name for prm in MODELS[m].params) for m in a.fading):
+            p.error(f"--{name.replace('_', '-')}: none of the fading channels ({', '.join(a.fading)}) takes it")
     try:
-        fading.validate()
+        for spec in _fading_specs(a.fading, a.fading_csi, a.block_len, given):
+            spec.validate()
     except ValueError as e:
         p.error(str(e))
     paperish = a.preset == "paper"
@@ -269,7 +299,7 @@ def parse(argv: list[str] | None) -> TrainConfig:
         ckpt_every=a.ckpt_every, init=a.init, resume=a.resume, freeze_transmitter=a.freeze_transmitter, cbr=a.cbr,
         workers=a.workers, device=a.device, system=a.system, time_limit=a.time_limit, time_budget=a.time_budget,
         dist_backend=a.dist_backend, pca=a.pca, linear_lr_scale=a.linear_lr_scale, init_partial=a.init_partial,
-        fading=a.fading, channel_params=fading.params, freeze=tuple(a.freeze),
+        fading=a.fading, channel_params=tuple(sorted(given.items())), freeze=tuple(a.freeze),
         snr_gate=a.snr_gate, seg_class_weights=a.seg_class_weights, seg_augment=a.seg_augment,
         seg_image_blocks=a.seg_image_blocks, seg_image_encoder=a.seg_image_encoder, seg_context=a.seg_context,
         seg_dropout=a.seg_dropout,

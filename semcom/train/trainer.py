@@ -25,7 +25,7 @@ from semcom.eval.quality import reconstruction_quality, segmentation_quality
 from semcom.pipeline import chain_runner
 from semcom.train.ema import WeightEMA
 from semcom.train.optim import load_optimizer, lr_at, save_optimizer
-from semcom.train.options import JOINT, TrainConfig, enet_constant, parse
+from semcom.train.options import JOINT, TrainConfig, enet_constant, fading_specs, parse
 from semcom.train.surgery import freeze, grow, load_partial, reinit
 from semcom.train.system import System
 from shared import tasks
@@ -107,7 +107,7 @@ class Trainer:
         random.seed(seed)
         self.generator = torch.Generator(device=self.device).manual_seed(seed)
         self.awgn = Channel("awgn")
-        self.fading = Channel(tc.fading, tc.block_len, tc.fading_csi, **dict(tc.channel_params))
+        self.fading = [Channel.of(spec) for spec in fading_specs(tc)]
         self.out = Path(tc.out)
         # the tasks the run trains: "joint", every task of the table (one transmitter serves them all)
         self.tasks: tuple[str, ...] = tasks.names() if tc.task == JOINT else (tasks.get(tc.task).name,)
@@ -272,11 +272,16 @@ class Trainer:
     def train_step(self) -> dict[str, float]:
         tc = self.tc
         batch = self.next_batch()
-        fading = torch.rand(1, generator=self.generator, device=self.device).item() < tc.fading_prob
+        channel = self.awgn
+        if torch.rand(1, generator=self.generator, device=self.device).item() < tc.fading_prob:
+            pick = 0  # one draw more only for a mix, so that a run on one fading channel keeps its noise
+            if len(self.fading) > 1:
+                pick = int(torch.randint(len(self.fading), (1,), generator=self.generator, device=self.device))
+            channel = self.fading[pick]
         for g in self.opt.param_groups:
             g["lr"] = lr_at(self.step, tc, self.time_progress) * g.get("lr_scale", 1.0)
         self.model.train()
-        out = self.model(batch, channel=self.fading if fading else self.awgn,
+        out = self.model(batch, channel=channel,
                          csi=True, generator=self.generator)
         self.opt.zero_grad(set_to_none=True)
         out["loss"].backward()

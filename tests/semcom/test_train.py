@@ -126,19 +126,53 @@ def test_training_on_tdl_with_estimated_csi(image_folder, camvid_root, tmp_path)
     """The training mix can draw OFDM over TDL with the receiver estimating h from pilots."""
     tc = parse(_args(image_folder, camvid_root, tmp_path, "--steps", "1", "--fading", "tdl-c", "--speed-kmh", "30",
                      "--fading-csi", "estimated", "--fading-prob", "1", "--task", "segmentation"))
-    assert tc.block_len == 0 and tc.fading_csi == "estimated"
+    assert tc.block_len == 0 and tc.fading_csi == ("estimated",)
     tr = Trainer(tc)
-    assert tr.fading.csi == "estimated" and tr.fading.spec.param_values()["speed_kmh"] == 30.0
+    [fading] = tr.fading
+    assert fading.csi == "estimated" and fading.spec.param_values()["speed_kmh"] == 30.0
     stats = tr.train_step()
     assert torch.isfinite(torch.tensor(stats["loss"]))
+
+
+def test_training_mix_of_fading_channels(image_folder, camvid_root, tmp_path):
+    """--fading and --fading-csi repeat: each fading step draws one model with one CSI, each model with the
+    parameters it takes; a block length only OFDM models would get is refused (a parameter no chosen model takes:
+    test_training_on_rician_fading)."""
+    tc = parse(_args(image_folder, camvid_root, tmp_path, "--steps", "1", "--fading", "rayleigh", "--fading", "tdl-c",
+                     "--speed-kmh", "30", "--fading-csi", "perfect", "--fading-csi", "estimated", "--fading-prob", "1",
+                     "--task", "segmentation"))
+    assert tc.fading == ("rayleigh", "tdl-c") and tc.block_len == 64
+    tr = Trainer(tc)
+    got = [(c.spec.model, c.csi, c.block_len, c.spec.param_values()) for c in tr.fading]
+    assert [g[:3] for g in got] == [("rayleigh", "perfect", 64), ("rayleigh", "estimated", 64),
+                                    ("tdl-c", "perfect", 0), ("tdl-c", "estimated", 0)]
+    assert got[0][3] == {} and got[3][3]["speed_kmh"] == 30.0
+    drawn = []
+
+    class Sent(Exception):
+        pass
+
+    class Recorder(torch.nn.Module):  # the step's channel; the step goes no further
+        def forward(self, batch, channel, **kw):
+            drawn.append(channel)
+            raise Sent
+
+    tr.model = Recorder()
+    for _ in range(40):
+        with pytest.raises(Sent):
+            tr.train_step()
+    assert {id(c) for c in drawn} == {id(c) for c in tr.fading}
+    with pytest.raises(SystemExit):
+        parse(_args(image_folder, camvid_root, tmp_path, "--fading", "tdl-c", "--fading", "tdl-a", "--block-len", "16"))
 
 
 def test_training_on_rician_fading(image_folder, camvid_root, tmp_path, capsys):
     tc = parse(_args(image_folder, camvid_root, tmp_path, "--steps", "2", "--fading", "rician", "--k-factor", "3",
                      "--fading-prob", "1", "--block-len", "16"))
-    assert tc.fading == "rician" and tc.channel_params == (("k_factor", 3.0),) and tc.fading_prob == 1.0
+    assert tc.fading == ("rician",) and tc.channel_params == (("k_factor", 3.0),) and tc.fading_prob == 1.0
     tr = Trainer(tc)
-    assert tr.fading.spec.param_values() == {"k_factor": 3.0} and tr.fading.block_len == 16
+    [fading] = tr.fading
+    assert fading.spec.param_values() == {"k_factor": 3.0} and fading.block_len == 16
     assert torch.isfinite(torch.tensor(tr.train_step()["loss"]))
     assert parse(_args(image_folder, camvid_root, tmp_path, "--rayleigh-prob", "0.5")).fading_prob == 0.5  # old name
     with pytest.raises(SystemExit):
@@ -146,7 +180,7 @@ def test_training_on_rician_fading(image_folder, camvid_root, tmp_path, capsys):
     assert "k_factor = -3.0 is outside" in capsys.readouterr().err
     with pytest.raises(SystemExit):
         parse(_args(image_folder, camvid_root, tmp_path, "--k-factor", "3"))  # rayleigh takes no K
-    assert "'rayleigh' takes no parameter 'k_factor'" in capsys.readouterr().err
+    assert "--k-factor: none of the fading channels (rayleigh) takes it" in capsys.readouterr().err
 
 
 def test_cosine_schedule_ends_with_the_time_limit_or_the_steps(image_folder, camvid_root, tmp_path):

@@ -53,4 +53,4 @@ def test_every_cli_offers_it_with_its_flag(nakagami, capsys):
         eval_cli.main(["--help"])
     assert "nakagami" in capsys.readouterr().out
     tc = trainer.parse(["--data", "x", "--out", "o", "--fading", "nakagami", "--m", "3"])
-    assert tc.fading == "nakagami" and tc.channel_params == (("m", 3.0),)
+    assert tc.fading == ("nakagami",) and tc.channel_params == (("m", 3.0),)
