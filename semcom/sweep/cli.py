@@ -10,8 +10,28 @@ from semcom.sweep.options import parse
 from semcom.sweep.store import Store
 
 
+def _missing(args, store: Store) -> int:
+    """Lists the cells of the spec the store lacks; computes nothing."""
+    try:
+        jobs = spec.trainings(args.spec)
+        cells = spec.load(args.spec)
+    except spec.SpecError as exc:
+        print(f"semcom sweep: {exc}", file=sys.stderr)
+        return 2
+    todo = [cell for cell in cells if not store.has(cell)]
+    for cell in todo:
+        params = ", ".join(f"{k} {v:g}" for k, v in cell.params)
+        print(f"{cell.task} {cell.system} {cell.channel}{f' ({params})' if params else ''} csi {cell.csi} "
+              f"{cell.snr_db:g} dB")
+    trained = f"; its {len(jobs)} training(s) first" if jobs else ""
+    print(f"semcom sweep: {len(todo)} of {len(cells)} cell(s) missing from {store.root}{trained}", file=sys.stderr)
+    return 0
+
+
 def run(args) -> int:
     store = Store(args.store)
+    if args.missing:
+        return _missing(args, store)
     failed_training = False
     if not args.report:
         try:

@@ -5,6 +5,7 @@ cluster, into a store that keeps every cell's result once.
     semcom sweep sweeps/curves.toml --ray-address auto           # on the Ray cluster this machine belongs to
     semcom sweep sweeps/curves.toml --ray-address 10.0.0.5:6379  # or ray://HEAD:10001 through Ray Client
     semcom sweep sweeps/curves.toml --report                     # plots and tables from the store only
+    semcom sweep sweeps/curves.toml --missing                    # the cells a run would compute, computing none
 
 A cell is one SNR point of one system on one channel with one CSI, as `semcom eval` computes it; its result is
 the same JSON, one file per cell in the store (default results/sweep), named by a digest of what determines it
@@ -32,7 +33,11 @@ def parse(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--num-cpus", type=float, default=1.0, help="CPUs each Ray task reserves (default 1)")
     p.add_argument("--report", action="store_true", help="only draw the plots and tables from the store")
     p.add_argument("--no-progress", dest="progress", action="store_false", help="no progress bar")
+    p.add_argument("--missing", action="store_true",
+                   help="only list the cells the store lacks (what a run would compute), one per line, and count them")
     args = p.parse_args(argv)
+    if args.report and args.missing:
+        p.error("give --report (draw from the store) or --missing (list what it lacks), not both")
     if args.num_cpus <= 0:
         p.error("--num-cpus must be positive")
     return args

@@ -61,6 +61,10 @@ def test_unknown_systems_channels_and_fields_are_named(image_folder, tmp_path):
 def test_a_sweep_fills_the_store_once_and_draws_from_it(image_folder, tmp_path, capsys):
     path = _spec(tmp_path, _recon(image_folder / "sub"))
     store = tmp_path / "store"
+    assert main([str(path), "--store", str(store), "--missing"]) == 0  # lists the cells, computes none
+    listed = capsys.readouterr()
+    assert "10 of 10 cell(s) missing" in listed.err and not store.exists()
+    assert len(listed.out.splitlines()) == 10 and "proposed rician (k_factor 5) csi perfect 10 dB" in listed.out
     assert main([str(path), "--store", str(store), "--no-progress"]) == 0
     docs = Store(store).docs()
     assert len(docs) == 10 and "10 cell(s) computed, 0 already" in capsys.readouterr().err
@@ -70,6 +74,8 @@ def test_a_sweep_fills_the_store_once_and_draws_from_it(image_folder, tmp_path, 
     before = {p: p.stat().st_mtime_ns for p in (store / "reconstruction").glob("*.json")}
     assert main([str(path), "--store", str(store), "--no-progress"]) == 0
     assert "0 cell(s) computed, 10 already" in capsys.readouterr().err  # a rerun computes nothing
+    assert main([str(path), "--store", str(store), "--missing"]) == 0
+    assert "0 of 10 cell(s) missing" in capsys.readouterr().err
     assert before == {p: p.stat().st_mtime_ns for p in (store / "reconstruction").glob("*.json")}
     tables = (store / "report" / "TABLES.md").read_text()
     assert "| proposed |" in tables and "| softcast |" in tables and "rician-k_factor5" in tables
