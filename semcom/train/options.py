@@ -121,22 +121,17 @@ class TrainConfig:
     reinit: tuple[str, ...] = ()  # parameter-name prefixes an --init run starts fresh instead of from the checkpoint
 
 
-def _fading_specs(models: tuple[str, ...], csis: tuple[str, ...], block_len: int,
-                  params: dict[str, float]) -> list[ChannelSpec]:
-    out = []
-    for model in models:
-        m = MODELS[model]
-        takes = {prm.name for prm in m.params}
-        for csi in csis:
-            out.append(ChannelSpec.of(model, 10.0, 0 if m.ofdm else block_len, csi,
-                                      **{k: v for k, v in params.items() if k in takes}))
-    return out
-
-
 def fading_specs(tc: TrainConfig) -> list[ChannelSpec]:
     """Every channel a fading step draws from (each model with each CSI, equally often), each with the
     parameters it takes."""
-    return _fading_specs(tc.fading, tc.fading_csi, tc.block_len, dict(tc.channel_params))
+    out = []
+    for model in tc.fading:
+        m = MODELS[model]
+        takes = {prm.name for prm in m.params}
+        for csi in tc.fading_csi:
+            out.append(ChannelSpec.of(model, 10.0, 0 if m.ofdm else tc.block_len, csi,
+                                      **{k: v for k, v in tc.channel_params if k in takes}))
+    return out
 
 
 def parse(argv: list[str] | None) -> TrainConfig:
@@ -278,17 +273,8 @@ def parse(argv: list[str] | None) -> TrainConfig:
                 "OFDM symbols through its delay profile and Doppler; leave it out")
     if a.block_len is None:
         a.block_len = 64 if blocky else 0
-    given = params_of(a)
-    for name in given:
-        if not any(name in (prm.name for prm in MODELS[m].params) for m in a.fading):
-            p.error(f"--{name.replace('_', '-')}: none of the fading channels ({', '.join(a.fading)}) takes it")
-    try:
-        for spec in _fading_specs(a.fading, a.fading_csi, a.block_len, given):
-            spec.validate()
-    except ValueError as e:
-        p.error(str(e))
     paperish = a.preset == "paper"
-    return TrainConfig(
+    tc = TrainConfig(
         task=a.task, preset=a.preset, rec_data=tuple(a.data), seg_data=a.seg_data, val_rec=a.val_data, out=a.out,
         seg_split=a.seg_split, seg_val_split=a.seg_val_split, reinit=tuple(a.reinit),
         steps=a.steps, batch=a.batch, crop=a.crop, lr=a.lr or (1e-4 if paperish else 5e-4),
@@ -299,8 +285,18 @@ def parse(argv: list[str] | None) -> TrainConfig:
         ckpt_every=a.ckpt_every, init=a.init, resume=a.resume, freeze_transmitter=a.freeze_transmitter, cbr=a.cbr,
         workers=a.workers, device=a.device, system=a.system, time_limit=a.time_limit, time_budget=a.time_budget,
         dist_backend=a.dist_backend, pca=a.pca, linear_lr_scale=a.linear_lr_scale, init_partial=a.init_partial,
-        fading=a.fading, channel_params=tuple(sorted(given.items())), freeze=tuple(a.freeze),
+        fading=a.fading, channel_params=tuple(sorted(params_of(a).items())), freeze=tuple(a.freeze),
         snr_gate=a.snr_gate, seg_class_weights=a.seg_class_weights, seg_augment=a.seg_augment,
         seg_image_blocks=a.seg_image_blocks, seg_image_encoder=a.seg_image_encoder, seg_context=a.seg_context,
         seg_dropout=a.seg_dropout,
         grow_refiner=a.grow_refiner, ema=a.ema, per_image_gains=tuple(a.per_image_gains))
+    specs = fading_specs(tc)
+    for name, _ in tc.channel_params:
+        if not any(name in dict(spec.params) for spec in specs):
+            p.error(f"--{name.replace('_', '-')}: none of the fading channels ({', '.join(tc.fading)}) takes it")
+    try:
+        for spec in specs:
+            spec.validate()
+    except ValueError as e:
+        p.error(str(e))
+    return tc

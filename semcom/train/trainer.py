@@ -293,15 +293,16 @@ class Trainer:
         stats = {"loss": float(out["loss"].detach())}
         for task, part in batch.items():
             res = out[task]
+            name = self._stat_name(task, tasks.get(task).metric)
             if len(batch) > 1:
                 stats[f"{task}_loss"] = float(res["loss"].detach())
             if tasks.get(task).labelled:
                 cm = ConfusionMatrix(self.cfg.seg.num_classes, self.cfg.seg.ignore_index)
                 cm.update(res["logits"].detach().argmax(1), part.labels)
-                stats[self._stat_name(task, tasks.get(task).metric)] = cm.miou()
+                stats[name] = cm.miou()
             else:
                 mse = float(F.mse_loss(res["image"].detach(), part.images))
-                stats[self._stat_name(task, tasks.get(task).metric)] = 10 * math.log10(1.0 / max(mse, 1e-10))
+                stats[name] = 10 * math.log10(1.0 / max(mse, 1e-10))
             stats.update({k: float(v.detach()) for k, v in res.items() if k != "loss" and v.ndim == 0})
         return stats
 
@@ -325,13 +326,14 @@ class Trainer:
             if val is None:
                 continue
             run = self._runner(task)
+            name = self._stat_name(task, tasks.get(task).metric)
             if tasks.get(task).labelled:
                 picked = (val[i] for i in range(0, len(val), max(1, len(val) // n)))
                 q = segmentation_quality(run, picked, spec, self.cfg.seg.num_classes, self.cfg.seg.ignore_index)
-                res[f"val_{self._stat_name(task, tasks.get(task).metric)}_10db"] = q["miou"]
+                res[f"val_{name}_10db"] = q["miou"]
             else:
                 q = reconstruction_quality(run, (val[i] for i in range(min(n, len(val)))), spec)
-                res[f"val_{self._stat_name(task, tasks.get(task).metric)}_10db"] = sum(q["psnr"]) / len(q["psnr"])
+                res[f"val_{name}_10db"] = sum(q["psnr"]) / len(q["psnr"])
         return res
 
     def save(self, started: float) -> None:
