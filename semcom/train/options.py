@@ -107,6 +107,7 @@ class TrainConfig:
     snr_gate: bool = False  # add the encoder's SNR gate (at its identity start) to an --init checkpoint without one
     seg_class_weights: str = "enet"  # "enet": class-balanced segmentation loss (weights from the training labels)
     seg_augment: str = "standard"  # "strong": also gamma, colour casts, blur and noise (other drives' footage)
+    seg_scale: tuple[float, float] = (0.6, 1.5)  # segmentation crops: the range of the random rescale before a crop
     seg_image_blocks: int = 0  # add this many image-resolution blocks to an --init checkpoint's segmentation decoder
     seg_image_encoder: int = 0  # add an image encoder of this width to an --init checkpoint's segmentation decoder
     seg_dropout: float | None = None  # the segmentation decoder's channel dropout in this run (None: the model's)
@@ -151,6 +152,9 @@ def parse(argv: list[str] | None) -> TrainConfig:
     p.add_argument("--seg-augment", choices=["standard", "strong"], default="standard",
                    help="segmentation crops: rescale, flip and jitter (standard), or also gamma, colour casts, blur and "
                         "sensor noise, what another drive's footage differs by (strong)")
+    p.add_argument("--seg-scale", default="0.6:1.5", metavar="LO:HI",
+                   help="segmentation crops: each frame rescaled by a factor drawn uniformly in LO..HI before the crop "
+                        "(objects nearer or farther than the training drives show them; default 0.6:1.5)")
     p.add_argument("--seg-val-split", default="val",
                    help="what of --seg-data the run validates on, e.g. train:0006R0 (the held-out drive; default val)")
     p.add_argument("--val-data", help="Kodak-style folder of PNGs for reconstruction validation (never trained on)")
@@ -265,6 +269,12 @@ def parse(argv: list[str] | None) -> TrainConfig:
     if a.time_limit is not None and a.time_budget is not None:
         p.error("give --time-limit (this run) or --time-budget (all runs), not both")
     lo, hi = (float(v) for v in a.snr_range.split(":"))
+    try:
+        seg_scale = tuple(float(v) for v in a.seg_scale.split(":"))
+    except ValueError:
+        seg_scale = ()
+    if len(seg_scale) != 2 or not 0.0 < seg_scale[0] <= seg_scale[1] <= 8.0:
+        p.error(f"--seg-scale takes LO:HI with 0 < LO <= HI <= 8, e.g. 0.5:2.0 (got {a.seg_scale!r})")
     a.fading = tuple(dict.fromkeys(a.fading or ["rayleigh"]))
     a.fading_csi = tuple(dict.fromkeys(a.fading_csi or ["perfect"]))
     blocky = [m for m in a.fading if not MODELS[m].ofdm]
@@ -287,6 +297,7 @@ def parse(argv: list[str] | None) -> TrainConfig:
         dist_backend=a.dist_backend, pca=a.pca, linear_lr_scale=a.linear_lr_scale, init_partial=a.init_partial,
         fading=a.fading, channel_params=tuple(sorted(params_of(a).items())), freeze=tuple(a.freeze),
         snr_gate=a.snr_gate, seg_class_weights=a.seg_class_weights, seg_augment=a.seg_augment,
+        seg_scale=seg_scale,
         seg_image_blocks=a.seg_image_blocks, seg_image_encoder=a.seg_image_encoder, seg_context=a.seg_context,
         seg_dropout=a.seg_dropout,
         grow_refiner=a.grow_refiner, ema=a.ema, per_image_gains=tuple(a.per_image_gains))

@@ -231,6 +231,7 @@ class Trainer:
                 raise SystemExit(f"semcom train: --seg-data (CamVid or VOC root) is required for {task}")
             seg = segmentation_dataset(tc.seg_data, tc.seg_split, tc.crop, train=True)
             seg.strong = tc.seg_augment == "strong"
+            seg.scale = tc.seg_scale
             if seg.num_classes != self.cfg.seg.num_classes or seg.ignore_index != self.cfg.seg.ignore_index:
                 raise SystemExit(f"semcom train: {tc.seg_data} has {seg.num_classes} classes (void "
                                  f"{seg.ignore_index}) but preset {self.cfg.name} expects "

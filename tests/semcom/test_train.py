@@ -384,6 +384,21 @@ def test_snr_gate_is_added_to_a_checkpoint_without_one(image_folder, camvid_root
     assert read_config(tmp_path / "new")[0].encoder.snr_gate
 
 
+def test_segmentation_rescale_range(image_folder, camvid_root, tmp_path, monkeypatch):
+    """--seg-scale LO:HI sets the random rescale of the training crops (default 0.6:1.5); a range that is not
+    one, or not a pair of numbers, is refused before anything loads."""
+    made = []
+    real = train_mod.segmentation_dataset
+    monkeypatch.setattr(train_mod, "segmentation_dataset", lambda *a, **k: made.append(real(*a, **k)) or made[-1])
+    tr = Trainer(parse(_args(image_folder, camvid_root, tmp_path / "wide", "--steps", "1", "--task", "segmentation",
+                             "--seg-scale", "0.5:2")))
+    assert tr.tc.seg_scale == (0.5, 2.0) and made[0].scale == (0.5, 2.0) and made[0].train
+    assert parse(_args(image_folder, camvid_root, tmp_path / "x")).seg_scale == (0.6, 1.5)
+    for bad in ("2:1", "0:1", "a:b", "1", "1:2:3", "1:9"):
+        with pytest.raises(SystemExit):
+            parse(_args(image_folder, camvid_root, tmp_path / "x", "--seg-scale", bad))
+
+
 def test_segmentation_class_weights_and_added_image_blocks(image_folder, camvid_root, tmp_path, capsys):
     """--seg-class-weights enet (the default) weights the loss from the training labels; --seg-image-blocks,
     --seg-context and --seg-image-encoder give an older checkpoint's segmentation decoder those parts at their
