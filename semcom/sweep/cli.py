@@ -28,39 +28,59 @@ def _missing(args, store: Store) -> int:
     return 0
 
 
+def report_folder(store: Store, spec_path: str | Path) -> Path:
+    """Where a spec's plots and tables go: one folder per spec, as specs may share a store."""
+    return Path(store.root) / "report" / Path(spec_path).stem
+
+
+def _report(args, store: Store, cells: list) -> None:
+    """Plots and tables of the spec's cells the store holds: cells of other specs, or of weights since replaced
+    (their keys hold the weights' digest), stay in the store and out of the report."""
+    docs = [doc for doc in map(store.read, cells) if doc is not None]
+    folder = report_folder(store, args.spec)
+    written = report.write(docs, folder)
+    print(f"semcom sweep: report in {folder} ({len(written) - 1} plot(s), TABLES.md; {len(docs)} of {len(cells)} "
+          "cell(s))", file=sys.stderr)
+
+
 def run(args) -> int:
     store = Store(args.store)
     if args.missing:
         return _missing(args, store)
-    failed_training = False
-    if not args.report:
+    if args.report:
         try:
-            jobs = spec.trainings(args.spec)
-            cells = spec.load(args.spec) if not jobs else []
+            cells = spec.load(args.spec)
         except spec.SpecError as exc:
             print(f"semcom sweep: {exc}", file=sys.stderr)
             return 2
-        if jobs:  # the systems first (the [[sweep]] tables evaluate their weights, which must exist to be keyed)
-            for job, status in runner.train(jobs, args.ray_address):
-                print(f"semcom sweep: train {job.system}: {status}", file=sys.stderr)
-                failed_training |= status.startswith("failed")
-            try:
-                cells = spec.load(args.spec)
-            except spec.SpecError as exc:
-                print(f"semcom sweep: {exc}", file=sys.stderr)
-                return 2
-        command = "semcom sweep " + " ".join([args.spec] + (["--ray-address", args.ray_address]
-                                                             if args.ray_address else []))
-        outcome = runner.run(cells, store, command, args.ray_address, args.num_cpus, args.progress)
-        print(f"semcom sweep: {len(outcome.done)} cell(s) computed, {len(outcome.skipped)} already in {store.root}, "
-              f"{len(outcome.failed)} failed", file=sys.stderr)
-        for cell, error in outcome.failed:
-            print(f"  failed: {cell.system} {cell.task} {cell.channel} csi {cell.csi} {cell.snr_db:g} dB: {error}",
-                  file=sys.stderr)
-    written = report.write(store.docs(), Path(store.root) / "report")
-    print(f"semcom sweep: report in {Path(store.root) / 'report'} ({len(written) - 1} plot(s), TABLES.md)",
-          file=sys.stderr)
-    return 1 if not args.report and (outcome.failed or failed_training) else 0
+        _report(args, store, cells)
+        return 0
+    failed_training = False
+    try:
+        jobs = spec.trainings(args.spec)
+        cells = spec.load(args.spec) if not jobs else []
+    except spec.SpecError as exc:
+        print(f"semcom sweep: {exc}", file=sys.stderr)
+        return 2
+    if jobs:  # the systems first (the [[sweep]] tables evaluate their weights, which must exist to be keyed)
+        for job, status in runner.train(jobs, args.ray_address):
+            print(f"semcom sweep: train {job.system}: {status}", file=sys.stderr)
+            failed_training |= status.startswith("failed")
+        try:
+            cells = spec.load(args.spec)
+        except spec.SpecError as exc:
+            print(f"semcom sweep: {exc}", file=sys.stderr)
+            return 2
+    command = "semcom sweep " + " ".join([args.spec] + (["--ray-address", args.ray_address]
+                                                         if args.ray_address else []))
+    outcome = runner.run(cells, store, command, args.ray_address, args.num_cpus, args.progress)
+    print(f"semcom sweep: {len(outcome.done)} cell(s) computed, {len(outcome.skipped)} already in {store.root}, "
+          f"{len(outcome.failed)} failed", file=sys.stderr)
+    for cell, error in outcome.failed:
+        print(f"  failed: {cell.system} {cell.task} {cell.channel} csi {cell.csi} {cell.snr_db:g} dB: {error}",
+              file=sys.stderr)
+    _report(args, store, cells)
+    return 1 if outcome.failed or failed_training else 0
 
 
 def main(argv: list[str] | None = None) -> int:

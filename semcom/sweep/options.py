@@ -10,7 +10,8 @@ cluster, into a store that keeps every cell's result once.
 A cell is one SNR point of one system on one channel with one CSI, as `semcom eval` computes it; its result is
 the same JSON, one file per cell in the store (default results/sweep), named by a digest of what determines it
 (sweep/spec.py). A rerun computes only the cells the store lacks, so a sweep that was stopped, lost a machine or
-grew a system continues where it is. Plots (PNG) and tables (TABLES.md) are drawn from the store afterwards.
+grew a system continues where it is. Plots (PNG) and tables (TABLES.md) are drawn afterwards from the store's cells
+of this spec (STORE/report/SPEC-NAME/): cells of other specs or of replaced weights stay in the store, unreported.
 
 Without --ray-address the cells run one after another in this process: nothing to install or start beyond
 `pip install`. With it each shard of each cell is a Ray task declaring --num-cpus CPUs (and a GPU when the spec's
@@ -31,7 +32,7 @@ def parse(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--ray-address", metavar="ADDR",
                    help="run on a Ray cluster: auto, HOST:PORT or ray://HOST:PORT (default: in this process)")
     p.add_argument("--num-cpus", type=float, default=1.0, help="CPUs each Ray task reserves (default 1)")
-    p.add_argument("--report", action="store_true", help="only draw the plots and tables from the store")
+    p.add_argument("--report", action="store_true", help="only draw the plots and tables of the spec's cells the store holds")
     p.add_argument("--no-progress", dest="progress", action="store_false", help="no progress bar")
     p.add_argument("--missing", action="store_true",
                    help="only list the cells the store lacks (what a run would compute), one per line, and count them")

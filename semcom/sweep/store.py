@@ -29,5 +29,10 @@ class Store:
         os.replace(tmp, path)
         return path
 
+    def read(self, cell: Cell) -> dict | None:
+        """The cell's result, or None while the store lacks it."""
+        path = self.path(cell)
+        return json.loads(path.read_text()) if path.exists() else None
+
     def docs(self) -> list[dict]:
         return [json.loads(p.read_text()) for p in sorted(self.root.glob("*/*.json"))]

@@ -77,9 +77,16 @@ def test_a_sweep_fills_the_store_once_and_draws_from_it(image_folder, tmp_path, 
     assert main([str(path), "--store", str(store), "--missing"]) == 0
     assert "0 of 10 cell(s) missing" in capsys.readouterr().err
     assert before == {p: p.stat().st_mtime_ns for p in (store / "reconstruction").glob("*.json")}
-    tables = (store / "report" / "TABLES.md").read_text()
+    report = store / "report" / "sweep"  # one folder per spec (sweep.toml)
+    tables = (report / "TABLES.md").read_text()
     assert "| proposed |" in tables and "| softcast |" in tables and "rician-k_factor5" in tables
-    assert len(list((store / "report").glob("*.png"))) == 2  # 2 channels x PSNR (no MS-SSIM below 160 px)
+    assert len(list(report.glob("*.png"))) == 2  # 2 channels x PSNR (no MS-SSIM below 160 px)
+    # a cell of other weights (another digest, so another key) stays in the store and out of the report
+    stale = dict(doc, key="0" * 40, results={"psnr": [99.5]}, weights_sha256="f" * 64)
+    (store / "reconstruction" / "proposed_00000000000000000000.json").write_text(json.dumps(stale))
+    assert main([str(path), "--store", str(store), "--report"]) == 0
+    assert "10 of 10 cell(s)" in capsys.readouterr().err
+    assert (report / "TABLES.md").read_text() == tables and "99.5" not in tables
 
 
 def test_the_same_cell_from_semcom_eval_and_from_a_sweep(image_folder, tmp_path):
