@@ -14,10 +14,20 @@ def _missing(args, store: Store) -> int:
     """Lists the cells of the spec the store lacks; computes nothing."""
     try:
         jobs = spec.trainings(args.spec)
-        cells = spec.load(args.spec)
     except spec.SpecError as exc:
         print(f"semcom sweep: {exc}", file=sys.stderr)
         return 2
+    untrained = [job for job in jobs if not (Path(job.out) / "done").exists()]
+    try:
+        cells = spec.load(args.spec)
+    except spec.SpecError as exc:
+        if not untrained:
+            print(f"semcom sweep: {exc}", file=sys.stderr)
+            return 2
+        print(f"semcom sweep: {len(untrained)} of {len(jobs)} training(s) to run first "
+              f"({', '.join(job.system for job in untrained)}); the cells are keyed by the weights they make, "
+              "so they are known once those exist", file=sys.stderr)
+        return 0
     todo = [cell for cell in cells if not store.has(cell)]
     for cell in todo:
         params = ", ".join(f"{k} {v:g}" for k, v in cell.params)

@@ -188,7 +188,10 @@ def expand(table: dict, where: str) -> list[Cell]:
         raise SpecError(f"{where}: shards must be 1 or more")
     cells = []
     for name in names:
-        sha = weights_identity(name, task, opts)
+        try:
+            sha = weights_identity(name, task, opts)
+        except (FileNotFoundError, ValueError) as exc:
+            raise SpecError(f"{where}: {name}'s weights: {exc}") from None
         for model, params in channels:
             for mode in modes:
                 for snr in snrs:

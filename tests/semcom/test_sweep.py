@@ -162,6 +162,11 @@ steps = 1
     jobs = spec.trainings(path)
     assert [j.system for j in jobs] == ["proposed"] and "--time-budget" in jobs[0].command()
     store = tmp_path / "store"
+    # before training: --missing names the trainings (the cells' keys need the weights); --report says why not
+    assert main([str(path), "--store", str(store), "--missing"]) == 0
+    assert "1 of 1 training(s) to run first (proposed)" in capsys.readouterr().err
+    assert main([str(path), "--store", str(store), "--report"]) == 2
+    assert "proposed's weights: no config.json in" in capsys.readouterr().err
     assert main([str(path), "--store", str(store), "--no-progress"]) == 0
     err = capsys.readouterr().err
     assert "train proposed: trained" in err and "2 cell(s) computed" in err
