@@ -3,12 +3,32 @@ system over its SNRs (its noiseless point as a dashed line), and the same number
 
 from __future__ import annotations
 
+import re
+import textwrap
 from collections import defaultdict
 from pathlib import Path
 
 from semcom.eval.cli import channel_tag, dataset_tag, system_tag
 
 LABELS = {"psnr": "PSNR (dB)", "ms_ssim": "MS-SSIM", "miou": "mIoU", "pixel_accuracy": "pixel accuracy"}
+UNITS = {"ns": "ns", "kmh": "km/h", "ghz": "GHz", "khz": "kHz", "db": "dB"}
+
+
+def channel_words(tag: str) -> str:
+    """A channel tag in words for titles: tdl-c-delay_spread_ns300-speed_kmh120 -> TDL-C, delay spread 300 ns,
+    speed 120 km/h (a parameter's unit is the last part of its name, as the channel model table writes them)."""
+    model, rest = re.match(r"(tdl-[a-z]|[a-z]+)(.*)$", tag).groups()
+    words = [model.upper() if model.startswith("tdl-") else model]
+    for part in filter(None, rest.split("-")):
+        named = re.match(r"([a-z_]+?)([0-9].*)$", part)
+        if named is None:
+            words.append(part)
+            continue
+        name, value = named.groups()
+        base, _, unit = name.rpartition("_")
+        words.append(f"{base.replace('_', ' ')} {value} {UNITS[unit]}" if base and unit in UNITS
+                     else f"{name.replace('_', ' ')} {value}")
+    return ", ".join(words)
 
 
 def groups(docs: list[dict]) -> dict[tuple, dict[str, dict]]:
@@ -43,7 +63,8 @@ def write(docs: list[dict], folder: Path) -> list[Path]:
                           "number, each a `semcom eval` JSON file of the store.", ""]
     for (task, data, channel, csi, metric), per_system in sorted(groups(docs).items()):
         snrs = sorted({s for v in per_system.values() for s in v["curve"]})
-        lines += [f"## {task}, {data}, {channel}, CSI {csi}: {LABELS.get(metric, metric)}", "",
+        title = f"{task}, {data}, {channel_words(channel)}, CSI {csi}"
+        lines += [f"## {title}: {LABELS.get(metric, metric)}", "",
                   "| system | " + " | ".join(f"{s:g} dB" for s in snrs) + " | noiseless |",
                   "|---|" + "---|" * (len(snrs) + 1)]
         fig, ax = plt.subplots(figsize=(5.5, 3.8), dpi=120)
@@ -56,9 +77,11 @@ def write(docs: list[dict], folder: Path) -> list[Path]:
             noiseless = f"{v['noiseless']:.3f}" if v["noiseless"] is not None else ""
             lines.append(f"| {name} | " + " | ".join(cells) + f" | {noiseless} |")
         lines.append("")
+        if any(v["noiseless"] is not None for v in per_system.values()):
+            ax.plot([], [], color="grey", linestyle="--", linewidth=0.8, label="noiseless (dashed)")
         ax.set_xlabel("SNR (dB)")
         ax.set_ylabel(LABELS.get(metric, metric))
-        ax.set_title(f"{task}, {data}, {channel}, CSI {csi}", fontsize=8)
+        ax.set_title("\n".join(textwrap.wrap(title, 70)), fontsize=8)
         ax.grid(alpha=0.3)
         ax.legend(fontsize=7, loc="lower right")
         fig.tight_layout()

@@ -79,7 +79,7 @@ def test_a_sweep_fills_the_store_once_and_draws_from_it(image_folder, tmp_path, 
     assert before == {p: p.stat().st_mtime_ns for p in (store / "reconstruction").glob("*.json")}
     report = store / "report" / "sweep"  # one folder per spec (sweep.toml)
     tables = (report / "TABLES.md").read_text()
-    assert "| proposed |" in tables and "| softcast |" in tables and "rician-k_factor5" in tables
+    assert "| proposed |" in tables and "| softcast |" in tables and "rician, k factor 5" in tables
     assert len(list(report.glob("*.png"))) == 2  # 2 channels x PSNR (no MS-SSIM below 160 px)
     # a cell of other weights (another digest, so another key) stays in the store and out of the report
     stale = dict(doc, key="0" * 40, results={"psnr": [99.5]}, weights_sha256="f" * 64)
@@ -87,6 +87,15 @@ def test_a_sweep_fills_the_store_once_and_draws_from_it(image_folder, tmp_path, 
     assert main([str(path), "--store", str(store), "--report"]) == 0
     assert "10 of 10 cell(s)" in capsys.readouterr().err
     assert (report / "TABLES.md").read_text() == tables and "99.5" not in tables
+
+
+def test_report_titles_say_the_channel_in_words():
+    from semcom.sweep.report import channel_words
+
+    tag = "tdl-c-carrier_ghz3.5-cp_len0-delay_spread_ns300-fft_size256-speed_kmh120-subcarrier_spacing_khz30"
+    assert channel_words(tag) == ("TDL-C, carrier 3.5 GHz, cp len 0, delay spread 300 ns, fft size 256, "
+                                  "speed 120 km/h, subcarrier spacing 30 kHz")
+    assert channel_words("awgn") == "awgn" and channel_words("rician-k_factor5") == "rician, k factor 5"
 
 
 def test_the_same_cell_from_semcom_eval_and_from_a_sweep(image_folder, tmp_path):
