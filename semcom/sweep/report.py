@@ -11,6 +11,7 @@ from pathlib import Path
 from semcom.eval.cli import channel_tag, dataset_tag, system_tag
 
 LABELS = {"psnr": "PSNR (dB)", "ms_ssim": "MS-SSIM", "miou": "mIoU", "pixel_accuracy": "pixel accuracy"}
+MARKERS = "osD^v<>pP*Xh"
 UNITS = {"ns": "ns", "kmh": "km/h", "ghz": "GHz", "khz": "kHz", "db": "dB"}
 
 
@@ -67,10 +68,12 @@ def write(docs: list[dict], folder: Path) -> list[Path]:
         lines += [f"## {title}: {LABELS.get(metric, metric)}", "",
                   "| system | " + " | ".join(f"{s:g} dB" for s in snrs) + " | noiseless |",
                   "|---|" + "---|" * (len(snrs) + 1)]
-        fig, ax = plt.subplots(figsize=(5.5, 3.8), dpi=120)
-        for name, v in sorted(per_system.items()):
+        fig, ax = plt.subplots(figsize=(7.5, 4.2), dpi=120)
+        colours = plt.get_cmap("tab20" if len(per_system) > 10 else "tab10").colors
+        for i, (name, v) in enumerate(sorted(per_system.items())):
             xs = sorted(v["curve"])
-            line, = ax.plot(xs, [v["curve"][x] for x in xs], marker="o", label=name)
+            line, = ax.plot(xs, [v["curve"][x] for x in xs], marker=MARKERS[i % len(MARKERS)], label=name,
+                            color=colours[(2 * i) % 20 + (2 * i) // 20 if len(per_system) > 10 else i])
             if v["noiseless"] is not None:
                 ax.axhline(v["noiseless"], color=line.get_color(), linestyle="--", linewidth=0.8)
             cells = [f"{v['curve'][s]:.3f}" if s in v["curve"] else "" for s in snrs]
@@ -83,7 +86,7 @@ def write(docs: list[dict], folder: Path) -> list[Path]:
         ax.set_ylabel(LABELS.get(metric, metric))
         ax.set_title("\n".join(textwrap.wrap(title, 70)), fontsize=8)
         ax.grid(alpha=0.3)
-        ax.legend(fontsize=7, loc="lower right")
+        ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0), borderaxespad=0.0)  # off the data
         fig.tight_layout()
         path = folder / f"{task}_{data}_{channel}_{csi}_{metric}.png".replace("/", "-")
         fig.savefig(path)
