@@ -10,6 +10,15 @@ from semcom.sweep.options import parse
 from semcom.sweep.store import Store
 
 
+def _cells(path: str) -> list | None:
+    """The spec's cells, or None when it cannot be read (said in one line)."""
+    try:
+        return spec.load(path)
+    except spec.SpecError as exc:
+        print(f"semcom sweep: {exc}", file=sys.stderr)
+        return None
+
+
 def _missing(args, store: Store) -> int:
     """Lists the cells of the spec the store lacks; computes nothing."""
     try:
@@ -38,16 +47,11 @@ def _missing(args, store: Store) -> int:
     return 0
 
 
-def report_folder(store: Store, spec_path: str | Path) -> Path:
-    """Where a spec's plots and tables go: one folder per spec, as specs may share a store."""
-    return Path(store.root) / "report" / Path(spec_path).stem
-
-
 def _report(args, store: Store, cells: list) -> None:
     """Plots and tables of the spec's cells the store holds: cells of other specs, or of weights since replaced
     (their keys hold the weights' digest), stay in the store and out of the report."""
     docs = [doc for doc in map(store.read, cells) if doc is not None]
-    folder = report_folder(store, args.spec)
+    folder = Path(store.root) / "report" / Path(args.spec).stem  # one folder per spec: specs may share a store
     written = report.write(docs, folder)
     print(f"semcom sweep: report in {folder} ({len(written) - 1} plot(s), TABLES.md; {len(docs)} of {len(cells)} "
           "cell(s))", file=sys.stderr)
@@ -58,29 +62,24 @@ def run(args) -> int:
     if args.missing:
         return _missing(args, store)
     if args.report:
-        try:
-            cells = spec.load(args.spec)
-        except spec.SpecError as exc:
-            print(f"semcom sweep: {exc}", file=sys.stderr)
+        cells = _cells(args.spec)
+        if cells is None:
             return 2
         _report(args, store, cells)
         return 0
     failed_training = False
     try:
         jobs = spec.trainings(args.spec)
-        cells = spec.load(args.spec) if not jobs else []
     except spec.SpecError as exc:
         print(f"semcom sweep: {exc}", file=sys.stderr)
         return 2
-    if jobs:  # the systems first (the [[sweep]] tables evaluate their weights, which must exist to be keyed)
-        for job, status in runner.train(jobs, args.ray_address):
-            print(f"semcom sweep: train {job.system}: {status}", file=sys.stderr)
-            failed_training |= status.startswith("failed")
-        try:
-            cells = spec.load(args.spec)
-        except spec.SpecError as exc:
-            print(f"semcom sweep: {exc}", file=sys.stderr)
-            return 2
+    # the systems first: the [[sweep]] tables evaluate their weights, which must exist to be keyed
+    for job, status in runner.train(jobs, args.ray_address) if jobs else ():
+        print(f"semcom sweep: train {job.system}: {status}", file=sys.stderr)
+        failed_training |= status.startswith("failed")
+    cells = _cells(args.spec)
+    if cells is None:
+        return 2
     command = "semcom sweep " + " ".join([args.spec] + (["--ray-address", args.ray_address]
                                                          if args.ray_address else []))
     outcome = runner.run(cells, store, command, args.ray_address, args.num_cpus, args.progress)

@@ -3,7 +3,6 @@ system over its SNRs (its noiseless point as a dashed line), and the same number
 
 from __future__ import annotations
 
-import re
 import textwrap
 from collections import defaultdict
 from pathlib import Path
@@ -15,20 +14,14 @@ MARKERS = "osD^v<>pP*Xh"
 UNITS = {"ns": "ns", "kmh": "km/h", "ghz": "GHz", "khz": "kHz", "db": "dB"}
 
 
-def channel_words(tag: str) -> str:
-    """A channel tag in words for titles: tdl-c-delay_spread_ns300-speed_kmh120 -> TDL-C, delay spread 300 ns,
-    speed 120 km/h (a parameter's unit is the last part of its name, as the channel model table writes them)."""
-    model, rest = re.match(r"(tdl-[a-z]|[a-z]+)(.*)$", tag).groups()
-    words = [model.upper() if model.startswith("tdl-") else model]
-    for part in filter(None, rest.split("-")):
-        named = re.match(r"([a-z_]+?)([0-9].*)$", part)
-        if named is None:
-            words.append(part)
-            continue
-        name, value = named.groups()
+def channel_words(channel: str, params: dict[str, float]) -> str:
+    """A channel and its parameters in words for titles: TDL-C, delay spread 300 ns, speed 120 km/h (a
+    parameter's unit is the last part of its name, as the channel model table writes them)."""
+    words = [channel.upper() if channel.startswith("tdl-") else channel]
+    for name, value in sorted(params.items()):
         base, _, unit = name.rpartition("_")
-        words.append(f"{base.replace('_', ' ')} {value} {UNITS[unit]}" if base and unit in UNITS
-                     else f"{name.replace('_', ' ')} {value}")
+        words.append(f"{base.replace('_', ' ')} {value:g} {UNITS[unit]}" if base and unit in UNITS
+                     else f"{name.replace('_', ' ')} {value:g}")
     return ", ".join(words)
 
 
@@ -62,18 +55,21 @@ def write(docs: list[dict], folder: Path) -> list[Path]:
     folder.mkdir(parents=True, exist_ok=True)
     written, lines = [], ["# Sweep results", "", "Drawn from the store by `semcom sweep --report`; one cell per "
                           "number, each a `semcom eval` JSON file of the store.", ""]
+    words = {channel_tag(d["channel"], d["channel_params"]): channel_words(d["channel"], d["channel_params"])
+             for d in docs}
     for (task, data, channel, csi, metric), per_system in sorted(groups(docs).items()):
         snrs = sorted({s for v in per_system.values() for s in v["curve"]})
-        title = f"{task}, {data}, {channel_words(channel)}, CSI {csi}"
+        title = f"{task}, {data}, {words[channel]}, CSI {csi}"
         lines += [f"## {title}: {LABELS.get(metric, metric)}", "",
                   "| system | " + " | ".join(f"{s:g} dB" for s in snrs) + " | noiseless |",
                   "|---|" + "---|" * (len(snrs) + 1)]
         fig, ax = plt.subplots(figsize=(7.5, 4.2), dpi=120)
-        colours = plt.get_cmap("tab20" if len(per_system) > 10 else "tab10").colors
+        pale = plt.get_cmap("tab20").colors  # beyond ten systems: tab20's strong colours, then its pale ones
+        colours = plt.get_cmap("tab10").colors if len(per_system) <= 10 else pale[0::2] + pale[1::2]
         for i, (name, v) in enumerate(sorted(per_system.items())):
             xs = sorted(v["curve"])
             line, = ax.plot(xs, [v["curve"][x] for x in xs], marker=MARKERS[i % len(MARKERS)], label=name,
-                            color=colours[(2 * i) % 20 + (2 * i) // 20 if len(per_system) > 10 else i])
+                            color=colours[i % len(colours)])
             if v["noiseless"] is not None:
                 ax.axhline(v["noiseless"], color=line.get_color(), linestyle="--", linewidth=0.8)
             cells = [f"{v['curve'][s]:.3f}" if s in v["curve"] else "" for s in snrs]

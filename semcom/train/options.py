@@ -135,6 +135,15 @@ def fading_specs(tc: TrainConfig) -> list[ChannelSpec]:
     return out
 
 
+def number_pair(text: str) -> tuple[float, float]:
+    """LO:HI, two numbers (an argparse type: anything else is one line of usage error, not a traceback)."""
+    try:
+        lo, hi = (float(v) for v in text.split(":"))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"takes LO:HI, two numbers such as 0.5:2 (got {text!r})") from None
+    return lo, hi
+
+
 def parse(argv: list[str] | None) -> TrainConfig:
     p = argparse.ArgumentParser(prog="semcom train", description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -152,7 +161,7 @@ def parse(argv: list[str] | None) -> TrainConfig:
     p.add_argument("--seg-augment", choices=["standard", "strong"], default="standard",
                    help="segmentation crops: rescale, flip and jitter (standard), or also gamma, colour casts, blur and "
                         "sensor noise, what another drive's footage differs by (strong)")
-    p.add_argument("--seg-scale", default="0.6:1.5", metavar="LO:HI",
+    p.add_argument("--seg-scale", type=number_pair, default="0.6:1.5", metavar="LO:HI",
                    help="segmentation crops: each frame rescaled by a factor drawn uniformly in LO..HI before the crop "
                         "(objects nearer or farther than the training drives show them; default 0.6:1.5)")
     p.add_argument("--seg-val-split", default="val",
@@ -166,7 +175,7 @@ def parse(argv: list[str] | None) -> TrainConfig:
     p.add_argument("--lr-schedule", choices=["cosine", "constant"], default=None,
                    help="default: constant (paper) or cosine to 10%% (cpu, test)")
     p.add_argument("--warmup", type=int, default=100)
-    p.add_argument("--snr-range", default="-2:25",
+    p.add_argument("--snr-range", type=number_pair, default="-2:25", metavar="LO:HI",
                    help="SNR (dB) drawn uniformly per sample, LO:HI (covers every SNR the evaluation uses)")
     p.add_argument("--fading", action="append", choices=model_names(fading=True),
                    help="the fading channel of the fading steps (the others are AWGN); repeatable, each fading step "
@@ -268,13 +277,9 @@ def parse(argv: list[str] | None) -> TrainConfig:
             p.error(f"{flag} must be a positive number of seconds")
     if a.time_limit is not None and a.time_budget is not None:
         p.error("give --time-limit (this run) or --time-budget (all runs), not both")
-    lo, hi = (float(v) for v in a.snr_range.split(":"))
-    try:
-        seg_scale = tuple(float(v) for v in a.seg_scale.split(":"))
-    except ValueError:
-        seg_scale = ()
-    if len(seg_scale) != 2 or not 0.0 < seg_scale[0] <= seg_scale[1] <= 8.0:
-        p.error(f"--seg-scale takes LO:HI with 0 < LO <= HI <= 8, e.g. 0.5:2.0 (got {a.seg_scale!r})")
+    if not 0.0 < a.seg_scale[0] <= a.seg_scale[1] <= 8.0:
+        lo, hi = a.seg_scale
+        p.error(f"--seg-scale takes LO:HI with 0 < LO <= HI <= 8, e.g. 0.5:2 (got {lo:g}:{hi:g})")
     a.fading = tuple(dict.fromkeys(a.fading or ["rayleigh"]))
     a.fading_csi = tuple(dict.fromkeys(a.fading_csi or ["perfect"]))
     blocky = [m for m in a.fading if not MODELS[m].ofdm]
@@ -289,7 +294,7 @@ def parse(argv: list[str] | None) -> TrainConfig:
         seg_split=a.seg_split, seg_val_split=a.seg_val_split, reinit=tuple(a.reinit),
         steps=a.steps, batch=a.batch, crop=a.crop, lr=a.lr or (1e-4 if paperish else 5e-4),
         lr_schedule=a.lr_schedule or ("constant" if paperish else "cosine"), warmup=a.warmup, betas=(0.5, 0.999),
-        weight_decay=0.01, snr_range=(lo, hi), fading_prob=a.fading_prob, block_len=a.block_len,
+        weight_decay=0.01, snr_range=a.snr_range, fading_prob=a.fading_prob, block_len=a.block_len,
         fading_csi=a.fading_csi,
         seg_weight=a.seg_weight, seed=a.seed, val_every=a.val_every, val_images=a.val_images,
         ckpt_every=a.ckpt_every, init=a.init, resume=a.resume, freeze_transmitter=a.freeze_transmitter, cbr=a.cbr,
@@ -297,7 +302,7 @@ def parse(argv: list[str] | None) -> TrainConfig:
         dist_backend=a.dist_backend, pca=a.pca, linear_lr_scale=a.linear_lr_scale, init_partial=a.init_partial,
         fading=a.fading, channel_params=tuple(sorted(params_of(a).items())), freeze=tuple(a.freeze),
         snr_gate=a.snr_gate, seg_class_weights=a.seg_class_weights, seg_augment=a.seg_augment,
-        seg_scale=seg_scale,
+        seg_scale=a.seg_scale,
         seg_image_blocks=a.seg_image_blocks, seg_image_encoder=a.seg_image_encoder, seg_context=a.seg_context,
         seg_dropout=a.seg_dropout,
         grow_refiner=a.grow_refiner, ema=a.ema, per_image_gains=tuple(a.per_image_gains))

@@ -92,10 +92,11 @@ def test_a_sweep_fills_the_store_once_and_draws_from_it(image_folder, tmp_path, 
 def test_report_titles_say_the_channel_in_words():
     from semcom.sweep.report import channel_words
 
-    tag = "tdl-c-carrier_ghz3.5-cp_len0-delay_spread_ns300-fft_size256-speed_kmh120-subcarrier_spacing_khz30"
-    assert channel_words(tag) == ("TDL-C, carrier 3.5 GHz, cp len 0, delay spread 300 ns, fft size 256, "
-                                  "speed 120 km/h, subcarrier spacing 30 kHz")
-    assert channel_words("awgn") == "awgn" and channel_words("rician-k_factor5") == "rician, k factor 5"
+    params = {"delay_spread_ns": 300.0, "speed_kmh": 120.0, "carrier_ghz": 3.5, "subcarrier_spacing_khz": 30.0,
+              "fft_size": 256.0, "cp_len": 0.0}
+    assert channel_words("tdl-c", params) == ("TDL-C, carrier 3.5 GHz, cp len 0, delay spread 300 ns, fft size 256, "
+                                              "speed 120 km/h, subcarrier spacing 30 kHz")
+    assert channel_words("awgn", {}) == "awgn" and channel_words("rician", {"k_factor": 5.0}) == "rician, k factor 5"
 
 
 def test_the_same_cell_from_semcom_eval_and_from_a_sweep(image_folder, tmp_path):
