@@ -2,6 +2,7 @@
 (The same on a real two-node Ray cluster: tests/e2e/test_sweep_ray.py.)"""
 
 import json
+from pathlib import Path
 
 import pytest
 
@@ -188,3 +189,18 @@ steps = 1
     assert main([str(path), "--store", str(store), "--no-progress"]) == 0  # nothing trained or computed again
     err = capsys.readouterr().err
     assert "train proposed: done already" in err and "0 cell(s) computed, 2 already" in err
+
+
+@pytest.mark.parametrize("name", sorted(p.name for p in (Path(__file__).parents[2] / "sweeps").glob("*.toml")))
+def test_every_shipped_spec_is_valid(name, tmp_path, monkeypatch):
+    """The specs in sweeps/ name known systems, channels with parameters in range and known fields; their data
+    and weights are stood in for (a fresh clone has neither ../shared/data nor the candidates' runs/)."""
+    for folder in ("kodak", "camvid"):
+        (tmp_path / folder).mkdir()
+    monkeypatch.setenv("SEMCOM_DATA", str(tmp_path))
+    monkeypatch.setattr(spec, "weights_identity", lambda system, task, opts: "0" * 64)
+    path = Path(__file__).parents[2] / "sweeps" / name
+    cells = spec.load(path)
+    assert cells and len({c.key for c in cells}) == len(cells)
+    assert all(c.data.startswith(str(tmp_path)) for c in cells)
+    spec.trainings(path)  # a spec's [[train]] tables (if any) read as well
