@@ -191,7 +191,10 @@ steps = 1
     assert "train proposed: done already" in err and "0 cell(s) computed, 2 already" in err
 
 
-@pytest.mark.parametrize("name", sorted(p.name for p in (Path(__file__).parents[2] / "sweeps").glob("*.toml")))
+SWEEPS = Path(__file__).parents[2] / "sweeps"
+
+
+@pytest.mark.parametrize("name", sorted(p.name for p in SWEEPS.glob("*.toml")))
 def test_every_shipped_spec_is_valid(name, tmp_path, monkeypatch):
     """The specs in sweeps/ name known systems, channels with parameters in range and known fields; their data
     and weights are stood in for (a fresh clone has neither ../shared/data nor the candidates' runs/)."""
@@ -199,7 +202,7 @@ def test_every_shipped_spec_is_valid(name, tmp_path, monkeypatch):
         (tmp_path / folder).mkdir()
     monkeypatch.setenv("SEMCOM_DATA", str(tmp_path))
     monkeypatch.setattr(spec, "weights_identity", lambda system, task, opts: "0" * 64)
-    path = Path(__file__).parents[2] / "sweeps" / name
+    path = SWEEPS / name
     cells = spec.load(path)
     assert cells and len({c.key for c in cells}) == len(cells)
     assert all(c.data.startswith(str(tmp_path)) for c in cells)
