@@ -166,7 +166,19 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--timeout", type=float, default=300.0, help="seconds to wait for SERVING (default 300)")
     p.add_argument("--web", action="store_true", help="also serve the browser page (semcom web) once all are SERVING")
     p.add_argument("--web-port", type=int, default=8080, help="the page's port with --web (default 8080)")
+    p.add_argument("--examples", action="append", default=[], metavar="PATH",
+                   help="with --web: a folder of PNG/JPEG photographs the page offers as examples (semcom web --examples)")
     args = p.parse_args(argv)
+    if args.examples and not args.web:
+        p.error("--examples is the page's: add --web")
+    if args.examples:  # checked before the services start, not minutes later when the page does
+        from semcom.web.examples import ExampleError, add_examples
+
+        try:
+            add_examples(args.examples)
+        except ExampleError as exc:
+            print(f"semcom up: {exc}", file=sys.stderr)
+            return 2
     extra = []
     for flag in ("preset", "weights", "device"):
         extra += [f"--{flag}", getattr(args, flag)]
@@ -186,7 +198,8 @@ def main(argv: list[str] | None = None) -> int:
             if args.web:
                 procs["web"] = web = subprocess.Popen(
                     [sys.executable, "-m", "semcom.web.app", "--host", args.host, "--port", str(args.web_port),
-                     "--transmitter", services.addr("transmitter"), "--receiver", services.addr("receiver")])
+                     "--transmitter", services.addr("transmitter"), "--receiver", services.addr("receiver")]
+                    + [arg for path in args.examples for arg in ("--examples", path)])
             try:
                 while not stop.is_set():
                     for name, proc in procs.items():

@@ -1,6 +1,6 @@
 """`semcom web`: a page in the browser that is a client of the three services, as ``txclient`` is.
 
-    semcom web [--port 8080] [--transmitter ADDR] [--receiver ADDR]
+    semcom web [--port 8080] [--transmitter ADDR] [--receiver ADDR] [--examples FOLDER]
 
 The page (``static/``, every asset served from here, nothing from a CDN) sends an uploaded or
 bundled example image with a plain-language request and channel settings; this server calls the
@@ -24,6 +24,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import logging
+import os
 import sys
 from pathlib import Path
 
@@ -34,7 +35,7 @@ from fastapi.staticfiles import StaticFiles
 from starlette.concurrency import run_in_threadpool
 
 from semcom.web.client import Client, ndjson
-from semcom.web.examples import EXAMPLES, example_png
+from semcom.web.examples import EXAMPLES, MAX_FOLDER_EXAMPLES, ExampleError, add_examples, example_png
 from semcom.web.guard import LOOPBACK, Guard, _host_name, allowed_hosts
 from semcom.web.requests import MAX_BODY_BYTES, MAX_UPLOAD_BYTES, WebError, parse_body
 from shared.endpoints import default_addr, env
@@ -93,6 +94,10 @@ def create_app(client: Client, hosts: frozenset[str] | None = LOOPBACK,
     @app.get("/api/settings")
     def settings():
         return client.settings()
+
+    @app.get("/api/examples")
+    def examples():
+        return {"examples": list(EXAMPLES)}
 
     @app.get("/api/examples/{name}.png")
     def example(name: str):
@@ -153,8 +158,21 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--allowed-host", action="append", default=[env("WEB_ALLOWED_HOSTS", "")], metavar="NAME",
                    help="a host name the page is reached by besides loopback and --host (repeat, or a comma-separated "
                         "SEMCOM_WEB_ALLOWED_HOSTS); '*' answers to any name, which lets DNS rebinding in")
+    p.add_argument("--examples", action="append", default=[], metavar="PATH",
+                   help="a folder of PNG/JPEG photographs (or one file) to offer as examples beside the bundled ones, "
+                        f"named by file name, at most {MAX_FOLDER_EXAMPLES} (repeat; or SEMCOM_WEB_EXAMPLES, "
+                        f"paths joined by '{os.pathsep}'), e.g. your own street frames")
     add_security_args(p, env)
     args = p.parse_args(argv)
+    sources = [s for s in env("WEB_EXAMPLES", "").split(os.pathsep) if s] + args.examples
+    try:
+        added, left_out = add_examples(sources)
+    except ExampleError as exc:
+        print(f"semcom web: {exc}", file=sys.stderr)
+        return 2
+    if added:
+        more = f"; {left_out} more left out (at most {MAX_FOLDER_EXAMPLES})" if left_out else ""
+        print(f"semcom web: {len(added)} examples from {', '.join(sources)}{more}", file=sys.stderr, flush=True)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s web %(levelname)s %(message)s")
     security = Security.from_args(args)
     client = Client(args.transmitter, args.receiver, security, args.timeout)

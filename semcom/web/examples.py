@@ -1,14 +1,18 @@
-"""The page's bundled examples: a public-domain photograph from matplotlib's sample data, and scenes drawn here
-from a seed (no photograph's licence involved).
+"""The page's examples: a public-domain photograph from matplotlib's sample data, scenes drawn here from a seed
+(no photograph's licence involved), and the photographs of any folder given with ``semcom web --examples DIR``.
 
-Each is a small scene with the structure the two tasks care about: edges, textures, smooth
-gradients, and for the street scene regions a segmenter can name (sky, buildings, road, cars).
+Each bundled one is a small scene with the structure the two tasks care about: edges, textures, smooth
+gradients, and for the street scene regions a segmenter can name (sky, buildings, road, cars). The street scene
+is a drawing, because no photograph of a street with a public-domain or CC0 licence is at hand; a user with
+street frames of their own (CamVid's, say, whose licence forbids bundling them) adds them with ``--examples``.
 """
 
 from __future__ import annotations
 
 import functools
 import io
+import re
+from pathlib import Path
 
 import numpy as np
 from PIL import Image, ImageDraw, ImageFilter
@@ -82,6 +86,64 @@ def _portrait(rng: np.random.Generator) -> Image.Image:
 # (CamVid's frames may not be redistributed), so the street scene is drawn; the CamVid-trained segmenter reads
 # a drawing less well than a photograph
 EXAMPLES = {"portrait": (_portrait, 0), "street": (_street, 7), "shapes": (_shapes, 3), "texture": (_texture, 5)}
+
+
+MAX_FOLDER_EXAMPLES = 64  # photographs taken from --examples folders: the first by name, the rest left out
+MAX_EXAMPLE_SIDE = 4096  # the largest side any preset's transmitter takes (the cpu preset's own cap, 2048, it
+# enforces when the example is sent, with its own message)
+SUFFIXES = (".png", ".jpg", ".jpeg")
+_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
+
+
+class ExampleError(ValueError):
+    """A folder or file given with --examples that cannot serve as an example (one line, naming it)."""
+
+
+def _photo(path: Path, _rng: np.random.Generator) -> Image.Image:
+    from shared.imageio import open_rgb  # the one conversion every reader uses (EXIF orientation, 16-bit, ...)
+
+    return open_rgb(path)
+
+
+def _photo_paths(source: Path) -> list[Path]:
+    if source.is_file():
+        return [source]
+    if not source.is_dir():
+        raise ExampleError(f"--examples {source}: no such file or folder")
+    found = sorted(p for p in source.iterdir() if p.is_file() and p.suffix.lower() in SUFFIXES)
+    if not found:
+        raise ExampleError(f"--examples {source}: the folder has no PNG or JPEG files ({', '.join(SUFFIXES)})")
+    return found
+
+
+def add_examples(sources: list[str | Path], limit: int = MAX_FOLDER_EXAMPLES) -> tuple[list[str], int]:
+    """Adds the PNG and JPEG photographs of `sources` (folders, read in name order, or single files) as examples
+    named by their file names without the suffix. Each is opened now, so a file the page could not send is
+    refused here, naming it (ExampleError), not when someone picks it. Returns the names added and how many
+    files were left out by `limit`."""
+    paths = [p for source in sources for p in _photo_paths(Path(source))]
+    added: list[str] = []
+    for path in paths[:limit]:
+        name = path.stem
+        if not _NAME.fullmatch(name):
+            raise ExampleError(f"--examples {path}: name the file with letters, digits, '.', '_' or '-' (at most "
+                               "64, starting with a letter or digit): the page addresses an example by its name")
+        if name in EXAMPLES:
+            raise ExampleError(f"--examples {path}: an example called {name!r} already exists; rename the file")
+        try:
+            from PIL import UnidentifiedImageError
+
+            with Image.open(path) as img:
+                width, height = img.size
+                img.verify()
+        except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as exc:
+            raise ExampleError(f"--examples {path}: not a readable PNG or JPEG ({exc})") from None
+        if max(width, height) > MAX_EXAMPLE_SIDE:
+            raise ExampleError(f"--examples {path}: {width}x{height} pixels, over the transmitter's "
+                               f"{MAX_EXAMPLE_SIDE} px per side; resize it")
+        EXAMPLES[name] = (functools.partial(_photo, path), 0)
+        added.append(name)
+    return added, max(0, len(paths) - limit)
 
 
 @functools.lru_cache(maxsize=None)

@@ -3,11 +3,13 @@
 import base64
 
 import grpc
+import numpy as np
 import pytest
+from PIL import Image
 
 from semcom.web.guard import LOOPBACK, _host_name, allowed_hosts
 from semcom.web.requests import HTTP_OF, WebError, _grpc_error, image_bytes, parse_body, settings_of
-from semcom.web.examples import EXAMPLES, example_png
+from semcom.web.examples import EXAMPLES, ExampleError, add_examples, example_png
 from shared.imageio import open_rgb
 
 
@@ -128,3 +130,73 @@ def test_service_errors_keep_their_code_and_message():
     assert e.status == 502 and "the server at h:3 is not a semcom transmitter (Method not found!)" in str(e)
     assert _grpc_error(_Err(grpc.StatusCode.INTERNAL, "boom"), "x", "h:1").status == 502
     assert HTTP_OF[grpc.StatusCode.RESOURCE_EXHAUSTED] == 429
+
+
+@pytest.fixture
+def examples_restored():
+    before = dict(EXAMPLES)
+    yield
+    EXAMPLES.clear()
+    EXAMPLES.update(before)
+
+
+def _photo(path, size=(64, 48), **save):
+    Image.fromarray(np.random.default_rng(0).integers(0, 256, (*size[::-1], 3), dtype=np.uint8)).save(path, **save)
+
+
+def test_a_folder_of_photographs_becomes_examples(tmp_path, examples_restored):
+    _photo(tmp_path / "b-frame.png")
+    exif = Image.Exif()
+    exif[0x0112] = 6  # a phone's portrait photo: stored sideways, shown upright
+    _photo(tmp_path / "a_frame.JPG", exif=exif.tobytes())
+    Image.fromarray(np.full((40, 30), 65535, np.uint16)).save(tmp_path / "c16.png")  # 16-bit greyscale
+    (tmp_path / "notes.txt").write_text("not an image")
+    added, left_out = add_examples([tmp_path])
+    assert added == ["a_frame", "b-frame", "c16"] and left_out == 0 and list(EXAMPLES)[-3:] == added
+    assert open_rgb(example_png("a_frame")).size == (48, 64)  # turned upright
+    assert open_rgb(example_png("b-frame")).size == (64, 48)
+    assert np.asarray(open_rgb(example_png("c16"))).min() == 255  # 16-bit white is white, scaled not clipped
+    assert image_bytes({"example": "b-frame"}) == example_png("b-frame")
+
+
+def test_examples_beyond_the_limit_are_counted_not_added(tmp_path, examples_restored):
+    for i in range(3):
+        _photo(tmp_path / f"f{i}.png")
+    assert add_examples([tmp_path], limit=2) == (["f0", "f1"], 1) and "f2" not in EXAMPLES
+
+
+@pytest.mark.parametrize("files, text", [
+    ({}, "has no PNG or JPEG files"),
+    ({"bad.png": b"\x89PNG\r\n\x1a\n broken"}, "bad.png: not a readable PNG or JPEG"),
+    ({"my photo.png": None}, "name the file with letters, digits"),
+    ({"street.png": None}, "an example called 'street' already exists"),
+    ({"wide.png": (4097, 2)}, "4097x2 pixels, over the transmitter's 4096 px per side"),
+])
+def test_a_folder_that_cannot_serve_is_refused_naming_the_file(tmp_path, examples_restored, files, text):
+    for name, content in files.items():
+        if isinstance(content, bytes):
+            (tmp_path / name).write_bytes(content)
+        else:
+            _photo(tmp_path / name, **({"size": content} if content else {}))
+    before = list(EXAMPLES)
+    with pytest.raises(ExampleError, match=text):
+        add_examples([tmp_path])
+    with pytest.raises(ExampleError, match="no such file or folder"):
+        add_examples([tmp_path / "missing"])
+    assert list(EXAMPLES) == before
+
+
+def test_web_and_up_refuse_a_bad_examples_folder_before_starting(tmp_path, capsys, monkeypatch):
+    from semcom import launcher
+    from semcom.web import app
+
+    assert app.main(["--examples", str(tmp_path / "missing")]) == 2
+    assert capsys.readouterr().err.strip().endswith("missing: no such file or folder")
+    monkeypatch.setenv("SEMCOM_WEB_EXAMPLES", f"{tmp_path}:{tmp_path / 'gone'}")
+    assert app.main([]) == 2 and "has no PNG or JPEG files" in capsys.readouterr().err
+    monkeypatch.delenv("SEMCOM_WEB_EXAMPLES")
+    assert launcher.main(["--web", "--examples", str(tmp_path)]) == 2  # empty: refused before any service starts
+    assert "has no PNG or JPEG files" in capsys.readouterr().err
+    with pytest.raises(SystemExit) as info:
+        launcher.main(["--examples", str(tmp_path)])
+    assert info.value.code == 2 and "--examples is the page's: add --web" in capsys.readouterr().err

@@ -5,6 +5,7 @@ Skipped where no Chromium is installed, unless SEMCOM_REQUIRE_BROWSER=1 (as `.ci
 it): then a missing browser is a failure, not a skip. SEMCOM_SCREENSHOT=FILE keeps a screenshot of the page.
 """
 
+import io
 import json
 import os
 import shutil
@@ -15,7 +16,9 @@ import urllib.error
 import urllib.request
 
 import pytest
+from PIL import Image
 
+from semcom.web.examples import example_png
 from tests.e2e.conftest import free_ports, start_services
 
 pytestmark = pytest.mark.e2e
@@ -39,12 +42,14 @@ def _need_browser():
 @pytest.fixture(scope="module")
 def web(tmp_path_factory):
     _need_browser()
+    photos = tmp_path_factory.mktemp("photos")  # a user's own frames, given with --examples
+    Image.open(io.BytesIO(example_png("portrait"))).crop((0, 0, 480, 360)).save(photos / "frame-0001.jpg")
     with start_services(tmp_path_factory, "web") as services:
         (port,) = free_ports(1)
         log = open(tmp_path_factory.mktemp("weblog") / "web.log", "wb")
         proc = subprocess.Popen([sys.executable, "-m", "semcom.web.app", "--port", str(port),
-                                 "--transmitter", services.addr("transmitter"),
-                                 "--receiver", services.addr("receiver")], stdout=log, stderr=subprocess.STDOUT)
+                                 "--transmitter", services.addr("transmitter"), "--receiver", services.addr("receiver"),
+                                 "--examples", str(photos)], stdout=log, stderr=subprocess.STDOUT)
         url = f"http://127.0.0.1:{port}"
         try:
             end = time.monotonic() + 120
@@ -128,6 +133,19 @@ def test_segmentation_shows_the_overlay_and_legend(browser):
     shot = os.environ.get("SEMCOM_SCREENSHOT")
     if shot:
         browser.save_screenshot(shot)
+
+
+def test_a_folder_given_with_examples_joins_the_list_and_sends(browser):
+    from selenium.webdriver.support.ui import Select
+
+    names = [o.get_attribute("value") for o in Select(browser.find_element("id", "example")).options]
+    assert names[1] == "portrait" and names[-1] == "frame-0001"  # the bundled ones first, the user's after
+    _send(browser, "frame-0001", "segment this image")
+    _until(browser, lambda d: d.find_element("id", "negotiated").get_attribute("data-task") == "segmentation",
+           "the segmentation of the user's frame")
+    _until(browser, _result_loaded, "its overlay")
+    size = browser.execute_script("const i = document.getElementById('result'); return [i.naturalWidth, i.naturalHeight]")
+    assert size == [480, 360]
 
 
 def test_unrelated_request_shows_the_refusal(browser):
