@@ -1,11 +1,11 @@
-"""The training-free linear analog code (systems `linear` and `softcast`) through the project's channel."""
+"""The training-free linear analog codes (systems `linear`, `softcast`, `softcast-dct`) through the project's channel."""
 
 import json
 
 import pytest
 import torch
 
-from semcom.baselines.linear import SHIPPED, LinearAnalog, main
+from semcom.baselines.linear import OPPONENT, SHIPPED, LinearAnalog, SoftCastDCT, dct_matrix, main
 from semcom.eval.cli import main as eval_main
 from shared.analog import PatchPCA
 from shared.channel import ChannelSpec
@@ -90,3 +90,60 @@ def test_eval_on_rician_fading(fitted, image_folder, tmp_path, capsys):
         eval_main(["--task", "reconstruction", "--systems", "linear", "--data", str(image_folder), "--out", str(out),
                    "--k-factor", "3"])
     assert "'awgn' takes no parameter 'k_factor'" in capsys.readouterr().err
+
+
+def test_the_dct_is_orthonormal_and_so_is_the_colour_rotation():
+    for n in (8, 48):
+        d = dct_matrix(n)
+        assert torch.allclose(d @ d.T, torch.eye(n, dtype=torch.float64), atol=1e-12)
+    assert torch.allclose(OPPONENT @ OPPONENT.T, torch.eye(3), atol=1e-6)
+
+
+def test_softcast_dct_spends_the_cbr_side_information_included():
+    code = SoftCastDCT("1/16", chunk=16)
+    n_chunks, uses = 3 * 48 * 32, 768 * 512 * 3 // 16  # a 768x512 image
+    sent = code.chunks_sent(n_chunks, uses)
+    analog = sent * 16 * 16 // 2  # complex channel uses of the sent chunks
+    assert (sent, code.side_information(n_chunks, sent)) == (508, 8672)
+    assert analog + code.side_information(n_chunks, sent) <= uses < analog + 16 * 16 // 2 + code.side_information(
+        n_chunks, sent + 1)  # one more chunk would not fit
+    with pytest.raises(ValueError, match="no channel uses for a chunk after the side information"):
+        SoftCastDCT("1/64", chunk=32).chunks_sent(3, 3 * 32 * 32 // 64)
+
+
+def test_softcast_dct_noiseless_loses_only_the_chunks_it_drops():
+    img = _photo(7, 64)[:, :, :48]  # 64x48: 4x3 chunks of 16x16 per plane
+    code = SoftCastDCT("1/16", chunk=16)
+    out = code.reconstruct(img, ChannelSpec("noiseless", 40.0), seed=0)  # told 40 dB: gains near 1
+    # the same truncation written out: which chunks carry the most energy, the rest zero
+    planes = torch.einsum("pc,chw->phw", OPPONENT.double(), img.double())
+    dh, dw = dct_matrix(64), dct_matrix(48)
+    coef = dh @ planes @ dw.T
+    blocks = coef.reshape(3, 4, 16, 3, 16).permute(0, 1, 3, 2, 4).reshape(-1, 256)
+    keep = torch.zeros(len(blocks), dtype=torch.bool)
+    keep[blocks.pow(2).mean(1).argsort(descending=True)[:code.chunks_sent(36, 64 * 48 * 3 // 16)]] = True
+    blocks[~keep] = 0
+    truncated = dh.T @ blocks.view(3, 4, 3, 16, 16).permute(0, 1, 3, 2, 4).reshape(3, 64, 48) @ dw
+    expected = torch.einsum("pc,phw->chw", OPPONENT.double(), truncated).float().clamp(0, 1)
+    assert 0 < int(keep.sum()) < 36 and torch.allclose(out, expected, atol=2e-3)
+
+
+def test_softcast_dct_rises_with_snr_copes_with_fading_and_the_seed_fixes_the_draw():
+    code = SoftCastDCT("1/16")
+    img = _photo(100, 96)[:, :80]  # not a multiple of the chunk
+    out = {snr: code.reconstruct(img, ChannelSpec("awgn", snr), seed=0) for snr in (0.0, 10.0, 20.0)}
+    assert all(o.shape == img.shape and 0 <= float(o.min()) and float(o.max()) <= 1 for o in out.values())
+    quality = [float(psnr(img[None], out[s][None])) for s in (0.0, 10.0, 20.0)]
+    assert quality[0] + 3 < quality[1] < quality[2]
+    assert torch.equal(code.reconstruct(img, ChannelSpec("awgn", 10.0), seed=0), out[10.0])
+    assert not torch.equal(code.reconstruct(img, ChannelSpec("awgn", 10.0), seed=1), out[10.0])
+    rayleigh = code.reconstruct(img, ChannelSpec("rayleigh", 10.0, block_len=16), seed=0)
+    assert float(psnr(img[None], rayleigh[None])) > quality[0] - 3
+
+
+def test_eval_runs_softcast_dct(image_folder, tmp_path):
+    out = tmp_path / "eval"
+    assert eval_main(["--task", "reconstruction", "--systems", "softcast-dct", "--data", str(image_folder / "sub"),
+                      "--snr", "0,10", "--preset", "test", "--out", str(out)]) == 0
+    doc = json.loads((out / "reconstruction_sub_awgn_softcast-dct.json").read_text())
+    assert doc["results"]["psnr"][1] > doc["results"]["psnr"][0] and doc["chunk"] == 16
