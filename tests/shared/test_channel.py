@@ -168,7 +168,10 @@ def test_noiseless_channel_passes_symbols_through():
     out = Channel("noiseless")(x, 10.0, torch.Generator().manual_seed(0))
     assert torch.equal(out.y, x) and torch.all(out.noise_var == 0)
     seen = receive(out.y, out.known, out.noise_var, 10.0)
-    assert torch.allclose(seen.snr_db, torch.tensor(10.0)) and torch.equal(seen.symbols, x)  # told its nominal SNR
+    assert torch.allclose(seen.snr_db, torch.tensor(10.0))  # told its nominal SNR, and equalised as at it
+    assert torch.allclose(seen.symbols, x * 10 / 11, atol=1e-6)
+    unbiased, noise = seen.unbiased()
+    assert torch.allclose(unbiased, x, atol=1e-6) and torch.allclose(noise, torch.tensor(0.05))  # x itself
 
 
 def test_a_reception_without_channel_knowledge_is_y_at_its_nominal_snr():
