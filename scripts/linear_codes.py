@@ -15,9 +15,9 @@ variances known to the receiver (uncounted side information, as in SoftCast and 
   energy in that image (which ones: 768 more bits of side information);
 * ``pca8``, ``pca32``: 8x8 patches keeping 24 of 192 components, 32x32 patches keeping 384 of 3072 (the larger
   patch sees correlations across what are four 16x16 patches);
-* ``dct-chunk32``, ``dct-chunk16``: SoftCast as published: an orthonormal colour rotation, the whole frame's 2-D
-  DCT per colour plane, cut into 32x32 (16x16) chunks of coefficients, the eighth of chunks with the most energy
-  in this image sent.
+* ``dct-chunk64`` … ``dct-chunk8``: SoftCast as published: an orthonormal colour rotation, each plane's mean
+  removed (sent as side information), the whole frame's 2-D DCT per colour plane, cut into 64x64 … 8x8 chunks of
+  coefficients, the chunks with the most energy in this image sent (``softcast-dct`` is ``dct-chunk16``).
 
 The PSNR is the expected one over the noise, in closed form: with LMMSE a coefficient of variance lambda sent
 with gain g through noise of variance s per real value leaves lambda*s/(g^2*lambda + s), and what is not sent
@@ -80,6 +80,7 @@ def expected_mse(energy: np.ndarray, sent: np.ndarray, total: float, n_values: i
 
 BITS_PER_VALUE = 8  # a variance as side information: 8 bits (a log-scale code), sent at 1 bit per channel use
 # (QPSK, rate 1/2); a chunk or component mask costs 1 bit per candidate
+MEAN_BITS = 3 * 16  # the DCT codes' three plane means, as float16
 
 
 def pca_code(mu, vec, p: int, select: bool):
@@ -108,16 +109,17 @@ def dct_code(rotation: np.ndarray, chunk: int):
     def run(a, counted: bool):
         h, w = a.shape[0] // chunk * chunk, a.shape[1] // chunk * chunk
         planes = (a[:h, :w] @ rotation).transpose(2, 0, 1)  # orthonormal colour rotation
+        planes = planes - planes.mean(axis=(1, 2), keepdims=True)  # the planes' means as side information
         dh, dw = dct_matrix(h), dct_matrix(w)
         coef = np.stack([dh @ plane @ dw.T for plane in planes])  # orthonormal 2-D DCT per plane
         blocks = coef.reshape(3, h // chunk, chunk, w // chunk, chunk).transpose(0, 1, 3, 2, 4).reshape(-1, chunk ** 2)
         n, m = blocks.shape
         uses = n * m // (2 * RATE)
-        keep = (2 * uses - 2 * n) // (m + 2 * BITS_PER_VALUE) if counted else 2 * uses // m
+        keep = (2 * uses - 2 * (n + MEAN_BITS)) // (m + 2 * BITS_PER_VALUE) if counted else 2 * uses // m
         lam = (blocks ** 2).mean(1)
         sent = np.zeros(n)
         sent[np.argsort(lam)[::-1][:keep]] = m
-        return lam, sent, float((blocks ** 2).sum()), blocks.size, keep * BITS_PER_VALUE + n
+        return lam, sent, float((blocks ** 2).sum()), blocks.size, keep * BITS_PER_VALUE + n + MEAN_BITS
     return run
 
 
