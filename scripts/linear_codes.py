@@ -13,6 +13,8 @@ variances known to the receiver (uncounted side information, as in SoftCast and 
   the 96 components of largest variance over the photos;
 * ``pca16-select``: the same patches and basis, each image sending the 96 of all 768 components with the most
   energy in that image (which ones: 768 more bits of side information);
+* ``pca16-mean``: ``pca16-fixed`` with each image's mean colour sent apart (three float16 numbers), as the DCT
+  codes below send their planes' means;
 * ``pca8``, ``pca32``: 8x8 patches keeping 24 of 192 components, 32x32 patches keeping 384 of 3072 (the larger
   patch sees correlations across what are four 16x16 patches);
 * ``dct-chunk64`` … ``dct-chunk8``: SoftCast as published: an orthonormal colour rotation, each plane's mean
@@ -80,15 +82,19 @@ def expected_mse(energy: np.ndarray, sent: np.ndarray, total: float, n_values: i
 
 BITS_PER_VALUE = 8  # a variance as side information: 8 bits (a log-scale code), sent at 1 bit per channel use
 # (QPSK, rate 1/2); a chunk or component mask costs 1 bit per candidate
-MEAN_BITS = 3 * 16  # the DCT codes' three plane means, as float16
+MEAN_BITS = 3 * 16  # three means (the DCT codes' planes, pca16-mean's colour), as float16
 
 
-def pca_code(mu, vec, p: int, select: bool):
+def pca_code(mu, vec, p: int, select: bool, mean_colour: np.ndarray | None = None):
+    """With `mean_colour` (the photos' mean colour) each image's own mean colour is sent as side information and
+    the image is coded as if its mean were the photos'."""
     def run(a, counted: bool):
+        if mean_colour is not None:
+            a = a - a.reshape(-1, 3).mean(0) + mean_colour
         c = (patches(a, p) - mu) @ vec  # (N, D): every component
         n, d = c.shape
         uses = n * d // (2 * RATE)  # complex channel uses at CBR 1/16
-        mask = d if select else 0
+        mask = (d if select else 0) + (MEAN_BITS if mean_colour is not None else 0)
         keep = (2 * uses - 2 * mask) // (n + 2 * BITS_PER_VALUE) if counted else 2 * uses // n
         lam = (c ** 2).mean(0)
         order = np.argsort(lam)[::-1][:keep] if select else np.arange(keep)
@@ -140,6 +146,8 @@ def main() -> int:
         codes[f"pca{p}-fixed"] = pca_code(mu, vec, p, select=False)
         if p == 16:
             codes["pca16-select"] = pca_code(mu, vec, p, select=True)
+            colour = np.mean([load(f).reshape(-1, 3).mean(0) for f in photos], axis=0)
+            codes["pca16-mean"] = pca_code(mu, vec, p, select=False, mean_colour=colour)
     for chunk in (64, 32, 16, 8):
         codes[f"dct-chunk{chunk}"] = dct_code(rotation, chunk)
     table = {"side information uncounted": {}, "side information counted": {}}
