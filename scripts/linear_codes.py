@@ -39,6 +39,7 @@ import numpy as np
 from PIL import Image
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from semcom.baselines.linear import OPPONENT, dct_matrix  # noqa: E402
 from semcom.data import list_images  # noqa: E402
 
 SNRS = (1, 4, 7, 10, 13)
@@ -104,19 +105,12 @@ def pca_code(mu, vec, p: int, select: bool, mean_colour: np.ndarray | None = Non
     return run
 
 
-def dct_matrix(n: int) -> np.ndarray:
-    k = np.arange(n)[:, None]
-    m = np.cos(np.pi * (2 * np.arange(n)[None, :] + 1) * k / (2 * n)) * np.sqrt(2 / n)
-    m[0] /= np.sqrt(2)
-    return m
-
-
 def dct_code(rotation: np.ndarray, chunk: int):
     def run(a, counted: bool):
         h, w = a.shape[0] // chunk * chunk, a.shape[1] // chunk * chunk
         planes = (a[:h, :w] @ rotation).transpose(2, 0, 1)  # orthonormal colour rotation
         planes = planes - planes.mean(axis=(1, 2), keepdims=True)  # the planes' means as side information
-        dh, dw = dct_matrix(h), dct_matrix(w)
+        dh, dw = dct_matrix(h).numpy(), dct_matrix(w).numpy()
         coef = np.stack([dh @ plane @ dw.T for plane in planes])  # orthonormal 2-D DCT per plane
         blocks = coef.reshape(3, h // chunk, chunk, w // chunk, chunk).transpose(0, 1, 3, 2, 4).reshape(-1, chunk ** 2)
         n, m = blocks.shape
@@ -137,9 +131,7 @@ def main() -> int:
     a = ap.parse_args()
     photos = list_images(a.photos)
     kodak = [load(f) for f in sorted(Path(a.kodak).glob("*.png"))]
-    colours = np.concatenate([load(f).reshape(-1, 3)[::97] for f in photos])
-    lam, rot = np.linalg.eigh(np.cov(colours.T))
-    rotation = rot[:, np.argsort(lam)[::-1]]
+    rotation = OPPONENT.double().numpy().T  # softcast-dct's colour rotation (columns: luminance, two opponents)
     codes = {}
     for p in (8, 16, 32):
         mu, vec = fit_pca(photos, p)
