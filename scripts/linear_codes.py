@@ -39,8 +39,8 @@ import numpy as np
 from PIL import Image
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from semcom.baselines.linear import OPPONENT, dct_matrix  # noqa: E402
 from semcom.data import list_images  # noqa: E402
+from shared.dct_code import OPPONENT, dct_matrix  # noqa: E402
 
 SNRS = (1, 4, 7, 10, 13)
 RATE = 8  # real values per value sent: CBR 1/16 complex is 1/8 real

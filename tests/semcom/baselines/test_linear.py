@@ -5,10 +5,11 @@ import json
 import pytest
 import torch
 
-from semcom.baselines.linear import OPPONENT, SHIPPED, LinearAnalog, SoftCastDCT, dct_matrix, main
+from semcom.baselines.linear import SHIPPED, LinearAnalog, SoftCastDCT, main
 from semcom.eval.cli import main as eval_main
 from shared.analog import PatchPCA
 from shared.channel import ChannelSpec
+from shared.dct_code import OPPONENT, dct_matrix
 from shared.metrics import psnr
 
 
@@ -100,15 +101,15 @@ def test_the_dct_is_orthonormal_and_so_is_the_colour_rotation():
 
 
 def test_softcast_dct_spends_the_cbr_side_information_included():
-    code = SoftCastDCT("1/16", chunk=16)
+    code = SoftCastDCT("1/16", chunk=16).code
     n_chunks, uses = 3 * 48 * 32, 768 * 512 * 3 // 16  # a 768x512 image
     sent = code.chunks_sent(n_chunks, uses)
     analog = sent * 16 * 16 // 2  # complex channel uses of the sent chunks
     assert (sent, code.side_information(n_chunks, sent)) == (507, 8712)
     assert analog + code.side_information(n_chunks, sent) <= uses < analog + 16 * 16 // 2 + code.side_information(
         n_chunks, sent + 1)  # one more chunk would not fit
-    with pytest.raises(ValueError, match="no channel uses for a chunk after the side information"):
-        SoftCastDCT("1/64", chunk=32).chunks_sent(3, 3 * 32 * 32 // 64)
+    with pytest.raises(ValueError, match="leave none for a chunk after the side information"):
+        SoftCastDCT("1/64", chunk=32).code.chunks_sent(3, 3 * 32 * 32 // 64)
 
 
 def test_softcast_dct_noiseless_loses_only_the_chunks_it_drops():
@@ -122,7 +123,7 @@ def test_softcast_dct_noiseless_loses_only_the_chunks_it_drops():
     coef = dh @ (planes - means) @ dw.T
     blocks = coef.reshape(3, 4, 16, 3, 16).permute(0, 1, 3, 2, 4).reshape(-1, 256)
     keep = torch.zeros(len(blocks), dtype=torch.bool)
-    keep[blocks.pow(2).mean(1).argsort(descending=True)[:code.chunks_sent(36, 64 * 48 * 3 // 16)]] = True
+    keep[blocks.pow(2).mean(1).argsort(descending=True)[:code.code.chunks_sent(36, 64 * 48 * 3 // 16)]] = True
     blocks[~keep] = 0
     truncated = dh.T @ blocks.view(3, 4, 3, 16, 16).permute(0, 1, 3, 2, 4).reshape(3, 64, 48) @ dw + means
     expected = torch.einsum("pc,phw->chw", OPPONENT.double(), truncated).float().clamp(0, 1)

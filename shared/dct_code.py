@@ -1,0 +1,115 @@
+"""SoftCast's whole-frame DCT code (Jakubczak & Katabi, MobiCom 2011): both ends, as one object.
+
+    image (3, H, W), H and W multiples of the chunk --orthonormal opponent-colour rotation, each plane less its mean-->
+    planes --orthonormal 2-D DCT of the whole frame--> coefficients --cut into chunk x chunk chunks--> the chunks
+    with the most energy in this image, as many as the channel uses allow beside the side information, each
+    scaled by g ~ lambda^(-1/4) --> real values t (two per complex channel use)
+    received values --per-chunk LMMSE with the chunk's variance--> chunks (the rest zero) --inverse--> image
+
+The side information (``DCTHeader``: the planes' means as float16, which chunks were sent, each sent chunk's
+variance quantised to `value_bits` bits on a log scale, which both ends use) is counted: its bits, at one bit per
+channel use (a robust digital code, QPSK rate 1/2, assumed delivered), are taken from the channel uses before the
+analog code gets the rest. Sent with the image, the mean would be one huge DC coefficient taking a large share of
+the power (and, with an estimated channel, of the estimation error). The system ``softcast-dct``
+(``semcom.baselines.linear.SoftCastDCT``) sends images with it; ``scripts/linear_codes.py`` gives its expected
+PSNR in closed form beside its relatives.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+
+from shared.analog import softcast_gains
+
+# an orthonormal colour rotation (luminance and two opponent colours), fixed: SoftCast codes luminance and
+# chrominance planes apart, and an orthonormal one keeps the DCT domain's squared error the image's
+OPPONENT = torch.tensor([[1.0, 1.0, 1.0], [1.0, 0.0, -1.0], [1.0, -2.0, 1.0]])
+OPPONENT = OPPONENT / OPPONENT.norm(dim=1, keepdim=True)
+MEAN_BITS = 3 * 16  # the three planes' means, sent as float16
+
+
+def dct_matrix(n: int) -> torch.Tensor:
+    """The orthonormal DCT-II of length n as a matrix (rows are the basis functions), float64."""
+    k = torch.arange(n, dtype=torch.float64)[:, None]
+    m = torch.cos(torch.pi * (2 * torch.arange(n, dtype=torch.float64)[None, :] + 1) * k / (2 * n)) * (2 / n) ** 0.5
+    m[0] /= 2 ** 0.5
+    return m
+
+
+@dataclass
+class DCTHeader:
+    """What the receiver is told beside the symbols: the planes' means (3, 1, 1), the sent chunks' indices
+    (sent,) in sending order, their quantised variances (sent,), and the coded frame's size."""
+
+    means: torch.Tensor
+    order: torch.Tensor
+    variances: torch.Tensor
+    size: tuple[int, int]
+
+
+class ChunkDCT:
+    def __init__(self, chunk: int = 16, value_bits: int = 8) -> None:
+        if chunk < 2:
+            raise ValueError(f"chunks of {chunk}x{chunk} coefficients: use at least 2")
+        self.chunk, self.value_bits = chunk, value_bits
+
+    def side_information(self, n_chunks: int, sent: int) -> int:
+        """Bits of side information: the planes' means (float16), the chunk mask and the sent chunks' variances."""
+        return MEAN_BITS + n_chunks + sent * self.value_bits
+
+    def chunks_sent(self, n_chunks: int, uses: int) -> int:
+        """How many chunks fit in `uses` complex channel uses beside their own side information."""
+        m = self.chunk * self.chunk
+        sent = (2 * uses - 2 * (n_chunks + MEAN_BITS)) // (m + 2 * self.value_bits)
+        if sent < 1:
+            raise ValueError(f"{uses} channel uses leave none for a chunk after the side information "
+                             f"({n_chunks} chunks of {self.chunk}x{self.chunk}): use smaller chunks or a larger CBR")
+        return min(sent, n_chunks)
+
+    def quantised(self, variances: torch.Tensor) -> torch.Tensor:
+        """The variances as the receiver gets them: log2 in steps of 1/4, value_bits bits (both ends use these)."""
+        half = 2 ** (self.value_bits - 1)
+        q = torch.round(torch.log2(variances.clamp_min(1e-30)) * 4).clamp(-half, half - 1)
+        return torch.pow(2.0, q / 4)
+
+    def _chunks(self, coef: torch.Tensor) -> torch.Tensor:
+        c = self.chunk
+        _, h, w = coef.shape
+        return coef.reshape(3, h // c, c, w // c, c).permute(0, 1, 3, 2, 4).reshape(-1, c * c)
+
+    def _frame(self, blocks: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
+        c, (h, w) = self.chunk, size
+        return blocks.view(3, h // c, w // c, c, c).permute(0, 1, 3, 2, 4).reshape(3, h, w)
+
+    def encode(self, image: torch.Tensor, uses: int) -> tuple[torch.Tensor, DCTHeader]:
+        """(3, H, W) -> (the sent values t (2 * channel uses of the code,) float32, at unit power per complex
+        symbol on average over them, and the header)."""
+        h, w = image.shape[-2:]
+        if h % self.chunk or w % self.chunk:
+            raise ValueError(f"a {w}x{h} image is not whole {self.chunk}x{self.chunk} chunks: pad it first")
+        planes = torch.einsum("pc,chw->phw", OPPONENT.double(), image.double())
+        means = planes.mean(dim=(1, 2), keepdim=True).half().double()  # side information, as float16
+        blocks = self._chunks(dct_matrix(h) @ (planes - means) @ dct_matrix(w).T)
+        sent = self.chunks_sent(len(blocks), uses)
+        energy = blocks.pow(2).mean(1)
+        order = torch.sort(energy, descending=True, stable=True).indices[:sent]
+        variances = self.quantised(energy[order])
+        t = blocks[order] * softcast_gains(variances)[:, None]
+        return t.flatten().float(), DCTHeader(means, order, variances, (h, w))
+
+    def decode(self, received: torch.Tensor, noise_var: torch.Tensor, alpha: torch.Tensor,
+               header: DCTHeader) -> torch.Tensor:
+        """The received values (unbiased, each at scale alpha * g) and their noise variance per value, both in
+        sending order -> the LMMSE image (3, H, W) float32, not clamped."""
+        g = softcast_gains(header.variances)
+        sent = len(header.order)
+        a = alpha.double() * g[:, None]  # each chunk arrived at scale alpha * g
+        v = header.variances[:, None] * a.pow(2)
+        r, nv = received.double().view(sent, -1), noise_var.double().view(sent, -1)
+        h, w = header.size
+        blocks = torch.zeros(3 * (h // self.chunk) * (w // self.chunk), self.chunk ** 2, dtype=torch.float64)
+        blocks[header.order] = v / (v + nv) * r / a
+        planes = dct_matrix(h).T @ self._frame(blocks, header.size) @ dct_matrix(w) + header.means
+        return torch.einsum("pc,phw->chw", OPPONENT.double(), planes).float()
