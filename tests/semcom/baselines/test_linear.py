@@ -93,25 +93,6 @@ def test_eval_on_rician_fading(fitted, image_folder, tmp_path, capsys):
     assert "'awgn' takes no parameter 'k_factor'" in capsys.readouterr().err
 
 
-def test_the_dct_is_orthonormal_and_so_is_the_colour_rotation():
-    for n in (8, 48):
-        d = dct_matrix(n)
-        assert torch.allclose(d @ d.T, torch.eye(n, dtype=torch.float64), atol=1e-12)
-    assert torch.allclose(OPPONENT @ OPPONENT.T, torch.eye(3), atol=1e-6)
-
-
-def test_softcast_dct_spends_the_cbr_side_information_included():
-    code = SoftCastDCT("1/16", chunk=16).code
-    n_chunks, uses = 3 * 48 * 32, 768 * 512 * 3 // 16  # a 768x512 image
-    sent = code.chunks_sent(n_chunks, uses)
-    analog = sent * 16 * 16 // 2  # complex channel uses of the sent chunks
-    assert (sent, code.side_information(n_chunks, sent)) == (507, 8712)
-    assert analog + code.side_information(n_chunks, sent) <= uses < analog + 16 * 16 // 2 + code.side_information(
-        n_chunks, sent + 1)  # one more chunk would not fit
-    with pytest.raises(ValueError, match="leave none for a chunk after the side information"):
-        SoftCastDCT("1/64", chunk=32).code.chunks_sent(3, 3 * 32 * 32 // 64)
-
-
 def test_softcast_dct_noiseless_loses_only_the_chunks_it_drops():
     img = _photo(7, 64)[:, :, :48]  # 64x48: 4x3 chunks of 16x16 per plane
     code = SoftCastDCT("1/16", chunk=16)
