@@ -88,7 +88,7 @@ def train(a: argparse.Namespace) -> int:
         step += 1
         if step % 25 == 0:
             base = F.mse_loss(linear, images)
-            log.write(json.dumps({"step": step, "seconds": round(time.monotonic() - start), "mse": float(loss),
+            log.write(json.dumps({"step": step, "seconds": round(time.monotonic() - start), "mse": loss.item(),
                                   "mse_linear": float(base), "gates": net.gates.tolist()}) + "\n")
             log.flush()
         if step % 100 == 0:
