@@ -121,19 +121,19 @@ def add_examples(sources: list[str | Path], limit: int = MAX_FOLDER_EXAMPLES) ->
     named by their file names without the suffix. Each is opened now, so a file the page could not send is
     refused here, naming it (ExampleError), not when someone picks it. Returns the names added and how many
     files were left out by `limit`."""
+    from PIL import UnidentifiedImageError
+
     paths = [p for source in sources for p in _photo_paths(Path(source))]
-    added: list[str] = []
+    added: dict[str, tuple] = {}  # all of them checked before any joins the list
     for path in paths[:limit]:
         name = path.stem
         if not _NAME.fullmatch(name):
             raise ExampleError(f"--examples {path}: name the file with letters, digits, '.', '_' or '-' (at most "
                                "64, starting with a letter or digit): the page addresses an example by its name")
-        if name in EXAMPLES:
+        if name in EXAMPLES or name in added:
             raise ExampleError(f"--examples {path}: an example called {name!r} already exists; rename the file")
         try:
-            from PIL import UnidentifiedImageError
-
-            with Image.open(path) as img:
+            with Image.open(path, formats=["PNG", "JPEG"]) as img:  # what the transmitter takes
                 width, height = img.size
                 img.verify()
         except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as exc:
@@ -141,9 +141,9 @@ def add_examples(sources: list[str | Path], limit: int = MAX_FOLDER_EXAMPLES) ->
         if max(width, height) > MAX_EXAMPLE_SIDE:
             raise ExampleError(f"--examples {path}: {width}x{height} pixels, over the transmitter's "
                                f"{MAX_EXAMPLE_SIDE} px per side; resize it")
-        EXAMPLES[name] = (functools.partial(_photo, path), 0)
-        added.append(name)
-    return added, max(0, len(paths) - limit)
+        added[name] = (functools.partial(_photo, path), 0)
+    EXAMPLES.update(added)
+    return list(added), max(0, len(paths) - limit)
 
 
 @functools.lru_cache(maxsize=None)

@@ -171,11 +171,14 @@ def test_examples_beyond_the_limit_are_counted_not_added(tmp_path, examples_rest
     ({"my photo.png": None}, "name the file with letters, digits"),
     ({"street.png": None}, "an example called 'street' already exists"),
     ({"wide.png": (4097, 2)}, "4097x2 pixels, over the transmitter's 4096 px per side"),
+    ({"a.png": None, "moving.gif.png": "GIF"}, "moving.gif.png: not a readable PNG or JPEG"),  # none added
 ])
 def test_a_folder_that_cannot_serve_is_refused_naming_the_file(tmp_path, examples_restored, files, text):
     for name, content in files.items():
         if isinstance(content, bytes):
             (tmp_path / name).write_bytes(content)
+        elif content == "GIF":  # a format the transmitter refuses, whatever the file's name says
+            _photo(tmp_path / name, format="GIF")
         else:
             _photo(tmp_path / name, **({"size": content} if content else {}))
     before = list(EXAMPLES)
