@@ -34,6 +34,7 @@ from semcom.baselines.linear import SoftCastDCT  # noqa: E402
 from semcom.data import ImageFolder  # noqa: E402
 from shared.channel import ChannelSpec  # noqa: E402
 from shared.imageio import open_rgb, to_tensor  # noqa: E402
+from shared.layers import pad_to_multiple  # noqa: E402
 from shared.metrics import psnr  # noqa: E402
 
 SNRS = (1.0, 4.0, 7.0, 10.0, 13.0)
@@ -44,18 +45,12 @@ def build(channels: int, blocks: int) -> Refiner:
     return Refiner(grid_channels=1, stride=STRIDE, channels=channels, blocks=blocks, refine_channels=16)
 
 
-def snr_grid(image: torch.Tensor, snr_db: torch.Tensor) -> torch.Tensor:
-    """(B, 3, H, W), (B,) -> (B, 1, H/16, W/16): the SNR the receiver is told, as the refiner's grid input."""
-    b, _, h, w = image.shape
-    return (snr_db / 10.0).view(b, 1, 1, 1).expand(b, 1, -(-h // STRIDE), -(-w // STRIDE))
-
-
 def refine(net: Refiner, linear: torch.Tensor, snr_db: torch.Tensor) -> torch.Tensor:
-    """The refiner on images of any size: padded to a multiple of 16 (reflect), cropped back."""
-    h, w = linear.shape[-2:]
-    ph, pw = (-h) % STRIDE, (-w) % STRIDE
-    x = F.pad(linear, (0, pw, 0, ph), mode="reflect") if ph or pw else linear
-    return net(x, snr_grid(x, snr_db))[..., :h, :w]
+    """The refiner on images of any size: padded to a multiple of 16, told the SNR as its grid input (B, 1, H/16,
+    W/16), cropped back."""
+    x, (h, w) = pad_to_multiple(linear, STRIDE)
+    b, _, hp, wp = x.shape
+    return net(x, (snr_db / 10.0).view(b, 1, 1, 1).expand(b, 1, hp // STRIDE, wp // STRIDE))[..., :h, :w]
 
 
 def train(a: argparse.Namespace) -> int:

@@ -21,9 +21,8 @@ from PIL import Image, ImageEnhance, ImageFilter
 from torch.utils.data import Dataset
 
 from shared.classes import CAMVID_CLASSES, VOC_CLASSES
-from shared.imageio import open_rgb, to_tensor
+from shared.imageio import IMAGE_SUFFIXES, open_rgb, to_tensor
 
-IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg"}
 
 
 def _existing_folder(root: str | Path) -> Path:

@@ -118,10 +118,11 @@ def _linear(ctx: BuildContext, task: str, adaptive: bool) -> Evaluated:
 
 
 def _softcast_dct(ctx: BuildContext, task: str) -> Evaluated:
-    code = linear.SoftCastDCT(ctx.default_cbr())
-    return Evaluated(code.reconstruct, code.cbr, {
-        "chunk": code.chunk, "side_information": f"chunk mask (1 bit per chunk) and each sent chunk's variance "
-        f"({code.value_bits} bits), counted: its bits, at 1 per channel use, come out of the CBR's channel uses"})
+    system = linear.SoftCastDCT(ctx.default_cbr())
+    return Evaluated(system.reconstruct, system.cbr, {
+        "chunk": system.code.chunk, "side_information": f"the planes' means (float16), the chunk mask (1 bit per "
+        f"chunk) and each sent chunk's variance ({system.code.value_bits} bits), counted: its bits, at 1 per "
+        "channel use, come out of the CBR's channel uses"})
 
 
 def _capacity(ctx: BuildContext, task: str) -> Evaluated:
@@ -176,8 +177,8 @@ _add(SystemEntry("softcast", REC, "SoftCast (Jakubczak & Katabi): the linear ana
                  "variances as side information (gains and LMMSE per image)",
                  lambda ctx, task: _linear(ctx, task, True), kind="training-free"))
 _add(SystemEntry("softcast-dct", REC, "SoftCast as published: the whole frame's DCT in 16x16-coefficient chunks, the "
-                 "chunks with the most energy sent, their variances as side information counted in the CBR",
-                 lambda ctx, task: _softcast_dct(ctx, task), kind="training-free"))
+                 "chunks with the most energy sent, the planes' means and the chunks' variances as side information "
+                 "counted in the CBR", _softcast_dct, kind="training-free"))
 for _bits in (4, 6):
     for _rate in ("1/2", "2/3"):
         _jpeg = f"jpeg-{2 ** _bits}qam-{_rate}"

@@ -22,6 +22,7 @@ if TYPE_CHECKING:  # torch is imported where tensors are made, so clients that o
     import torch
 
 ALLOWED_FORMATS = ("PNG", "JPEG")
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg")  # the file names of those formats, where folders are read
 
 
 class ImageRejected(Refused):

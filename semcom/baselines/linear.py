@@ -91,13 +91,12 @@ class SoftCastDCT:
 
     def __init__(self, cbr: str = "1/16", chunk: int = 16, value_bits: int = 8) -> None:
         self.cbr, self.code = cbr, ChunkDCT(chunk, value_bits)
-        self.chunk, self.value_bits = chunk, value_bits
 
     @torch.no_grad()
     def reconstruct(self, image: torch.Tensor, spec: ChannelSpec, seed: int) -> torch.Tensor:
         """(3, H, W) in [0, 1] -> (3, H, W): padded to whole chunks, sent, decoded, cropped back."""
         h, w = image.shape[-2:]
-        padded, _ = pad_to_multiple(image[None].float(), self.chunk)
+        padded, _ = pad_to_multiple(image[None].float(), self.code.chunk)
         uses = int(Fraction(self.cbr) * padded[0].numel())
         t, header = self.code.encode(padded[0], uses)
         x, alpha = unit_power(torch.complex(t[0::2], t[1::2])[None])

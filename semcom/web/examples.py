@@ -15,7 +15,9 @@ import re
 from pathlib import Path
 
 import numpy as np
-from PIL import Image, ImageDraw, ImageFilter
+from PIL import Image, ImageDraw, ImageFilter, UnidentifiedImageError
+
+from shared.imageio import ALLOWED_FORMATS, IMAGE_SUFFIXES, open_rgb
 
 
 def _street(rng: np.random.Generator, w: int = 480, h: int = 360) -> Image.Image:
@@ -91,7 +93,6 @@ EXAMPLES = {"portrait": (_portrait, 0), "street": (_street, 7), "shapes": (_shap
 MAX_FOLDER_EXAMPLES = 64  # photographs taken from --examples folders: the first by name, the rest left out
 MAX_EXAMPLE_SIDE = 4096  # the largest side any preset's transmitter takes (the cpu preset's own cap, 2048, it
 # enforces when the example is sent, with its own message)
-SUFFIXES = (".png", ".jpg", ".jpeg")
 _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
 
 
@@ -100,9 +101,7 @@ class ExampleError(ValueError):
 
 
 def _photo(path: Path, _rng: np.random.Generator) -> Image.Image:
-    from shared.imageio import open_rgb  # the one conversion every reader uses (EXIF orientation, 16-bit, ...)
-
-    return open_rgb(path)
+    return open_rgb(path)  # the one conversion every reader uses (EXIF orientation, 16-bit, ...)
 
 
 def _photo_paths(source: Path) -> list[Path]:
@@ -110,9 +109,9 @@ def _photo_paths(source: Path) -> list[Path]:
         return [source]
     if not source.is_dir():
         raise ExampleError(f"--examples {source}: no such file or folder")
-    found = sorted(p for p in source.iterdir() if p.is_file() and p.suffix.lower() in SUFFIXES)
+    found = sorted(p for p in source.iterdir() if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES)
     if not found:
-        raise ExampleError(f"--examples {source}: the folder has no PNG or JPEG files ({', '.join(SUFFIXES)})")
+        raise ExampleError(f"--examples {source}: the folder has no PNG or JPEG files ({', '.join(IMAGE_SUFFIXES)})")
     return found
 
 
@@ -121,8 +120,6 @@ def add_examples(sources: list[str | Path], limit: int = MAX_FOLDER_EXAMPLES) ->
     named by their file names without the suffix. Each is opened now, so a file the page could not send is
     refused here, naming it (ExampleError), not when someone picks it. Returns the names added and how many
     files were left out by `limit`."""
-    from PIL import UnidentifiedImageError
-
     paths = [p for source in sources for p in _photo_paths(Path(source))]
     added: dict[str, tuple] = {}  # all of them checked before any joins the list
     for path in paths[:limit]:
@@ -133,7 +130,7 @@ def add_examples(sources: list[str | Path], limit: int = MAX_FOLDER_EXAMPLES) ->
         if name in EXAMPLES or name in added:
             raise ExampleError(f"--examples {path}: an example called {name!r} already exists; rename the file")
         try:
-            with Image.open(path, formats=["PNG", "JPEG"]) as img:  # what the transmitter takes
+            with Image.open(path, formats=list(ALLOWED_FORMATS)) as img:  # what the transmitter takes
                 width, height = img.size
                 img.verify()
         except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as exc:
