@@ -1,5 +1,5 @@
 """What the receiver's networks take from the channel: the received symbol grid and the LMMSE estimate of the
-linear analog code (``shared.analog``)."""
+linear analog code (``shared.analog``), or of the DCT code's image (``shared.dct_code``)."""
 
 from __future__ import annotations
 
@@ -24,3 +24,6 @@ def received_grid(symbols: torch.Tensor, snr_map_db: torch.Tensor, grid: tuple[i
 class Received:
     grid: torch.Tensor  # (B, 3c, h, w): [Re y, Im y, SNR dB / 20] as the receiver sees them
     linear: torch.Tensor  # (B, 2c, h, w): LMMSE estimate of the code's values t
+    # (B, 3, Hp, Wp): for a task sent with the DCT code (``EncoderConfig.dct_tasks``) its LMMSE image; `linear` is
+    # then that image in the patch code's terms (``AnalogDecoder.analyse``), `grid` [linear, SNR dB / 20]
+    base: torch.Tensor | None = None

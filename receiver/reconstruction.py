@@ -9,7 +9,9 @@ The transmitter sends a linear analog code plus what its networks add, and the r
 (``shared.analog.AnalogDecoder``: per-component LMMSE with the SNR map and the power scale).
 Then:
 
-* the diffusion state z0 is the transmitted code t, scaled to unit variance per component; the
+* the diffusion state z0 is the transmitted code t, scaled to unit variance per component (for a task sent
+  with the DCT code, ``EncoderConfig.dct_tasks``, the image in the patch code's terms: the DiT starts from the
+  DCT code's LMMSE image analysed, and the refiner from that image plus the synthesis of what the DiT changed); the
   DiT is conditioned on y, f~_R and the LMMSE estimate z_lin, and predicts z0 as z_lin plus a
   correction (adaLN-Zero: an untrained DiT returns z_lin itself);
 * the upsampling stage is ``Refiner``: the linear synthesis of z0_hat gives an image estimate,
@@ -96,8 +98,14 @@ class ReconstructionDecoder(nn.Module):
         z_lin = received.linear / self._std(analog)  # (B, 2c, h, w)
         return torch.cat([received.grid, feats, z_lin], dim=1), z_lin
 
-    def _image(self, z0: torch.Tensor, feats: torch.Tensor, analog: AnalogDecoder) -> torch.Tensor:
-        linear = analog.synthesise(z0 * self._std(analog))  # (B, 3, H, W)
+    def _image(self, z0: torch.Tensor, z_lin: torch.Tensor, feats: torch.Tensor, analog: AnalogDecoder,
+               base: torch.Tensor | None) -> torch.Tensor:
+        """The image the refiner starts from: the code's synthesis of z0, or, for the DCT code, its LMMSE image
+        plus the synthesis of what the DiT changed (z0 - z_lin) -> the refined image (B, 3, H, W)."""
+        if base is None:
+            linear = analog.synthesise(z0 * self._std(analog))  # (B, 3, H, W)
+        else:
+            linear = base + analog.synth((z0 - z_lin) * self._std(analog))
         return self.synthesis(linear, torch.cat([z0, feats], dim=1))
 
     def loss(self, received: Received, feats: torch.Tensor, snr_db: torch.Tensor, x: torch.Tensor,
@@ -105,14 +113,17 @@ class ReconstructionDecoder(nn.Module):
              analog: AnalogDecoder) -> dict[str, torch.Tensor]:
         """Training loss for one batch; `x` is the transmitted symbol grid with its scale from the code, (B,),
         or per component (B, 2c) or (B, 1) (``shared.analog.code_scale``), `image` the (padded) original."""
-        scale = scale.view(-1, 1) if scale.ndim == 1 else scale  # the code's values at their fitted gains,
-        z0 = (to_real(x) / scale[:, :, None, None] / self._std(analog)).detach()  # per component at unit variance
+        if received.base is None:
+            scale = scale.view(-1, 1) if scale.ndim == 1 else scale  # the code's values at their fitted gains,
+            z0 = (to_real(x) / scale[:, :, None, None] / self._std(analog)).detach()  # per component at unit variance
+        else:  # the DCT code: the original image in the patch code's terms
+            z0 = (analog.analyse(image) / self._std(analog)).detach()
         cond, z_lin = self._parts(received, feats, analog)
         t = self.schedule.sample_t(z0.shape[0], generator, z0.device, self.diff_cfg.regression_share)  # (B,)
         noise = torch.randn(z0.shape, generator=generator, device=z0.device)
         z_t = self.schedule.q_sample(z0, t, noise)
         z0_hat = z_lin + self.dit(z_t, t, cond, snr_db)  # (B, 2c, h, w)
-        recon = self._image(z0_hat, feats, analog)  # (B, 3, H, W)
+        recon = self._image(z0_hat, z_lin, feats, analog, received.base)  # (B, 3, H, W)
         per_image = (recon - image).pow(2).flatten(1).mean(1)  # (B,) eq. 5 per image
         image_mse = per_image.mean()
         latent_mse = F.mse_loss(z0_hat, z0)
@@ -140,7 +151,7 @@ class ReconstructionDecoder(nn.Module):
         z0 = ddim_sample(lambda z, t: z_lin + self.dit(z, t, cond, snr_db), self.schedule,
                          (b, self.state_channels, h, w), steps, generator, received.grid.device,
                          self.diff_cfg.eta if eta is None else eta, on_step)
-        return self._image(z0, feats, analog).clamp(0.0, 1.0)
+        return self._image(z0, z_lin, feats, analog, received.base).clamp(0.0, 1.0)
 
     def decode(self, received: Received, feats: torch.Tensor, snr_db: torch.Tensor, steps: int | None,
                generator: torch.Generator | None, on_step: Callable[[int, int], None] | None,

@@ -43,6 +43,7 @@ def check(t: Transmission, model: Receiver, kb_fingerprint: str) -> None:
     if task.sampled:
         cfg.check_work(*t.image_size, t.steps)
     check_allocation(t, cfg)
+    model.dct_headers(t)
 
 
 def check_allocation(t: Transmission, cfg: ModelConfig) -> None:

@@ -215,6 +215,16 @@ class AnalogDecoder(nn.Module):
         v = prior[:, :, None, None] * a.pow(2)
         return v / (v + noise_var) * received / a
 
+    def analyse(self, image: torch.Tensor) -> torch.Tensor:
+        """image (B,3,H,W), H and W multiples of p -> the code's values t (B,k,H/p,W/p) at the fitted gains whose
+        synthesis is nearest it: each component's projection onto its synthesis row, (image - mean) . s_k /
+        |s_k|^2 (exact for the fit's orthogonal rows). The receiver's view of an image decoded another way
+        (``EncoderConfig.dct_tasks``) in this code's terms."""
+        b, _, h, w = image.shape
+        mean = F.pixel_shuffle(self.mean.expand(b, -1, h // self.patch, w // self.patch), self.patch)
+        weight = self.synth.weight / self.synth.weight.flatten(1).pow(2).sum(1).clamp_min(1e-12).view(-1, 1, 1, 1)
+        return F.conv2d(image - mean, weight, stride=self.patch)
+
     def synthesise(self, t: torch.Tensor) -> torch.Tensor:
         """t (B,k,h,w) -> image (B,3,h*p,w*p)."""
         b, _, h, w = t.shape

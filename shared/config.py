@@ -61,11 +61,26 @@ class EncoderConfig:
     # receiver with the power scale. Empty in checkpoints made before it (``semcom train
     # --per-image-gains TASK`` adds it to one; it adds no weights).
     per_image_gains: tuple[str, ...] = ()
+    # Tasks sent with SoftCast's whole-frame code instead (``shared.dct_code.ChunkDCT``: the padded image's DCT in
+    # dct_chunk x dct_chunk chunks, the strongest that fit in the grid's channel uses beside their side
+    # information); the encoder's networks do not act on them, the receiver decodes its LMMSE image and its
+    # networks refine it. Empty in checkpoints made before it (``semcom train --dct-code TASK`` adds it; it
+    # adds no weights).
+    dct_tasks: tuple[str, ...] = ()
+    dct_chunk: int = 16
+    dct_value_bits: int = 8
 
     def __post_init__(self) -> None:
         if not self.linear_path:
             raise ValueError("every encoder holds the linear analog code (linear_path false is the design before "
                              "2026-11-28, which this version no longer builds)")
+        both = set(self.dct_tasks) & set(self.per_image_gains)
+        if both:
+            raise ValueError(f"{', '.join(sorted(both))}: a task is sent with the DCT code (dct_tasks) or with the "
+                             "patch code fitted to each image (per_image_gains), not both")
+        if self.dct_tasks and (self.dct_chunk < 2 or self.stride % self.dct_chunk):
+            raise ValueError(f"DCT chunks of {self.dct_chunk}x{self.dct_chunk} do not tile the padded image: use a "
+                             f"divisor of the stride {self.stride} of at least 2")
 
     @property
     def stride(self) -> int:
@@ -166,12 +181,18 @@ class ModelConfig:
             raise ValueError(f"image of {width}x{height} pixels is outside the cap (1 to {self.max_side} px per side, "
                              f"at most {self.max_pixels} pixels)")
 
-    def check_codable(self, height: int, width: int) -> None:
+    def check_codable(self, height: int, width: int, task: str = "") -> None:
         """ValueError when an image is too small for the code: each started stride x stride block costs the
         same channel uses, so a few pixels would take more channel uses than they have values (CBR over 1),
-        which the channel refuses."""
+        which the channel refuses; a task sent with the DCT code also needs room for one chunk beside its side
+        information."""
         c, s = self.encoder.symbol_channels, self.encoder.stride
         uses = c * -(-height // s) * -(-width // s)
+        if task in self.encoder.dct_tasks:
+            from shared.dct_code import ChunkDCT
+
+            padded = (-(-height // s) * s, -(-width // s) * s)
+            ChunkDCT(self.encoder.dct_chunk, self.encoder.dct_value_bits).check_codable(padded, uses, task)
         if uses > 3 * height * width:
             raise ValueError(f"a {width}x{height} image is too small for this model: it sends {c} channel uses for "
                              f"each started {s}x{s}-pixel block, {uses} here, more than the image's "

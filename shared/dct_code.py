@@ -13,15 +13,22 @@ analog code gets the rest. Sent with the image, the mean would be one huge DC co
 the power (and, with an estimated channel, of the estimation error). The system ``softcast-dct``
 (``semcom.baselines.linear.SoftCastDCT``) sends images with it; ``scripts/linear_codes.py`` gives its expected
 PSNR in closed form beside its relatives.
+
+The proposed system sends the tasks of ``EncoderConfig.dct_tasks`` with it on its symbol grid
+(``encode_grid``, ``decode_grid``): of the grid's c*h*w channel uses the first carry the analog values at unit
+average power, the rest the side information (the header's ``dct_*`` fields carry its content, as if its digital
+code had delivered it; the simulated stream holds zeros there) and the few uses too short for another chunk.
 """
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import torch
 
 from shared.analog import softcast_gains
+from shared.symbols import unit_power
 
 # an orthonormal colour rotation (luminance and two opponent colours), fixed: SoftCast codes luminance and
 # chrominance planes apart, and an orthonormal one keeps the DCT domain's squared error the image's
@@ -48,12 +55,55 @@ class DCTHeader:
     variances: torch.Tensor
     size: tuple[int, int]
 
+    def codes(self) -> list[int]:
+        """The sent chunks' variances as the integers their bits carry: log2 of the variance in quarters."""
+        return [int(v) for v in torch.round(torch.log2(self.variances) * 4).tolist()]
+
+    def fields(self) -> tuple[tuple[float, ...], tuple[int, ...], tuple[int, ...]]:
+        """(means, chunk indices, variance codes): what the wire's header carries (``from_fields`` inverts)."""
+        return (tuple(float(m) for m in self.means.flatten()), tuple(int(i) for i in self.order), tuple(self.codes()))
+
 
 class ChunkDCT:
     def __init__(self, chunk: int = 16, value_bits: int = 8) -> None:
         if chunk < 2:
             raise ValueError(f"chunks of {chunk}x{chunk} coefficients: use at least 2")
         self.chunk, self.value_bits = chunk, value_bits
+
+    def n_chunks(self, size: tuple[int, int]) -> int:
+        """Chunks of a (H, W) frame, three planes."""
+        return 3 * (size[0] // self.chunk) * (size[1] // self.chunk)
+
+    def check_codable(self, size: tuple[int, int], uses: int, task: str = "this task") -> None:
+        """ValueError unless a padded (H, W) frame can send one chunk in `uses` channel uses."""
+        n = self.n_chunks(size)
+        need = MEAN_BITS + n + self.value_bits + self.chunk ** 2 // 2
+        if uses < need:
+            raise ValueError(f"a {size[1]}x{size[0]} image (padded) is too small for {task}'s DCT code: its "
+                             f"{uses} channel uses do not hold the side information and one {self.chunk}x{self.chunk}"
+                             f" chunk ({need}); send an image of at least 80x16 pixels")
+
+    def header_from_fields(self, means: tuple[float, ...], order: tuple[int, ...], codes: tuple[int, ...],
+                           size: tuple[int, int], uses: int) -> DCTHeader:
+        """A header as the wire gave it -> DCTHeader; ValueError, a message a person can act on, unless it is
+        what this code sends for a (H, W) padded frame in `uses` channel uses."""
+        n = self.n_chunks(size)
+        self.check_codable(size, uses)
+        sent = self.chunks_sent(n, uses)
+        half = 2 ** (self.value_bits - 1)
+        if len(means) != 3 or not all(math.isfinite(m) and abs(m) <= 65504 for m in means):
+            raise ValueError(f"the DCT code's header needs the three planes' means as finite float16 numbers, "
+                             f"got {len(means)} value(s)")
+        if len(order) != sent or len(codes) != sent:
+            raise ValueError(f"the DCT code sends {sent} chunks of a {size[1]}x{size[0]} frame in {uses} channel uses; "
+                             f"the header names {len(order)} chunk(s) and {len(codes)} variance(s): load the same "
+                             "weights on both sides")
+        if len(set(order)) != sent or not all(0 <= i < n for i in order):
+            raise ValueError(f"the DCT code's chunk indices must be {sent} different numbers from 0 to {n - 1}")
+        if not all(-half <= q < half for q in codes):
+            raise ValueError(f"the DCT code's variance codes are {self.value_bits}-bit: from {-half} to {half - 1}")
+        return DCTHeader(torch.tensor(means, dtype=torch.float64).view(3, 1, 1), torch.tensor(order),
+                         torch.pow(2.0, torch.tensor(codes, dtype=torch.float64) / 4), size)
 
     def side_information(self, n_chunks: int, sent: int) -> int:
         """Bits of side information: the planes' means (float16), the chunk mask and the sent chunks' variances."""
@@ -113,3 +163,26 @@ class ChunkDCT:
         blocks[header.order] = v / (v + nv) * r / a
         planes = dct_matrix(h).T @ self._frame(blocks, header.size) @ dct_matrix(w) + header.means
         return torch.einsum("pc,phw->chw", OPPONENT.double(), planes).float()
+
+    def encode_grid(self, images: torch.Tensor, uses: int) -> tuple[torch.Tensor, torch.Tensor, list[DCTHeader]]:
+        """images (B, 3, H, W), whole chunks -> (x (B, uses) complex: the analog values at unit average power, the
+        rest zero (the side information's uses), the scale alpha (B,) that made them so, the headers)."""
+        rows, alphas, headers = [], [], []
+        for image in images:
+            t, header = self.encode(image.detach().float().cpu(), uses)
+            x, alpha = unit_power(torch.complex(t[0::2], t[1::2])[None])
+            rows.append(torch.cat([x[0], torch.zeros(uses - x.shape[1], dtype=x.dtype)]))
+            alphas.append(alpha[0])
+            headers.append(header)
+        return torch.stack(rows).to(images.device), torch.stack(alphas).to(images.device), headers
+
+    def decode_grid(self, symbols: torch.Tensor, noise_var: torch.Tensor, alpha: torch.Tensor,
+                    headers: list[DCTHeader]) -> torch.Tensor:
+        """symbols (B, n) unbiased complex and their noise variance per real value (B, n) (``Reception.unbiased``),
+        the scales (B,) -> the LMMSE images (B, 3, H, W) float32, not clamped."""
+        out = []
+        for s, nv, a, header in zip(symbols, noise_var, alpha, headers):
+            m = len(header.order) * self.chunk ** 2 // 2  # the analog uses
+            received = torch.stack([s[:m].real, s[:m].imag], 1).flatten().cpu()
+            out.append(self.decode(received, nv[:m].repeat_interleave(2).cpu(), a.cpu(), header))
+        return torch.stack(out).to(symbols.device)

@@ -21,6 +21,8 @@ class SymbolPacket(GridMeasures):
     allocation: (B, 2, k) the linear code's per-image allocation (ratio, variance per component) for a
         task whose transmitter fits it to the image (``EncoderConfig.per_image_gains``), else None;
         side information in the header like the scale.
+    dct: for a task sent with the DCT code (``EncoderConfig.dct_tasks``) each image's
+        ``shared.dct_code.DCTHeader`` (its side information, in the header), else None.
     """
 
     symbols: torch.Tensor
@@ -29,3 +31,4 @@ class SymbolPacket(GridMeasures):
     task: str
     scale: torch.Tensor
     allocation: torch.Tensor | None = None
+    dct: list | None = None

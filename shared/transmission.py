@@ -27,6 +27,11 @@ class Transmission(GridMeasures):
     # the linear code's per-image allocation: k ratios then k variances (k = 2c), or () when the
     # transmitter does not fit it to the image (``EncoderConfig.per_image_gains``)
     allocation: tuple[float, ...] = ()
+    # the DCT code's side information for a task sent with it (``EncoderConfig.dct_tasks``,
+    # ``shared.dct_code.DCTHeader.fields``): the planes' means, the sent chunks, their variance codes
+    dct_means: tuple[float, ...] = ()
+    dct_chunks: tuple[int, ...] = ()
+    dct_codes: tuple[int, ...] = ()
     score: float = 0.0  # the task KB's similarity of the negotiated task
     kb_fingerprint: str = ""
 

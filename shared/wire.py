@@ -92,7 +92,8 @@ def header_of(t: Transmission, timings: dict[str, float] | None = None) -> pb.Tr
                                  image_height=t.image_size[0], image_width=t.image_size[1],
                                  channel=spec_to_proto(t.channel, t.seed), diffusion_steps=t.steps,
                                  kb_fingerprint=t.kb_fingerprint, score=t.score, timings_s=timings or {},
-                                 power_scale=t.scale, linear_allocation=t.allocation)
+                                 power_scale=t.scale, linear_allocation=t.allocation, dct_means=t.dct_means,
+                                 dct_chunks=t.dct_chunks, dct_variance_codes=t.dct_codes)
 
 
 def transmission_of(h: pb.TransmissionHeader) -> Transmission:
@@ -101,6 +102,8 @@ def transmission_of(h: pb.TransmissionHeader) -> Transmission:
                         seed=h.channel.seed,
                         grid=(h.grid_c, h.grid_h, h.grid_w), image_size=(h.image_height, h.image_width),
                         steps=h.diffusion_steps, scale=h.power_scale, allocation=tuple(h.linear_allocation),
+                        dct_means=tuple(h.dct_means), dct_chunks=tuple(h.dct_chunks),
+                        dct_codes=tuple(h.dct_variance_codes),
                         score=h.score, kb_fingerprint=h.kb_fingerprint)
 
 

@@ -117,11 +117,12 @@ class TransmitterService(Loading, rpc.TransmitterServicer):
         t = time.perf_counter()
         match = self._negotiate(request.task, tid, context)
         timings["negotiate"] = time.perf_counter() - t
-        if tasks.get(match.task).sampled:
-            try:
+        try:
+            cfg.check_codable(img.height, img.width, match.task)  # the task's own code (DCT) may need more room
+            if tasks.get(match.task).sampled:
                 cfg.check_work(img.height, img.width, request.diffusion_steps)
-            except WorkTooLarge as exc:
-                abort(context, exc)
+        except ValueError as exc:  # or its WorkTooLarge
+            abort(context, exc)
         self._still_wanted(context, "encoding")
         t = time.perf_counter()
         with self._model_lock:

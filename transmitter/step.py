@@ -21,6 +21,8 @@ def encode(model: Transmitter, image: torch.Tensor, task: str, channel: ChannelS
     packet = model(image[None].to(device), task, channel.snr_db)
     scale = float(packet.scale[0])
     allocation = () if packet.allocation is None else tuple(packet.allocation[0].flatten().tolist())
+    means, chunks, codes = ((), (), ()) if packet.dct is None else packet.dct[0].fields()
     t = Transmission(id=tid, task=task, channel=channel, seed=seed, grid=packet.grid, image_size=packet.image_size,
-                     steps=steps, scale=scale, allocation=allocation, score=score, kb_fingerprint=kb_fingerprint)
+                     steps=steps, scale=scale, allocation=allocation, dct_means=means, dct_chunks=chunks,
+                     dct_codes=codes, score=score, kb_fingerprint=kb_fingerprint)
     return t, packet.symbols[0]

@@ -8,7 +8,7 @@ symbols decoded with:
 * several starting noises z_T (--noise-seeds) at each step count: how much the output depends on them;
 * the DiT bypassed (its correction set to zero: the LMMSE estimate of the linear code goes straight to
   the refiner) and the linear code alone (the training-free floor: SoftCast when the model fits the code's
-  allocation to each image, ``per_image_gains``);
+  allocation to each image, ``per_image_gains``, softcast-dct when it sends the DCT code, ``dct_tasks``);
 
 each with PSNR, MS-SSIM (images over 160 px), the radially averaged power spectrum distance to the
 original (dB; lower = texture statistics closer to the original's: a realism measure) and seconds per
@@ -24,7 +24,7 @@ import time
 import torch
 
 from channel.step import transmit
-from semcom.baselines.linear import LinearAnalog
+from semcom.baselines.linear import LinearAnalog, SoftCastDCT
 from semcom.bench import emit
 from semcom.data import Kodak, center_crop
 from semcom.pipeline import load_models
@@ -82,14 +82,16 @@ def main(argv: list[str] | None = None) -> int:
         r["spectral_distance_db"].append(spectral_distance_db(img, out))
         r["seconds"].append(seconds)
 
-    linear = LinearAnalog.load(adaptive=RECONSTRUCTION in cfg.encoder.per_image_gains)  # the model's own code
+    linear = (SoftCastDCT(cfg.encoder.cbr, cfg.encoder.dct_chunk, cfg.encoder.dct_value_bits)  # the model's own code
+              if RECONSTRUCTION in cfg.encoder.dct_tasks
+              else LinearAnalog.load(adaptive=RECONSTRUCTION in cfg.encoder.per_image_gains))
     with torch.no_grad():
         for i, img in enumerate(images):
             seed = args.seed + i
             packet = tx(img[None], RECONSTRUCTION, spec.snr_db)
             rxd = transmit(packet.symbols, spec, seed)
             reception = receive(rxd.y, rxd.h, rxd.noise_var, spec.snr_db, rxd.err_var)
-            received = rx.view(reception, packet.grid, packet.scale, packet.allocation)
+            received = rx.view(reception, packet.grid, packet.scale, packet.allocation, packet.dct)
             snr = torch.tensor([spec.snr_db])
             size = tuple(img.shape[-2:])
             for steps in steps_list:

@@ -41,7 +41,9 @@ def merge(rec_dir: str | Path, seg_dir: str | Path, out: str | Path, command: st
     (rec_cfg, rec_doc), (seg_cfg, seg_doc) = read_config(rec_dir), read_config(seg_dir)
     gains = tuple(t for t, c in (("reconstruction", rec_cfg), ("segmentation", seg_cfg))
                   if t in c.encoder.per_image_gains)
-    rec_cfg, seg_cfg = (c.replace(**{"encoder.per_image_gains": gains}) for c in (rec_cfg, seg_cfg))
+    dct = tuple(t for t, c in (("reconstruction", rec_cfg), ("segmentation", seg_cfg)) if t in c.encoder.dct_tasks)
+    rec_cfg, seg_cfg = (c.replace(**{"encoder.per_image_gains": gains, "encoder.dct_tasks": dct})
+                        for c in (rec_cfg, seg_cfg))
     rec_d, seg_d = rec_cfg.to_dict(), seg_cfg.to_dict()
     differ = [k for k in rec_d if k not in CONFIG_OWN["reconstruction"] + CONFIG_OWN["segmentation"]
               and rec_d[k] != seg_d.get(k)]

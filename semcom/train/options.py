@@ -115,6 +115,7 @@ class TrainConfig:
     # decoder; "drop": a decoder without it (the checkpoint's pooling tensors are left out)
     grow_refiner: int = 0  # append this many residual blocks (identity start) to an --init checkpoint's refiner
     per_image_gains: tuple[str, ...] = ()  # tasks whose linear code the encoder fits to each image (SoftCast)
+    dct_code: tuple[str, ...] = ()  # tasks sent with SoftCast's whole-frame DCT code (shared.dct_code)
     ema: float = 0.0  # decay of the weights' exponential moving average the checkpoints hold (0: the raw weights)
     seg_split: str = "train"  # what of seg_data is trained on (CamVid: e.g. train-0006R0, a drive held out)
     seg_val_split: str = "val"  # what of seg_data the run validates on (e.g. train:0006R0)
@@ -237,6 +238,10 @@ def parse(argv: list[str] | None) -> TrainConfig:
                    help="fit the encoder's linear code to each image for this task, as SoftCast does (the image's "
                         "component variances go to the receiver as side information); adds no weights, so an "
                         "--init checkpoint's model starts from its own code (repeatable)")
+    p.add_argument("--dct-code", action="append", default=[], choices=tasks.names(),
+                   help="send this task with SoftCast's whole-frame DCT code (shared/dct_code.py) instead of the "
+                        "encoder's patch code: the receiver's networks refine its LMMSE image; adds no weights, "
+                        "so an --init checkpoint's decoder starts from its own weights (repeatable)")
     p.add_argument("--seg-class-weights", type=class_weighting, default="enet", metavar="enet|enet-soft|enet:C|none",
                    help="segmentation loss: enet weights each class by 1/ln(1.02 + its share of the training "
                         "labels' pixels (rare classes such as poles and signs count, up to about 50x); enet-soft "
@@ -305,7 +310,8 @@ def parse(argv: list[str] | None) -> TrainConfig:
         seg_scale=a.seg_scale,
         seg_image_blocks=a.seg_image_blocks, seg_image_encoder=a.seg_image_encoder, seg_context=a.seg_context,
         seg_dropout=a.seg_dropout,
-        grow_refiner=a.grow_refiner, ema=a.ema, per_image_gains=tuple(a.per_image_gains))
+        grow_refiner=a.grow_refiner, ema=a.ema, per_image_gains=tuple(a.per_image_gains),
+        dct_code=tuple(a.dct_code))
     specs = fading_specs(tc)
     for name, _ in tc.channel_params:
         if not any(name in dict(spec.params) for spec in specs):

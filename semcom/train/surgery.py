@@ -1,5 +1,5 @@
 """Checkpoint surgery for `semcom train`: what a run adds to, restarts in, freezes in or carries over from the
-model it starts from (--snr-gate, --per-image-gains, --seg-image-blocks, --seg-image-encoder,
+model it starts from (--snr-gate, --per-image-gains, --dct-code, --seg-image-blocks, --seg-image-encoder,
 --seg-context, --seg-dropout,
 --grow-refiner, --reinit, --freeze, --init-partial). `semcom merge` (semcom.train.merge) joins two finished
 runs."""
@@ -33,6 +33,11 @@ def grow(cfg: ModelConfig, tc: TrainConfig,
     new_gains = tuple(t for t in tc.per_image_gains if t not in cfg.encoder.per_image_gains)
     if new_gains:
         cfg = cfg.replace(**{"encoder.per_image_gains": cfg.encoder.per_image_gains + new_gains})
+    new_dct = tuple(t for t in tc.dct_code if t not in cfg.encoder.dct_tasks)
+    if new_dct:  # the DCT code replaces the patch code fitted to each image for its tasks
+        cfg = cfg.replace(**{"encoder.per_image_gains": tuple(t for t in cfg.encoder.per_image_gains
+                                                              if t not in new_dct),
+                             "encoder.dct_tasks": cfg.encoder.dct_tasks + new_dct})
     for part, flag, what in (("image_blocks", "--seg-image-blocks", "{} image blocks"),
                              ("image_encoder", "--seg-image-encoder", "an image encoder of width {}")):
         wanted, has = getattr(tc, f"seg_{part}"), getattr(cfg.seg, part)

@@ -31,11 +31,12 @@ class System(nn.Module):
         """images (B,3,H,W), H and W multiples of the stride -> (symbol grid x (B,c,h,w), the scale from the
         linear code to it per image and component (B, 2c) or (B, 1) (``shared.analog.code_scale``), what the
         receiver's networks take)."""
-        x, scale, allocation = self.transmitter.encode(images, task, snr_db)  # (B, c, h, w) complex, (B,), ...
-        b, c, h, w = x.shape
-        out = channel(x.reshape(b, -1), snr_db, generator)
+        packet = self.transmitter(images, task, snr_db)  # (B, n) complex, its grid (c, h, w), side information
+        out = channel(packet.symbols, snr_db, generator)
         reception = receive(out.y, out.known if csi else None, out.noise_var, snr_db, out.err_var)
-        return x, code_scale(scale, allocation), self.receiver.view(reception, (c, h, w), scale, allocation)
+        x = packet.symbols.reshape(images.shape[0], *packet.grid)
+        return x, code_scale(packet.scale, packet.allocation), self.receiver.view(reception, packet.grid, packet.scale,
+                                                                                  packet.allocation, packet.dct)
 
     def forward(self, batch: dict[str, TaskBatch], channel: Channel | None = None, csi: bool = True,
                 generator: torch.Generator | None = None) -> dict:

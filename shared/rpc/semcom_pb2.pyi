@@ -107,7 +107,7 @@ class ListTasksReply(_message.Message):
     def __init__(self, tasks: _Optional[_Iterable[_Union[TaskInfo, _Mapping]]] = ..., kb_fingerprint: _Optional[str] = ..., threshold: _Optional[float] = ...) -> None: ...
 
 class TransmissionHeader(_message.Message):
-    __slots__ = ("transmission_id", "task", "grid_c", "grid_h", "grid_w", "image_height", "image_width", "channel", "diffusion_steps", "kb_fingerprint", "score", "timings_s", "power_scale", "linear_allocation")
+    __slots__ = ("transmission_id", "task", "grid_c", "grid_h", "grid_w", "image_height", "image_width", "channel", "diffusion_steps", "kb_fingerprint", "score", "timings_s", "power_scale", "linear_allocation", "dct_means", "dct_chunks", "dct_variance_codes")
     class TimingsSEntry(_message.Message):
         __slots__ = ("key", "value")
         KEY_FIELD_NUMBER: _ClassVar[int]
@@ -129,6 +129,9 @@ class TransmissionHeader(_message.Message):
     TIMINGS_S_FIELD_NUMBER: _ClassVar[int]
     POWER_SCALE_FIELD_NUMBER: _ClassVar[int]
     LINEAR_ALLOCATION_FIELD_NUMBER: _ClassVar[int]
+    DCT_MEANS_FIELD_NUMBER: _ClassVar[int]
+    DCT_CHUNKS_FIELD_NUMBER: _ClassVar[int]
+    DCT_VARIANCE_CODES_FIELD_NUMBER: _ClassVar[int]
     transmission_id: str
     task: str
     grid_c: int
@@ -143,7 +146,10 @@ class TransmissionHeader(_message.Message):
     timings_s: _containers.ScalarMap[str, float]
     power_scale: float
     linear_allocation: _containers.RepeatedScalarFieldContainer[float]
-    def __init__(self, transmission_id: _Optional[str] = ..., task: _Optional[str] = ..., grid_c: _Optional[int] = ..., grid_h: _Optional[int] = ..., grid_w: _Optional[int] = ..., image_height: _Optional[int] = ..., image_width: _Optional[int] = ..., channel: _Optional[_Union[ChannelSettings, _Mapping]] = ..., diffusion_steps: _Optional[int] = ..., kb_fingerprint: _Optional[str] = ..., score: _Optional[float] = ..., timings_s: _Optional[_Mapping[str, float]] = ..., power_scale: _Optional[float] = ..., linear_allocation: _Optional[_Iterable[float]] = ...) -> None: ...
+    dct_means: _containers.RepeatedScalarFieldContainer[float]
+    dct_chunks: _containers.RepeatedScalarFieldContainer[int]
+    dct_variance_codes: _containers.RepeatedScalarFieldContainer[int]
+    def __init__(self, transmission_id: _Optional[str] = ..., task: _Optional[str] = ..., grid_c: _Optional[int] = ..., grid_h: _Optional[int] = ..., grid_w: _Optional[int] = ..., image_height: _Optional[int] = ..., image_width: _Optional[int] = ..., channel: _Optional[_Union[ChannelSettings, _Mapping]] = ..., diffusion_steps: _Optional[int] = ..., kb_fingerprint: _Optional[str] = ..., score: _Optional[float] = ..., timings_s: _Optional[_Mapping[str, float]] = ..., power_scale: _Optional[float] = ..., linear_allocation: _Optional[_Iterable[float]] = ..., dct_means: _Optional[_Iterable[float]] = ..., dct_chunks: _Optional[_Iterable[int]] = ..., dct_variance_codes: _Optional[_Iterable[int]] = ...) -> None: ...
 
 class TransmitChunk(_message.Message):
     __slots__ = ("header", "symbols")

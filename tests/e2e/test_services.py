@@ -245,3 +245,34 @@ def test_estimated_csi_through_the_services(services, capsys, tmp_path, channel)
     rc, out, err = run_client(services, capsys, "send", str(img), "--task", "reconstruct the image", "--channel",
                               *channel, "--no-csi", "--json", "--out", str(tmp_path))
     assert rc == 0 and json.loads(out)["csi"] == "none"
+
+
+def test_the_dct_code_crosses_the_services(tmp_path_factory, capsys, tmp_path):
+    """A model that sends reconstruction with the DCT code (``EncoderConfig.dct_tasks``): its side information
+    crosses the transmitter, the channel and the receiver in the header, and the untrained decoder returns
+    softcast-dct's image; an image too small for the code is refused before anything is sent."""
+    import torch
+
+    from semcom.baselines.linear import SoftCastDCT
+    from semcom.pipeline import load_models
+    from shared.channel import ChannelSpec
+    from shared.config import get_preset
+    from shared.imageio import open_rgb, to_tensor
+    from shared.weights import save_checkpoint
+
+    cfg = get_preset("test").replace(**{"encoder.per_image_gains": (), "encoder.dct_tasks": ("reconstruction",)})
+    _, tx, rx = load_models(cfg, None, "cpu")
+    weights = save_checkpoint(tmp_path / "dct", cfg, {"transmitter": tx, "receiver": rx})
+    model = ["--weights", str(weights)]
+    with start_services(tmp_path_factory, "dct", {"transmitter": model, "receiver": model}) as s:
+        doc = _sent(s, capsys, tmp_path, (90, 70), 3, "reconstruction", "--channel", "noiseless", "--snr", "9")
+        assert doc["task"] == "reconstruction" and doc["channel_uses"] == 48 * 5 * 6
+        out = to_tensor(open_rgb(doc["outputs"][0]))
+        img = to_tensor(open_rgb(tmp_path / "img.png"))
+        expected = SoftCastDCT().reconstruct(img, ChannelSpec("noiseless", 9.0), 0)
+        assert float((out - expected).abs().max()) <= 1 / 255 + 1e-6  # the PNG's rounding
+        small = tmp_path / "small.png"
+        small.write_bytes(png_bytes(64, 16))
+        rc, _, err = run_client(s, capsys, "send", str(small), "--task", "reconstruction", "--out", str(tmp_path))
+        assert rc != 0 and "too small for reconstruction's DCT code" in err and "80x16" in err
+        assert _sent(s, capsys, tmp_path, (64, 16), 4, "segmentation")["task"] == "segmentation"

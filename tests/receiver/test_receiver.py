@@ -190,3 +190,28 @@ def test_check_wants_the_per_image_allocation_exactly_where_the_model_uses_it(te
         check_allocation(dataclasses.replace(t, task=SEGMENTATION), cfg)
     with pytest.raises(ValueError, match="does not use"):
         check_allocation(t, test_cfg.replace(**{"encoder.per_image_gains": ()}))
+
+
+def test_check_wants_the_dct_codes_side_information_exactly_where_the_model_sends_it(test_cfg):
+    from receiver.step import check
+    from shared.channel import ChannelSpec
+    from shared.dct_code import ChunkDCT
+    from shared.transmission import Transmission
+
+    cfg = test_cfg.replace(**{"encoder.per_image_gains": (), "encoder.dct_tasks": (RECONSTRUCTION,)})
+    rx = Receiver(cfg)
+    c = cfg.encoder.symbol_channels
+    _, header = ChunkDCT().encode(torch.rand(3, 64, 96, generator=torch.Generator().manual_seed(0)), c * 4 * 6)
+    means, chunks, codes = header.fields()
+    t = Transmission(id="a", task=RECONSTRUCTION, channel=ChannelSpec(), seed=0, grid=(c, 4, 6), image_size=(60, 90),
+                     scale=1.0, dct_means=means, dct_chunks=chunks, dct_codes=codes, kb_fingerprint="k")
+    check(t, rx, "k")
+    assert len(rx.dct_headers(t)[0].order) == len(chunks)
+    for bad, match in ((dict(dct_chunks=chunks[1:]), "the header names"), (dict(dct_codes=()), "the header names"),
+                       (dict(dct_means=()), "three planes' means")):
+        with pytest.raises(ValueError, match=match):
+            check(dataclasses.replace(t, **bad), rx, "k")
+    seg = dataclasses.replace(t, task=SEGMENTATION)
+    with pytest.raises(ValueError, match="sends with its patch code"):
+        check(seg, rx, "k")
+    check(dataclasses.replace(seg, dct_means=(), dct_chunks=(), dct_codes=()), rx, "k")

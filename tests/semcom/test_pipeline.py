@@ -84,3 +84,22 @@ def test_untrained_proposed_with_per_image_gains_is_exactly_softcast(test_cfg):
         torch.testing.assert_close(ours, softcast.reconstruct(img, spec, 5), atol=5e-5, rtol=0)
     linear = LinearAnalog.load().reconstruct(img, ChannelSpec("awgn", 3.0), 5)
     assert (chain_runner(tx, rx, RECONSTRUCTION, steps=2)(img, ChannelSpec("awgn", 3.0), 5) - linear).abs().max() > 1e-2
+
+
+def test_untrained_proposed_with_the_dct_code_is_exactly_softcast_dct(test_cfg):
+    """With the DCT code (``EncoderConfig.dct_tasks``) the untrained chain is ``softcast-dct``: its side information
+    crosses the chain in the transmission, the receiver decodes the LMMSE image and its untrained networks (a DiT
+    that predicts no change, refiner gates at zero) return it. Noiseless, as the baseline spends no channel uses on
+    the side information's zeros and so draws its noise differently."""
+    from semcom.baselines.linear import SoftCastDCT
+    from semcom.pipeline import chain_runner
+
+    cfg = test_cfg.replace(**{"encoder.per_image_gains": (), "encoder.dct_tasks": ("reconstruction",)})
+    _, tx, rx = load_models(cfg, None, "cpu")
+    img = torch.nn.functional.interpolate(torch.rand(1, 3, 10, 12, generator=torch.Generator().manual_seed(4)),
+                                          size=(70, 90), mode="bicubic")[0].clamp(0, 1)  # padded to 80x96
+    spec = ChannelSpec("noiseless", 9.0)
+    ours = chain_runner(tx, rx, RECONSTRUCTION, steps=2)(img, spec, 5)
+    torch.testing.assert_close(ours, SoftCastDCT().reconstruct(img, spec, 5), atol=2e-5, rtol=0)
+    noisy = chain_runner(tx, rx, RECONSTRUCTION, steps=2)(img, ChannelSpec("awgn", 3.0), 5)
+    assert 1e-3 < float((noisy - ours).pow(2).mean()) < float((img - img.mean()).pow(2).mean())

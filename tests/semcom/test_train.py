@@ -659,3 +659,29 @@ def test_a_resumed_run_draws_its_data_from_later_epochs(image_folder, camvid_roo
     Trainer(parse(_args(image_folder, camvid_root, out, "--task", "segmentation", "--steps", "2"))).run()
     Trainer(parse(_args(image_folder, camvid_root, out, "--task", "segmentation", "--steps", "3", "--resume"))).run()
     assert starts == [0, 2]  # epochs so far <= steps so far: the resumed run never repeats one
+
+
+def test_dct_code_trains_the_reconstruction_decoder_on_softcasts_image(image_folder, camvid_root, tmp_path):
+    """--dct-code: the task is sent with the DCT code from then on (the patch code's per-image fit is dropped for it,
+    no weights added), and a step trains its decoder on the LMMSE image; `semcom merge` keeps the choice."""
+    from semcom.cli import main as semcom_main
+
+    base = tmp_path / "base"
+    Trainer(parse(_args(image_folder, camvid_root, base, "--steps", "1", "--per-image-gains",
+                        "reconstruction"))).save(0.0)
+    rec = Trainer(parse(_args(image_folder, camvid_root, tmp_path / "rec", "--steps", "1", "--task", "reconstruction",
+                              "--init", str(base), "--dct-code", "reconstruction", "--freeze-transmitter",
+                              "--freeze", "receiver.analog", "--freeze", "receiver.source_kb.stem", "--freeze",
+                              "receiver.source_kb.block1")))
+    assert rec.cfg.encoder.dct_tasks == ("reconstruction",) and rec.cfg.encoder.per_image_gains == ()
+    before = {k: v.clone() for k, v in rec.system.receiver.reconstruction.state_dict().items()}
+    out = rec.train_step()
+    assert all(torch.isfinite(torch.as_tensor(v)).all() for v in out.values() if isinstance(v, (float, torch.Tensor)))
+    after = rec.system.receiver.reconstruction.state_dict()
+    assert any(not torch.equal(before[k], after[k]) for k in before)
+    rec.save(0.0)
+    assert read_config(tmp_path / "rec")[0].encoder.dct_tasks == ("reconstruction",)
+    assert semcom_main(["merge", "--reconstruction", str(tmp_path / "rec"), "--segmentation", str(base),
+                        "--out", str(tmp_path / "both")]) == 0
+    cfg = read_config(tmp_path / "both")[0]
+    assert cfg.encoder.dct_tasks == ("reconstruction",) and cfg.encoder.per_image_gains == ()

@@ -60,3 +60,18 @@ def test_image_size_and_step_caps():
         cfg.check_steps(101)
     with pytest.raises(ValueError, match="the sampler takes 1 to 100"):
         cfg.check_steps(2**32 - 1)
+
+
+def test_a_task_takes_one_code_and_dct_chunks_tile_the_padded_image():
+    from shared.config import cpu
+
+    cfg = cpu()
+    with pytest.raises(ValueError, match="DCT code \\(dct_tasks\\) or with the patch code"):
+        cfg.replace(**{"encoder.dct_tasks": ("reconstruction",)})  # the preset fits the patch code to each image
+    dct = cfg.replace(**{"encoder.per_image_gains": (), "encoder.dct_tasks": ("reconstruction",)})
+    with pytest.raises(ValueError, match="use a divisor of the stride 16"):
+        dct.replace(**{"encoder.dct_chunk": 12})
+    dct.check_codable(16, 80, "reconstruction")
+    dct.check_codable(16, 16, "segmentation")  # the patch code sends any whole block
+    with pytest.raises(ValueError, match="too small for reconstruction's DCT code"):
+        dct.check_codable(16, 64, "reconstruction")

@@ -40,3 +40,45 @@ def test_decoding_what_was_sent_gives_the_frame_less_what_was_dropped():
     assert 0 < dropped < float((img - img.mean()).pow(2).mean())  # lost only the weakest chunks' energy
     with pytest.raises(ValueError, match="not whole 16x16 chunks"):
         code.encode(img[:, :60], uses=1000)
+
+
+def test_on_a_symbol_grid_the_analog_values_lead_at_unit_power_and_the_side_information_takes_the_rest():
+    g = torch.Generator().manual_seed(1)
+    images = torch.nn.functional.interpolate(torch.rand(2, 3, 8, 6, generator=g), size=(64, 96), mode="bicubic")
+    code = ChunkDCT(chunk=16)
+    uses = 64 * 96 * 3 // 16  # CBR 1/16
+    x, alpha, headers = code.encode_grid(images, uses)
+    assert x.shape == (2, uses) and x.dtype == torch.complex64 and len(headers) == 2
+    for row, a, header, img in zip(x, alpha, headers, images):
+        m = len(header.order) * 16 * 16 // 2
+        assert m + code.side_information(code.n_chunks((64, 96)), len(header.order)) <= uses
+        assert float(row[:m].abs().pow(2).mean()) == pytest.approx(1.0, rel=1e-5)
+        assert torch.equal(row[m:], torch.zeros(uses - m, dtype=row.dtype))  # the side information's uses
+        t, _ = code.encode(img, uses)
+        torch.testing.assert_close(torch.view_as_real(row[:m]).flatten(), t * a)
+    out = code.decode_grid(x, torch.full(x.shape, 1e-12), alpha, headers)  # no noise: the truncation
+    for o, t_image, header in zip(out, images, headers):
+        t, _ = code.encode(t_image, uses)
+        torch.testing.assert_close(o, code.decode(t, torch.full_like(t, 1e-12), torch.tensor(1.0), header))
+
+
+def test_the_header_crosses_as_integers_and_is_checked_on_arrival():
+    img = torch.rand(3, 64, 96, generator=torch.Generator().manual_seed(2))
+    code = ChunkDCT(chunk=16)
+    uses = 64 * 96 * 3 // 16
+    _, header = code.encode(img, uses)
+    means, order, codes = header.fields()
+    back = code.header_from_fields(means, order, codes, (64, 96), uses)
+    assert all(torch.equal(getattr(back, f), getattr(header, f)) for f in ("means", "order", "variances"))
+    n = code.n_chunks((64, 96))
+    sent = len(order)
+    bad = {"three planes' means": dict(means=means[:2]), "finite float16": dict(means=(float("nan"),) * 3),
+           f"sends {sent} chunks": dict(order=order[:-1]), "different numbers": dict(order=(order[0],) * sent),
+           f"from 0 to {n - 1}": dict(order=(n,) + order[1:]), "8-bit: from -128 to 127": dict(codes=(128,) + codes[1:])}
+    for match, change in bad.items():
+        fields = {"means": means, "order": order, "codes": codes, **change}
+        with pytest.raises(ValueError, match=match):
+            code.header_from_fields(fields["means"], fields["order"], fields["codes"], (64, 96), uses)
+    with pytest.raises(ValueError, match="too small for this task's DCT code.*at least 80x16 pixels"):
+        code.check_codable((16, 64), 4 * 48)
+    code.check_codable((16, 80), 5 * 48)  # the smallest strip of 16x16 blocks it sends

@@ -69,6 +69,9 @@ def test_transmission_round_trips_through_the_header_and_is_validated_on_arrival
     assert t.channel_uses == 288 and t.cbr == pytest.approx(288 / (32 * 48 * 3))
     with_allocation = dataclasses.replace(t, task="reconstruction", allocation=(0.5, 2.0, 0.25, 1.5))
     assert transmission_of(header_of(with_allocation)) == with_allocation  # float32 values survive exactly
+    with_dct = dataclasses.replace(t, task="reconstruction", dct_means=(0.49951171875, -0.03125, 0.0078125),
+                                   dct_chunks=(7, 0, 3), dct_codes=(-128, 5, 127))  # float16 means, 8-bit codes
+    assert transmission_of(header_of(with_dct)) == with_dct
     h.channel.model = "rician"
     h.channel.params["k_factor"] = -2.0
     with pytest.raises(ValueError, match="k_factor = -2.0 is outside"):
