@@ -28,7 +28,7 @@ class Receiver(nn.Module):
         c = cfg.encoder.symbol_channels
         y_ch = 3 * c
         self.analog = AnalogDecoder(cfg.encoder.stride, 2 * c, pca)
-        self.dct = ChunkDCT(cfg.encoder.dct_chunk, cfg.encoder.dct_value_bits)
+        self.dct = ChunkDCT(cfg.encoder.dct_chunk, cfg.encoder.dct_value_bits, cfg.encoder.dct_allocation)
         self.source_kb = ReceiverSourceKB(cfg.rx_kb, y_ch)
         for task in tasks.all_tasks():  # receiver.<task>.*: each task's decoder, as the task table builds it
             module, function = task.decoder.split(":")
@@ -97,4 +97,5 @@ class Receiver(nn.Module):
             return None
         c, h, w = t.grid
         s = self.cfg.encoder.stride
-        return [self.dct.header_from_fields(t.dct_means, t.dct_chunks, t.dct_codes, (h * s, w * s), c * h * w)]
+        return [self.dct.header_from_fields(t.dct_means, t.dct_chunks, t.dct_codes, (h * s, w * s), c * h * w,
+                                            t.channel.snr_db)]

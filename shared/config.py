@@ -69,6 +69,9 @@ class EncoderConfig:
     dct_tasks: tuple[str, ...] = ()
     dct_chunk: int = 16
     dct_value_bits: int = 8
+    # the chunks' power: "softcast" (lambda^(-1/4), as published) or "mmse" (chosen for the SNR the transmission is
+    # sent at, which the receiver is told too: ``shared.dct_code.mmse_gains``)
+    dct_allocation: str = "softcast"
 
     def __post_init__(self) -> None:
         if not self.linear_path:
@@ -78,6 +81,8 @@ class EncoderConfig:
         if both:
             raise ValueError(f"{', '.join(sorted(both))}: a task is sent with the DCT code (dct_tasks) or with the "
                              "patch code fitted to each image (per_image_gains), not both")
+        if self.dct_allocation not in ("softcast", "mmse"):
+            raise ValueError(f"unknown DCT power allocation {self.dct_allocation!r}: softcast or mmse")
         if self.dct_tasks and (self.dct_chunk < 2 or self.stride % self.dct_chunk):
             raise ValueError(f"DCT chunks of {self.dct_chunk}x{self.dct_chunk} do not tile the padded image: use a "
                              f"divisor of the stride {self.stride} of at least 2")

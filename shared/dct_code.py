@@ -54,6 +54,7 @@ class DCTHeader:
     order: torch.Tensor
     variances: torch.Tensor
     size: tuple[int, int]
+    snr_db: float | None = None  # the SNR the gains were chosen for (allocation "mmse"; both ends know it)
 
     def codes(self) -> list[int]:
         """The sent chunks' variances as the integers their bits carry: log2 of the variance in quarters."""
@@ -64,11 +65,41 @@ class DCTHeader:
         return (tuple(float(m) for m in self.means.flatten()), tuple(int(i) for i in self.order), tuple(self.codes()))
 
 
+def mmse_gains(variances: torch.Tensor, snr_db: float) -> torch.Tensor:
+    """The chunks' gains that minimise the LMMSE estimate's error at a known SNR (Lee & Petersen's linear
+    allocation): each value of a chunk of variance lambda gets the power p = max(0, s sqrt(lambda) kappa - s^2), s^2
+    the noise per real value at unit power per complex symbol, kappa such that the power is one per complex symbol on
+    average, so g = sqrt(p / lambda). At high SNR p ~ sqrt(lambda), SoftCast's lambda^(-1/4) gains; at low SNR the
+    weakest chunks get less, or nothing, and the strong ones the rest. float64, (sent,) -> (sent,)."""
+    lam = variances.double().clamp_min(1e-30)
+    s2 = 0.5 * 10.0 ** (-snr_db / 10.0)
+    r, _ = torch.sort(lam.sqrt(), descending=True)
+    k = torch.arange(1, len(r) + 1, dtype=torch.float64)
+    kappa = (0.5 * len(r) + k * s2) / (s2 ** 0.5 * torch.cumsum(r, 0))  # if the k strongest are the ones sent
+    active = int(torch.nonzero(s2 ** 0.5 * kappa * r > s2).max()) if bool((s2 ** 0.5 * kappa * r > s2).any()) else 0
+    power = (s2 ** 0.5 * kappa[active] * lam.sqrt() - s2).clamp_min(0.0)
+    return (power / lam).sqrt()
+
+
+ALLOCATIONS = ("softcast", "mmse")
+
+
 class ChunkDCT:
-    def __init__(self, chunk: int = 16, value_bits: int = 8) -> None:
+    def __init__(self, chunk: int = 16, value_bits: int = 8, allocation: str = "softcast") -> None:
         if chunk < 2:
             raise ValueError(f"chunks of {chunk}x{chunk} coefficients: use at least 2")
-        self.chunk, self.value_bits = chunk, value_bits
+        if allocation not in ALLOCATIONS:
+            raise ValueError(f"unknown power allocation {allocation!r}: {' or '.join(ALLOCATIONS)}")
+        self.chunk, self.value_bits, self.allocation = chunk, value_bits, allocation
+
+    def gains(self, header: DCTHeader) -> torch.Tensor:
+        """Each sent chunk's gain (sent,) float64, from what both ends know: SoftCast's lambda^(-1/4), or the
+        allocation for the header's SNR (``mmse_gains``)."""
+        if self.allocation == "softcast":
+            return softcast_gains(header.variances)
+        if header.snr_db is None:
+            raise ValueError("the DCT code's MMSE allocation needs the SNR the transmission is sent at")
+        return mmse_gains(header.variances, header.snr_db)
 
     def n_chunks(self, size: tuple[int, int]) -> int:
         """Chunks of a (H, W) frame, three planes."""
@@ -84,7 +115,7 @@ class ChunkDCT:
                              f" chunk ({need}); send an image of at least 80x16 pixels")
 
     def header_from_fields(self, means: tuple[float, ...], order: tuple[int, ...], codes: tuple[int, ...],
-                           size: tuple[int, int], uses: int) -> DCTHeader:
+                           size: tuple[int, int], uses: int, snr_db: float | None = None) -> DCTHeader:
         """A header as the wire gave it -> DCTHeader; ValueError, a message a person can act on, unless it is
         what this code sends for a (H, W) padded frame in `uses` channel uses."""
         n = self.n_chunks(size)
@@ -103,7 +134,8 @@ class ChunkDCT:
         if not all(-half <= q < half for q in codes):
             raise ValueError(f"the DCT code's variance codes are {self.value_bits}-bit: from {-half} to {half - 1}")
         return DCTHeader(torch.tensor(means, dtype=torch.float64).view(3, 1, 1), torch.tensor(order),
-                         torch.pow(2.0, torch.tensor(codes, dtype=torch.float64) / 4), size)
+                         torch.pow(2.0, torch.tensor(codes, dtype=torch.float64) / 4), size,
+                         None if self.allocation == "softcast" else snr_db)
 
     def side_information(self, n_chunks: int, sent: int) -> int:
         """Bits of side information: the planes' means (float16), the chunk mask and the sent chunks' variances."""
@@ -133,9 +165,9 @@ class ChunkDCT:
         c, (h, w) = self.chunk, size
         return blocks.view(3, h // c, w // c, c, c).permute(0, 1, 3, 2, 4).reshape(3, h, w)
 
-    def encode(self, image: torch.Tensor, uses: int) -> tuple[torch.Tensor, DCTHeader]:
-        """(3, H, W) -> (the sent values t (2 * channel uses of the code,) float32, at unit power per complex
-        symbol on average over them, and the header)."""
+    def encode(self, image: torch.Tensor, uses: int, snr_db: float | None = None) -> tuple[torch.Tensor, DCTHeader]:
+        """(3, H, W), sent at `snr_db` (for the "mmse" allocation) -> (the sent values t (2 * channel uses of the
+        code,) float32, at unit power per complex symbol on average over them, and the header)."""
         h, w = image.shape[-2:]
         if h % self.chunk or w % self.chunk:
             raise ValueError(f"a {w}x{h} image is not whole {self.chunk}x{self.chunk} chunks: pad it first")
@@ -145,31 +177,35 @@ class ChunkDCT:
         sent = self.chunks_sent(len(blocks), uses)
         energy = blocks.pow(2).mean(1)
         order = torch.sort(energy, descending=True, stable=True).indices[:sent]
-        variances = self.quantised(energy[order])
-        t = blocks[order] * softcast_gains(variances)[:, None]
-        return t.flatten().float(), DCTHeader(means, order, variances, (h, w))
+        header = DCTHeader(means, order, self.quantised(energy[order]), (h, w),
+                           None if self.allocation == "softcast" else snr_db)
+        t = blocks[order] * self.gains(header)[:, None]
+        return t.flatten().float(), header
 
     def decode(self, received: torch.Tensor, noise_var: torch.Tensor, alpha: torch.Tensor,
                header: DCTHeader) -> torch.Tensor:
         """The received values (unbiased, each at scale alpha * g) and their noise variance per value, both in
         sending order -> the LMMSE image (3, H, W) float32, not clamped."""
-        g = softcast_gains(header.variances)
         sent = len(header.order)
-        a = alpha.double() * g[:, None]  # each chunk arrived at scale alpha * g
-        v = header.variances[:, None] * a.pow(2)
+        a = alpha.double() * self.gains(header)[:, None]  # each chunk arrived at scale alpha * g (0: not sent)
+        lam = header.variances[:, None]
         r, nv = received.double().view(sent, -1), noise_var.double().view(sent, -1)
         h, w = header.size
         blocks = torch.zeros(3 * (h // self.chunk) * (w // self.chunk), self.chunk ** 2, dtype=torch.float64)
-        blocks[header.order] = v / (v + nv) * r / a
+        blocks[header.order] = lam * a * r / (lam * a.pow(2) + nv)  # LMMSE: v / (v + nv) * r / a, v = lam a^2
         planes = dct_matrix(h).T @ self._frame(blocks, header.size) @ dct_matrix(w) + header.means
         return torch.einsum("pc,phw->chw", OPPONENT.double(), planes).float()
 
-    def encode_grid(self, images: torch.Tensor, uses: int) -> tuple[torch.Tensor, torch.Tensor, list[DCTHeader]]:
-        """images (B, 3, H, W), whole chunks -> (x (B, uses) complex: the analog values at unit average power, the
-        rest zero (the side information's uses), the scale alpha (B,) that made them so, the headers)."""
+    def encode_grid(self, images: torch.Tensor, uses: int, snr_db: torch.Tensor | float | None = None
+                    ) -> tuple[torch.Tensor, torch.Tensor, list[DCTHeader]]:
+        """images (B, 3, H, W), whole chunks, sent at `snr_db` ((B,) or one value; for the "mmse" allocation) ->
+        (x (B, uses) complex: the analog values at unit average power, the rest zero (the side information's uses),
+        the scale alpha (B,) that made them so, the headers)."""
         rows, alphas, headers = [], [], []
-        for image in images:
-            t, header = self.encode(image.detach().float().cpu(), uses)
+        snrs = [None] * len(images) if snr_db is None else \
+            torch.as_tensor(snr_db, dtype=torch.float64).reshape(-1).expand(len(images)).tolist()
+        for image, snr in zip(images, snrs):
+            t, header = self.encode(image.detach().float().cpu(), uses, snr)
             x, alpha = unit_power(torch.complex(t[0::2], t[1::2])[None])
             rows.append(torch.cat([x[0], torch.zeros(uses - x.shape[1], dtype=x.dtype)]))
             alphas.append(alpha[0])

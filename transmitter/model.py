@@ -24,7 +24,7 @@ class Transmitter(nn.Module):
         self.cfg = cfg
         self.source_kb = SwinSourceKB(cfg.swin)
         self.encoder = JSCCEncoder(cfg.encoder, self.source_kb.out_channels, pca)
-        self.dct = ChunkDCT(cfg.encoder.dct_chunk, cfg.encoder.dct_value_bits)
+        self.dct = ChunkDCT(cfg.encoder.dct_chunk, cfg.encoder.dct_value_bits, cfg.encoder.dct_allocation)
 
     def encode(self, image: torch.Tensor, task: str, snr_db: torch.Tensor | float
                ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]:
@@ -41,7 +41,7 @@ class Transmitter(nn.Module):
             padded, _ = pad_to_multiple(image, self.cfg.encoder.stride)  # (B, 3, Hp, Wp)
             s, c = self.cfg.encoder.stride, self.cfg.encoder.symbol_channels
             grid = (c, padded.shape[-2] // s, padded.shape[-1] // s)
-            x, scale, headers = self.dct.encode_grid(padded, grid[0] * grid[1] * grid[2])  # (B, n), (B,), B headers
+            x, scale, headers = self.dct.encode_grid(padded, grid[0] * grid[1] * grid[2], snr_db)  # (B, n), (B,), B
             return SymbolPacket(symbols=x, grid=grid, image_size=tuple(image.shape[-2:]), task=task, scale=scale,
                                 dct=headers)
         grid, scale, allocation = self.encode(image, task, snr_db)  # (B, c, h, w), (B,), (B, 2, 2c) or None

@@ -42,8 +42,9 @@ def merge(rec_dir: str | Path, seg_dir: str | Path, out: str | Path, command: st
     gains = tuple(t for t, c in (("reconstruction", rec_cfg), ("segmentation", seg_cfg))
                   if t in c.encoder.per_image_gains)
     dct = tuple(t for t, c in (("reconstruction", rec_cfg), ("segmentation", seg_cfg)) if t in c.encoder.dct_tasks)
-    rec_cfg, seg_cfg = (c.replace(**{"encoder.per_image_gains": gains, "encoder.dct_tasks": dct})
-                        for c in (rec_cfg, seg_cfg))
+    allocation = (rec_cfg if "reconstruction" in rec_cfg.encoder.dct_tasks else seg_cfg).encoder.dct_allocation
+    rec_cfg, seg_cfg = (c.replace(**{"encoder.per_image_gains": gains, "encoder.dct_tasks": dct,
+                                     "encoder.dct_allocation": allocation}) for c in (rec_cfg, seg_cfg))
     rec_d, seg_d = rec_cfg.to_dict(), seg_cfg.to_dict()
     differ = [k for k in rec_d if k not in CONFIG_OWN["reconstruction"] + CONFIG_OWN["segmentation"]
               and rec_d[k] != seg_d.get(k)]

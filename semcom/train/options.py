@@ -116,6 +116,7 @@ class TrainConfig:
     grow_refiner: int = 0  # append this many residual blocks (identity start) to an --init checkpoint's refiner
     per_image_gains: tuple[str, ...] = ()  # tasks whose linear code the encoder fits to each image (SoftCast)
     dct_code: tuple[str, ...] = ()  # tasks sent with SoftCast's whole-frame DCT code (shared.dct_code)
+    dct_allocation: str | None = None  # the DCT code's power allocation: softcast or mmse (None: the model's)
     ema: float = 0.0  # decay of the weights' exponential moving average the checkpoints hold (0: the raw weights)
     seg_split: str = "train"  # what of seg_data is trained on (CamVid: e.g. train-0006R0, a drive held out)
     seg_val_split: str = "val"  # what of seg_data the run validates on (e.g. train:0006R0)
@@ -242,6 +243,10 @@ def parse(argv: list[str] | None) -> TrainConfig:
                    help="send this task with SoftCast's whole-frame DCT code (shared/dct_code.py) instead of the "
                         "encoder's patch code: the receiver's networks refine its LMMSE image; adds no weights, "
                         "so an --init checkpoint's decoder starts from its own weights (repeatable)")
+    p.add_argument("--dct-allocation", choices=("softcast", "mmse"),
+                   help="the DCT code's power allocation from this run on: softcast (lambda^-1/4, as published) or "
+                        "mmse (chosen for the SNR each transmission is sent at; the receiver is told it); adds no "
+                        "weights")
     p.add_argument("--seg-class-weights", type=class_weighting, default="enet", metavar="enet|enet-soft|enet:C|none",
                    help="segmentation loss: enet weights each class by 1/ln(1.02 + its share of the training "
                         "labels' pixels (rare classes such as poles and signs count, up to about 50x); enet-soft "
@@ -311,7 +316,7 @@ def parse(argv: list[str] | None) -> TrainConfig:
         seg_image_blocks=a.seg_image_blocks, seg_image_encoder=a.seg_image_encoder, seg_context=a.seg_context,
         seg_dropout=a.seg_dropout,
         grow_refiner=a.grow_refiner, ema=a.ema, per_image_gains=tuple(a.per_image_gains),
-        dct_code=tuple(a.dct_code))
+        dct_code=tuple(a.dct_code), dct_allocation=a.dct_allocation)
     specs = fading_specs(tc)
     for name, _ in tc.channel_params:
         if not any(name in dict(spec.params) for spec in specs):

@@ -1,5 +1,5 @@
 """Checkpoint surgery for `semcom train`: what a run adds to, restarts in, freezes in or carries over from the
-model it starts from (--snr-gate, --per-image-gains, --dct-code, --seg-image-blocks, --seg-image-encoder,
+model it starts from (--snr-gate, --per-image-gains, --dct-code, --dct-allocation, --seg-image-blocks, --seg-image-encoder,
 --seg-context, --seg-dropout,
 --grow-refiner, --reinit, --freeze, --init-partial). `semcom merge` (semcom.train.merge) joins two finished
 runs."""
@@ -38,6 +38,8 @@ def grow(cfg: ModelConfig, tc: TrainConfig,
         cfg = cfg.replace(**{"encoder.per_image_gains": tuple(t for t in cfg.encoder.per_image_gains
                                                               if t not in new_dct),
                              "encoder.dct_tasks": cfg.encoder.dct_tasks + new_dct})
+    if tc.dct_allocation is not None:
+        cfg = cfg.replace(**{"encoder.dct_allocation": tc.dct_allocation})
     for part, flag, what in (("image_blocks", "--seg-image-blocks", "{} image blocks"),
                              ("image_encoder", "--seg-image-encoder", "an image encoder of width {}")):
         wanted, has = getattr(tc, f"seg_{part}"), getattr(cfg.seg, part)

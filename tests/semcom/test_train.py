@@ -674,6 +674,7 @@ def test_dct_code_trains_the_reconstruction_decoder_on_softcasts_image(image_fol
                               "--freeze", "receiver.analog", "--freeze", "receiver.source_kb.stem", "--freeze",
                               "receiver.source_kb.block1")))
     assert rec.cfg.encoder.dct_tasks == ("reconstruction",) and rec.cfg.encoder.per_image_gains == ()
+    assert rec.cfg.encoder.dct_allocation == "softcast"
     before = {k: v.clone() for k, v in rec.system.receiver.reconstruction.state_dict().items()}
     out = rec.train_step()
     assert all(torch.isfinite(torch.as_tensor(v)).all() for v in out.values() if isinstance(v, (float, torch.Tensor)))
@@ -685,3 +686,13 @@ def test_dct_code_trains_the_reconstruction_decoder_on_softcasts_image(image_fol
                         "--out", str(tmp_path / "both")]) == 0
     cfg = read_config(tmp_path / "both")[0]
     assert cfg.encoder.dct_tasks == ("reconstruction",) and cfg.encoder.per_image_gains == ()
+    mmse = Trainer(parse(_args(image_folder, camvid_root, tmp_path / "mmse", "--steps", "1", "--task",
+                               "reconstruction", "--init", str(tmp_path / "rec"), "--dct-allocation", "mmse",
+                               "--freeze-transmitter", "--freeze", "receiver.analog", "--freeze",
+                               "receiver.source_kb.stem", "--freeze", "receiver.source_kb.block1")))
+    assert mmse.cfg.encoder.dct_allocation == "mmse" and mmse.cfg.encoder.dct_tasks == ("reconstruction",)
+    mmse.train_step()
+    mmse.save(0.0)
+    assert semcom_main(["merge", "--reconstruction", str(tmp_path / "mmse"), "--segmentation", str(base),
+                        "--out", str(tmp_path / "both-mmse")]) == 0
+    assert read_config(tmp_path / "both-mmse")[0].encoder.dct_allocation == "mmse"  # the reconstruction run's

@@ -75,3 +75,5 @@ def test_a_task_takes_one_code_and_dct_chunks_tile_the_padded_image():
     dct.check_codable(16, 16, "segmentation")  # the patch code sends any whole block
     with pytest.raises(ValueError, match="too small for reconstruction's DCT code"):
         dct.check_codable(16, 64, "reconstruction")
+    with pytest.raises(ValueError, match="unknown DCT power allocation 'optimal': softcast or mmse"):
+        dct.replace(**{"encoder.dct_allocation": "optimal"})

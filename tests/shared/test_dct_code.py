@@ -82,3 +82,32 @@ def test_the_header_crosses_as_integers_and_is_checked_on_arrival():
     with pytest.raises(ValueError, match="too small for this task's DCT code.*at least 80x16 pixels"):
         code.check_codable((16, 64), 4 * 48)
     code.check_codable((16, 80), 5 * 48)  # the smallest strip of 16x16 blocks it sends
+
+
+def test_the_mmse_allocation_is_softcasts_at_high_snr_and_beats_it_below():
+    from shared.analog import softcast_gains
+    from shared.dct_code import mmse_gains
+
+    lam = torch.logspace(0, -6, 40, dtype=torch.float64)  # chunk variances, strongest first
+
+    def mse(g, snr_db):  # the LMMSE error per value, each chunk at gain g, noise 0.5/snr per real value
+        s2 = 0.5 * 10 ** (-snr_db / 10)
+        return float((lam * s2 / (g.pow(2) * lam + s2)).sum())
+
+    for snr in (-2.0, 1.0, 7.0, 13.0, 30.0):
+        g = mmse_gains(lam, snr)
+        assert float((g.pow(2) * lam).mean()) == pytest.approx(0.5, rel=1e-9)  # one unit per complex symbol
+        assert mse(g, snr) <= mse(softcast_gains(lam), snr) + 1e-12
+    assert (mmse_gains(lam, -2.0)[-5:] == 0).all()  # at low SNR the weakest chunks get no power
+    ratio = mmse_gains(lam, 60.0) / softcast_gains(lam)
+    assert torch.allclose(ratio, ratio[0].expand_as(ratio), rtol=1e-3)  # at high SNR, SoftCast's gains
+    code = ChunkDCT(allocation="mmse")
+    img = torch.rand(3, 64, 96, generator=torch.Generator().manual_seed(3))
+    with pytest.raises(ValueError, match="needs the SNR"):
+        code.encode(img, 64 * 96 * 3 // 16)
+    t, header = code.encode(img, 64 * 96 * 3 // 16, snr_db=1.0)
+    means, order, codes = header.fields()
+    back = code.header_from_fields(means, order, codes, (64, 96), 64 * 96 * 3 // 16, 1.0)
+    torch.testing.assert_close(code.gains(back), code.gains(header))
+    with pytest.raises(ValueError, match="unknown power allocation"):
+        ChunkDCT(allocation="waterfill")
