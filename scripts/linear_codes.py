@@ -19,7 +19,9 @@ variances known to the receiver (uncounted side information, as in SoftCast and 
   patch sees correlations across what are four 16x16 patches);
 * ``dct-chunk64`` … ``dct-chunk8``: SoftCast as published: an orthonormal colour rotation, each plane's mean
   removed (sent as side information), the whole frame's 2-D DCT per colour plane, cut into 64x64 … 8x8 chunks of
-  coefficients, the chunks with the most energy in this image sent (``softcast-dct`` is ``dct-chunk16``).
+  coefficients, the chunks with the most energy in this image sent (``softcast-dct`` is ``dct-chunk16``);
+* ``dct-chunk16-mmse``: the same with each chunk's power chosen for the SNR (``dct_allocation = "mmse"``,
+  ``shared.dct_code.mmse_gains``) instead of SoftCast's lambda^-1/4.
 
 The PSNR is the expected one over the noise, in closed form: with LMMSE a coefficient of variance lambda sent
 with gain g through noise of variance s per real value leaves lambda*s/(g^2*lambda + s), and what is not sent
@@ -36,11 +38,12 @@ import sys
 from pathlib import Path
 
 import numpy as np
+import torch
 from PIL import Image
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from semcom.data import list_images  # noqa: E402
-from shared.dct_code import OPPONENT, dct_matrix  # noqa: E402
+from shared.dct_code import OPPONENT, dct_matrix, mmse_gains  # noqa: E402
 
 SNRS = (1, 4, 7, 10, 13)
 RATE = 8  # real values per value sent: CBR 1/16 complex is 1/8 real
@@ -67,16 +70,20 @@ def fit_pca(photos: list[str], p: int) -> tuple[np.ndarray, np.ndarray]:
 
 
 def expected_mse(energy: np.ndarray, sent: np.ndarray, total: float, n_values: int,
-                 snr_db: float | None) -> float:
+                 snr_db: float | None, allocation: str = "softcast") -> float:
     """Mean squared error per value of one image: `energy` holds the variance of each group of coefficients
-    (a component, or a chunk) over its `sent` members' count, `total` the image's whole energy."""
+    (a component, or a chunk) over its `sent` members' count, `total` the image's whole energy; the groups' power
+    is SoftCast's or the MMSE allocation for the SNR (``shared.dct_code.mmse_gains``, groups of one size)."""
     lam = energy[sent > 0]
     counts = sent[sent > 0]
     dropped = total - float((lam * counts).sum())
     if snr_db is None:
         return dropped / n_values
     noise = 10 ** (-snr_db / 10) / 2  # per real value, unit-power complex symbols
-    g2 = lam ** -0.5  # SoftCast's g ~ lambda^-1/4, squared
+    if allocation == "mmse":
+        g2 = mmse_gains(torch.from_numpy(lam), snr_db).pow(2).numpy()
+    else:
+        g2 = lam ** -0.5  # SoftCast's g ~ lambda^-1/4, squared
     g2 *= (counts.sum() / 2) / float((g2 * lam * counts).sum())  # unit power per complex symbol
     return (dropped + float((counts * lam * noise / (g2 * lam + noise)).sum())) / n_values
 
@@ -142,20 +149,23 @@ def main() -> int:
             codes["pca16-mean"] = pca_code(mu, vec, p, select=False, mean_colour=colour)
     for chunk in (64, 32, 16, 8):
         codes[f"dct-chunk{chunk}"] = dct_code(rotation, chunk)
+    codes["dct-chunk16-mmse"] = dct_code(rotation, 16)  # the MMSE allocation for the SNR (dct_allocation "mmse")
     table = {"side information uncounted": {}, "side information counted": {}}
     side_uses = {}
     for name, run in codes.items():
         for counted, key in ((False, "side information uncounted"), (True, "side information counted")):
             row, coded = {}, [run(img, counted) for img in kodak]
             for snr in (*SNRS, None):
+                allocation = "mmse" if name.endswith("-mmse") else "softcast"
                 row["noiseless" if snr is None else f"{snr} dB"] = round(float(np.mean(
-                    [10 * np.log10(1 / expected_mse(*c[:4], snr)) for c in coded])), 2)
+                    [10 * np.log10(1 / expected_mse(*c[:4], snr, allocation)) for c in coded])), 2)
             table[key][name] = row
             print(key, name, row, flush=True)
         side_uses[name] = int(np.mean([c[4] for c in coded]))
     commit = subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True).stdout.strip()
     out = {"what": "expected PSNR (dB) of training-free linear analog codes at CBR 1/16, whole Kodak, AWGN, "
-                   "unit power per image, SoftCast allocation and LMMSE with each image's own variances",
+                   "unit power per image, SoftCast allocation (the -mmse row: the MMSE allocation for the SNR) and LMMSE "
+                   "with each image's own variances",
            "side_information": f"variances {BITS_PER_VALUE} bits each, masks 1 bit per candidate, at 1 bit per "
                                "channel use; 'counted' takes these channel uses from the code's own",
            "side_information_channel_uses": side_uses, "channel_uses_768x512": 768 * 512 * 3 // (2 * RATE),
