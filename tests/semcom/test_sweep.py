@@ -198,8 +198,8 @@ SWEEPS = Path(__file__).parents[2] / "sweeps"
 def test_every_shipped_spec_is_valid(name, tmp_path, monkeypatch):
     """The specs in sweeps/ name known systems, channels with parameters in range and known fields; their data
     and weights are stood in for (a fresh clone has neither ../shared/data nor the candidates' runs/)."""
-    for folder in ("kodak", "camvid"):
-        (tmp_path / folder).mkdir()
+    for folder in ("kodak", "camvid", "camvid/val"):  # camvid/val: street frames as photographs (dct1.toml)
+        (tmp_path / folder).mkdir(parents=True, exist_ok=True)
     monkeypatch.setenv("SEMCOM_DATA", str(tmp_path))
     monkeypatch.setattr(spec, "weights_identity", lambda system, task, opts: "0" * 64)
     path = SWEEPS / name
