@@ -31,6 +31,10 @@ def grow(cfg: ModelConfig, tc: TrainConfig,
         cfg = cfg.replace(**{"encoder.snr_gate": True})
         added = ("transmitter.encoder.snr_gate",)
     new_gains = tuple(t for t in tc.per_image_gains if t not in cfg.encoder.per_image_gains)
+    both = [t for t in tc.per_image_gains if t in cfg.encoder.dct_tasks or t in tc.dct_code]
+    if both:
+        raise SystemExit(f"semcom train: --per-image-gains {both[0]}: this model sends {both[0]} with the DCT code "
+                         "(encoder.dct_tasks), which fits its power to each image itself")
     if new_gains:
         cfg = cfg.replace(**{"encoder.per_image_gains": cfg.encoder.per_image_gains + new_gains})
     new_dct = tuple(t for t in tc.dct_code if t not in cfg.encoder.dct_tasks)

@@ -174,7 +174,7 @@ def test_check_wants_the_per_image_allocation_exactly_where_the_model_uses_it(te
     from shared.channel import ChannelSpec
     from shared.transmission import Transmission
 
-    cfg = test_cfg.replace(**{"encoder.per_image_gains": (RECONSTRUCTION,)})
+    cfg = test_cfg.replace(**{"encoder.dct_tasks": (), "encoder.per_image_gains": (RECONSTRUCTION,)})
     k = 2 * cfg.encoder.symbol_channels
     t = Transmission(id="a", task=RECONSTRUCTION, channel=ChannelSpec(), seed=0, grid=(k // 2, 2, 2),
                      image_size=(64, 64), scale=1.0, allocation=(1.0,) * k + (0.5,) * k)
@@ -189,7 +189,7 @@ def test_check_wants_the_per_image_allocation_exactly_where_the_model_uses_it(te
     with pytest.raises(ValueError, match="does not use"):
         check_allocation(dataclasses.replace(t, task=SEGMENTATION), cfg)
     with pytest.raises(ValueError, match="does not use"):
-        check_allocation(t, test_cfg.replace(**{"encoder.per_image_gains": ()}))
+        check_allocation(t, test_cfg.replace(**{"encoder.dct_tasks": (), "encoder.per_image_gains": ()}))
 
 
 def test_check_wants_the_dct_codes_side_information_exactly_where_the_model_sends_it(test_cfg):

@@ -61,7 +61,7 @@ def test_untrained_proposed_is_exactly_the_linear_code(test_cfg):
     from semcom.baselines.linear import LinearAnalog
     from semcom.pipeline import chain_runner
 
-    cfg = test_cfg.replace(**{"encoder.per_image_gains": ()})  # the code's gains as fitted, for every image
+    cfg = test_cfg.replace(**{"encoder.dct_tasks": (), "encoder.per_image_gains": ()})  # the code's gains as fitted
     _, tx, rx = load_models(cfg, None, "cpu")  # no checkpoint: the linear path starts from the shipped fit
     img = torch.rand(3, 80, 96, generator=torch.Generator().manual_seed(4))
     for spec in (ChannelSpec("awgn", 3.0), ChannelSpec("rayleigh", 12.0, block_len=40), ChannelSpec("noiseless", 9)):
@@ -75,7 +75,7 @@ def test_untrained_proposed_with_per_image_gains_is_exactly_softcast(test_cfg):
     from semcom.baselines.linear import LinearAnalog
     from semcom.pipeline import chain_runner
 
-    cfg = test_cfg.replace(**{"encoder.per_image_gains": ("reconstruction",)})
+    cfg = test_cfg.replace(**{"encoder.dct_tasks": (), "encoder.per_image_gains": ("reconstruction",)})
     _, tx, rx = load_models(cfg, None, "cpu")
     img = torch.rand(3, 80, 96, generator=torch.Generator().manual_seed(4)) * 0.5 + 0.2
     softcast = LinearAnalog.load(adaptive=True)
@@ -94,7 +94,8 @@ def test_untrained_proposed_with_the_dct_code_is_exactly_softcast_dct(test_cfg):
     from semcom.baselines.linear import SoftCastDCT
     from semcom.pipeline import chain_runner
 
-    cfg = test_cfg.replace(**{"encoder.per_image_gains": (), "encoder.dct_tasks": ("reconstruction",)})
+    cfg = test_cfg.replace(**{"encoder.per_image_gains": (), "encoder.dct_tasks": ("reconstruction",),
+                              "encoder.dct_allocation": "softcast"})  # the published allocation, as the baseline's
     _, tx, rx = load_models(cfg, None, "cpu")
     img = torch.nn.functional.interpolate(torch.rand(1, 3, 10, 12, generator=torch.Generator().manual_seed(4)),
                                           size=(70, 90), mode="bicubic")[0].clamp(0, 1)  # padded to 80x96

@@ -666,15 +666,23 @@ def test_dct_code_trains_the_reconstruction_decoder_on_softcasts_image(image_fol
     no weights added), and a step trains its decoder on the LMMSE image; `semcom merge` keeps the choice."""
     from semcom.cli import main as semcom_main
 
-    base = tmp_path / "base"
-    Trainer(parse(_args(image_folder, camvid_root, base, "--steps", "1", "--per-image-gains",
-                        "reconstruction"))).save(0.0)
+    from semcom.train.system import System
+    from shared.config import get_preset
+    from shared.weights import save_checkpoint
+
+    base = tmp_path / "base"  # a model of the patch code, fitted to each image
+    patch = get_preset("test").replace(**{"encoder.dct_tasks": (), "encoder.per_image_gains": ("reconstruction",)})
+    untrained = System(patch)
+    save_checkpoint(base, patch, {"transmitter": untrained.transmitter, "receiver": untrained.receiver})
+    with pytest.raises(SystemExit, match="sends reconstruction with the DCT code"):
+        Trainer(parse(_args(image_folder, camvid_root, tmp_path / "x", "--init", str(base), "--dct-code",
+                            "reconstruction", "--per-image-gains", "reconstruction")))
     rec = Trainer(parse(_args(image_folder, camvid_root, tmp_path / "rec", "--steps", "1", "--task", "reconstruction",
                               "--init", str(base), "--dct-code", "reconstruction", "--freeze-transmitter",
                               "--freeze", "receiver.analog", "--freeze", "receiver.source_kb.stem", "--freeze",
                               "receiver.source_kb.block1")))
     assert rec.cfg.encoder.dct_tasks == ("reconstruction",) and rec.cfg.encoder.per_image_gains == ()
-    assert rec.cfg.encoder.dct_allocation == "softcast"
+    assert rec.cfg.encoder.dct_allocation == patch.encoder.dct_allocation  # the base's
     before = {k: v.clone() for k, v in rec.system.receiver.reconstruction.state_dict().items()}
     out = rec.train_step()
     assert all(torch.isfinite(torch.as_tensor(v)).all() for v in out.values() if isinstance(v, (float, torch.Tensor)))
@@ -686,13 +694,14 @@ def test_dct_code_trains_the_reconstruction_decoder_on_softcasts_image(image_fol
                         "--out", str(tmp_path / "both")]) == 0
     cfg = read_config(tmp_path / "both")[0]
     assert cfg.encoder.dct_tasks == ("reconstruction",) and cfg.encoder.per_image_gains == ()
-    mmse = Trainer(parse(_args(image_folder, camvid_root, tmp_path / "mmse", "--steps", "1", "--task",
-                               "reconstruction", "--init", str(tmp_path / "rec"), "--dct-allocation", "mmse",
-                               "--freeze-transmitter", "--freeze", "receiver.analog", "--freeze",
-                               "receiver.source_kb.stem", "--freeze", "receiver.source_kb.block1")))
-    assert mmse.cfg.encoder.dct_allocation == "mmse" and mmse.cfg.encoder.dct_tasks == ("reconstruction",)
-    mmse.train_step()
-    mmse.save(0.0)
-    assert semcom_main(["merge", "--reconstruction", str(tmp_path / "mmse"), "--segmentation", str(base),
-                        "--out", str(tmp_path / "both-mmse")]) == 0
-    assert read_config(tmp_path / "both-mmse")[0].encoder.dct_allocation == "mmse"  # the reconstruction run's
+    flip = {"mmse": "softcast", "softcast": "mmse"}[rec.cfg.encoder.dct_allocation]
+    other = Trainer(parse(_args(image_folder, camvid_root, tmp_path / "sc", "--steps", "1", "--task",
+                                "reconstruction", "--init", str(tmp_path / "rec"), "--dct-allocation", flip,
+                                "--freeze-transmitter", "--freeze", "receiver.analog", "--freeze",
+                                "receiver.source_kb.stem", "--freeze", "receiver.source_kb.block1")))
+    assert other.cfg.encoder.dct_allocation == flip and other.cfg.encoder.dct_tasks == ("reconstruction",)
+    other.train_step()
+    other.save(0.0)
+    assert semcom_main(["merge", "--reconstruction", str(tmp_path / "sc"), "--segmentation", str(tmp_path / "rec"),
+                        "--out", str(tmp_path / "both-sc")]) == 0
+    assert read_config(tmp_path / "both-sc")[0].encoder.dct_allocation == flip  # the reconstruction run's

@@ -32,14 +32,19 @@ def test_feature_levels_and_selection(tx, hw):
 
 
 @pytest.mark.parametrize("hw", [(224, 224), (512, 768), (100, 130)])
-def test_symbols_unit_power_and_cbr(tx, hw):
+@pytest.mark.parametrize("task", [RECONSTRUCTION, SEGMENTATION])
+def test_symbols_unit_power_and_cbr(tx, hw, task):
     with torch.no_grad():
-        packet = tx(torch.rand(1, 3, *hw), RECONSTRUCTION, 10.0)
+        packet = tx(torch.rand(1, 3, *hw), task, 10.0)
     c, h, w = packet.grid
     s = tx.cfg.encoder.stride
     assert (h, w) == (-(-hw[0] // s), -(-hw[1] // s))
     assert packet.symbols.shape == (1, c * h * w) and packet.symbols.is_complex()
-    assert packet.symbols.abs().pow(2).mean().item() == pytest.approx(1.0, abs=1e-4)
+    sent = packet.symbols
+    if task in tx.cfg.encoder.dct_tasks:  # the DCT code's values lead; its side information's uses are empty
+        sent, rest = sent[:, :len(packet.dct[0].order) * 128], sent[:, len(packet.dct[0].order) * 128:]
+        assert 0 < rest.shape[1] < c * h * w and not rest.abs().any()
+    assert sent.abs().pow(2).mean().item() == pytest.approx(1.0, abs=1e-4)
     assert packet.channel_uses == c * h * w
     assert packet.cbr == pytest.approx(packet.channel_uses / (hw[0] * hw[1] * 3))
     if hw[0] % s == 0 and hw[1] % s == 0:
@@ -51,7 +56,7 @@ def test_untrained_sends_the_linear_code_then_tasks_differ(test_cfg):
     from shared.analog import PatchPCA
 
     pca = PatchPCA.load(REPO_WEIGHTS / "linear")
-    tx = Transmitter(test_cfg.replace(**{"encoder.per_image_gains": ()}), pca).eval()  # the code as fitted
+    tx = Transmitter(test_cfg.replace(**{"encoder.dct_tasks": (), "encoder.per_image_gains": ()}), pca).eval()  # the code as fitted
     img = torch.rand(1, 3, 64, 64)
     with torch.no_grad():
         rec, seg = tx(img, RECONSTRUCTION, 10.0), tx(img, SEGMENTATION, 10.0)
@@ -117,7 +122,7 @@ def test_per_image_gains_fit_the_linear_code_to_each_image_for_the_named_task(te
     from shared.analog import PatchPCA, per_image_allocation
 
     pca = PatchPCA.load(REPO_WEIGHTS / "linear")
-    cfg = test_cfg.replace(**{"encoder.per_image_gains": (RECONSTRUCTION,)})
+    cfg = test_cfg.replace(**{"encoder.dct_tasks": (), "encoder.per_image_gains": (RECONSTRUCTION,)})
     tx = Transmitter(cfg, pca).eval()
     img = torch.rand(2, 3, 64, 96, generator=torch.Generator().manual_seed(1))
     img[1] = img[1] * 0.2 + 0.4  # a low-contrast image: its own allocation differs from the first's
