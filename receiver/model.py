@@ -47,7 +47,8 @@ class Receiver(nn.Module):
         networks see in the patch code's terms (``AnalogDecoder.analyse``) beside each image's mean SNR."""
         if dct is not None:
             symbols, noise = reception.unbiased()
-            base = self.dct.decode_grid(symbols, noise, scale.to(symbols.device), dct)  # (B, 3, Hp, Wp)
+            base = self.dct.decode_grid(symbols, noise, scale.to(symbols.device), dct,
+                                        reception.estimate_share)  # (B, 3, Hp, Wp)
             linear = self.analog.analyse(base)  # (B, 2c, h, w)
             snr = snr_feature(reception.snr_db.mean(1)).view(-1, 1, 1, 1).expand(-1, grid[0], *linear.shape[-2:])
             return Received(torch.cat([linear, snr], dim=1), linear, base)

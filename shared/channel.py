@@ -362,6 +362,10 @@ class Reception:
     symbols: torch.Tensor  # (B, n) complex
     snr: torch.Tensor  # (B, n) real, linear, at most MAX_SNR
     knows_h: bool
+    # (B, n): the share of each symbol's noise that is the channel estimate's error, e / (no + e), for a unit-power
+    # symbol (None: h exact or not known). A symbol of power P sees (no + e P) / |h|^2: a code whose symbols' power
+    # differs from one (``shared.dct_code``) scales its noise by 1 - share + share P.
+    estimate_share: torch.Tensor | None = None
 
     @property
     def snr_db(self) -> torch.Tensor:
@@ -386,8 +390,11 @@ def receive(y: torch.Tensor, known: torch.Tensor | None, noise_var: torch.Tensor
     if known is None:
         return Reception(y, nominal.contiguous(), False)
     no = noise_var.to(y.device).float()[:, None].expand(b, n)
+    share = None
     if err_var is not None:
-        no = no + err_var.to(y.device).float()
+        err = err_var.to(y.device).float()
+        share = err / (no + err).clamp_min(1e-30)
+        no = no + err
     gain = known.abs().pow(2)
     snr = (gain.clamp_min(1e-10) / no.clamp_min(1e-10)).clamp(max=MAX_SNR)
     snr = torch.where(no > 0, snr, nominal)
@@ -395,4 +402,4 @@ def receive(y: torch.Tensor, known: torch.Tensor | None, noise_var: torch.Tensor
     # so its unbiased view is x itself (equalised with no = 0 it was x, and the unbiased view (1+s)/s x, off by
     # 1/s: 5 % at 13 dB, which cost the linear codes' noiseless point up to 1.5 dB)
     no = torch.where(no > 0, no, gain / nominal)
-    return Reception(torch.conj(known) * y / (gain + no), snr, True)
+    return Reception(torch.conj(known) * y / (gain + no), snr, True, share)

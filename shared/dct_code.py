@@ -213,12 +213,20 @@ class ChunkDCT:
         return torch.stack(rows).to(images.device), torch.stack(alphas).to(images.device), headers
 
     def decode_grid(self, symbols: torch.Tensor, noise_var: torch.Tensor, alpha: torch.Tensor,
-                    headers: list[DCTHeader]) -> torch.Tensor:
+                    headers: list[DCTHeader], estimate_share: torch.Tensor | None = None) -> torch.Tensor:
         """symbols (B, n) unbiased complex and their noise variance per real value (B, n) (``Reception.unbiased``),
-        the scales (B,) -> the LMMSE images (B, 3, H, W) float32, not clamped."""
+        the scales (B,) -> the LMMSE images (B, 3, H, W) float32, not clamped. With an estimated channel
+        (`estimate_share` (B, n), ``Reception.estimate_share``) each chunk's noise is scaled to its symbols' power
+        P: the estimate's error grows with it, (no + e P) / |h|^2 where a unit-power symbol sees (no + e) / |h|^2."""
         out = []
-        for s, nv, a, header in zip(symbols, noise_var, alpha, headers):
-            m = len(header.order) * self.chunk ** 2 // 2  # the analog uses
+        m2 = self.chunk ** 2
+        for i, (s, nv, a, header) in enumerate(zip(symbols, noise_var, alpha, headers)):
+            m = len(header.order) * m2 // 2  # the analog uses
             received = torch.stack([s[:m].real, s[:m].imag], 1).flatten().cpu()
-            out.append(self.decode(received, nv[:m].repeat_interleave(2).cpu(), a.cpu(), header))
+            nv = nv[:m].double().cpu()
+            if estimate_share is not None:
+                power = 2 * (a.double().cpu() * self.gains(header)).pow(2) * header.variances  # per complex symbol
+                share = estimate_share[i, :m].double().cpu()
+                nv = nv * (1 - share + share * power.repeat_interleave(m2 // 2))
+            out.append(self.decode(received, nv.repeat_interleave(2), a.cpu(), header))
         return torch.stack(out).to(symbols.device)

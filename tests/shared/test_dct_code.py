@@ -111,3 +111,30 @@ def test_the_mmse_allocation_is_softcasts_at_high_snr_and_beats_it_below():
     torch.testing.assert_close(code.gains(back), code.gains(header))
     with pytest.raises(ValueError, match="unknown power allocation"):
         ChunkDCT(allocation="waterfill")
+
+
+def test_with_an_estimated_channel_each_chunks_noise_grows_with_its_power():
+    """The estimate's error e reaches a symbol of power P as e P: ``decode_grid`` scales each chunk's noise by
+    1 - share + share P (share = e / (no + e), ``Reception.estimate_share``), P the chunk's symbols' power, which
+    the receiver computes from the header and must match what was sent."""
+    from shared.channel import receive
+
+    g = torch.Generator().manual_seed(5)
+    images = torch.nn.functional.interpolate(torch.rand(1, 3, 8, 6, generator=g), size=(64, 96), mode="bicubic")
+    code = ChunkDCT(chunk=16)
+    uses = 64 * 96 * 3 // 16
+    x, alpha, headers = code.encode_grid(images, uses)
+    header, m = headers[0], len(headers[0].order) * 128
+    power = 2 * (alpha[0].double() * code.gains(header)).pow(2) * header.variances  # per complex symbol, per chunk
+    sent = x[0, :m].abs().pow(2).view(-1, 128).mean(1).double()
+    assert torch.allclose(power, sent, rtol=0.1)  # the quantised variances: within a step of 2^(1/4) / 2 or so
+    assert float(power.max()) > 10 * float(power.min())  # the strong chunks carry far more than one unit
+    err = torch.full((1, uses), 0.05)
+    reception = receive(x, torch.ones(1, uses, dtype=torch.complex64), torch.tensor([0.05]), 10.0, err)
+    torch.testing.assert_close(reception.estimate_share, torch.full((1, uses), 0.5))
+    symbols, noise = reception.unbiased()
+    told = code.decode_grid(symbols, noise, alpha, headers, reception.estimate_share)
+    scaled = noise.clone().double()
+    scaled[0, :m] *= (0.5 + 0.5 * power).repeat_interleave(128)
+    torch.testing.assert_close(told, code.decode_grid(symbols, scaled, alpha, headers))
+    assert receive(x, torch.ones(1, uses, dtype=torch.complex64), torch.tensor([0.05]), 10.0).estimate_share is None
