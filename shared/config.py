@@ -40,6 +40,10 @@ class SwinConfig:
     feature_dim: int = 96  # channels of f1, f2, f3 once brought to one shape
 
 
+# the DCT code's power allocations (``shared.dct_code``): SoftCast's lambda^(-1/4), or chosen for the SNR
+DCT_ALLOCATIONS = ("softcast", "mmse")
+
+
 @dataclass(frozen=True)
 class EncoderConfig:
     """JSCC encoder: concat(image, f) -> residual block -> strided downsampling."""
@@ -81,8 +85,8 @@ class EncoderConfig:
         if both:
             raise ValueError(f"{', '.join(sorted(both))}: a task is sent with the DCT code (dct_tasks) or with the "
                              "patch code fitted to each image (per_image_gains), not both")
-        if self.dct_allocation not in ("softcast", "mmse"):
-            raise ValueError(f"unknown DCT power allocation {self.dct_allocation!r}: softcast or mmse")
+        if self.dct_allocation not in DCT_ALLOCATIONS:
+            raise ValueError(f"unknown DCT power allocation {self.dct_allocation!r}: {' or '.join(DCT_ALLOCATIONS)}")
         if self.dct_tasks and (self.dct_chunk < 2 or self.stride % self.dct_chunk):
             raise ValueError(f"DCT chunks of {self.dct_chunk}x{self.dct_chunk} do not tile the padded image: use a "
                              f"divisor of the stride {self.stride} of at least 2")
@@ -197,7 +201,7 @@ class ModelConfig:
             from shared.dct_code import ChunkDCT
 
             padded = (-(-height // s) * s, -(-width // s) * s)
-            ChunkDCT(self.encoder.dct_chunk, self.encoder.dct_value_bits).check_codable(padded, uses, task)
+            ChunkDCT(self.encoder.dct_chunk, self.encoder.dct_value_bits).check_codable(padded, uses, task, block=s)
         if uses > 3 * height * width:
             raise ValueError(f"a {width}x{height} image is too small for this model: it sends {c} channel uses for "
                              f"each started {s}x{s}-pixel block, {uses} here, more than the image's "

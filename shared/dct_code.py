@@ -28,6 +28,7 @@ from dataclasses import dataclass
 import torch
 
 from shared.analog import softcast_gains
+from shared.config import DCT_ALLOCATIONS
 from shared.symbols import unit_power
 
 # an orthonormal colour rotation (luminance and two opponent colours), fixed: SoftCast codes luminance and
@@ -54,7 +55,7 @@ class DCTHeader:
     order: torch.Tensor
     variances: torch.Tensor
     size: tuple[int, int]
-    snr_db: float | None = None  # the SNR the gains were chosen for (allocation "mmse"; both ends know it)
+    snr_db: float | None = None  # the SNR it is sent at, which both ends know (the "mmse" allocation's gains need it)
 
     def codes(self) -> list[int]:
         """The sent chunks' variances as the integers their bits carry: log2 of the variance in quarters."""
@@ -76,20 +77,18 @@ def mmse_gains(variances: torch.Tensor, snr_db: float) -> torch.Tensor:
     r, _ = torch.sort(lam.sqrt(), descending=True)
     k = torch.arange(1, len(r) + 1, dtype=torch.float64)
     kappa = (0.5 * len(r) + k * s2) / (s2 ** 0.5 * torch.cumsum(r, 0))  # if the k strongest are the ones sent
-    active = int(torch.nonzero(s2 ** 0.5 * kappa * r > s2).max()) if bool((s2 ** 0.5 * kappa * r > s2).any()) else 0
+    # the most chunks whose weakest still gets power (the strongest always does: its power is 0.5 * len(r) > 0)
+    active = int(torch.nonzero(s2 ** 0.5 * kappa * r > s2).max())
     power = (s2 ** 0.5 * kappa[active] * lam.sqrt() - s2).clamp_min(0.0)
     return (power / lam).sqrt()
-
-
-ALLOCATIONS = ("softcast", "mmse")
 
 
 class ChunkDCT:
     def __init__(self, chunk: int = 16, value_bits: int = 8, allocation: str = "softcast") -> None:
         if chunk < 2:
             raise ValueError(f"chunks of {chunk}x{chunk} coefficients: use at least 2")
-        if allocation not in ALLOCATIONS:
-            raise ValueError(f"unknown power allocation {allocation!r}: {' or '.join(ALLOCATIONS)}")
+        if allocation not in DCT_ALLOCATIONS:
+            raise ValueError(f"unknown power allocation {allocation!r}: {' or '.join(DCT_ALLOCATIONS)}")
         self.chunk, self.value_bits, self.allocation = chunk, value_bits, allocation
 
     def gains(self, header: DCTHeader) -> torch.Tensor:
@@ -105,14 +104,22 @@ class ChunkDCT:
         """Chunks of a (H, W) frame, three planes."""
         return 3 * (size[0] // self.chunk) * (size[1] // self.chunk)
 
-    def check_codable(self, size: tuple[int, int], uses: int, task: str = "this task") -> None:
-        """ValueError unless a padded (H, W) frame can send one chunk in `uses` channel uses."""
+    def check_codable(self, size: tuple[int, int], uses: int, task: str = "this task", block: int | None = None) -> None:
+        """ValueError unless a padded (H, W) frame can send one chunk in `uses` channel uses. With the `block` x
+        `block` pixels a model's channel uses come in (its stride), the message names the smallest strip that can."""
         n = self.n_chunks(size)
-        need = MEAN_BITS + n + self.value_bits + self.chunk ** 2 // 2
-        if uses < need:
-            raise ValueError(f"a {size[1]}x{size[0]} image (padded) is too small for {task}'s DCT code: its "
-                             f"{uses} channel uses do not hold the side information and one {self.chunk}x{self.chunk}"
-                             f" chunk ({need}); send an image of at least 80x16 pixels")
+        fixed = MEAN_BITS + self.value_bits + self.chunk ** 2 // 2  # the means, one chunk and its variance
+        if uses >= fixed + n:
+            return
+        hint = ""
+        if block is not None:
+            per_block = uses // ((size[0] // block) * (size[1] // block))  # channel uses per block
+            spare = per_block - 3 * (block // self.chunk) ** 2  # less each block's chunk mask bits
+            hint = (f"; send an image of at least {-(-fixed // spare) * block}x{block} pixels" if spare > 0 else
+                    "; this model's CBR leaves no room for the code's side information")
+        raise ValueError(f"a {size[1]}x{size[0]} image (padded) is too small for {task}'s DCT code: its "
+                         f"{uses} channel uses do not hold the side information and one {self.chunk}x{self.chunk}"
+                         f" chunk ({fixed + n}){hint}")
 
     def header_from_fields(self, means: tuple[float, ...], order: tuple[int, ...], codes: tuple[int, ...],
                            size: tuple[int, int], uses: int, snr_db: float | None = None) -> DCTHeader:
@@ -134,8 +141,7 @@ class ChunkDCT:
         if not all(-half <= q < half for q in codes):
             raise ValueError(f"the DCT code's variance codes are {self.value_bits}-bit: from {-half} to {half - 1}")
         return DCTHeader(torch.tensor(means, dtype=torch.float64).view(3, 1, 1), torch.tensor(order),
-                         torch.pow(2.0, torch.tensor(codes, dtype=torch.float64) / 4), size,
-                         None if self.allocation == "softcast" else snr_db)
+                         torch.pow(2.0, torch.tensor(codes, dtype=torch.float64) / 4), size, snr_db)
 
     def side_information(self, n_chunks: int, sent: int) -> int:
         """Bits of side information: the planes' means (float16), the chunk mask and the sent chunks' variances."""
@@ -177,8 +183,7 @@ class ChunkDCT:
         sent = self.chunks_sent(len(blocks), uses)
         energy = blocks.pow(2).mean(1)
         order = torch.sort(energy, descending=True, stable=True).indices[:sent]
-        header = DCTHeader(means, order, self.quantised(energy[order]), (h, w),
-                           None if self.allocation == "softcast" else snr_db)
+        header = DCTHeader(means, order, self.quantised(energy[order]), (h, w), snr_db)
         t = blocks[order] * self.gains(header)[:, None]
         return t.flatten().float(), header
 

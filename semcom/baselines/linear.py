@@ -89,8 +89,10 @@ class SoftCastDCT:
 
     task = "reconstruction"
 
-    def __init__(self, cbr: str = "1/16", chunk: int = 16, value_bits: int = 8) -> None:
-        self.cbr, self.code = cbr, ChunkDCT(chunk, value_bits)
+    def __init__(self, cbr: str = "1/16", chunk: int = 16, value_bits: int = 8, allocation: str = "softcast") -> None:
+        """`allocation` "mmse" chooses the chunks' power for the SNR (``shared.dct_code.mmse_gains``); the system
+        ``softcast-dct`` keeps SoftCast's."""
+        self.cbr, self.code = cbr, ChunkDCT(chunk, value_bits, allocation)
 
     @torch.no_grad()
     def reconstruct(self, image: torch.Tensor, spec: ChannelSpec, seed: int) -> torch.Tensor:
@@ -98,7 +100,7 @@ class SoftCastDCT:
         h, w = image.shape[-2:]
         padded, _ = pad_to_multiple(image[None].float(), self.code.chunk)
         uses = int(Fraction(self.cbr) * padded[0].numel())
-        t, header = self.code.encode(padded[0], uses)
+        t, header = self.code.encode(padded[0], uses, spec.snr_db)
         x, alpha = unit_power(torch.complex(t[0::2], t[1::2])[None])
         rx = transmit(x, spec, seed)
         symbols, noise = receive(rx.y, rx.h, rx.noise_var, spec.snr_db, rx.err_var).unbiased()

@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from semcom.systems import trainable
 from shared.channel import CSI_MODES, MODELS, ChannelSpec, model_names
 from shared.channel_flags import add_param_flags, params_of
+from shared.config import DCT_ALLOCATIONS
 from shared.endpoints import env
 from shared import tasks
 from shared.flags import DEFAULT_DEVICE, add_model_flags
@@ -243,7 +244,7 @@ def parse(argv: list[str] | None) -> TrainConfig:
                    help="send this task with SoftCast's whole-frame DCT code (shared/dct_code.py) instead of the "
                         "encoder's patch code: the receiver's networks refine its LMMSE image; adds no weights, "
                         "so an --init checkpoint's decoder starts from its own weights (repeatable)")
-    p.add_argument("--dct-allocation", choices=("softcast", "mmse"),
+    p.add_argument("--dct-allocation", choices=DCT_ALLOCATIONS,
                    help="the DCT code's power allocation from this run on: softcast (lambda^-1/4, as published) or "
                         "mmse (chosen for the SNR each transmission is sent at; the receiver is told it); adds no "
                         "weights")

@@ -80,7 +80,7 @@ def test_the_header_crosses_as_integers_and_is_checked_on_arrival():
         with pytest.raises(ValueError, match=match):
             code.header_from_fields(fields["means"], fields["order"], fields["codes"], (64, 96), uses)
     with pytest.raises(ValueError, match="too small for this task's DCT code.*at least 80x16 pixels"):
-        code.check_codable((16, 64), 4 * 48)
+        code.check_codable((16, 64), 4 * 48, block=16)  # CBR 1/16: 48 channel uses per 16x16 block
     code.check_codable((16, 80), 5 * 48)  # the smallest strip of 16x16 blocks it sends
 
 
