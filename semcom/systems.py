@@ -117,10 +117,10 @@ def _linear(ctx: BuildContext, task: str, adaptive: bool) -> Evaluated:
                                              else "the image's power scale"})
 
 
-def _softcast_dct(ctx: BuildContext, task: str) -> Evaluated:
-    system = linear.SoftCastDCT(ctx.default_cbr())
+def _softcast_dct(ctx: BuildContext, task: str, spread: int = 1) -> Evaluated:
+    system = linear.SoftCastDCT(ctx.default_cbr(), spread=spread)
     return Evaluated(system.reconstruct, system.cbr, {
-        "chunk": system.code.chunk, "side_information": f"the planes' means (float16), the chunk mask (1 bit per "
+        "chunk": system.code.chunk, "spread": spread, "side_information": f"the planes' means (float16), the chunk mask (1 bit per "
         f"chunk) and each sent chunk's variance ({system.code.value_bits} bits), counted: its bits, at 1 per "
         "channel use, come out of the CBR's channel uses"})
 
@@ -178,7 +178,11 @@ _add(SystemEntry("softcast", REC, "SoftCast (Jakubczak & Katabi): the linear ana
                  lambda ctx, task: _linear(ctx, task, True), kind="training-free"))
 _add(SystemEntry("softcast-dct", REC, "SoftCast as published: the whole frame's DCT in 16x16-coefficient chunks, the "
                  "chunks with the most energy sent, the planes' means and the chunks' variances as side information "
-                 "counted in the CBR", _softcast_dct, kind="training-free"))
+                 "counted in the CBR; each chunk on its own channel uses", _softcast_dct, kind="training-free"))
+_add(SystemEntry("softcast-hadamard", REC, "softcast-dct with SoftCast's Hadamard transform across groups of 64 chunks "
+                 "and an interleaver, so every channel use carries about the same power and each chunk lies all over "
+                 "the frame (what fading and an estimated channel need)",
+                 lambda ctx, task: _softcast_dct(ctx, task, 64), kind="training-free"))
 for _bits in (4, 6):
     for _rate in ("1/2", "2/3"):
         _jpeg = f"jpeg-{2 ** _bits}qam-{_rate}"

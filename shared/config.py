@@ -76,6 +76,11 @@ class EncoderConfig:
     # the chunks' power: "softcast" (lambda^(-1/4), as published) or "mmse" (chosen for the SNR the transmission is
     # sent at, which the receiver is told too: ``shared.dct_code.mmse_gains``)
     dct_allocation: str = "softcast"
+    # the chunks mixed before they are sent, SoftCast's Hadamard transform across groups of this many chunks and an
+    # interleaver (a power of two; 1: each chunk on its own symbols, as the DCT code was before 2026-12-07): every
+    # symbol then carries about the same power and each chunk lies all over the grid, which under fading and with
+    # an estimated channel is worth several dB (weights/README.md)
+    dct_spread: int = 64
 
     def __post_init__(self) -> None:
         if not self.linear_path:
@@ -87,6 +92,8 @@ class EncoderConfig:
                              "patch code fitted to each image (per_image_gains), not both")
         if self.dct_allocation not in DCT_ALLOCATIONS:
             raise ValueError(f"unknown DCT power allocation {self.dct_allocation!r}: {' or '.join(DCT_ALLOCATIONS)}")
+        if self.dct_spread < 1 or self.dct_spread & (self.dct_spread - 1):
+            raise ValueError(f"the DCT code spreads chunks in groups of a power of two, not {self.dct_spread}")
         if self.dct_tasks and (self.dct_chunk < 2 or self.stride % self.dct_chunk):
             raise ValueError(f"DCT chunks of {self.dct_chunk}x{self.dct_chunk} do not tile the padded image: use a "
                              f"divisor of the stride {self.stride} of at least 2")

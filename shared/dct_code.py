@@ -14,6 +14,16 @@ the power (and, with an estimated channel, of the estimation error). The system 
 (``semcom.baselines.linear.SoftCastDCT``) sends images with it; ``scripts/linear_codes.py`` gives its expected
 PSNR in closed form beside its relatives.
 
+With ``spread`` > 1 the sent chunks are mixed before they are sent, as SoftCast's packets are: a normalised
+Hadamard transform across groups of `spread` chunks (the weakest rest in groups of the powers of two their count
+is made of), each group drawn across the chunks' ranking so that it mixes strong chunks with weak ones
+(``groups``), then a fixed
+interleaver of the analog channel uses (``interleaver``). Every symbol then
+carries about the same power and each chunk's energy lies on symbols all over the grid: under fading a chunk no
+longer sits on a few faded symbols, and with an estimated channel, whose error grows with a symbol's power, no
+symbol carries a strong chunk alone. The receiver's LMMSE is then one G x G solve per coefficient position of a
+group. Over AWGN the code is the same in expectation (an orthogonal transform of white noise is white noise).
+
 The proposed system sends the tasks of ``EncoderConfig.dct_tasks`` with it on its symbol grid
 (``encode_grid``, ``decode_grid``): of the grid's c*h*w channel uses the first carry the analog values at unit
 average power, the rest the side information (the header's ``dct_*`` fields carry its content, as if its digital
@@ -66,6 +76,27 @@ class DCTHeader:
         return (tuple(float(m) for m in self.means.flatten()), tuple(int(i) for i in self.order), tuple(self.codes()))
 
 
+def hadamard(n: int) -> torch.Tensor:
+    """The normalised Hadamard matrix of order n (a power of two; Sylvester's construction), symmetric and
+    orthogonal, float64."""
+    if n < 1 or n & (n - 1):
+        raise ValueError(f"a Hadamard transform of {n} chunks: use a power of two")
+    h = torch.ones(1, 1, dtype=torch.float64)
+    while len(h) < n:
+        h = torch.cat([torch.cat([h, h], 1), torch.cat([h, -h], 1)], 0)
+    return h / n ** 0.5
+
+
+def interleaver(n: int) -> torch.Tensor:
+    """A fixed permutation of n channel uses (the spread code's symbol i goes to use p[i]): i -> a i mod n with a
+    the integer nearest n (sqrt(5) - 1) / 2 prime to n, so neighbouring symbols land far apart. Both ends compute
+    it from n alone; long[n]."""
+    a = max(1, round(n * (5 ** 0.5 - 1) / 2))
+    while math.gcd(a, n) != 1:
+        a += 1
+    return (torch.arange(n, dtype=torch.long) * a) % n
+
+
 def mmse_gains(variances: torch.Tensor, snr_db: float) -> torch.Tensor:
     """The chunks' gains that minimise the LMMSE estimate's error at a known SNR (Lee & Petersen's linear
     allocation): each value of a chunk of variance lambda gets the power p = max(0, s sqrt(lambda) kappa - s^2), s^2
@@ -84,12 +115,68 @@ def mmse_gains(variances: torch.Tensor, snr_db: float) -> torch.Tensor:
 
 
 class ChunkDCT:
-    def __init__(self, chunk: int = 16, value_bits: int = 8, allocation: str = "softcast") -> None:
+    def __init__(self, chunk: int = 16, value_bits: int = 8, allocation: str = "softcast", spread: int = 1) -> None:
+        """`spread`: the Hadamard transform's group of chunks (a power of two; 1: each chunk on its own symbols)."""
         if chunk < 2:
             raise ValueError(f"chunks of {chunk}x{chunk} coefficients: use at least 2")
         if allocation not in DCT_ALLOCATIONS:
             raise ValueError(f"unknown power allocation {allocation!r}: {' or '.join(DCT_ALLOCATIONS)}")
-        self.chunk, self.value_bits, self.allocation = chunk, value_bits, allocation
+        if spread < 1 or spread & (spread - 1):
+            raise ValueError(f"the DCT code spreads chunks in groups of a power of two, not {spread}")
+        self.chunk, self.value_bits, self.allocation, self.spread = chunk, value_bits, allocation, spread
+
+    def groups(self, sent: int) -> list[torch.Tensor]:
+        """The groups of sent chunks (positions in sending order, strongest first) the Hadamard transform mixes:
+        the first sent // spread * spread chunks in groups of `spread`, the weakest rest in groups of the powers of
+        two their count is made of; each group a stratified draw over its part's ranking (a group of s takes the
+        chunks nearest the ranks (i + 1/2) n / s of the n), so each mixes strong chunks with weak ones. Groups of
+        one are left out. [] when the code does not spread."""
+        if self.spread == 1:
+            return []
+        whole, rest = sent // self.spread * self.spread, sent % self.spread
+        out = []
+        for start, sizes in ((0, [self.spread] * (sent // self.spread)),
+                             (whole, [1 << b for b in reversed(range(self.spread.bit_length())) if rest & (1 << b)])):
+            slots = sorted(((i + 0.5) / s, j) for j, s in enumerate(sizes) for i in range(s))
+            members: list[list[int]] = [[] for _ in sizes]
+            for k, (_, j) in enumerate(slots):
+                members[j].append(start + k)
+            out += [torch.tensor(m) for m in members if len(m) > 1]
+        return out
+
+    def _spread(self, t: torch.Tensor) -> torch.Tensor:
+        """The values (sent, m) of the chunks in sending order -> the values the channel uses carry, in the order
+        they are sent (each group's Hadamard transform, then the interleaver); float64."""
+        t = t.double().clone()
+        if self.spread == 1:
+            return t
+        for g in self.groups(len(t)):
+            t[g] = hadamard(len(g)) @ t[g]
+        out = torch.empty_like(t.reshape(-1, 2))
+        out[interleaver(len(out))] = t.reshape(-1, 2)
+        return out.reshape(t.shape)
+
+    def _deinterleave(self, v: torch.Tensor, sent: int) -> torch.Tensor:
+        """Values per real value of the analog uses, in the order they were sent -> (sent, m), the rows the
+        Hadamard transform made (the stream's use p[i] holds spread symbol i); float64."""
+        v = v.double()
+        if self.spread > 1:
+            v = v.reshape(-1, 2)[interleaver(v.numel() // 2)]
+        return v.reshape(sent, -1)
+
+    def symbol_power(self, header: DCTHeader, alpha: torch.Tensor) -> torch.Tensor:
+        """Each analog channel use's expected power, in the order they are sent (chunks at scale alpha), float64:
+        a chunk's 2 alpha^2 g^2 lambda per complex symbol, or, spread, the mean of its group's."""
+        m2 = self.chunk ** 2
+        power = 2 * (alpha.double() * self.gains(header)).pow(2) * header.variances  # (sent,) per complex symbol
+        for g in self.groups(len(power)):
+            power[g] = power[g].mean()
+        rows = power[:, None].expand(-1, m2 // 2)
+        if self.spread == 1:
+            return rows.flatten()
+        out = torch.empty(rows.numel(), dtype=torch.float64)
+        out[interleaver(rows.numel())] = rows.flatten()
+        return out
 
     def gains(self, header: DCTHeader) -> torch.Tensor:
         """Each sent chunk's gain (sent,) float64, from what both ends know: SoftCast's lambda^(-1/4), or the
@@ -184,7 +271,7 @@ class ChunkDCT:
         energy = blocks.pow(2).mean(1)
         order = torch.sort(energy, descending=True, stable=True).indices[:sent]
         header = DCTHeader(means, order, self.quantised(energy[order]), (h, w), snr_db)
-        t = blocks[order] * self.gains(header)[:, None]
+        t = self._spread(blocks[order] * self.gains(header)[:, None])
         return t.flatten().float(), header
 
     def decode(self, received: torch.Tensor, noise_var: torch.Tensor, alpha: torch.Tensor,
@@ -194,10 +281,17 @@ class ChunkDCT:
         sent = len(header.order)
         a = alpha.double() * self.gains(header)[:, None]  # each chunk arrived at scale alpha * g (0: not sent)
         lam = header.variances[:, None]
-        r, nv = received.double().view(sent, -1), noise_var.double().view(sent, -1)
+        r, nv = self._deinterleave(received, sent), self._deinterleave(noise_var, sent)  # a group's rows: H a t + n
+        est = lam * a * r / (lam * a.pow(2) + nv)  # LMMSE: v / (v + nv) * r / a, v = lam a^2
+        for g in self.groups(sent):  # with the rows' own noise: lam a H (H diag(lam a^2) H + N)^-1 r per position
+            hd = hadamard(len(g))
+            s = hd @ torch.diag((lam[g] * a[g].pow(2))[:, 0]) @ hd
+            m = s + torch.diag_embed(nv[g].T.clamp_min(1e-30))  # (positions, G, G)
+            z = torch.linalg.solve(m, r[g].T.unsqueeze(-1))[..., 0].T  # (G, positions)
+            est[g] = lam[g] * a[g] * (hd @ z)
         h, w = header.size
         blocks = torch.zeros(3 * (h // self.chunk) * (w // self.chunk), self.chunk ** 2, dtype=torch.float64)
-        blocks[header.order] = lam * a * r / (lam * a.pow(2) + nv)  # LMMSE: v / (v + nv) * r / a, v = lam a^2
+        blocks[header.order] = est
         planes = dct_matrix(h).T @ self._frame(blocks, header.size) @ dct_matrix(w) + header.means
         return torch.einsum("pc,phw->chw", OPPONENT.double(), planes).float()
 
@@ -222,7 +316,8 @@ class ChunkDCT:
         """symbols (B, n) unbiased complex and their noise variance per real value (B, n) (``Reception.unbiased``),
         the scales (B,) -> the LMMSE images (B, 3, H, W) float32, not clamped. With an estimated channel
         (`estimate_share` (B, n), ``Reception.estimate_share``) each chunk's noise is scaled to its symbols' power
-        P: the estimate's error grows with it, (no + e P) / |h|^2 where a unit-power symbol sees (no + e) / |h|^2."""
+        P (``symbol_power``): the estimate's error grows with it, (no + e P) / |h|^2 where a unit-power symbol sees
+        (no + e) / |h|^2."""
         out = []
         m2 = self.chunk ** 2
         for i, (s, nv, a, header) in enumerate(zip(symbols, noise_var, alpha, headers)):
@@ -230,8 +325,7 @@ class ChunkDCT:
             received = torch.stack([s[:m].real, s[:m].imag], 1).flatten().cpu()
             nv = nv[:m].double().cpu()
             if estimate_share is not None:
-                power = 2 * (a.double().cpu() * self.gains(header)).pow(2) * header.variances  # per complex symbol
                 share = estimate_share[i, :m].double().cpu()
-                nv = nv * (1 - share + share * power.repeat_interleave(m2 // 2))
+                nv = nv * (1 - share + share * self.symbol_power(header, a.cpu()))
             out.append(self.decode(received, nv.repeat_interleave(2), a.cpu(), header))
         return torch.stack(out).to(symbols.device)

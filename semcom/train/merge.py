@@ -42,9 +42,10 @@ def merge(rec_dir: str | Path, seg_dir: str | Path, out: str | Path, command: st
     gains = tuple(t for t, c in (("reconstruction", rec_cfg), ("segmentation", seg_cfg))
                   if t in c.encoder.per_image_gains)
     dct = tuple(t for t, c in (("reconstruction", rec_cfg), ("segmentation", seg_cfg)) if t in c.encoder.dct_tasks)
-    allocation = (rec_cfg if "reconstruction" in rec_cfg.encoder.dct_tasks else seg_cfg).encoder.dct_allocation
+    coder = (rec_cfg if "reconstruction" in rec_cfg.encoder.dct_tasks else seg_cfg).encoder  # the DCT code's run
     rec_cfg, seg_cfg = (c.replace(**{"encoder.per_image_gains": gains, "encoder.dct_tasks": dct,
-                                     "encoder.dct_allocation": allocation}) for c in (rec_cfg, seg_cfg))
+                                     "encoder.dct_allocation": coder.dct_allocation,
+                                     "encoder.dct_spread": coder.dct_spread}) for c in (rec_cfg, seg_cfg))
     rec_d, seg_d = rec_cfg.to_dict(), seg_cfg.to_dict()
     differ = [k for k in rec_d if k not in CONFIG_OWN["reconstruction"] + CONFIG_OWN["segmentation"]
               and rec_d[k] != seg_d.get(k)]

@@ -118,6 +118,7 @@ class TrainConfig:
     per_image_gains: tuple[str, ...] = ()  # tasks whose linear code the encoder fits to each image (SoftCast)
     dct_code: tuple[str, ...] = ()  # tasks sent with SoftCast's whole-frame DCT code (shared.dct_code)
     dct_allocation: str | None = None  # the DCT code's power allocation: softcast or mmse (None: the model's)
+    dct_spread: int | None = None  # the DCT code's Hadamard group of chunks (None: the model's)
     ema: float = 0.0  # decay of the weights' exponential moving average the checkpoints hold (0: the raw weights)
     seg_split: str = "train"  # what of seg_data is trained on (CamVid: e.g. train-0006R0, a drive held out)
     seg_val_split: str = "val"  # what of seg_data the run validates on (e.g. train:0006R0)
@@ -136,6 +137,17 @@ def fading_specs(tc: TrainConfig) -> list[ChannelSpec]:
             out.append(ChannelSpec.of(model, 10.0, 0 if m.ofdm else tc.block_len, csi,
                                       **{k: v for k, v in tc.channel_params if k in takes}))
     return out
+
+
+def power_of_two(text: str) -> int:
+    """argparse type: a power of two, 1 or more."""
+    try:
+        n = int(text)
+    except ValueError:
+        n = 0
+    if n < 1 or n & (n - 1):
+        raise argparse.ArgumentTypeError(f"{text!r} is not a power of two (1, 2, 4, ... 64 ...)")
+    return n
 
 
 def number_pair(text: str) -> tuple[float, float]:
@@ -248,6 +260,10 @@ def parse(argv: list[str] | None) -> TrainConfig:
                    help="the DCT code's power allocation from this run on: softcast (lambda^-1/4, as published) or "
                         "mmse (chosen for the SNR each transmission is sent at; the receiver is told it); adds no "
                         "weights")
+    p.add_argument("--dct-spread", type=power_of_two, metavar="G",
+                   help="mix the DCT code's chunks in groups of G (a power of two) with a Hadamard transform and "
+                        "interleave them before sending, from this run on (1: each chunk on its own symbols; "
+                        "default: the model's, 64 in a model that has none); adds no weights")
     p.add_argument("--seg-class-weights", type=class_weighting, default="enet", metavar="enet|enet-soft|enet:C|none",
                    help="segmentation loss: enet weights each class by 1/ln(1.02 + its share of the training "
                         "labels' pixels (rare classes such as poles and signs count, up to about 50x); enet-soft "
@@ -317,7 +333,8 @@ def parse(argv: list[str] | None) -> TrainConfig:
         seg_image_blocks=a.seg_image_blocks, seg_image_encoder=a.seg_image_encoder, seg_context=a.seg_context,
         seg_dropout=a.seg_dropout,
         grow_refiner=a.grow_refiner, ema=a.ema, per_image_gains=tuple(a.per_image_gains),
-        dct_code=tuple(a.dct_code), dct_allocation=a.dct_allocation)
+        dct_code=tuple(a.dct_code), dct_allocation=a.dct_allocation,
+        dct_spread=a.dct_spread)
     specs = fading_specs(tc)
     for name, _ in tc.channel_params:
         if not any(name in dict(spec.params) for spec in specs):

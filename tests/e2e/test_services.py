@@ -269,7 +269,7 @@ def test_the_dct_code_crosses_the_services(tmp_path_factory, capsys, tmp_path):
         assert doc["task"] == "reconstruction" and doc["channel_uses"] == 48 * 5 * 6
         out = to_tensor(open_rgb(doc["outputs"][0]))
         img = to_tensor(open_rgb(tmp_path / "img.png"))
-        expected = SoftCastDCT().reconstruct(img, ChannelSpec("noiseless", 9.0), 0)
+        expected = SoftCastDCT(spread=cfg.encoder.dct_spread).reconstruct(img, ChannelSpec("noiseless", 9.0), 0)
         assert float((out - expected).abs().max()) <= 1 / 255 + 1e-6  # the PNG's rounding
         small = tmp_path / "small.png"
         small.write_bytes(png_bytes(64, 16))

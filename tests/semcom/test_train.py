@@ -697,11 +697,13 @@ def test_dct_code_trains_the_reconstruction_decoder_on_softcasts_image(image_fol
     flip = {"mmse": "softcast", "softcast": "mmse"}[rec.cfg.encoder.dct_allocation]
     other = Trainer(parse(_args(image_folder, camvid_root, tmp_path / "sc", "--steps", "1", "--task",
                                 "reconstruction", "--init", str(tmp_path / "rec"), "--dct-allocation", flip,
-                                "--freeze-transmitter", "--freeze", "receiver.analog", "--freeze",
+                                "--dct-spread", "8", "--freeze-transmitter", "--freeze", "receiver.analog", "--freeze",
                                 "receiver.source_kb.stem", "--freeze", "receiver.source_kb.block1")))
     assert other.cfg.encoder.dct_allocation == flip and other.cfg.encoder.dct_tasks == ("reconstruction",)
+    assert other.cfg.encoder.dct_spread == 8 and rec.cfg.encoder.dct_spread == patch.encoder.dct_spread
     other.train_step()
     other.save(0.0)
     assert semcom_main(["merge", "--reconstruction", str(tmp_path / "sc"), "--segmentation", str(tmp_path / "rec"),
                         "--out", str(tmp_path / "both-sc")]) == 0
-    assert read_config(tmp_path / "both-sc")[0].encoder.dct_allocation == flip  # the reconstruction run's
+    merged = read_config(tmp_path / "both-sc")[0].encoder
+    assert (merged.dct_allocation, merged.dct_spread) == (flip, 8)  # the reconstruction run's

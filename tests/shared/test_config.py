@@ -77,3 +77,5 @@ def test_a_task_takes_one_code_and_dct_chunks_tile_the_padded_image():
         dct.check_codable(16, 64, "reconstruction")
     with pytest.raises(ValueError, match="unknown DCT power allocation 'optimal': softcast or mmse"):
         dct.replace(**{"encoder.dct_allocation": "optimal"})
+    with pytest.raises(ValueError, match="groups of a power of two, not 48"):
+        dct.replace(**{"encoder.dct_spread": 48})

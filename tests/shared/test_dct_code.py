@@ -138,3 +138,110 @@ def test_with_an_estimated_channel_each_chunks_noise_grows_with_its_power():
     scaled[0, :m] *= (0.5 + 0.5 * power).repeat_interleave(128)
     torch.testing.assert_close(told, code.decode_grid(symbols, scaled, alpha, headers))
     assert receive(x, torch.ones(1, uses, dtype=torch.complex64), torch.tensor([0.05]), 10.0).estimate_share is None
+
+
+def test_the_spreading_transforms_are_orthogonal_permutations_and_groups_cover_every_chunk():
+    from shared.dct_code import hadamard, interleaver
+
+    for n in (1, 2, 16, 64):
+        h = hadamard(n)
+        torch.testing.assert_close(h @ h, torch.eye(n, dtype=torch.float64))  # symmetric, its own inverse
+    with pytest.raises(ValueError, match="power of two"):
+        hadamard(12)
+    for n in (1, 2, 10, 128, 507 * 128):  # 10: the golden step 6 shares a factor with 10, so it moves on to 7
+        assert sorted(interleaver(n).tolist()) == list(range(n))
+    p = interleaver(507 * 128)
+    assert int((p[1:] - p[:-1]).abs().min()) > 1000  # neighbouring symbols land far apart
+    code = ChunkDCT(spread=64)
+    for sent in (1, 63, 64, 200, 507):
+        groups = code.groups(sent)
+        flat = torch.cat(groups).tolist() if groups else []
+        assert len(flat) == len(set(flat)) and set(flat) <= set(range(sent))  # each chunk in one group at most
+        assert all(len(g) & (len(g) - 1) == 0 and 1 < len(g) <= 64 for g in groups)
+        assert sent - len(flat) <= 1  # only one chunk, one of the weakest, goes unmixed
+        part = sent // 64 * 64 or sent  # the whole groups' chunks, or all when none is whole
+        for g in groups[:max(1, sent // 64)]:  # each group mixes strong chunks with weak ones: it spans its part
+            assert int(g.min()) < part / len(g) and int(g.max()) >= part - part / len(g)
+    groups = code.groups(507)
+    assert [len(g) for g in groups] == [64] * 7 + [32, 16, 8, 2]  # and one chunk of the weakest 59 on its own
+    assert [g[:2].tolist() for g in groups[:2]] == [[0, 7], [1, 8]]  # every 7th of the strongest 448
+    assert all(int(g.min()) >= 448 for g in groups[7:])
+    with pytest.raises(ValueError, match="power of two"):
+        ChunkDCT(spread=48)
+
+
+def _smooth(seed: int, size=(64, 96)) -> torch.Tensor:
+    g = torch.Generator().manual_seed(seed)
+    return torch.nn.functional.interpolate(torch.rand(1, 3, 8, 6, generator=g), size=size, mode="bicubic")
+
+
+def test_over_awgn_the_spread_codes_lmmse_is_the_plain_codes():
+    """An orthogonal transform of white noise is white noise: the spread code's LMMSE (one G x G solve per
+    coefficient position) gives exactly what the plain code's per-chunk LMMSE gives for that noise turned back."""
+    from shared.dct_code import hadamard
+
+    img = _smooth(1)[0]
+    uses = 64 * 96 * 3 // 16
+    plain, spread = ChunkDCT(spread=1, allocation="mmse"), ChunkDCT(spread=16, allocation="mmse")
+    t, header = plain.encode(img, uses, 4.0)
+    ts, header_s = spread.encode(img, uses, 4.0)
+    assert header_s.fields() == header.fields()
+    sent = len(header.order)
+    assert abs(float(ts.pow(2).sum() / t.pow(2).sum()) - 1) < 1e-5  # the power is the same
+    noise = 0.3 * torch.randn(len(t), generator=torch.Generator().manual_seed(2))
+    rows = spread._deinterleave(noise, sent)  # the noise the Hadamard rows got, turned back per group
+    for g in spread.groups(sent):
+        rows[g] = hadamard(len(g)) @ rows[g]
+    nv = torch.full_like(t, 0.09)
+    a = torch.tensor(1.0)
+    torch.testing.assert_close(spread.decode(ts + noise, nv, a, header_s),
+                               plain.decode(t + rows.flatten().float(), nv, a, header), atol=1e-5, rtol=0)
+    # without noise both give the frame less the chunks not sent
+    torch.testing.assert_close(spread.decode(ts, torch.full_like(t, 1e-12), a, header_s),
+                               plain.decode(t, torch.full_like(t, 1e-12), a, header), atol=1e-4, rtol=0)
+
+
+def test_spread_every_symbol_carries_about_the_mean_power_and_the_receiver_knows_it():
+    """Spread, each symbol's expected power (``symbol_power``, what the estimated-channel noise scales with) is
+    its group's mean: the total is the chunks', and what was sent matches it far better than the chunks' own."""
+    images = _smooth(5, (128, 192))
+    uses = 128 * 192 * 3 // 16
+    plain, spread = ChunkDCT(spread=1), ChunkDCT(spread=16)
+    for code in (plain, spread):
+        x, alpha, headers = code.encode_grid(images, uses)
+        header, m = headers[0], len(headers[0].order) * 128
+        told = code.symbol_power(header, alpha[0])
+        assert len(told) == m and abs(float(told.mean()) - 1) < 0.05  # unit power on average
+        sent = x[0, :m].abs().pow(2).double()
+        ratio = sent.view(-1, 128).mean(1) / told.view(-1, 128).mean(1)  # blocks of 128 uses
+        if code is plain:  # each chunk on its own 128 uses, its power within the variance's quantisation
+            assert float((ratio - 1).abs().max()) < 0.1 and float(told.max()) > 10 * float(told.min())
+        else:  # spread, no use carries much more than the mean (plain, the strongest had 11 times it), and the
+            # sent uses' power in blocks of 128 is within a factor 2 of what the receiver is told
+            assert float(told.max()) < 2.5 and float((ratio.log()).abs().max()) < 0.7
+
+
+def test_spreading_pays_on_a_frequency_selective_channel_estimated_from_pilots():
+    """TDL-C, the channel estimated from OFDM pilots, the receiver scaling each symbol's noise to its power: the
+    spread code's image is better than each chunk on its own symbols (its strong chunks no longer sit on a few
+    symbols each held to |h|^2 / e), and the same over AWGN within noise."""
+    from channel.step import transmit
+    from shared.channel import ChannelSpec, receive
+
+    images = _smooth(7, (128, 192))
+    uses = 128 * 192 * 3 // 16
+    err = {}
+    for model, params in (("tdl-c", {"delay_spread_ns": 300.0, "speed_kmh": 30.0}), ("awgn", {})):
+        spec = ChannelSpec.of(model, 7.0, 0, "estimated" if model == "tdl-c" else "perfect", **params)
+        for spread in (1, 64):
+            code = ChunkDCT(spread=spread, allocation="mmse")
+            x, alpha, headers = code.encode_grid(images, uses, 7.0)
+            mse = []
+            for seed in range(3):
+                rx = transmit(x, spec, seed)
+                rec = receive(rx.y, rx.h, rx.noise_var, spec.snr_db, rx.err_var)
+                out = code.decode_grid(*rec.unbiased(), alpha, headers, rec.estimate_share)
+                mse.append(float((out.clamp(0, 1) - images).pow(2).mean()))
+            err[model, spread] = sum(mse) / len(mse)
+    assert err["tdl-c", 64] < 0.5 * err["tdl-c", 1]  # at least 3 dB
+    assert abs(err["awgn", 64] / err["awgn", 1] - 1) < 0.15

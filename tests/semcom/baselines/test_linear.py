@@ -124,9 +124,10 @@ def test_softcast_dct_rises_with_snr_copes_with_fading_and_the_seed_fixes_the_dr
     assert float(psnr(img[None], rayleigh[None])) > quality[0] - 3
 
 
-def test_eval_runs_softcast_dct(image_folder, tmp_path):
+def test_eval_runs_softcast_dct_with_and_without_the_hadamard(image_folder, tmp_path):
     out = tmp_path / "eval"
-    assert eval_main(["--task", "reconstruction", "--systems", "softcast-dct", "--data", str(image_folder / "sub"),
-                      "--snr", "0,10", "--preset", "test", "--out", str(out)]) == 0
-    doc = json.loads((out / "reconstruction_sub_awgn_softcast-dct.json").read_text())
-    assert doc["results"]["psnr"][1] > doc["results"]["psnr"][0] and doc["chunk"] == 16
+    assert eval_main(["--task", "reconstruction", "--systems", "softcast-dct,softcast-hadamard", "--data",
+                      str(image_folder / "sub"), "--snr", "0,10", "--preset", "test", "--out", str(out)]) == 0
+    for name, spread in (("softcast-dct", 1), ("softcast-hadamard", 64)):
+        doc = json.loads((out / f"reconstruction_sub_awgn_{name}.json").read_text())
+        assert doc["results"]["psnr"][1] > doc["results"]["psnr"][0] and (doc["chunk"], doc["spread"]) == (16, spread)
