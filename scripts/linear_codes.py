@@ -21,7 +21,9 @@ variances known to the receiver (uncounted side information, as in SoftCast and 
   removed (sent as side information), the whole frame's 2-D DCT per colour plane, cut into 64x64 … 8x8 chunks of
   coefficients, the chunks with the most energy in this image sent (``softcast-dct`` is ``dct-chunk16``);
 * ``dct-chunk16-mmse``: the same with each chunk's power chosen for the SNR (``dct_allocation = "mmse"``,
-  ``shared.dct_code.mmse_gains``) instead of SoftCast's lambda^-1/4.
+  ``shared.dct_code.mmse_gains``) instead of SoftCast's lambda^-1/4;
+* ``dct-chunk16-mmse-compact``: the same with its side information coded as enumerative indices
+  (``dct_side_info = "compact"``): more chunks in the same channel uses.
 
 The PSNR is the expected one over the noise, in closed form: with LMMSE a coefficient of variance lambda sent
 with gain g through noise of variance s per real value leaves lambda*s/(g^2*lambda + s), and what is not sent
@@ -43,7 +45,7 @@ from PIL import Image
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from semcom.data import list_images  # noqa: E402
-from shared.dct_code import OPPONENT, dct_matrix, mmse_gains  # noqa: E402
+from shared.dct_code import OPPONENT, ChunkDCT, dct_matrix, mmse_gains  # noqa: E402
 
 SNRS = (1, 4, 7, 10, 13)
 RATE = 8  # real values per value sent: CBR 1/16 complex is 1/8 real
@@ -112,7 +114,10 @@ def pca_code(mu, vec, p: int, select: bool, mean_colour: np.ndarray | None = Non
     return run
 
 
-def dct_code(rotation: np.ndarray, chunk: int):
+def dct_code(rotation: np.ndarray, chunk: int, compact: bool = False):
+    """`compact`: the side information coded as enumerative indices (``ChunkDCT(side_info="compact")``)."""
+    coder = ChunkDCT(chunk, BITS_PER_VALUE, side_info="compact") if compact else None
+
     def run(a, counted: bool):
         h, w = a.shape[0] // chunk * chunk, a.shape[1] // chunk * chunk
         planes = (a[:h, :w] @ rotation).transpose(2, 0, 1)  # orthonormal colour rotation
@@ -123,10 +128,13 @@ def dct_code(rotation: np.ndarray, chunk: int):
         n, m = blocks.shape
         uses = n * m // (2 * RATE)
         keep = (2 * uses - 2 * (n + MEAN_BITS)) // (m + 2 * BITS_PER_VALUE) if counted else 2 * uses // m
+        if coder is not None and counted:
+            keep = coder.chunks_sent(n, uses)
         lam = (blocks ** 2).mean(1)
         sent = np.zeros(n)
         sent[np.argsort(lam)[::-1][:keep]] = m
-        return lam, sent, float((blocks ** 2).sum()), blocks.size, keep * BITS_PER_VALUE + n + MEAN_BITS
+        bits = coder.side_information(n, keep) if coder is not None else keep * BITS_PER_VALUE + n + MEAN_BITS
+        return lam, sent, float((blocks ** 2).sum()), blocks.size, bits
     return run
 
 
@@ -150,13 +158,14 @@ def main() -> int:
     for chunk in (64, 32, 16, 8):
         codes[f"dct-chunk{chunk}"] = dct_code(rotation, chunk)
     codes["dct-chunk16-mmse"] = dct_code(rotation, 16)  # the MMSE allocation for the SNR (dct_allocation "mmse")
+    codes["dct-chunk16-mmse-compact"] = dct_code(rotation, 16, compact=True)  # and dct_side_info "compact"
     table = {"side information uncounted": {}, "side information counted": {}}
     side_uses = {}
     for name, run in codes.items():
         for counted, key in ((False, "side information uncounted"), (True, "side information counted")):
             row, coded = {}, [run(img, counted) for img in kodak]
             for snr in (*SNRS, None):
-                allocation = "mmse" if name.endswith("-mmse") else "softcast"
+                allocation = "mmse" if "-mmse" in name else "softcast"
                 row["noiseless" if snr is None else f"{snr} dB"] = round(float(np.mean(
                     [10 * np.log10(1 / expected_mse(*c[:4], snr, allocation)) for c in coded])), 2)
             table[key][name] = row

@@ -42,6 +42,7 @@ class SwinConfig:
 
 # the DCT code's power allocations (``shared.dct_code``): SoftCast's lambda^(-1/4), or chosen for the SNR
 DCT_ALLOCATIONS = ("softcast", "mmse")
+DCT_SIDE_INFOS = ("plain", "compact")  # how the DCT code's side information is coded (shared.dct_code)
 
 
 @dataclass(frozen=True)
@@ -81,6 +82,11 @@ class EncoderConfig:
     # symbol then carries about the same power and each chunk lies all over the grid, which under fading and with
     # an estimated channel is worth several dB (weights/README.md)
     dct_spread: int = 64
+    # the side information's code: "plain" (1 bit per chunk for the mask, value_bits per variance, as SoftCast sends
+    # it) or "compact" (the set of sent chunks and the non-increasing variance codes each as one enumerative index,
+    # ceil(log2 C(n, k)) and ceil(log2 C(k + 2^value_bits - 1, k)) bits: 12 % of a 768x512 image's channel uses
+    # become 4 %, and 44 more chunks are sent)
+    dct_side_info: str = "compact"
 
     def __post_init__(self) -> None:
         if not self.linear_path:
@@ -92,6 +98,8 @@ class EncoderConfig:
                              "patch code fitted to each image (per_image_gains), not both")
         if self.dct_allocation not in DCT_ALLOCATIONS:
             raise ValueError(f"unknown DCT power allocation {self.dct_allocation!r}: {' or '.join(DCT_ALLOCATIONS)}")
+        if self.dct_side_info not in DCT_SIDE_INFOS:
+            raise ValueError(f"unknown DCT side information code {self.dct_side_info!r}: {' or '.join(DCT_SIDE_INFOS)}")
         if self.dct_spread < 1 or self.dct_spread & (self.dct_spread - 1):
             raise ValueError(f"the DCT code spreads chunks in groups of a power of two, not {self.dct_spread}")
         if self.dct_tasks and (self.dct_chunk < 2 or self.stride % self.dct_chunk):
@@ -208,7 +216,8 @@ class ModelConfig:
             from shared.dct_code import ChunkDCT
 
             padded = (-(-height // s) * s, -(-width // s) * s)
-            ChunkDCT(self.encoder.dct_chunk, self.encoder.dct_value_bits).check_codable(padded, uses, task, block=s)
+            ChunkDCT(self.encoder.dct_chunk, self.encoder.dct_value_bits, side_info=self.encoder.dct_side_info
+                     ).check_codable(padded, uses, task, block=s)
         if uses > 3 * height * width:
             raise ValueError(f"a {width}x{height} image is too small for this model: it sends {c} channel uses for "
                              f"each started {s}x{s}-pixel block, {uses} here, more than the image's "

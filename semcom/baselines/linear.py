@@ -90,11 +90,12 @@ class SoftCastDCT:
     task = "reconstruction"
 
     def __init__(self, cbr: str = "1/16", chunk: int = 16, value_bits: int = 8, allocation: str = "softcast",
-                 spread: int = 1) -> None:
+                 spread: int = 1, side_info: str = "plain") -> None:
         """`allocation` "mmse" chooses the chunks' power for the SNR (``shared.dct_code.mmse_gains``), `spread`
-        mixes groups of that many chunks before sending them (``ChunkDCT``); the system ``softcast-dct`` keeps
-        SoftCast's allocation and sends each chunk on its own symbols."""
-        self.cbr, self.code = cbr, ChunkDCT(chunk, value_bits, allocation, spread)
+        mixes groups of that many chunks before sending them, `side_info` "compact" codes the side information
+        as enumerative indices (``ChunkDCT``); the system ``softcast-dct`` keeps SoftCast's allocation and side
+        information and sends each chunk on its own symbols."""
+        self.cbr, self.code = cbr, ChunkDCT(chunk, value_bits, allocation, spread, side_info)
 
     @torch.no_grad()
     def reconstruct(self, image: torch.Tensor, spec: ChannelSpec, seed: int) -> torch.Tensor:

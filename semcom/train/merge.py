@@ -45,7 +45,8 @@ def merge(rec_dir: str | Path, seg_dir: str | Path, out: str | Path, command: st
     coder = (rec_cfg if "reconstruction" in rec_cfg.encoder.dct_tasks else seg_cfg).encoder  # the DCT code's run
     rec_cfg, seg_cfg = (c.replace(**{"encoder.per_image_gains": gains, "encoder.dct_tasks": dct,
                                      "encoder.dct_allocation": coder.dct_allocation,
-                                     "encoder.dct_spread": coder.dct_spread}) for c in (rec_cfg, seg_cfg))
+                                     "encoder.dct_spread": coder.dct_spread,
+                                     "encoder.dct_side_info": coder.dct_side_info}) for c in (rec_cfg, seg_cfg))
     rec_d, seg_d = rec_cfg.to_dict(), seg_cfg.to_dict()
     differ = [k for k in rec_d if k not in CONFIG_OWN["reconstruction"] + CONFIG_OWN["segmentation"]
               and rec_d[k] != seg_d.get(k)]

@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from semcom.systems import trainable
 from shared.channel import CSI_MODES, MODELS, ChannelSpec, model_names
 from shared.channel_flags import add_param_flags, params_of
-from shared.config import DCT_ALLOCATIONS
+from shared.config import DCT_ALLOCATIONS, DCT_SIDE_INFOS
 from shared.endpoints import env
 from shared import tasks
 from shared.flags import DEFAULT_DEVICE, add_model_flags
@@ -119,6 +119,7 @@ class TrainConfig:
     dct_code: tuple[str, ...] = ()  # tasks sent with SoftCast's whole-frame DCT code (shared.dct_code)
     dct_allocation: str | None = None  # the DCT code's power allocation: softcast or mmse (None: the model's)
     dct_spread: int | None = None  # the DCT code's Hadamard group of chunks (None: the model's)
+    dct_side_info: str | None = None  # the DCT code's side information code: plain or compact (None: the model's)
     ema: float = 0.0  # decay of the weights' exponential moving average the checkpoints hold (0: the raw weights)
     seg_split: str = "train"  # what of seg_data is trained on (CamVid: e.g. train-0006R0, a drive held out)
     seg_val_split: str = "val"  # what of seg_data the run validates on (e.g. train:0006R0)
@@ -264,6 +265,11 @@ def parse(argv: list[str] | None) -> TrainConfig:
                    help="mix the DCT code's chunks in groups of G (a power of two) with a Hadamard transform and "
                         "interleave them before sending, from this run on (1: each chunk on its own symbols; "
                         "default: the model's, 64 in a model that has none); adds no weights")
+    p.add_argument("--dct-side-info", choices=DCT_SIDE_INFOS,
+                   help="how the DCT code's side information is coded, from this run on: plain (a bit per chunk, "
+                        "value bits per variance, as SoftCast) or compact (enumerative indices of the chunk set and "
+                        "the variances: more chunks in the same channel uses; default: the model's, compact in a "
+                        "model that has none); adds no weights")
     p.add_argument("--seg-class-weights", type=class_weighting, default="enet", metavar="enet|enet-soft|enet:C|none",
                    help="segmentation loss: enet weights each class by 1/ln(1.02 + its share of the training "
                         "labels' pixels (rare classes such as poles and signs count, up to about 50x); enet-soft "
@@ -334,7 +340,7 @@ def parse(argv: list[str] | None) -> TrainConfig:
         seg_dropout=a.seg_dropout,
         grow_refiner=a.grow_refiner, ema=a.ema, per_image_gains=tuple(a.per_image_gains),
         dct_code=tuple(a.dct_code), dct_allocation=a.dct_allocation,
-        dct_spread=a.dct_spread)
+        dct_spread=a.dct_spread, dct_side_info=a.dct_side_info)
     specs = fading_specs(tc)
     for name, _ in tc.channel_params:
         if not any(name in dict(spec.params) for spec in specs):

@@ -1,7 +1,7 @@
 """Checkpoint surgery for `semcom train`: what a run adds to, restarts in, freezes in or carries over from the
 model it starts from (--snr-gate, --per-image-gains, --dct-code, --dct-allocation, --dct-spread,
---seg-image-blocks, --seg-image-encoder, --seg-context, --seg-dropout, --grow-refiner, --reinit, --freeze,
---init-partial). `semcom merge` (semcom.train.merge) joins two finished runs."""
+--dct-side-info, --seg-image-blocks, --seg-image-encoder, --seg-context, --seg-dropout, --grow-refiner, --reinit,
+--freeze, --init-partial). `semcom merge` (semcom.train.merge) joins two finished runs."""
 
 from __future__ import annotations
 
@@ -45,6 +45,8 @@ def grow(cfg: ModelConfig, tc: TrainConfig,
         cfg = cfg.replace(**{"encoder.dct_allocation": tc.dct_allocation})
     if tc.dct_spread is not None:
         cfg = cfg.replace(**{"encoder.dct_spread": tc.dct_spread})
+    if tc.dct_side_info is not None:
+        cfg = cfg.replace(**{"encoder.dct_side_info": tc.dct_side_info})
     for part, flag, what in (("image_blocks", "--seg-image-blocks", "{} image blocks"),
                              ("image_encoder", "--seg-image-encoder", "an image encoder of width {}")):
         wanted, has = getattr(tc, f"seg_{part}"), getattr(cfg.seg, part)

@@ -269,10 +269,11 @@ def test_the_dct_code_crosses_the_services(tmp_path_factory, capsys, tmp_path):
         assert doc["task"] == "reconstruction" and doc["channel_uses"] == 48 * 5 * 6
         out = to_tensor(open_rgb(doc["outputs"][0]))
         img = to_tensor(open_rgb(tmp_path / "img.png"))
-        expected = SoftCastDCT(spread=cfg.encoder.dct_spread).reconstruct(img, ChannelSpec("noiseless", 9.0), 0)
+        expected = SoftCastDCT(spread=cfg.encoder.dct_spread, side_info=cfg.encoder.dct_side_info).reconstruct(
+            img, ChannelSpec("noiseless", 9.0), 0)
         assert float((out - expected).abs().max()) <= 1 / 255 + 1e-6  # the PNG's rounding
         small = tmp_path / "small.png"
-        small.write_bytes(png_bytes(64, 16))
+        small.write_bytes(png_bytes(48, 16))
         rc, _, err = run_client(s, capsys, "send", str(small), "--task", "reconstruction", "--out", str(tmp_path))
-        assert rc != 0 and "too small for reconstruction's DCT code" in err and "80x16" in err
-        assert _sent(s, capsys, tmp_path, (64, 16), 4, "segmentation")["task"] == "segmentation"
+        assert rc != 0 and "too small for reconstruction's DCT code" in err and "64x16" in err
+        assert _sent(s, capsys, tmp_path, (48, 16), 4, "segmentation")["task"] == "segmentation"

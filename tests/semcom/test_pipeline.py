@@ -101,15 +101,15 @@ def test_untrained_proposed_with_the_dct_code_is_exactly_softcast_dct(test_cfg):
                                           size=(70, 90), mode="bicubic")[0].clamp(0, 1)  # padded to 80x96
     spec = ChannelSpec("noiseless", 9.0)
     ours = chain_runner(tx, rx, RECONSTRUCTION, steps=2)(img, spec, 5)
-    spread = cfg.encoder.dct_spread
-    assert spread > 1  # the model's code mixes its chunks before sending them; the baseline, told to, too
-    torch.testing.assert_close(ours, SoftCastDCT(spread=spread).reconstruct(img, spec, 5), atol=2e-5, rtol=0)
+    code = {"spread": cfg.encoder.dct_spread, "side_info": cfg.encoder.dct_side_info}
+    assert code == {"spread": 64, "side_info": "compact"}  # the model's code; the baseline, told to, sends the same
+    torch.testing.assert_close(ours, SoftCastDCT(**code).reconstruct(img, spec, 5), atol=2e-5, rtol=0)
     noisy = chain_runner(tx, rx, RECONSTRUCTION, steps=2)(img, ChannelSpec("awgn", 3.0), 5)
     assert 1e-3 < float((noisy - ours).pow(2).mean()) < float((img - img.mean()).pow(2).mean())
     # with the MMSE allocation, the same with the baseline's code at that allocation (the diffusion bench's floor)
     _, tx, rx = load_models(cfg.replace(**{"encoder.dct_allocation": "mmse"}), None, "cpu")
     torch.testing.assert_close(chain_runner(tx, rx, RECONSTRUCTION, steps=2)(img, spec, 5),
-                               SoftCastDCT(allocation="mmse", spread=spread).reconstruct(img, spec, 5), atol=2e-5, rtol=0)
+                               SoftCastDCT(allocation="mmse", **code).reconstruct(img, spec, 5), atol=2e-5, rtol=0)
 
 
 def test_the_dct_codes_mmse_allocation_is_chosen_at_both_ends_for_the_channels_snr(test_cfg):

@@ -71,10 +71,16 @@ def test_a_task_takes_one_code_and_dct_chunks_tile_the_padded_image():
     dct = cfg.replace(**{"encoder.per_image_gains": (), "encoder.dct_tasks": ("reconstruction",)})
     with pytest.raises(ValueError, match="use a divisor of the stride 16"):
         dct.replace(**{"encoder.dct_chunk": 12})
-    dct.check_codable(16, 80, "reconstruction")
+    dct.check_codable(16, 64, "reconstruction")  # compact side information: 188 bits beside one chunk's 128 uses
     dct.check_codable(16, 16, "segmentation")  # the patch code sends any whole block
-    with pytest.raises(ValueError, match="too small for reconstruction's DCT code"):
-        dct.check_codable(16, 64, "reconstruction")
+    with pytest.raises(ValueError, match="too small for reconstruction's DCT code.*at least 64x16 pixels"):
+        dct.check_codable(16, 48, "reconstruction")
+    plain = dct.replace(**{"encoder.dct_side_info": "plain"})  # a bit per chunk and 8 per variance: 80x16
+    plain.check_codable(16, 80, "reconstruction")
+    with pytest.raises(ValueError, match="at least 80x16 pixels"):
+        plain.check_codable(16, 64, "reconstruction")
+    with pytest.raises(ValueError, match="unknown DCT side information code 'huffman': plain or compact"):
+        dct.replace(**{"encoder.dct_side_info": "huffman"})
     with pytest.raises(ValueError, match="unknown DCT power allocation 'optimal': softcast or mmse"):
         dct.replace(**{"encoder.dct_allocation": "optimal"})
     with pytest.raises(ValueError, match="groups of a power of two, not 48"):
