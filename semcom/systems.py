@@ -120,9 +120,10 @@ def _linear(ctx: BuildContext, task: str, adaptive: bool) -> Evaluated:
 def _softcast_dct(ctx: BuildContext, task: str, spread: int = 1) -> Evaluated:
     system = linear.SoftCastDCT(ctx.default_cbr(), spread=spread)
     return Evaluated(system.reconstruct, system.cbr, {
-        "chunk": system.code.chunk, "spread": spread, "side_information": f"the planes' means (float16), the chunk mask (1 bit per "
-        f"chunk) and each sent chunk's variance ({system.code.value_bits} bits), counted: its bits, at 1 per "
-        "channel use, come out of the CBR's channel uses"})
+        "chunk": system.code.chunk, "spread": spread,
+        "side_information": f"the planes' means (float16), the chunk mask (1 bit per chunk) and each sent chunk's "
+        f"variance ({system.code.value_bits} bits), counted: its bits, at 1 per channel use, come out of the CBR's "
+        "channel uses"})
 
 
 def _capacity(ctx: BuildContext, task: str) -> Evaluated:

@@ -13,18 +13,17 @@ analog code gets the rest. ``side_info="plain"`` counts it as SoftCast sends it 
 `value_bits` per variance); ``"compact"`` codes the set of sent chunks and the variances, which come strongest
 first and so never increase, each as one enumerative index (``rank_subset``: ceil(log2 C(n, k)) and
 ceil(log2 C(k + 2^value_bits - 1, k)) bits): a 768x512 image spends 3197 bits on it and sends 551 chunks,
-where plain spends 8712 and sends 507. Sent with the image, the mean would be one huge DC coefficient taking a large share of
-the power (and, with an estimated channel, of the estimation error). The system ``softcast-dct``
+where plain spends 8712 and sends 507. Sent with the image, the mean would be one huge DC coefficient taking a
+large share of the power (and, with an estimated channel, of the estimation error). The system ``softcast-dct``
 (``semcom.baselines.linear.SoftCastDCT``) sends images with it; ``scripts/linear_codes.py`` gives its expected
 PSNR in closed form beside its relatives.
 
 With ``spread`` > 1 the sent chunks are mixed before they are sent, as SoftCast's packets are: a normalised
 Hadamard transform across groups of `spread` chunks (the weakest rest in groups of the powers of two their count
 is made of), each group drawn across the chunks' ranking so that it mixes strong chunks with weak ones
-(``groups``), then a fixed
-interleaver of the analog channel uses (``interleaver``). Every symbol then
-carries about the same power and each chunk's energy lies on symbols all over the grid: under fading a chunk no
-longer sits on a few faded symbols, and with an estimated channel, whose error grows with a symbol's power, no
+(``groups``), then a fixed interleaver of the analog channel uses (``interleaver``). Every symbol then carries
+about the same power and each chunk's energy lies on symbols all over the grid: under fading a chunk no longer
+sits on a few faded symbols, and with an estimated channel, whose error grows with a symbol's power, no
 symbol carries a strong chunk alone. The receiver's LMMSE is then one G x G solve per coefficient position of a
 group. Over AWGN the code is the same in expectation (an orthogonal transform of white noise is white noise).
 
@@ -306,7 +305,7 @@ class ChunkDCT:
                     return k * m // 2 + self.side_information(n_chunks, k)
                 return k * m // 2 + MEAN_BITS + log2_comb(n_chunks, k) + log2_comb(k + 2 ** self.value_bits - 1, k)
 
-            lo, hi = max(sent, 0), n_chunks + 1  # bisection on the estimate (lgamma), then exact steps (big ints)
+            lo, hi = min(max(sent, 0), n_chunks), n_chunks + 1  # bisection on the estimate, then exact steps
             while hi - lo > 1:
                 mid = (lo + hi) // 2
                 lo, hi = (mid, hi) if cost(mid, False) <= uses else (lo, mid)
