@@ -28,8 +28,7 @@ class Receiver(nn.Module):
         c = cfg.encoder.symbol_channels
         y_ch = 3 * c
         self.analog = AnalogDecoder(cfg.encoder.stride, 2 * c, pca)
-        self.dct = ChunkDCT(cfg.encoder.dct_chunk, cfg.encoder.dct_value_bits, cfg.encoder.dct_allocation,
-                            cfg.encoder.dct_spread, cfg.encoder.dct_side_info)
+        self.dct = ChunkDCT.of(cfg.encoder)
         self.source_kb = ReceiverSourceKB(cfg.rx_kb, y_ch)
         for task in tasks.all_tasks():  # receiver.<task>.*: each task's decoder, as the task table builds it
             module, function = task.decoder.split(":")

@@ -43,6 +43,8 @@ class SwinConfig:
 # the DCT code's power allocations (``shared.dct_code``): SoftCast's lambda^(-1/4), or chosen for the SNR
 DCT_ALLOCATIONS = ("softcast", "mmse")
 DCT_SIDE_INFOS = ("plain", "compact")  # how the DCT code's side information is coded (shared.dct_code)
+# the EncoderConfig fields of the DCT code a run may change without touching a weight (`semcom train`, `semcom merge`)
+DCT_SETTINGS = ("dct_allocation", "dct_spread", "dct_side_info")
 
 
 @dataclass(frozen=True)
@@ -216,8 +218,7 @@ class ModelConfig:
             from shared.dct_code import ChunkDCT
 
             padded = (-(-height // s) * s, -(-width // s) * s)
-            ChunkDCT(self.encoder.dct_chunk, self.encoder.dct_value_bits, side_info=self.encoder.dct_side_info
-                     ).check_codable(padded, uses, task, block=s)
+            ChunkDCT.of(self.encoder).check_codable(padded, uses, task, block=s)
         if uses > 3 * height * width:
             raise ValueError(f"a {width}x{height} image is too small for this model: it sends {c} channel uses for "
                              f"each started {s}x{s}-pixel block, {uses} here, more than the image's "

@@ -41,7 +41,7 @@ from dataclasses import dataclass
 import torch
 
 from shared.analog import softcast_gains
-from shared.config import DCT_ALLOCATIONS, DCT_SIDE_INFOS
+from shared.config import DCT_ALLOCATIONS, DCT_SIDE_INFOS, EncoderConfig
 from shared.symbols import unit_power
 
 # an orthonormal colour rotation (luminance and two opponent colours), fixed: SoftCast codes luminance and
@@ -174,6 +174,12 @@ class ChunkDCT:
             raise ValueError(f"unknown side information code {side_info!r}: {' or '.join(DCT_SIDE_INFOS)}")
         self.chunk, self.value_bits, self.allocation, self.spread = chunk, value_bits, allocation, spread
         self.side_info = side_info
+
+    @classmethod
+    def of(cls, encoder: EncoderConfig) -> "ChunkDCT":
+        """The code a model's encoder settings name (``EncoderConfig.dct_*``), as both ends build it."""
+        return cls(encoder.dct_chunk, encoder.dct_value_bits, encoder.dct_allocation, encoder.dct_spread,
+                   encoder.dct_side_info)
 
     def groups(self, sent: int) -> list[torch.Tensor]:
         """The groups of sent chunks (positions in sending order, strongest first) the Hadamard transform mixes:

@@ -24,8 +24,7 @@ class Transmitter(nn.Module):
         self.cfg = cfg
         self.source_kb = SwinSourceKB(cfg.swin)
         self.encoder = JSCCEncoder(cfg.encoder, self.source_kb.out_channels, pca)
-        self.dct = ChunkDCT(cfg.encoder.dct_chunk, cfg.encoder.dct_value_bits, cfg.encoder.dct_allocation,
-                            cfg.encoder.dct_spread, cfg.encoder.dct_side_info)
+        self.dct = ChunkDCT.of(cfg.encoder)
 
     def encode(self, image: torch.Tensor, task: str, snr_db: torch.Tensor | float
                ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]:

@@ -26,6 +26,7 @@ from pathlib import Path
 import torch
 
 from semcom.train.system import System
+from shared.config import DCT_SETTINGS
 from shared.provenance import git_commit
 from shared.weights import WEIGHTS_FILE, file_sha256, read_config, read_tensors, save_checkpoint
 
@@ -44,9 +45,8 @@ def merge(rec_dir: str | Path, seg_dir: str | Path, out: str | Path, command: st
     dct = tuple(t for t, c in (("reconstruction", rec_cfg), ("segmentation", seg_cfg)) if t in c.encoder.dct_tasks)
     coder = (rec_cfg if "reconstruction" in rec_cfg.encoder.dct_tasks else seg_cfg).encoder  # the DCT code's run
     rec_cfg, seg_cfg = (c.replace(**{"encoder.per_image_gains": gains, "encoder.dct_tasks": dct,
-                                     "encoder.dct_allocation": coder.dct_allocation,
-                                     "encoder.dct_spread": coder.dct_spread,
-                                     "encoder.dct_side_info": coder.dct_side_info}) for c in (rec_cfg, seg_cfg))
+                                     **{f"encoder.{s}": getattr(coder, s) for s in DCT_SETTINGS}})
+                        for c in (rec_cfg, seg_cfg))
     rec_d, seg_d = rec_cfg.to_dict(), seg_cfg.to_dict()
     differ = [k for k in rec_d if k not in CONFIG_OWN["reconstruction"] + CONFIG_OWN["segmentation"]
               and rec_d[k] != seg_d.get(k)]

@@ -11,7 +11,7 @@ import torch
 
 from semcom.train.options import TrainConfig
 from semcom.train.system import System
-from shared.config import ModelConfig
+from shared.config import DCT_SETTINGS, ModelConfig
 from shared.weights import read_tensors
 
 CONTEXT_BINS = (1, 2, 3, 6)  # --seg-context: PSPNet's pyramid
@@ -41,12 +41,9 @@ def grow(cfg: ModelConfig, tc: TrainConfig,
         cfg = cfg.replace(**{"encoder.per_image_gains": tuple(t for t in cfg.encoder.per_image_gains
                                                               if t not in new_dct),
                              "encoder.dct_tasks": cfg.encoder.dct_tasks + new_dct})
-    if tc.dct_allocation is not None:
-        cfg = cfg.replace(**{"encoder.dct_allocation": tc.dct_allocation})
-    if tc.dct_spread is not None:
-        cfg = cfg.replace(**{"encoder.dct_spread": tc.dct_spread})
-    if tc.dct_side_info is not None:
-        cfg = cfg.replace(**{"encoder.dct_side_info": tc.dct_side_info})
+    for setting in DCT_SETTINGS:  # --dct-allocation, --dct-spread, --dct-side-info: from this run on
+        if getattr(tc, setting) is not None:
+            cfg = cfg.replace(**{f"encoder.{setting}": getattr(tc, setting)})
     for part, flag, what in (("image_blocks", "--seg-image-blocks", "{} image blocks"),
                              ("image_encoder", "--seg-image-encoder", "an image encoder of width {}")):
         wanted, has = getattr(tc, f"seg_{part}"), getattr(cfg.seg, part)

@@ -56,7 +56,8 @@ def test_untrained_sends_the_linear_code_then_tasks_differ(test_cfg):
     from shared.analog import PatchPCA
 
     pca = PatchPCA.load(REPO_WEIGHTS / "linear")
-    tx = Transmitter(test_cfg.replace(**{"encoder.dct_tasks": (), "encoder.per_image_gains": ()}), pca).eval()  # the code as fitted
+    cfg = test_cfg.replace(**{"encoder.dct_tasks": (), "encoder.per_image_gains": ()})
+    tx = Transmitter(cfg, pca).eval()  # the code as fitted
     img = torch.rand(1, 3, 64, 64)
     with torch.no_grad():
         rec, seg = tx(img, RECONSTRUCTION, 10.0), tx(img, SEGMENTATION, 10.0)
