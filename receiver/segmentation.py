@@ -21,6 +21,9 @@ They start as the identity (last convolution zero), so they can be added to a tr
 W, 2W and 4W channels) whose outputs join the decoder there (the grid's features, each upsampling's output), so
 texture that tells fence from tree reaches the classifier through more than one convolution. Each joins
 through a 1x1 convolution that starts at zero: the decoder starts as without it, and it costs no channel use.
+``SegConfig.backbone`` (``shared.backbone``) reads the image estimate with a network pretrained on ImageNet
+instead: its features at strides 4, 8, 16 and 32 join the same three places (stride 32 upsampled onto the
+grid's 16), each through a 1x1 convolution that starts at zero.
 
 Loss: pixel-wise cross-entropy (eq. 6) with an ignore index for void pixels, optionally weighted per
 class (``class_balance_weights``: ENet's 1 / ln(1.02 + p_k), Paszke et al. 2016), as street scenes
@@ -33,6 +36,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
+from shared.backbone import BACKBONES, build_backbone
 from receiver.received import Received
 from shared.analog import AnalogDecoder
 from shared.config import ModelConfig, SegConfig
@@ -115,6 +119,31 @@ class SegmentationDecoder(nn.Module):
             with torch.random.fork_rng(devices=[]):
                 torch.manual_seed(3)
                 self.image_encoder = ImagePyramid(3 * self.skip_factor**2, cfg.image_encoder, hid)
+        self.backbone = None
+        if cfg.backbone:
+            with torch.random.fork_rng(devices=[]):
+                torch.manual_seed(4)
+                self.backbone = build_backbone(cfg.backbone)
+                c4, c8, c16, c32 = BACKBONES[cfg.backbone].channels
+                self.backbone_out = nn.ModuleList(nn.Conv2d(c, o, 1) for c, o in
+                                                  ((c4, hid // 2), (c8, hid), (c16 + c32, hid)))
+                for conv in self.backbone_out:
+                    nn.init.zeros_(conv.weight)
+                    nn.init.zeros_(conv.bias)
+
+    def _backbone_skips(self, image: torch.Tensor, grid: tuple[int, int]) -> list[torch.Tensor]:
+        """The pretrained backbone's features of the image estimate -> additions at stride/4, stride/2 and the
+        grid's stride, as ``ImagePyramid``'s."""
+        spec = BACKBONES[self.cfg.backbone]
+        f4, f8, f16, f32 = self.backbone((image.clamp(0, 1) - spec.mean) / spec.std)
+        h, w = grid
+        sizes = ((4 * h, 4 * w), (2 * h, 2 * w), (h, w))
+
+        def at(f: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
+            return f if f.shape[-2:] == size else F.interpolate(f, size=size, mode="bilinear", align_corners=False)
+
+        feats = (at(f4, sizes[0]), at(f8, sizes[1]), torch.cat([at(f16, sizes[2]), at(f32, sizes[2])], dim=1))
+        return [out(f) for out, f in zip(self.backbone_out, feats)]
 
     def forward(self, x: torch.Tensor, image: torch.Tensor) -> torch.Tensor:
         """x (B, C, h, w) on the symbol grid, the linear image estimate (B, 3, h*stride, w*stride) -> logits
@@ -122,6 +151,8 @@ class SegmentationDecoder(nn.Module):
         size = (x.shape[-2] * self.stride, x.shape[-1] * self.stride)
         pixels = F.pixel_unshuffle(image - 0.5, self.skip_factor)  # (B, 3 * (stride/4)^2, 4h, 4w)
         skips = self.image_encoder(pixels) if self.image_encoder is not None else [0, 0, 0]
+        if self.backbone is not None:
+            skips = [a + b for a, b in zip(skips, self._backbone_skips(image, tuple(x.shape[-2:])))]
         z = self.res(self.stem(x)) + skips[2]  # (B, hid, h, w)
         if self.context is not None:
             z = self.context(z)

@@ -173,8 +173,16 @@ class SegConfig:
     # width of a residual pyramid on the image estimate joining the upsampling path (U-Net's encoder); 0 in
     # checkpoints made before it (``semcom train --seg-image-encoder W`` adds one)
     image_encoder: int = 0
+    # an ImageNet-pretrained network on the image estimate joining the same path (shared.backbone.BACKBONES;
+    # "" none, as in checkpoints made before it; ``semcom train --seg-backbone NAME`` adds one)
+    backbone: str = ""
     class_names: tuple[str, ...] = VOC_CLASSES
     ignore_index: int = 255
+
+    def __post_init__(self) -> None:
+        from shared.backbone import check_backbone
+
+        check_backbone(self.backbone)
 
     @property
     def num_classes(self) -> int:

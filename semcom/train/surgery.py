@@ -1,6 +1,6 @@
 """Checkpoint surgery for `semcom train`: what a run adds to, restarts in, freezes in or carries over from the
 model it starts from (--snr-gate, --per-image-gains, --dct-code, --dct-allocation, --dct-spread,
---dct-side-info, --seg-image-blocks, --seg-image-encoder, --seg-context, --seg-dropout, --grow-refiner, --reinit,
+--dct-side-info, --seg-image-blocks, --seg-image-encoder, --seg-backbone, --seg-context, --seg-dropout, --grow-refiner, --reinit,
 --freeze, --init-partial). `semcom merge` (semcom.train.merge) joins two finished runs."""
 
 from __future__ import annotations
@@ -53,6 +53,12 @@ def grow(cfg: ModelConfig, tc: TrainConfig,
                                  f"{flag} adds to an --init checkpoint without")
             cfg = cfg.replace(**{f"seg.{part}": wanted})
             added += (f"receiver.segmentation.{part}",)
+    if tc.seg_backbone and cfg.seg.backbone != tc.seg_backbone:
+        if cfg.seg.backbone:
+            raise SystemExit(f"semcom train: this model's segmentation decoder has the backbone {cfg.seg.backbone} "
+                             f"already; --seg-backbone adds one to an --init checkpoint without")
+        cfg = cfg.replace(**{"seg.backbone": tc.seg_backbone})
+        added += ("receiver.segmentation.backbone", "receiver.segmentation.backbone_out")
     if tc.seg_dropout is not None:
         cfg = cfg.replace(**{"seg.dropout": tc.seg_dropout})
     dropped: tuple[str, ...] = ()

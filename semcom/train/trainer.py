@@ -32,6 +32,7 @@ from shared import tasks
 from shared.channel import Channel, ChannelSpec
 from shared.config import ModelConfig, get_preset
 from shared.devices import pick_device
+from shared.backbone import load_imagenet
 from shared.layers import pad_to_multiple
 from shared.metrics import ConfusionMatrix
 from shared.provenance import git_commit
@@ -150,14 +151,18 @@ class Trainer:
     def _param_groups(self) -> list[dict]:
         """The linear analog code (its projection, LMMSE priors and synthesis) moves at `linear_lr_scale` of the
         learning rate and without weight decay: Adam's per-weight steps of the full rate would scramble the
-        fitted basis in a few steps, and decay would shrink it; the networks around it take the full rate."""
-        linear, rest = [], []
+        fitted basis in a few steps, and decay would shrink it; a pretrained segmentation backbone moves at
+        `backbone_lr_scale`; the networks around them take the full rate."""
+        linear, backbone, rest = [], [], []
         for name, p in self.system.named_parameters():
             if p.requires_grad:
-                (linear if ".analog." in f".{name}" else rest).append(p)
+                (linear if ".analog." in f".{name}" else
+                 backbone if ".segmentation.backbone." in f".{name}" else rest).append(p)
         groups = [{"params": rest, "lr_scale": 1.0}]
         if linear:
             groups.append({"params": linear, "lr_scale": self.tc.linear_lr_scale, "weight_decay": 0.0})
+        if backbone:  # pretrained: fine-tuned at a fraction of the rate
+            groups.append({"params": backbone, "lr_scale": self.tc.backbone_lr_scale})
         return groups
 
     def _init_baseline(self, tc: TrainConfig, resume_from: Path | None) -> None:
@@ -203,6 +208,10 @@ class Trainer:
                 raise SystemExit("semcom train: --reinit starts parts of an --init checkpoint afresh (not with "
                                  "--resume, whose run already did)")
             reinit(self.system, cfg, tc.reinit, tc.seed)
+        if "receiver.segmentation.backbone" in added:  # new in this run: from ImageNet, after any --reinit
+            n = load_imagenet(self.system.receiver.segmentation.backbone, cfg.seg.backbone)
+            if self.rank == 0:
+                print(f"--seg-backbone {cfg.seg.backbone}: {n} tensors from ImageNet", file=sys.stderr)
         freeze(self.system, ("transmitter",) * tc.freeze_transmitter + tuple(tc.freeze))
 
     def _loader(self, ds) -> tuple[DataLoader, DistributedSampler | None]:

@@ -467,6 +467,38 @@ def test_segmentation_class_weights_and_added_image_blocks(image_folder, camvid_
     with pytest.raises(SystemExit, match="has an image encoder of width 4 already"):
         Trainer(parse(_args(image_folder, camvid_root, tmp_path / "again", "--steps", "1", "--task", "segmentation",
                             "--init", str(tmp_path / "enc"), "--seg-image-encoder", "8")))
+    # --seg-backbone: ImageNet's weights (after --reinit), the same logits at its zero start, its own learning rate
+    bb = Trainer(parse(_args(image_folder, camvid_root, tmp_path / "bb", "--steps", "2", "--task", "segmentation",
+                             "--init", str(tmp_path / "ctx"), "--seg-backbone", "efficientnet_lite0",
+                             "--reinit", "receiver.segmentation.res", "--seg-backbone-lr-scale", "0.25")))
+    assert bb.cfg.seg.backbone == "efficientnet_lite0" and "240 tensors from ImageNet" in capsys.readouterr().err
+    from shared.backbone import imagenet_state
+
+    stem = bb.system.receiver.segmentation.backbone.conv_stem.weight
+    assert torch.equal(stem, imagenet_state("efficientnet_lite0")["conv_stem.weight"])
+    assert [g["lr_scale"] for g in bb.opt.param_groups if any(p is stem for p in g["params"])] == [0.25]
+    bb.system.eval()
+    plain = Trainer(parse(_args(image_folder, camvid_root, tmp_path / "plain", "--steps", "2", "--task",
+                                "segmentation", "--init", str(tmp_path / "ctx"),
+                                "--reinit", "receiver.segmentation.res"))).system.eval()
+    with torch.no_grad():
+        a = plain(batch, generator=torch.Generator().manual_seed(0))[SEGMENTATION]["logits"]
+        b = bb.system(batch, generator=torch.Generator().manual_seed(0))[SEGMENTATION]["logits"]
+    torch.testing.assert_close(a, b)
+    bb.train_step()
+    with torch.no_grad():
+        stem.add_(0.01)  # as further steps would move it
+    bb.save(0.0)
+    assert read_config(tmp_path / "bb")[0].seg.backbone == "efficientnet_lite0"
+    # the flag again on a model that has it: its trained backbone stays, ImageNet's is not loaded over it
+    again = Trainer(parse(_args(image_folder, camvid_root, tmp_path / "again", "--steps", "1", "--task",
+                                "segmentation", "--init", str(tmp_path / "bb"), "--seg-backbone", "efficientnet_lite0")))
+    assert "from ImageNet" not in capsys.readouterr().err
+    kept = again.system.receiver.segmentation.backbone.state_dict()
+    assert all(torch.equal(v, kept[k]) for k, v in bb.system.receiver.segmentation.backbone.state_dict().items())
+    for bad in (("--seg-backbone", "resnet9"), ("--seg-backbone-lr-scale", "2")):
+        with pytest.raises(SystemExit):
+            parse(_args(image_folder, camvid_root, tmp_path / "x", *bad))
     # --no-seg-context: the same decoder without its pooling; every other tensor as the checkpoint has it
     flat = Trainer(parse(_args(image_folder, camvid_root, tmp_path / "flat", "--steps", "1", "--task",
                                "segmentation", "--init", str(tmp_path / "ctx"), "--no-seg-context")))

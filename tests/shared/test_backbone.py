@@ -1,0 +1,67 @@
+"""The pretrained segmentation backbone (shared.backbone): its ImageNet weights are real ones, mapped onto timm's
+model in the right order, and the decoder starts as without it."""
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from shared.backbone import BACKBONES, build_backbone, imagenet_state, load_imagenet
+from shared.config import SegConfig, get_preset
+
+KODAK = Path(__file__).resolve().parents[3] / "shared" / "data" / "kodak"
+
+
+def test_an_unknown_backbone_is_refused_by_name():
+    with pytest.raises(ValueError, match="unknown segmentation backbone 'resnet9': efficientnet_lite0"):
+        SegConfig(backbone="resnet9")
+    assert SegConfig().backbone == ""  # none, as in every checkpoint made before it
+
+
+@pytest.mark.skipif(not (KODAK / "kodim23.png").exists(), reason="needs ../shared/data/kodak")
+def test_the_imagenet_weights_recognise_a_photograph():
+    """kodim23 is two parrots: the whole classifier, loaded by timm's names, calls it a macaw (ImageNet class
+    88), so the package's tensors map onto timm's in the right order and with the right normalisation."""
+    import timm
+
+    spec = BACKBONES["efficientnet_lite0"]
+    net = timm.create_model(spec.timm_name, pretrained=False).eval()
+    net.load_state_dict(imagenet_state("efficientnet_lite0"))
+    image = Image.open(KODAK / "kodim23.png").convert("RGB").resize((336, 224))
+    x = torch.from_numpy(np.array(image)).permute(2, 0, 1).float() / 255
+    with torch.no_grad():
+        p = net(((x - spec.mean) / spec.std)[None]).softmax(-1)[0]
+    assert int(p.argmax()) == 88 and p[88] > 0.3, (int(p.argmax()), float(p.max()))
+    # the feature extractor takes every tensor it has from them, its batch norm frozen
+    features = build_backbone("efficientnet_lite0")
+    assert load_imagenet(features, "efficientnet_lite0") == len(features.state_dict())
+    assert not any("BatchNorm2d" == type(m).__name__ for m in features.modules())
+    f = features(torch.zeros(1, 3, 368, 480))
+    assert [t.shape[1] for t in f] == list(spec.channels)
+    assert [t.shape[-2:] for t in f] == [(92, 120), (46, 60), (23, 30), (12, 15)]
+
+
+def test_the_decoder_starts_as_without_the_backbone():
+    """Its joins start at zero: logits equal to the same decoder's without it, on a grid of odd height (the
+    stride-32 features are resized onto the grid)."""
+    from receiver.segmentation import SegmentationDecoder
+
+    cfg = get_preset("test").seg
+    torch.manual_seed(0)
+    plain = SegmentationDecoder(cfg, 20, 16).eval()
+    torch.manual_seed(0)
+    with_backbone = SegmentationDecoder(cfg.__class__(**{**cfg.__dict__, "backbone": "efficientnet_lite0"}),
+                                        20, 16).eval()
+    missing = with_backbone.load_state_dict(plain.state_dict(), strict=False).missing_keys
+    assert missing and all(k.startswith(("backbone.", "backbone_out.")) for k in missing)
+    x, image = torch.randn(2, 20, 23, 30), torch.rand(2, 3, 368, 480)
+    with torch.no_grad():
+        a, b = plain(x, image), with_backbone(x, image)
+    assert a.shape == (2, cfg.num_classes, 368, 480)
+    torch.testing.assert_close(a, b)
+    with_backbone.train()
+    loss = with_backbone(x, image).logsumexp(1).mean()
+    loss.backward()
+    assert all(conv.weight.grad.abs().sum() > 0 for conv in with_backbone.backbone_out)
