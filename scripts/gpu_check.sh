@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # Checks on a CUDA machine (the CPU-only CI cannot make them), in this order so that the most useful
 # result is back first when a short device lease runs out:
-#   1. optionally (TRAIN_SECONDS > 0) the shipped cpu-preset weights' reconstruction path trained further on
-#      the GPU for that long (weights/README.md's rec16 recipe: everything segmentation uses is frozen, so
-#      the result merges with the shipped segmentation path; bigger batches), saved as <= 15 MiB pieces
+#   1. optionally (TRAIN_SECONDS > 0) the shipped cpu-preset weights' reconstruction decoder trained further on
+#      the GPU for that long (weights/README.md's dct2 recipe: reconstruction goes by the DCT code, which has
+#      no learned part at the transmitter, and everything segmentation uses is frozen, so the result merges
+#      with the shipped segmentation path; bigger batches), saved as <= 15 MiB pieces
 #      (OUT_DIR/cpu-gpu/model.safetensors.part-*, joined with `cat`) since a device run returns files of at
 #      most 16 MiB;
 #   2. the CUDA paths: `pytest -m gpu` (chain on GPU vs CPU, training steps, the paper preset);
@@ -51,7 +52,7 @@ if [ "$TRAIN_SECONDS" -gt 0 ]; then
   stage cpu-preset-train python3 -m semcom.train --preset cpu --task reconstruction \
     --freeze transmitter.source_kb --freeze transmitter.encoder.stem --freeze transmitter.encoder.res \
     --freeze transmitter.encoder.down --freeze transmitter.encoder.analog --freeze transmitter.encoder.gate \
-    --freeze transmitter.encoder.snr_gate.segmentation --freeze receiver.analog \
+    --freeze transmitter.encoder.snr_gate --freeze receiver.analog \
     --freeze receiver.source_kb.stem --freeze receiver.source_kb.block1 "${PHOTOS[@]}" \
     --data "$DATA/camvid/train" --val-data "$DATA/kodak" --val-images 4 --init weights/cpu --ema 0.998 \
     --out "$OUT/cpu-gpu" --steps 100000 --time-limit "$TRAIN_SECONDS" --batch 32 --crop 256 --lr 3e-4 \

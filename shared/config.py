@@ -334,7 +334,7 @@ def cpu() -> ModelConfig:
         name="cpu",
         swin=SwinConfig(embed_dim=48, depths=(2, 2, 2), num_heads=(2, 4, 8), feature_dim=48),
         encoder=EncoderConfig(hidden=96, n_down=2, cbr="1/16", snr_gate=True,
-                              per_image_gains=("reconstruction",)),
+                              dct_tasks=("reconstruction",), dct_allocation="mmse"),
         rx_kb=ReceiverKBConfig(hidden=96),
         dit=DiTConfig(hidden=192, depth=4, heads=4, patch=2, refine_channels=16,
                       decoder_channels=96, decoder_blocks=10),

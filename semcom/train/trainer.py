@@ -139,7 +139,10 @@ class Trainer:
         if self.distributed:
             self.model = torch.nn.parallel.DistributedDataParallel(
                 self.system, device_ids=[self.device.index] if self.device.type == "cuda" else None,
-                find_unused_parameters=len(self.tasks) < len(tasks.names()))
+                # a task left out, or one sent with the DCT code (no learned transmitter path), leaves parameters
+                # without a gradient
+                find_unused_parameters=(len(self.tasks) < len(tasks.names())
+                                        or any(t in self.cfg.encoder.dct_tasks for t in self.tasks)))
         self._build_data()
 
     def _modules(self) -> dict[str, torch.nn.Module]:

@@ -33,18 +33,18 @@ def test_shipped_weights_are_the_default():
 @pytest.mark.skipif(not (DATA / "kodak").is_dir(), reason="needs ../shared/data/kodak")
 def test_reconstruction_beats_untrained_on_kodak(shipped):
     """Against an untrained model of the shipped architecture: random networks, or, with the linear path,
-    the training-free linear code itself (the untrained model is exactly that code: SoftCast when the
-    code's allocation is fitted to each image, as in the shipped weights)."""
+    the training-free linear code itself (the untrained model is exactly that code: for the shipped weights,
+    SoftCast's chunked DCT with the MMSE allocation, Hadamard spreading and compact side information)."""
     cfg, tx, rx = shipped
     img = Kodak(DATA / "kodak")[14][:, 128:384, 256:512]  # 256x256 centre of kodim15
-    # with the linear path: at 4 dB, where the shipped weights are 1.4 dB above SoftCast on whole Kodak
-    # (README, Weights) and 1.5 dB on this one crop
+    # at 4 dB, where the shipped weights are 0.55 dB above their own code on whole Kodak (README, Weights:
+    # 27.18 against scripts/linear_codes.py's dct-chunk16-mmse-compact 26.63) and 0.80 dB on this one crop
     spec = ChannelSpec("awgn", 4.0)
     trained = reconstruction_quality(chain_runner(tx, rx, RECONSTRUCTION), [img], spec)["psnr"][0]
     torch.manual_seed(0)
     _, utx, urx = load_models(cfg, None, "cpu")
     untrained = reconstruction_quality(chain_runner(utx, urx, RECONSTRUCTION), [img], spec)["psnr"][0]
-    assert trained > untrained + 1.0, (trained, untrained)
+    assert trained > untrained + 0.5, (trained, untrained)
 
 
 @pytest.mark.skipif(not (DATA / "camvid").is_dir(), reason="needs ../shared/data/camvid")

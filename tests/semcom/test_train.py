@@ -352,7 +352,8 @@ def test_snr_gate_is_added_to_a_checkpoint_without_one(image_folder, camvid_root
     from shared.weights import load_modules, save_checkpoint
     from transmitter.model import Transmitter
 
-    old_cfg = get_preset("test").replace(**{"encoder.snr_gate": False})  # made before the gate existed
+    # made before the gate existed, with reconstruction on the patch code (the gate serves its learned path)
+    old_cfg = get_preset("test").replace(**{"encoder.snr_gate": False, "encoder.dct_tasks": ()})
     torch.manual_seed(2)
     old = System(old_cfg)
     with torch.no_grad():
@@ -621,8 +622,15 @@ def test_merge_takes_each_tasks_parts_from_its_own_run(image_folder, camvid_root
 
     from semcom.cli import main as semcom_main
 
-    base = tmp_path / "base"
-    Trainer(parse(_args(image_folder, camvid_root, base, "--steps", "1"))).save(0.0)
+    from semcom.train.system import System
+    from shared.config import get_preset
+    from shared.weights import save_checkpoint
+
+    base = tmp_path / "base"  # reconstruction on the patch code, so that the run can fit it to each image
+    cfg = get_preset("test").replace(**{"encoder.dct_tasks": ()})
+    torch.manual_seed(3)
+    system = System(cfg)
+    save_checkpoint(base, cfg, {"transmitter": system.transmitter, "receiver": system.receiver})
     shared_rec = ("transmitter", "receiver.analog", "receiver.source_kb.stem", "receiver.source_kb.block1")
     rec = Trainer(parse(_args(image_folder, camvid_root, tmp_path / "rec", "--steps", "1", "--task",
                               "reconstruction", "--init", str(base), "--grow-refiner", "1", "--per-image-gains",

@@ -65,10 +65,10 @@ def test_image_size_and_step_caps():
 def test_a_task_takes_one_code_and_dct_chunks_tile_the_padded_image():
     from shared.config import cpu
 
-    cfg = cpu()
+    dct = cpu()  # the preset sends reconstruction with the DCT code
+    assert dct.encoder.dct_tasks == ("reconstruction",)
     with pytest.raises(ValueError, match="DCT code \\(dct_tasks\\) or with the patch code"):
-        cfg.replace(**{"encoder.dct_tasks": ("reconstruction",)})  # the preset fits the patch code to each image
-    dct = cfg.replace(**{"encoder.per_image_gains": (), "encoder.dct_tasks": ("reconstruction",)})
+        dct.replace(**{"encoder.per_image_gains": ("reconstruction",)})  # one code per task
     with pytest.raises(ValueError, match="use a divisor of the stride 16"):
         dct.replace(**{"encoder.dct_chunk": 12})
     dct.check_codable(16, 64, "reconstruction")  # compact side information: 188 bits beside one chunk's 128 uses
