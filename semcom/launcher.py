@@ -40,9 +40,12 @@ def health_status(addr: str, timeout: float = 2.0, security: Security = Security
 
 def port_in_use(host: str, port: int) -> bool:
     """Whether something already listens on (or holds) host:port: a bind without SO_REUSEPORT fails then, even
-    against a gRPC server that set it."""
+    against a gRPC server that set it. With SO_REUSEADDR, as every server sets it, so that the closed
+    connections of a server that just stopped (TIME_WAIT, a minute on Linux) do not count: a service started
+    right after another on the same port binds then."""
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     with socket.socket(family, socket.SOCK_STREAM) as s:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             s.bind((host, port))
         except OSError:
