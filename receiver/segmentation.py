@@ -36,9 +36,9 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from shared.backbone import BACKBONES, build_backbone
 from receiver.received import Received
 from shared.analog import AnalogDecoder
+from shared.backbone import BACKBONES, build_backbone
 from shared.config import ModelConfig, SegConfig
 from shared.layers import ResidualBlock
 from shared.tasks import TaskBatch
@@ -124,7 +124,7 @@ class SegmentationDecoder(nn.Module):
             with torch.random.fork_rng(devices=[]):
                 torch.manual_seed(4)
                 self.backbone = build_backbone(cfg.backbone)
-                c4, c8, c16, c32 = BACKBONES[cfg.backbone].channels
+                c4, c8, c16, c32 = self.backbone.feature_info.channels()
                 self.backbone_out = nn.ModuleList(nn.Conv2d(c, o, 1) for c, o in
                                                   ((c4, hid // 2), (c8, hid), (c16 + c32, hid)))
                 for conv in self.backbone_out:

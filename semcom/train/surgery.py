@@ -1,7 +1,7 @@
 """Checkpoint surgery for `semcom train`: what a run adds to, restarts in, freezes in or carries over from the
 model it starts from (--snr-gate, --per-image-gains, --dct-code, --dct-allocation, --dct-spread,
---dct-side-info, --seg-image-blocks, --seg-image-encoder, --seg-backbone, --seg-context, --seg-dropout, --grow-refiner, --reinit,
---freeze, --init-partial). `semcom merge` (semcom.train.merge) joins two finished runs."""
+--dct-side-info, --seg-image-blocks, --seg-image-encoder, --seg-backbone, --seg-context, --seg-dropout,
+--grow-refiner, --reinit, --freeze, --init-partial). `semcom merge` (semcom.train.merge) joins two finished runs."""
 
 from __future__ import annotations
 

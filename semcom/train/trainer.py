@@ -29,10 +29,10 @@ from semcom.train.options import JOINT, TrainConfig, enet_constant, fading_specs
 from semcom.train.surgery import freeze, grow, load_partial, reinit
 from semcom.train.system import System
 from shared import tasks
+from shared.backbone import load_imagenet
 from shared.channel import Channel, ChannelSpec
 from shared.config import ModelConfig, get_preset
 from shared.devices import pick_device
-from shared.backbone import load_imagenet
 from shared.layers import pad_to_multiple
 from shared.metrics import ConfusionMatrix
 from shared.provenance import git_commit

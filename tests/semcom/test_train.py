@@ -493,7 +493,8 @@ def test_segmentation_class_weights_and_added_image_blocks(image_folder, camvid_
     assert read_config(tmp_path / "bb")[0].seg.backbone == "efficientnet_lite0"
     # the flag again on a model that has it: its trained backbone stays, ImageNet's is not loaded over it
     again = Trainer(parse(_args(image_folder, camvid_root, tmp_path / "again", "--steps", "1", "--task",
-                                "segmentation", "--init", str(tmp_path / "bb"), "--seg-backbone", "efficientnet_lite0")))
+                                "segmentation", "--init", str(tmp_path / "bb"),
+                                "--seg-backbone", "efficientnet_lite0")))
     assert "from ImageNet" not in capsys.readouterr().err
     kept = again.system.receiver.segmentation.backbone.state_dict()
     assert all(torch.equal(v, kept[k]) for k, v in bb.system.receiver.segmentation.backbone.state_dict().items())

@@ -39,7 +39,7 @@ def test_the_imagenet_weights_recognise_a_photograph():
     assert load_imagenet(features, "efficientnet_lite0") == len(features.state_dict())
     assert not any("BatchNorm2d" == type(m).__name__ for m in features.modules())
     f = features(torch.zeros(1, 3, 368, 480))
-    assert [t.shape[1] for t in f] == list(spec.channels)
+    assert [t.shape[1] for t in f] == features.feature_info.channels() == [24, 40, 112, 320]
     assert [t.shape[-2:] for t in f] == [(92, 120), (46, 60), (23, 30), (12, 15)]
 
 
