@@ -25,6 +25,7 @@ from semcom.data import _load_rgb, list_images
 from shared.analog import (PCA_FILE, AnalogDecoder, AnalogEncoder, PatchPCA, fit_pca, keep_for, per_image_allocation,
                            softcast_gains, unbiased_view)
 from shared.channel import ChannelSpec, receive
+from shared.config import EncoderConfig
 from shared.dct_code import ChunkDCT
 from shared.imageio import to_tensor
 from shared.layers import pad_to_multiple
@@ -96,6 +97,14 @@ class SoftCastDCT:
         as enumerative indices (``ChunkDCT``); the system ``softcast-dct`` keeps SoftCast's allocation and side
         information and sends each chunk on its own symbols."""
         self.cbr, self.code = cbr, ChunkDCT(chunk, value_bits, allocation, spread, side_info)
+
+    @classmethod
+    def of(cls, encoder: EncoderConfig) -> SoftCastDCT:
+        """The DCT code a model's encoder settings name (``ChunkDCT.of``) at the model's CBR, alone: what the
+        model sends before its networks add anything."""
+        system = cls(encoder.cbr)
+        system.code = ChunkDCT.of(encoder)
+        return system
 
     @torch.no_grad()
     def reconstruct(self, image: torch.Tensor, spec: ChannelSpec, seed: int) -> torch.Tensor:

@@ -82,8 +82,7 @@ def main(argv: list[str] | None = None) -> int:
         r["spectral_distance_db"].append(spectral_distance_db(img, out))
         r["seconds"].append(seconds)
 
-    linear = (SoftCastDCT(cfg.encoder.cbr, cfg.encoder.dct_chunk, cfg.encoder.dct_value_bits,  # the model's own code
-                          cfg.encoder.dct_allocation, cfg.encoder.dct_spread, cfg.encoder.dct_side_info)
+    linear = (SoftCastDCT.of(cfg.encoder)  # the model's own code
               if RECONSTRUCTION in cfg.encoder.dct_tasks
               else LinearAnalog.load(adaptive=RECONSTRUCTION in cfg.encoder.per_image_gains))
     with torch.no_grad():

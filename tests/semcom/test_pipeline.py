@@ -107,9 +107,11 @@ def test_untrained_proposed_with_the_dct_code_is_exactly_softcast_dct(test_cfg):
     noisy = chain_runner(tx, rx, RECONSTRUCTION, steps=2)(img, ChannelSpec("awgn", 3.0), 5)
     assert 1e-3 < float((noisy - ours).pow(2).mean()) < float((img - img.mean()).pow(2).mean())
     # with the MMSE allocation, the same with the baseline's code at that allocation (the diffusion bench's floor)
-    _, tx, rx = load_models(cfg.replace(**{"encoder.dct_allocation": "mmse"}), None, "cpu")
+    mmse = cfg.replace(**{"encoder.dct_allocation": "mmse"})
+    _, tx, rx = load_models(mmse, None, "cpu")
     torch.testing.assert_close(chain_runner(tx, rx, RECONSTRUCTION, steps=2)(img, spec, 5),
                                SoftCastDCT(allocation="mmse", **code).reconstruct(img, spec, 5), atol=2e-5, rtol=0)
+    assert vars(SoftCastDCT.of(mmse.encoder).code) == vars(SoftCastDCT(allocation="mmse", **code).code)
 
 
 def test_the_dct_codes_mmse_allocation_is_chosen_at_both_ends_for_the_channels_snr(test_cfg):
