@@ -17,7 +17,8 @@ from shared.weights import read_tensors
 CONTEXT_BINS = (1, 2, 3, 6)  # --seg-context: PSPNet's pyramid
 
 
-def _named(name: str, prefix: str) -> bool:
+def under(name: str, prefix: str) -> bool:
+    """Whether the parameter `name` is `prefix` or lies under it (how --freeze and --reinit name parts)."""
     return name == prefix or name.startswith(prefix.rstrip(".") + ".")
 
 
@@ -88,7 +89,7 @@ def reinit(system: System, cfg: ModelConfig, prefixes: tuple[str, ...], seed: in
     """The tensors under `prefixes` as a newly built model of the same config has them (seeded by `seed`)."""
     named = [n for n, _ in system.named_parameters()]
     for prefix in prefixes:
-        if not any(_named(n, prefix) for n in named):
+        if not any(under(n, prefix) for n in named):
             raise SystemExit(f"semcom train: --reinit {prefix}: no parameter of this model is named so "
                              "(names start with transmitter. or receiver., e.g. receiver.segmentation)")
     torch.manual_seed(seed)
@@ -96,7 +97,7 @@ def reinit(system: System, cfg: ModelConfig, prefixes: tuple[str, ...], seed: in
     for side in ("transmitter", "receiver"):
         mine, theirs = getattr(system, side).state_dict(), getattr(new, side).state_dict()
         for name in mine:
-            if any(_named(f"{side}.{name}", p) for p in prefixes):
+            if any(under(f"{side}.{name}", p) for p in prefixes):
                 mine[name] = theirs[name].to(mine[name].device)
         getattr(system, side).load_state_dict(mine)
 
@@ -105,7 +106,7 @@ def freeze(system: torch.nn.Module, prefixes: tuple[str, ...]) -> None:
     """Keeps every parameter whose name (transmitter.* / receiver.*) starts with one of `prefixes` fixed."""
     named = dict(system.named_parameters())
     for prefix in prefixes:
-        hits = [p for n, p in named.items() if _named(n, prefix)]
+        hits = [p for n, p in named.items() if under(n, prefix)]
         if not hits:
             raise SystemExit(f"semcom train: --freeze {prefix}: no parameter of this model is named so "
                              "(names start with transmitter. or receiver., e.g. receiver.analog)")

@@ -26,7 +26,7 @@ from semcom.pipeline import chain_runner
 from semcom.train.ema import WeightEMA
 from semcom.train.optim import load_optimizer, lr_at, save_optimizer
 from semcom.train.options import JOINT, TrainConfig, enet_constant, fading_specs, parse
-from semcom.train.surgery import freeze, grow, load_partial, reinit
+from semcom.train.surgery import freeze, grow, load_partial, reinit, under
 from semcom.train.system import System
 from shared import tasks
 from shared.backbone import load_imagenet
@@ -197,6 +197,11 @@ class Trainer:
                              f"{cfg.encoder.stride}x{cfg.encoder.stride} patches; none at {tc.pca or 'weights/linear'} "
                              "(fit one: python -m semcom.baselines.linear --data PHOTOS)")
         self.system = System(cfg, pca).to(self.device)
+        # a pretrained backbone starts from ImageNet wherever it starts afresh: in a new model (a partial
+        # checkpoint may then give its own), when this run adds it to a checkpoint, or when --reinit covers it
+        imagenet = bool(cfg.seg.backbone) and resume_from is None and not tc.init
+        if imagenet:
+            self._imagenet(cfg)
         if resume_from is not None or tc.init:
             load_modules(resume_from or tc.init, self._modules(), new=added, left_out=dropped)
             for i in grown:  # appended blocks start as the identity: the first step is the checkpoint's model
@@ -211,11 +216,15 @@ class Trainer:
                 raise SystemExit("semcom train: --reinit starts parts of an --init checkpoint afresh (not with "
                                  "--resume, whose run already did)")
             reinit(self.system, cfg, tc.reinit, tc.seed)
-        if "receiver.segmentation.backbone" in added:  # new in this run: from ImageNet, after any --reinit
-            n = load_imagenet(self.system.receiver.segmentation.backbone, cfg.seg.backbone)
-            if self.rank == 0:
-                print(f"--seg-backbone {cfg.seg.backbone}: {n} tensors from ImageNet", file=sys.stderr)
+        backbone = "receiver.segmentation.backbone"
+        if not imagenet and (backbone in added or cfg.seg.backbone and any(under(backbone, p) for p in tc.reinit)):
+            self._imagenet(cfg)  # after any --reinit
         freeze(self.system, ("transmitter",) * tc.freeze_transmitter + tuple(tc.freeze))
+
+    def _imagenet(self, cfg: ModelConfig) -> None:
+        n = load_imagenet(self.system.receiver.segmentation.backbone, cfg.seg.backbone)
+        if self.rank == 0:
+            print(f"segmentation backbone {cfg.seg.backbone}: {n} tensors from ImageNet", file=sys.stderr)
 
     def _loader(self, ds) -> tuple[DataLoader, DistributedSampler | None]:
         sampler = DistributedSampler(ds, seed=self.tc.seed) if self.distributed else None

@@ -498,6 +498,14 @@ def test_segmentation_class_weights_and_added_image_blocks(image_folder, camvid_
     assert "from ImageNet" not in capsys.readouterr().err
     kept = again.system.receiver.segmentation.backbone.state_dict()
     assert all(torch.equal(v, kept[k]) for k, v in bb.system.receiver.segmentation.backbone.state_dict().items())
+    # wherever it starts afresh it starts from ImageNet: under --reinit, and in a new model that has one
+    for name, extra in (("re", ("--init", str(tmp_path / "bb"), "--reinit", "receiver.segmentation")),
+                        ("new", ("--seg-backbone", "efficientnet_lite0"))):
+        tr = Trainer(parse(_args(image_folder, camvid_root, tmp_path / name, "--steps", "1", "--task",
+                                 "segmentation", *extra)))
+        assert capsys.readouterr().err.count("240 tensors from ImageNet") == 1
+        assert torch.equal(tr.system.receiver.segmentation.backbone.conv_stem.weight,
+                           imagenet_state("efficientnet_lite0")["conv_stem.weight"])
     for bad in (("--seg-backbone", "resnet9"), ("--seg-backbone-lr-scale", "2")):
         with pytest.raises(SystemExit):
             parse(_args(image_folder, camvid_root, tmp_path / "x", *bad))
