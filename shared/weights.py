@@ -57,6 +57,35 @@ def read_tensors(directory: str | Path, verify: bool = True) -> dict[str, torch.
     return load_file(str(d / WEIGHTS_FILE))
 
 
+# What each task has to itself in a checkpoint of the proposed system (every other tensor and config section
+# serves both): `semcom merge` takes each task's from its own run, and a task's digest leaves the others' out
+TASK_TENSORS = {
+    "reconstruction": ("receiver.reconstruction.", "receiver.source_kb.block2.",
+                       "transmitter.encoder.snr_gate.reconstruction."),
+    "segmentation": ("receiver.segmentation.", "transmitter.encoder.snr_gate.segmentation."),
+}
+TASK_CONFIG = {"reconstruction": ("dit", "diffusion"), "segmentation": ("seg",)}
+
+
+def task_digest(directory: str | Path, task: str) -> str:
+    """The sha256 of what `task`'s outputs depend on in a checkpoint: its config and every tensor (name, dtype,
+    shape, bytes) but those other tasks have to themselves (``TASK_TENSORS``, ``TASK_CONFIG``). Two checkpoints
+    that differ only in another task's parts (one ``semcom merge`` replaced) give the same digest, so
+    `semcom sweep` keeps this task's cells."""
+    import torch
+
+    others = [t for t in TASK_TENSORS if t != task]
+    skip = tuple(p for t in others for p in TASK_TENSORS[t])
+    model = {k: v for k, v in read_checkpoint_doc(directory)["model"].items()
+             if k not in {c for t in others for c in TASK_CONFIG[t]}}
+    h = hashlib.sha256(json.dumps(model, sort_keys=True).encode())
+    for name, t in sorted(read_tensors(directory).items()):
+        if not name.startswith(skip):
+            h.update(f"{name}:{t.dtype}:{tuple(t.shape)}".encode())
+            h.update(t.contiguous().view(-1).view(torch.uint8).numpy().tobytes() if t.numel() else b"")
+    return h.hexdigest()
+
+
 def load_modules(directory: str | Path, modules: dict[str, torch.nn.Module], verify: bool = True,
                  new: tuple[str, ...] = (), left_out: tuple[str, ...] = ()) -> dict[str, Any]:
     """Loads tensors into `modules` (strict); refuses a weights file whose hash differs from config.json.

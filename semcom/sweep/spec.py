@@ -21,8 +21,9 @@
 
 Every combination of system, channel, CSI and SNR is one cell: one SNR point of one system, as `semcom eval`
 computes it, written as the same JSON. A cell's key is a digest of everything its numbers depend on: the system
-and the digest of the weights it loads, the task, the data set (folder name, split, crop, files, limit), the
-channel and its parameters, the CSI, the SNR, the seed and the steps. Paths and devices are not in it.
+and the digest of the weights it loads (for the proposed system, of what its task uses of the checkpoint:
+``shared.weights.task_digest``, so new segmentation parts keep every reconstruction cell), the task, the data
+set (folder name, split, crop, files, limit), the channel and its parameters, the CSI, the SNR, the seed and the steps. Paths and devices are not in it.
 """
 
 from __future__ import annotations
@@ -39,7 +40,7 @@ from semcom import systems
 from semcom.train.options import train_tasks
 from shared import tasks
 from shared.channel import CSI_MODES, MODELS, ChannelSpec
-from shared.weights import REPO_WEIGHTS, file_sha256, read_config, resolve_weights
+from shared.weights import REPO_WEIGHTS, file_sha256, resolve_weights, task_digest
 
 
 class SpecError(ValueError):
@@ -267,9 +268,9 @@ def weights_identity(system: str, task: str, opts: dict) -> str:
         weights = folder / "model.safetensors"
         return doc.get("sha256") or (file_sha256(weights) if weights.exists() else "")
 
-    if system == "proposed":
+    if system == "proposed":  # what this task uses of the checkpoint: new weights for one task keep the other's cells
         _, path = resolve_weights(opts["preset"], opts["weights"])
-        return (read_config(path)[1].get("sha256") or file_sha256(Path(path) / "model.safetensors")) if path else ""
+        return task_digest(path, task) if path else ""
     if system in ("linear", "softcast"):
         pca = Path(opts["linear_weights"] or REPO_WEIGHTS / "linear") / "pca.safetensors"
         return file_sha256(pca) if pca.exists() else ""

@@ -28,15 +28,8 @@ import torch
 from semcom.train.system import System
 from shared.config import DCT_SETTINGS
 from shared.provenance import git_commit
-from shared.weights import WEIGHTS_FILE, file_sha256, read_config, read_tensors, save_checkpoint
-
-OWN = {
-    "reconstruction": ("receiver.reconstruction.", "receiver.source_kb.block2.",
-                       "transmitter.encoder.snr_gate.reconstruction."),
-    "segmentation": ("receiver.segmentation.", "transmitter.encoder.snr_gate.segmentation."),
-}
-CONFIG_OWN = {"reconstruction": ("dit", "diffusion"), "segmentation": ("seg",)}
-
+from shared.weights import (TASK_CONFIG, TASK_TENSORS, WEIGHTS_FILE, file_sha256, read_config, read_tensors,
+                            save_checkpoint)
 
 def merge(rec_dir: str | Path, seg_dir: str | Path, out: str | Path, command: str = "") -> Path:
     (rec_cfg, rec_doc), (seg_cfg, seg_doc) = read_config(rec_dir), read_config(seg_dir)
@@ -48,16 +41,16 @@ def merge(rec_dir: str | Path, seg_dir: str | Path, out: str | Path, command: st
                                      **{f"encoder.{s}": getattr(coder, s) for s in DCT_SETTINGS}})
                         for c in (rec_cfg, seg_cfg))
     rec_d, seg_d = rec_cfg.to_dict(), seg_cfg.to_dict()
-    differ = [k for k in rec_d if k not in CONFIG_OWN["reconstruction"] + CONFIG_OWN["segmentation"]
+    differ = [k for k in rec_d if k not in TASK_CONFIG["reconstruction"] + TASK_CONFIG["segmentation"]
               and rec_d[k] != seg_d.get(k)]
     if differ:
         raise ValueError(f"{rec_dir} and {seg_dir} are different models (config {', '.join(differ)} differ): "
                          "merge two runs started from the same checkpoint")
     cfg = rec_cfg.replace(seg=seg_cfg.seg)
     rec, seg = read_tensors(rec_dir), read_tensors(seg_dir)
-    merged = {k: v for k, v in rec.items() if not k.startswith(OWN["segmentation"])}
-    merged.update({k: v for k, v in seg.items() if k.startswith(OWN["segmentation"])})
-    moved = sorted(k for k in merged if not k.startswith(OWN["reconstruction"] + OWN["segmentation"])
+    merged = {k: v for k, v in rec.items() if not k.startswith(TASK_TENSORS["segmentation"])}
+    merged.update({k: v for k, v in seg.items() if k.startswith(TASK_TENSORS["segmentation"])})
+    moved = sorted(k for k in merged if not k.startswith(TASK_TENSORS["reconstruction"] + TASK_TENSORS["segmentation"])
                    and (k not in seg or seg[k].shape != merged[k].shape or not torch.equal(seg[k], merged[k])))
     if moved:
         shown = ", ".join(moved[:3]) + (f" and {len(moved) - 3} more" if len(moved) > 3 else "")

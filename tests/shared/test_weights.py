@@ -67,3 +67,60 @@ def test_the_cpu_preset_builds_the_shipped_model_exactly():
     assert shipped == get_preset("cpu")
     system = System(get_preset("cpu"))
     load_modules(REPO_WEIGHTS / "cpu", {"transmitter": system.transmitter, "receiver": system.receiver})
+
+
+def _proposed(tmp_path, name, cfg, tweak=None):
+    from semcom.pipeline import load_models
+
+    torch.manual_seed(0)
+    _, tx, rx = load_models(cfg, None, "cpu")
+    if tweak:  # "side.name"
+        side, name = tweak.split(".", 1)
+        with torch.no_grad():
+            dict({"transmitter": tx, "receiver": rx}[side].named_parameters())[name].add_(0.5)
+    return save_checkpoint(tmp_path / name, cfg, {"transmitter": tx, "receiver": rx})
+
+
+def test_a_tasks_digest_leaves_out_what_only_other_tasks_use(tmp_path):
+    """New segmentation parts (or seg config) keep reconstruction's digest and change segmentation's; a part both
+    tasks use changes both."""
+    from shared.weights import task_digest
+
+    cfg = get_preset("test")
+    base = _proposed(tmp_path, "base", cfg)
+    seg = _proposed(tmp_path, "seg", cfg, "receiver.segmentation.classifier.weight")
+    seg_cfg = _proposed(tmp_path, "segcfg", cfg.replace(**{"seg.dropout": 0.2}))
+    shared = _proposed(tmp_path, "shared", cfg, "transmitter.source_kb.backbone.patch_embed.proj.weight")
+    rec, sg = (lambda d: task_digest(d, "reconstruction")), (lambda d: task_digest(d, "segmentation"))
+    assert rec(base) == rec(seg) == rec(seg_cfg) != rec(shared)
+    assert len({sg(base), sg(seg), sg(seg_cfg), sg(shared)}) == 4
+
+
+def test_the_store_is_rekeyed_to_task_digests(tmp_path):
+    """scripts/rekey_sweep_store.py: a cell keyed by a checkpoint's file sha256 moves to the key the sweep now
+    computes for it; two cells that land on one key with the same result become one."""
+    import json
+    import sys
+    from pathlib import Path
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "scripts"))
+    from rekey_sweep_store import key_of, rekey
+
+    from semcom.sweep.spec import Cell
+    from shared.weights import read_checkpoint_doc, task_digest
+
+    cfg = get_preset("test")
+    a, b = _proposed(tmp_path, "a", cfg), _proposed(tmp_path, "b", cfg, "receiver.segmentation.classifier.weight")
+    store = tmp_path / "store"
+    (store / "reconstruction").mkdir(parents=True)
+    for d, psnr in ((a, 20.5), (b, 20.5)):
+        cell = Cell("reconstruction", "proposed", "kodak", "awgn", (), "perfect", 10.0,
+                    weights_sha256=read_checkpoint_doc(d)["sha256"])
+        doc = {"cell": cell.identity(), "key": cell.key, "results": {"psnr": [psnr]}}
+        (store / "reconstruction" / f"proposed_{cell.key[:20]}.json").write_text(json.dumps(doc))
+    assert rekey(store, [a, b]) == (1, 1)
+    [path] = (store / "reconstruction").glob("*.json")
+    doc = json.loads(path.read_text())
+    want = Cell("reconstruction", "proposed", "kodak", "awgn", (), "perfect", 10.0,
+                weights_sha256=task_digest(b, "reconstruction"))
+    assert doc["key"] == want.key == key_of(doc["cell"]) and path.name == f"proposed_{want.key[:20]}.json"
