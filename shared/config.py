@@ -339,7 +339,7 @@ def cpu() -> ModelConfig:
                       decoder_channels=96, decoder_blocks=10),
         diffusion=DiffusionConfig(sample_steps=1, log_mse=True),
         seg=SegConfig(hidden=96, image_blocks=2, context_bins=(1, 2, 3, 6), class_names=CAMVID_CLASSES,
-                      ignore_index=11),
+                      ignore_index=11, backbone="efficientnet_lite0"),
         max_side=2048,
         max_pixels=2048 * 2048,
     )
@@ -347,7 +347,7 @@ def cpu() -> ModelConfig:
 
 def test() -> ModelConfig:
     """The cpu preset's design shrunk for the unit tests: narrow, shallow, few diffusion steps, no pyramid
-    pooling, 1024-pixel images at most."""
+    pooling, no pretrained backbone, 1024-pixel images at most."""
     return cpu().replace(**{
         "name": "test",
         "swin.embed_dim": 16, "swin.depths": (1, 1, 1), "swin.num_heads": (1, 2, 4), "swin.feature_dim": 16,
@@ -355,7 +355,7 @@ def test() -> ModelConfig:
         "dit.hidden": 32, "dit.depth": 2, "dit.heads": 2,
         "dit.refine_channels": 8, "dit.decoder_channels": 16, "dit.decoder_blocks": 1,
         "diffusion.timesteps": 100, "diffusion.sample_steps": 3,
-        "seg.hidden": 16, "seg.image_blocks": 1, "seg.context_bins": (),
+        "seg.hidden": 16, "seg.image_blocks": 1, "seg.context_bins": (), "seg.backbone": "",
         "max_side": 1024, "max_pixels": 1024 * 1024,
     })
 
