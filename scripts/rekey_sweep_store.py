@@ -14,16 +14,13 @@ agree, or the script stops and says which.
 from __future__ import annotations
 
 import argparse
-import hashlib
 import json
 import sys
 from pathlib import Path
 
+from semcom.sweep.spec import identity_key
+from semcom.sweep.store import Store
 from shared.weights import file_sha256, read_checkpoint_doc, task_digest
-
-
-def key_of(identity: dict) -> str:  # as semcom.sweep.spec.Cell.key
-    return hashlib.sha256(json.dumps(identity, sort_keys=True, separators=(",", ":")).encode()).hexdigest()
 
 
 def rekey(store: Path, checkpoints: list[Path]) -> tuple[int, int]:
@@ -33,7 +30,8 @@ def rekey(store: Path, checkpoints: list[Path]) -> tuple[int, int]:
         by_sha[read_checkpoint_doc(d).get("sha256") or file_sha256(d / "model.safetensors")] = d
     digests: dict[tuple[str, str], str] = {}
     moved = dropped = 0
-    for path in sorted(store.glob("*/proposed_*.json")):
+    cells = Store(store)
+    for path in sorted(cells.root.glob("*/*.json")):
         doc = json.loads(path.read_text())
         cell = doc["cell"]
         if cell["system"] != "proposed" or cell["weights_sha256"] not in by_sha:
@@ -42,8 +40,8 @@ def rekey(store: Path, checkpoints: list[Path]) -> tuple[int, int]:
         if (sha, task) not in digests:
             digests[sha, task] = task_digest(by_sha[sha], task)
         cell = dict(cell, weights_sha256=digests[sha, task])
-        key = key_of(cell)
-        target = path.with_name(f"proposed_{key[:20]}.json")
+        key = identity_key(cell)
+        target = cells.file(task, "proposed", key)
         if target.exists() and target != path:
             there = json.loads(target.read_text())
             if there["cell"] == cell:

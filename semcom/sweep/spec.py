@@ -43,6 +43,11 @@ from shared.channel import CSI_MODES, MODELS, ChannelSpec
 from shared.weights import REPO_WEIGHTS, file_sha256, resolve_weights, task_digest
 
 
+def identity_key(identity: dict) -> str:
+    """A cell's key: the sha256 of its identity (``Cell.identity``, also stored in its JSON as "cell")."""
+    return hashlib.sha256(json.dumps(identity, sort_keys=True, separators=(",", ":")).encode()).hexdigest()
+
+
 class SpecError(ValueError):
     """A spec that cannot be run: one line naming the sweep table and the field."""
 
@@ -90,8 +95,7 @@ class Cell:
 
     @property
     def key(self) -> str:
-        blob = json.dumps(self.identity(), sort_keys=True, separators=(",", ":"))
-        return hashlib.sha256(blob.encode()).hexdigest()
+        return identity_key(self.identity())
 
     def as_dict(self) -> dict:
         """Plain data (what a Ray task is sent)."""

@@ -15,7 +15,11 @@ class Store:
         self.root = Path(root)
 
     def path(self, cell: Cell) -> Path:
-        return self.root / cell.task / f"{system_tag(cell.system)}_{cell.key[:20]}.json"
+        return self.file(cell.task, cell.system, cell.key)
+
+    def file(self, task: str, system: str, key: str) -> Path:
+        """Where the cell of that task, system and key is kept."""
+        return self.root / task / f"{system_tag(system)}_{key[:20]}.json"
 
     def has(self, cell: Cell) -> bool:
         return self.path(cell).exists()

@@ -104,9 +104,9 @@ def test_the_store_is_rekeyed_to_task_digests(tmp_path):
     from pathlib import Path
 
     sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "scripts"))
-    from rekey_sweep_store import key_of, rekey
+    from rekey_sweep_store import rekey
 
-    from semcom.sweep.spec import Cell
+    from semcom.sweep.spec import Cell, identity_key
     from shared.weights import read_checkpoint_doc, task_digest
 
     cfg = get_preset("test")
@@ -123,4 +123,4 @@ def test_the_store_is_rekeyed_to_task_digests(tmp_path):
     doc = json.loads(path.read_text())
     want = Cell("reconstruction", "proposed", "kodak", "awgn", (), "perfect", 10.0,
                 weights_sha256=task_digest(b, "reconstruction"))
-    assert doc["key"] == want.key == key_of(doc["cell"]) and path.name == f"proposed_{want.key[:20]}.json"
+    assert doc["key"] == want.key == identity_key(doc["cell"]) and path.name == f"proposed_{want.key[:20]}.json"
