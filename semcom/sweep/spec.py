@@ -23,7 +23,8 @@ Every combination of system, channel, CSI and SNR is one cell: one SNR point of 
 computes it, written as the same JSON. A cell's key is a digest of everything its numbers depend on: the system
 and the digest of the weights it loads (for the proposed system, of what its task uses of the checkpoint:
 ``shared.weights.task_digest``, so new segmentation parts keep every reconstruction cell), the task, the data
-set (folder name, split, crop, files, limit), the channel and its parameters, the CSI, the SNR, the seed and the steps. Paths and devices are not in it.
+set (folder name, split, crop, files, limit), the channel and its parameters, the CSI, the SNR, the seed and the
+steps. Paths and devices are not in it.
 """
 
 from __future__ import annotations

@@ -31,6 +31,7 @@ from shared.provenance import git_commit
 from shared.weights import (TASK_CONFIG, TASK_TENSORS, WEIGHTS_FILE, file_sha256, read_config, read_tensors,
                             save_checkpoint)
 
+
 def merge(rec_dir: str | Path, seg_dir: str | Path, out: str | Path, command: str = "") -> Path:
     (rec_cfg, rec_doc), (seg_cfg, seg_doc) = read_config(rec_dir), read_config(seg_dir)
     gains = tuple(t for t, c in (("reconstruction", rec_cfg), ("segmentation", seg_cfg))
