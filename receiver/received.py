@@ -27,3 +27,10 @@ class Received:
     # (B, 3, Hp, Wp): for a task sent with the DCT code (``EncoderConfig.dct_tasks``) its LMMSE image; `linear` is
     # then that image in the patch code's terms (``AnalogDecoder.analyse``), `grid` [linear, SNR dB / 20]
     base: torch.Tensor | None = None
+
+    @property
+    def snr(self) -> torch.Tensor:
+        """(B, 1, h, w): the SNR feature (dB / 20) at each grid position, averaged over its symbol channels (the
+        grid's last c channels in either layout)."""
+        c = self.linear.shape[1] // 2
+        return self.grid[:, -c:].mean(dim=1, keepdim=True)

@@ -23,7 +23,11 @@ texture that tells fence from tree reaches the classifier through more than one 
 through a 1x1 convolution that starts at zero: the decoder starts as without it, and it costs no channel use.
 ``SegConfig.backbone`` (``shared.backbone``) reads the image estimate with a network pretrained on ImageNet
 instead: its features at strides 4, 8, 16 and 32 join the same three places (stride 32 upsampled onto the
-grid's 16), each through a 1x1 convolution that starts at zero.
+grid's 16), each through a 1x1 convolution that starts at zero. At low SNR, or in a deep fade, that image is
+noisy and its features mislead; ``SegConfig.backbone_gate`` scales each of the three additions at each position
+by 2 sigmoid(f(SNR there)), f a small per-position network starting at zero (a gate of 1: the decoder as without
+it), so the decoder can lean on the symbol grid where the image is poor (FiLM-style conditioning, Perez et al.
+2018).
 
 Loss: pixel-wise cross-entropy (eq. 6) with an ignore index for void pixels, optionally weighted per
 class (``class_balance_weights``: ENet's 1 / ln(1.02 + p_k), Paszke et al. 2016), as street scenes
@@ -130,10 +134,18 @@ class SegmentationDecoder(nn.Module):
                 for conv in self.backbone_out:
                     nn.init.zeros_(conv.weight)
                     nn.init.zeros_(conv.bias)
+        self.backbone_gate = None
+        if cfg.backbone_gate:
+            with torch.random.fork_rng(devices=[]):
+                torch.manual_seed(5)
+                self.backbone_gate = nn.Sequential(nn.Conv2d(1, 16, 1), nn.GELU(), nn.Conv2d(16, 3, 1))
+                nn.init.zeros_(self.backbone_gate[2].weight)
+                nn.init.zeros_(self.backbone_gate[2].bias)
 
-    def _backbone_skips(self, image: torch.Tensor, grid: tuple[int, int]) -> list[torch.Tensor]:
+    def _backbone_skips(self, image: torch.Tensor, grid: tuple[int, int],
+                        snr: torch.Tensor | None) -> list[torch.Tensor]:
         """The pretrained backbone's features of the image estimate -> additions at stride/4, stride/2 and the
-        grid's stride, as ``ImagePyramid``'s."""
+        grid's stride, as ``ImagePyramid``'s (each scaled by the SNR gate where there is one)."""
         spec = BACKBONES[self.cfg.backbone]
         f4, f8, f16, f32 = self.backbone((image.clamp(0, 1) - spec.mean) / spec.std)
         h, w = grid
@@ -143,16 +155,22 @@ class SegmentationDecoder(nn.Module):
             return f if f.shape[-2:] == size else F.interpolate(f, size=size, mode="bilinear", align_corners=False)
 
         feats = (at(f4, sizes[0]), at(f8, sizes[1]), torch.cat([at(f16, sizes[2]), at(f32, sizes[2])], dim=1))
-        return [out(f) for out, f in zip(self.backbone_out, feats)]
+        skips = [out(f) for out, f in zip(self.backbone_out, feats)]
+        if self.backbone_gate is None:
+            return skips
+        if snr is None:
+            raise ValueError("this segmentation decoder gates its backbone by the SNR: pass the SNR map")
+        gate = 2 * torch.sigmoid(self.backbone_gate(snr))  # (B, 3, h, w), 1 at the start
+        return [s * at(gate[:, i:i + 1], s.shape[-2:]) for i, s in enumerate(skips)]
 
-    def forward(self, x: torch.Tensor, image: torch.Tensor) -> torch.Tensor:
-        """x (B, C, h, w) on the symbol grid, the linear image estimate (B, 3, h*stride, w*stride) -> logits
-        (B, K, h*stride, w*stride)."""
+    def forward(self, x: torch.Tensor, image: torch.Tensor, snr: torch.Tensor | None = None) -> torch.Tensor:
+        """x (B, C, h, w) on the symbol grid, the linear image estimate (B, 3, h*stride, w*stride), the SNR
+        feature on the grid (B, 1, h, w; needed with a backbone gate) -> logits (B, K, h*stride, w*stride)."""
         size = (x.shape[-2] * self.stride, x.shape[-1] * self.stride)
         pixels = F.pixel_unshuffle(image - 0.5, self.skip_factor)  # (B, 3 * (stride/4)^2, 4h, 4w)
         skips = self.image_encoder(pixels) if self.image_encoder is not None else [0, 0, 0]
         if self.backbone is not None:
-            skips = [a + b for a, b in zip(skips, self._backbone_skips(image, tuple(x.shape[-2:])))]
+            skips = [a + b for a, b in zip(skips, self._backbone_skips(image, tuple(x.shape[-2:]), snr))]
         z = self.res(self.stem(x)) + skips[2]  # (B, hid, h, w)
         if self.context is not None:
             z = self.context(z)
@@ -167,7 +185,7 @@ class SegmentationDecoder(nn.Module):
     def logits(self, received: Received, feats: torch.Tensor, analog: AnalogDecoder) -> torch.Tensor:
         """The receiver's view (its grid and the linear code's estimate, which `analog` turns into an image) and
         the source KB's features -> logits (B, K, H, W)."""
-        return self(torch.cat([received.grid, feats], dim=1), analog.synthesise(received.linear))
+        return self(torch.cat([received.grid, feats], dim=1), analog.synthesise(received.linear), received.snr)
 
     def decode(self, received: Received, feats: torch.Tensor, snr_db: torch.Tensor, steps: int | None,
                generator: torch.Generator | None, on_step, analog: AnalogDecoder) -> torch.Tensor:

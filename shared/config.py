@@ -177,11 +177,16 @@ class SegConfig:
     # an ImageNet-pretrained network on the image estimate joining the same path (shared.backbone.BACKBONES;
     # "" none, as in checkpoints made before it; ``semcom train --seg-backbone NAME`` adds one)
     backbone: str = ""
+    # the backbone's additions scaled at each position by a learned function of the SNR there, starting at 1;
+    # False in checkpoints made before it (``semcom train --seg-backbone-gate`` adds one)
+    backbone_gate: bool = False
     class_names: tuple[str, ...] = VOC_CLASSES
     ignore_index: int = 255
 
     def __post_init__(self) -> None:
         check_backbone(self.backbone)
+        if self.backbone_gate and not self.backbone:
+            raise ValueError("seg.backbone_gate gates a pretrained backbone's features: name seg.backbone too")
 
     @property
     def num_classes(self) -> int:

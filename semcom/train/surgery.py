@@ -1,7 +1,8 @@
 """Checkpoint surgery for `semcom train`: what a run adds to, restarts in, freezes in or carries over from the
 model it starts from (--snr-gate, --per-image-gains, --dct-code, --dct-allocation, --dct-spread,
---dct-side-info, --seg-image-blocks, --seg-image-encoder, --seg-backbone, --seg-context, --seg-dropout,
---grow-refiner, --reinit, --freeze, --init-partial). `semcom merge` (semcom.train.merge) joins two finished runs."""
+--dct-side-info, --seg-image-blocks, --seg-image-encoder, --seg-backbone, --seg-backbone-gate, --seg-context,
+--seg-dropout, --grow-refiner, --reinit, --freeze, --init-partial). `semcom merge` (semcom.train.merge) joins two
+finished runs."""
 
 from __future__ import annotations
 
@@ -54,21 +55,31 @@ def grow(cfg: ModelConfig, tc: TrainConfig,
                                  f"{flag} adds to an --init checkpoint without")
             cfg = cfg.replace(**{f"seg.{part}": wanted})
             added += (f"receiver.segmentation.{part}",)
+    dropped: tuple[str, ...] = ()
     if tc.seg_backbone and cfg.seg.backbone != tc.seg_backbone:
-        if cfg.seg.backbone:
-            raise SystemExit(f"semcom train: this model's segmentation decoder has the backbone {cfg.seg.backbone} "
-                             f"already; --seg-backbone adds one to an --init checkpoint without")
+        backbone = ("receiver.segmentation.backbone", "receiver.segmentation.backbone_out")
+        if cfg.seg.backbone:  # replaced only where the run starts it afresh anyway
+            if not any(under(backbone[0], p) for p in tc.reinit):
+                raise SystemExit(f"semcom train: this model's segmentation decoder has the backbone "
+                                 f"{cfg.seg.backbone} already; --seg-backbone adds one to an --init checkpoint "
+                                 f"without, or replaces it under --reinit receiver.segmentation")
+            dropped = backbone
         cfg = cfg.replace(**{"seg.backbone": tc.seg_backbone})
-        added += ("receiver.segmentation.backbone", "receiver.segmentation.backbone_out")
+        added += backbone
+    if tc.seg_backbone_gate and not cfg.seg.backbone_gate:
+        if not cfg.seg.backbone:
+            raise SystemExit("semcom train: --seg-backbone-gate gates a pretrained backbone's features; this "
+                             "model's segmentation decoder has none (add one with --seg-backbone)")
+        cfg = cfg.replace(**{"seg.backbone_gate": True})
+        added += ("receiver.segmentation.backbone_gate",)
     if tc.seg_dropout is not None:
         cfg = cfg.replace(**{"seg.dropout": tc.seg_dropout})
-    dropped: tuple[str, ...] = ()
     if tc.seg_context == "drop" and (cfg.seg.context_bins or not resuming):
         if not cfg.seg.context_bins:
             raise SystemExit("semcom train: --no-seg-context: this model's segmentation decoder has no pyramid "
                              "pooling to leave out")
         cfg = cfg.replace(**{"seg.context_bins": ()})
-        dropped = ("receiver.segmentation.context",)
+        dropped += ("receiver.segmentation.context",)
     if tc.seg_context == "add":
         if cfg.seg.context_bins:
             raise SystemExit(f"semcom train: this model's segmentation decoder has pyramid pooling already "

@@ -506,6 +506,29 @@ def test_segmentation_class_weights_and_added_image_blocks(image_folder, camvid_
         assert capsys.readouterr().err.count("240 tensors from ImageNet") == 1
         assert torch.equal(tr.system.receiver.segmentation.backbone.conv_stem.weight,
                            imagenet_state("efficientnet_lite0")["conv_stem.weight"])
+    # another backbone in place of the checkpoint's: only where --reinit starts it afresh anyway
+    with pytest.raises(SystemExit, match="has the backbone efficientnet_lite0 already"):
+        Trainer(parse(_args(image_folder, camvid_root, tmp_path / "x", "--steps", "1", "--task", "segmentation",
+                            "--init", str(tmp_path / "bb"), "--seg-backbone", "efficientnet_lite1")))
+    swap = Trainer(parse(_args(image_folder, camvid_root, tmp_path / "swap", "--steps", "1", "--task",
+                               "segmentation", "--init", str(tmp_path / "bb"), "--seg-backbone", "efficientnet_lite1",
+                               "--reinit", "receiver.segmentation")))
+    assert swap.cfg.seg.backbone == "efficientnet_lite1" and "from ImageNet" in capsys.readouterr().err
+    assert torch.equal(swap.system.receiver.segmentation.backbone.conv_stem.weight,
+                       imagenet_state("efficientnet_lite1")["conv_stem.weight"])
+    # --seg-backbone-gate: added to a checkpoint with a backbone it starts at 1 (the same logits); not without one
+    with pytest.raises(SystemExit, match="has none"):
+        Trainer(parse(_args(image_folder, camvid_root, tmp_path / "x", "--steps", "1", "--task", "segmentation",
+                            "--init", str(tmp_path / "ctx"), "--seg-backbone-gate")))
+    gated = Trainer(parse(_args(image_folder, camvid_root, tmp_path / "gated", "--steps", "1", "--task",
+                                "segmentation", "--init", str(tmp_path / "bb"), "--seg-backbone-gate")))
+    assert gated.cfg.seg.backbone_gate and gated.system.receiver.segmentation.backbone_gate is not None
+    gated.system.eval()
+    again.system.eval()
+    with torch.no_grad():
+        a = again.system(batch, generator=torch.Generator().manual_seed(0))[SEGMENTATION]["logits"]
+        b = gated.system(batch, generator=torch.Generator().manual_seed(0))[SEGMENTATION]["logits"]
+    torch.testing.assert_close(a, b)
     for bad in (("--seg-backbone", "resnet9"), ("--seg-backbone-lr-scale", "2")):
         with pytest.raises(SystemExit):
             parse(_args(image_folder, camvid_root, tmp_path / "x", *bad))

@@ -21,25 +21,28 @@ def test_an_unknown_backbone_is_refused_by_name():
 
 
 @pytest.mark.skipif(not (KODAK / "kodim23.png").exists(), reason="needs ../shared/data/kodak")
-def test_the_imagenet_weights_recognise_a_photograph():
+@pytest.mark.parametrize("name, widths", [("efficientnet_lite0", [24, 40, 112, 320]),
+                                          ("efficientnet_lite1", [24, 40, 112, 320]),
+                                          ("efficientnet_lite2", [24, 48, 120, 352])])
+def test_the_imagenet_weights_recognise_a_photograph(name, widths):
     """kodim23 is two parrots: the whole classifier, loaded by timm's names, calls it a macaw (ImageNet class
     88), so the package's tensors map onto timm's in the right order and with the right normalisation."""
     import timm
 
-    spec = BACKBONES["efficientnet_lite0"]
+    spec = BACKBONES[name]
     net = timm.create_model(spec.timm_name, pretrained=False).eval()
-    net.load_state_dict(imagenet_state("efficientnet_lite0"))
+    net.load_state_dict(imagenet_state(name))
     image = Image.open(KODAK / "kodim23.png").convert("RGB").resize((336, 224))
     x = torch.from_numpy(np.array(image)).permute(2, 0, 1).float() / 255
     with torch.no_grad():
         p = net(((x - spec.mean) / spec.std)[None]).softmax(-1)[0]
     assert int(p.argmax()) == 88 and p[88] > 0.3, (int(p.argmax()), float(p.max()))
     # the feature extractor takes every tensor it has from them, its batch norm frozen
-    features = build_backbone("efficientnet_lite0")
-    assert load_imagenet(features, "efficientnet_lite0") == len(features.state_dict())
+    features = build_backbone(name)
+    assert load_imagenet(features, name) == len(features.state_dict())
     assert not any("BatchNorm2d" == type(m).__name__ for m in features.modules())
     f = features(torch.zeros(1, 3, 368, 480))
-    assert [t.shape[1] for t in f] == features.feature_info.channels() == [24, 40, 112, 320]
+    assert [t.shape[1] for t in f] == features.feature_info.channels() == widths
     assert [t.shape[-2:] for t in f] == [(92, 120), (46, 60), (23, 30), (12, 15)]
 
 
@@ -65,3 +68,37 @@ def test_the_decoder_starts_as_without_the_backbone():
     loss = with_backbone(x, image).logsumexp(1).mean()
     loss.backward()
     assert all(conv.weight.grad.abs().sum() > 0 for conv in with_backbone.backbone_out)
+
+
+def test_the_snr_gate_starts_at_one_and_learns_to_scale_the_backbone_by_the_snr():
+    """--seg-backbone-gate: the same logits as the decoder without it at the start; trained, the gate differs
+    between positions of different SNR, so a noisy image estimate can count for less there."""
+    from receiver.segmentation import SegmentationDecoder
+
+    cfg = get_preset("test").seg.__class__(**{**get_preset("test").seg.__dict__, "backbone": "efficientnet_lite0"})
+    torch.manual_seed(0)
+    plain = SegmentationDecoder(cfg, 20, 16).eval()
+    with torch.no_grad():  # the joins moved off zero, as after training
+        for conv in plain.backbone_out:
+            conv.weight.normal_(0, 0.1)
+    gated = SegmentationDecoder(cfg.__class__(**{**cfg.__dict__, "backbone_gate": True}), 20, 16).eval()
+    missing = gated.load_state_dict(plain.state_dict(), strict=False).missing_keys
+    assert missing and all(k.startswith("backbone_gate.") for k in missing)
+    x, image = torch.randn(2, 20, 7, 9), torch.rand(2, 3, 112, 144)
+    snr = torch.linspace(0, 1, 2 * 7 * 9).view(2, 1, 7, 9)  # dB / 20: 0 to 20 dB across the grid
+    with torch.no_grad():
+        torch.testing.assert_close(plain(x, image), gated(x, image, snr))
+    with pytest.raises(ValueError, match="pass the SNR map"):
+        gated(x, image)
+    gated.train()
+    opt = torch.optim.Adam(gated.backbone_gate.parameters(), lr=0.05)
+    for _ in range(50):  # ask for less backbone where the SNR is low
+        opt.zero_grad()
+        gate = 2 * torch.sigmoid(gated.backbone_gate(snr))
+        ((gate - 2 * snr) ** 2).mean().backward()
+        opt.step()
+    with torch.no_grad():
+        gate = 2 * torch.sigmoid(gated.backbone_gate(snr))
+    assert gate[0, :, 0, 0].max() < gate[1, :, -1, -1].min()
+    with pytest.raises(ValueError, match="name seg.backbone too"):
+        SegConfig(backbone_gate=True)
