@@ -45,6 +45,7 @@ from shared.analog import AnalogDecoder
 from shared.backbone import BACKBONES, build_backbone
 from shared.config import ModelConfig, SegConfig
 from shared.layers import ResidualBlock
+from shared.symbols import snr_feature
 from shared.tasks import TaskBatch
 
 
@@ -162,6 +163,14 @@ class SegmentationDecoder(nn.Module):
             raise ValueError("this segmentation decoder gates its backbone by the SNR: pass the SNR map")
         gate = 2 * torch.sigmoid(self.backbone_gate(snr))  # (B, 3, h, w), 1 at the start
         return [s * at(gate[:, i:i + 1], s.shape[-2:]) for i, s in enumerate(skips)]
+
+    @torch.no_grad()
+    def backbone_gate_at(self, snr_db: torch.Tensor) -> torch.Tensor:
+        """The gate on the backbone's three additions (stride/4, stride/2, the grid's) at these SNRs (N,) dB ->
+        (N, 3), for a decoder that has one."""
+        if self.backbone_gate is None:
+            raise ValueError("this segmentation decoder has no backbone gate")
+        return 2 * torch.sigmoid(self.backbone_gate(snr_feature(snr_db.float()).view(-1, 1, 1, 1))).flatten(1)
 
     def forward(self, x: torch.Tensor, image: torch.Tensor, snr: torch.Tensor | None = None) -> torch.Tensor:
         """x (B, C, h, w) on the symbol grid, the linear image estimate (B, 3, h*stride, w*stride), the SNR

@@ -344,7 +344,7 @@ def cpu() -> ModelConfig:
                       decoder_channels=96, decoder_blocks=10),
         diffusion=DiffusionConfig(sample_steps=1, log_mse=True),
         seg=SegConfig(hidden=96, image_blocks=2, context_bins=(1, 2, 3, 6), class_names=CAMVID_CLASSES,
-                      ignore_index=11, backbone="efficientnet_lite0"),
+                      ignore_index=11, backbone="efficientnet_lite0", backbone_gate=True),
         max_side=2048,
         max_pixels=2048 * 2048,
     )
@@ -360,7 +360,7 @@ def test() -> ModelConfig:
         "dit.hidden": 32, "dit.depth": 2, "dit.heads": 2,
         "dit.refine_channels": 8, "dit.decoder_channels": 16, "dit.decoder_blocks": 1,
         "diffusion.timesteps": 100, "diffusion.sample_steps": 3,
-        "seg.hidden": 16, "seg.image_blocks": 1, "seg.context_bins": (), "seg.backbone": "",
+        "seg.hidden": 16, "seg.image_blocks": 1, "seg.context_bins": (), "seg.backbone_gate": False, "seg.backbone": "",
         "max_side": 1024, "max_pixels": 1024 * 1024,
     })
 

@@ -90,6 +90,9 @@ def test_the_snr_gate_starts_at_one_and_learns_to_scale_the_backbone_by_the_snr(
         torch.testing.assert_close(plain(x, image), gated(x, image, snr))
     with pytest.raises(ValueError, match="pass the SNR map"):
         gated(x, image)
+    torch.testing.assert_close(gated.backbone_gate_at(torch.tensor([0.0, 20.0])), torch.ones(2, 3))
+    with pytest.raises(ValueError, match="no backbone gate"):
+        plain.backbone_gate_at(torch.tensor([0.0]))
     gated.train()
     opt = torch.optim.Adam(gated.backbone_gate.parameters(), lr=0.05)
     for _ in range(50):  # ask for less backbone where the SNR is low
@@ -97,8 +100,7 @@ def test_the_snr_gate_starts_at_one_and_learns_to_scale_the_backbone_by_the_snr(
         gate = 2 * torch.sigmoid(gated.backbone_gate(snr))
         ((gate - 2 * snr) ** 2).mean().backward()
         opt.step()
-    with torch.no_grad():
-        gate = 2 * torch.sigmoid(gated.backbone_gate(snr))
-    assert gate[0, :, 0, 0].max() < gate[1, :, -1, -1].min()
+    low, high = gated.backbone_gate_at(torch.tensor([0.0, 20.0]))
+    assert low.max() < high.min()
     with pytest.raises(ValueError, match="name seg.backbone too"):
         SegConfig(backbone_gate=True)
