@@ -161,8 +161,13 @@ class SegmentationDecoder(nn.Module):
             return skips
         if snr is None:
             raise ValueError("this segmentation decoder gates its backbone by the SNR: pass the SNR map")
-        gate = 2 * torch.sigmoid(self.backbone_gate(snr))  # (B, 3, h, w), 1 at the start
+        gate = self._gate(snr)  # (B, 3, h, w)
         return [s * at(gate[:, i:i + 1], s.shape[-2:]) for i, s in enumerate(skips)]
+
+    def _gate(self, snr: torch.Tensor) -> torch.Tensor:
+        """The SNR feature (B, 1, h, w) -> the factors on the backbone's three additions (B, 3, h, w), 1 at the
+        start."""
+        return 2 * torch.sigmoid(self.backbone_gate(snr))
 
     @torch.no_grad()
     def backbone_gate_at(self, snr_db: torch.Tensor) -> torch.Tensor:
@@ -170,7 +175,7 @@ class SegmentationDecoder(nn.Module):
         (N, 3), for a decoder that has one."""
         if self.backbone_gate is None:
             raise ValueError("this segmentation decoder has no backbone gate")
-        return 2 * torch.sigmoid(self.backbone_gate(snr_feature(snr_db.float()).view(-1, 1, 1, 1))).flatten(1)
+        return self._gate(snr_feature(snr_db.float()).view(-1, 1, 1, 1)).flatten(1)
 
     def forward(self, x: torch.Tensor, image: torch.Tensor, snr: torch.Tensor | None = None) -> torch.Tensor:
         """x (B, C, h, w) on the symbol grid, the linear image estimate (B, 3, h*stride, w*stride), the SNR

@@ -74,10 +74,10 @@ def _proposed(tmp_path, name, cfg, tweak=None):
 
     torch.manual_seed(0)
     _, tx, rx = load_models(cfg, None, "cpu")
-    if tweak:  # "side.name"
-        side, name = tweak.split(".", 1)
+    if tweak:  # "side.parameter"
+        side, param = tweak.split(".", 1)
         with torch.no_grad():
-            dict({"transmitter": tx, "receiver": rx}[side].named_parameters())[name].add_(0.5)
+            dict({"transmitter": tx, "receiver": rx}[side].named_parameters())[param].add_(0.5)
     return save_checkpoint(tmp_path / name, cfg, {"transmitter": tx, "receiver": rx})
 
 
