@@ -21,9 +21,18 @@ def main() -> None:
     p.add_argument("--weights", default="weights/cpu")
     p.add_argument("--snr", default="-2,0,1,4,7,10,13,20,25", help="comma list, dB")
     a = p.parse_args()
-    snr = torch.tensor([float(x) for x in a.snr.split(",")])
-    receiver = load_side(Receiver, "receiver", "cpu", a.weights, "cpu")
-    gate = receiver.segmentation.backbone_gate_at(snr)
+    try:
+        snr = torch.tensor([float(x) for x in a.snr.split(",")])
+    except ValueError:
+        p.error(f"--snr takes a comma list of numbers in dB, e.g. 0,10,20 (not {a.snr!r})")
+    try:
+        receiver = load_side(Receiver, "receiver", "cpu", a.weights, "cpu")
+    except (FileNotFoundError, ValueError) as e:
+        raise SystemExit(f"backbone_gate.py: {e}") from None
+    try:
+        gate = receiver.segmentation.backbone_gate_at(snr)
+    except ValueError as e:
+        raise SystemExit(f"{a.weights}: {e} (trained without --seg-backbone-gate)") from None
     print("SNR dB   stride/4  stride/2  grid")
     for s, g in zip(snr.tolist(), gate.tolist()):
         print(f"{s:6.1f}   " + "  ".join(f"{x:8.3f}" for x in g))
