@@ -130,14 +130,19 @@ class SegmentationPairs(EpochDraws, Dataset):
     other light, other distances: the few hundred training frames come from one camera). ``strong`` adds what
     footage of other drives differs by: a gamma in 0.6-1.6 (dusk, glare), a colour cast (each channel scaled by
     0.85-1.15: white balance, sodium light), and half the time a blur of up to 1.2 px or sensor noise of up to
-    8/255. Each epoch (``set_epoch``) draws new ones."""
+    8/255. ``paste`` is the probability that a training crop also gets the rare classes' pixels of another
+    training frame's crop pasted onto it, where they lie in that crop (ClassMix, Olsson et al. 2021; Simple
+    Copy-Paste, Ghiasi et al. 2021, without instance masks): poles, signs, pedestrians in new surroundings, so
+    the decoder learns them from their own look rather than from the scenes of the training drives. The rare
+    classes are those with under half a uniform share of the labelled pixels (``paste_classes``). Each epoch
+    (``set_epoch``) draws new ones."""
 
     num_classes: int
     ignore_index: int
 
     def __init__(self, pairs: list[tuple[Path, Path]], crop: int | None = None, train: bool = False,
                  photometric: tuple[float, float] = (0.75, 1.25), scale: tuple[float, float] = (0.6, 1.5),
-                 strong: bool = False) -> None:
+                 strong: bool = False, paste: float = 0.0) -> None:
         if not pairs:
             raise FileNotFoundError("no image/label pairs found")
         self.pairs = pairs
@@ -146,7 +151,9 @@ class SegmentationPairs(EpochDraws, Dataset):
         self.photometric = photometric
         self.strong = strong
         self.scale = scale
+        self.paste = paste
         self._cache: dict[int, tuple[Image.Image, Image.Image]] = {}
+        self._paste_classes: np.ndarray | None = None
 
     def __len__(self) -> int:
         return len(self.pairs)
@@ -164,27 +171,58 @@ class SegmentationPairs(EpochDraws, Dataset):
             self._cache[idx] = (img, lab)
         return self._cache[idx]
 
+    def _crop_and_flip(self, img: Image.Image, lab: Image.Image,
+                       rng: random.Random) -> tuple[Image.Image, Image.Image]:
+        """A training crop's geometry: the random rescale, the crop (padded with void where the frame is smaller)
+        and the flip."""
+        if self.crop:
+            s = rng.uniform(*self.scale)
+            size = (max(1, round(img.width * s)), max(1, round(img.height * s)))
+            img, lab = img.resize(size, Image.BILINEAR), lab.resize(size, Image.NEAREST)
+            if min(size) < self.crop:  # pad to the crop: grey image, void labels (no loss there)
+                padded = (max(self.crop, size[0]), max(self.crop, size[1]))
+                img_pad = Image.new("RGB", padded, (128, 128, 128))
+                lab_pad = Image.new(lab.mode, padded, self.ignore_index)  # P or L: raw indices either way
+                at = (rng.randint(0, padded[0] - size[0]), rng.randint(0, padded[1] - size[1]))
+                img_pad.paste(img, at)
+                lab_pad.paste(lab, at)
+                img, lab = img_pad, lab_pad
+            x0, y0 = rng.randint(0, img.width - self.crop), rng.randint(0, img.height - self.crop)
+            box = (x0, y0, x0 + self.crop, y0 + self.crop)
+            img, lab = img.crop(box), lab.crop(box)
+        if rng.random() < 0.5:
+            img, lab = img.transpose(Image.FLIP_LEFT_RIGHT), lab.transpose(Image.FLIP_LEFT_RIGHT)
+        return img, lab
+
+    @property
+    def paste_classes(self) -> np.ndarray:
+        """The classes ``paste`` copies: those with under half a uniform share (1 / 2C) of the labelled pixels."""
+        if self._paste_classes is None:
+            counts = self.class_pixel_counts().double()
+            share = counts / counts.sum().clamp_min(1.0)
+            self._paste_classes = np.flatnonzero((share < 0.5 / self.num_classes).numpy())
+        return self._paste_classes
+
+    def _paste_from(self, img: Image.Image, lab: Image.Image, rng: random.Random) -> tuple[Image.Image, Image.Image]:
+        """`img`, `lab` with another frame's crop (its own rescale, crop and flip) pasted where that crop's rare
+        classes are, labels with it."""
+        donor_img, donor_lab = self._crop_and_flip(*self._get(rng.randrange(len(self))), rng)
+        d_lab = np.array(donor_lab, dtype=np.uint8)
+        if d_lab.shape != (img.height, img.width):  # whole frames of other sizes (no crop): nothing to align
+            return img, lab
+        mask = np.isin(d_lab, self.paste_classes)
+        out_img, out_lab = np.array(img, dtype=np.uint8), np.array(lab, dtype=np.uint8)
+        out_img[mask] = np.asarray(donor_img, dtype=np.uint8)[mask]
+        out_lab[mask] = d_lab[mask]
+        return Image.fromarray(out_img), Image.fromarray(out_lab)  # labels as raw indices (mode L)
+
     def __getitem__(self, idx: int) -> tuple[torch.Tensor, torch.Tensor]:
         img, lab = self._get(idx)
         if self.train:
             rng = self.draws(idx)
-            if self.crop:
-                s = rng.uniform(*self.scale)
-                size = (max(1, round(img.width * s)), max(1, round(img.height * s)))
-                img, lab = img.resize(size, Image.BILINEAR), lab.resize(size, Image.NEAREST)
-                if min(size) < self.crop:  # pad to the crop: grey image, void labels (no loss there)
-                    padded = (max(self.crop, size[0]), max(self.crop, size[1]))
-                    img_pad = Image.new("RGB", padded, (128, 128, 128))
-                    lab_pad = Image.new(lab.mode, padded, self.ignore_index)  # P or L: raw indices either way
-                    at = (rng.randint(0, padded[0] - size[0]), rng.randint(0, padded[1] - size[1]))
-                    img_pad.paste(img, at)
-                    lab_pad.paste(lab, at)
-                    img, lab = img_pad, lab_pad
-                x0, y0 = rng.randint(0, img.width - self.crop), rng.randint(0, img.height - self.crop)
-                box = (x0, y0, x0 + self.crop, y0 + self.crop)
-                img, lab = img.crop(box), lab.crop(box)
-            if rng.random() < 0.5:
-                img, lab = img.transpose(Image.FLIP_LEFT_RIGHT), lab.transpose(Image.FLIP_LEFT_RIGHT)
+            img, lab = self._crop_and_flip(img, lab, rng)
+            if self.paste and rng.random() < self.paste:
+                img, lab = self._paste_from(img, lab, rng)
             for enhance in (ImageEnhance.Brightness, ImageEnhance.Contrast, ImageEnhance.Color):
                 img = enhance(img).enhance(rng.uniform(*self.photometric))
             if self.strong:

@@ -110,6 +110,7 @@ class TrainConfig:
     seg_class_weights: str = "enet"  # "enet": class-balanced segmentation loss (weights from the training labels)
     seg_augment: str = "standard"  # "strong": also gamma, colour casts, blur and noise (other drives' footage)
     seg_scale: tuple[float, float] = (0.6, 1.5)  # segmentation crops: the range of the random rescale before a crop
+    seg_paste: float = 0.0  # segmentation crops: probability of another crop's rare classes pasted on (ClassMix)
     seg_image_blocks: int = 0  # add this many image-resolution blocks to an --init checkpoint's segmentation decoder
     seg_image_encoder: int = 0  # add an image encoder of this width to an --init checkpoint's segmentation decoder
     seg_dropout: float | None = None  # the segmentation decoder's channel dropout in this run (None: the model's)
@@ -184,6 +185,11 @@ def parse(argv: list[str] | None) -> TrainConfig:
     p.add_argument("--seg-scale", type=number_pair, default="0.6:1.5", metavar="LO:HI",
                    help="segmentation crops: each frame rescaled by a factor drawn uniformly in LO..HI before the crop "
                         "(objects nearer or farther than the training drives show them; default 0.6:1.5)")
+    p.add_argument("--seg-paste", type=float, default=0.0, metavar="P",
+                   help="segmentation crops: with probability P, another training frame's crop pastes its rare "
+                        "classes' pixels (under half a uniform share of the labels: CamVid's pole, sign, fence, "
+                        "pedestrian, bicyclist) onto this one where they lie, labels with them (ClassMix): the "
+                        "decoder learns them apart from the training drives' scenes (default 0: off)")
     p.add_argument("--seg-val-split", default="val",
                    help="what of --seg-data the run validates on, e.g. train:0006R0 (the held-out drive; default val)")
     p.add_argument("--val-data", help="Kodak-style folder of PNGs for reconstruction validation (never trained on)")
@@ -329,6 +335,8 @@ def parse(argv: list[str] | None) -> TrainConfig:
             p.error(f"{flag} must be a positive number of seconds")
     if a.time_limit is not None and a.time_budget is not None:
         p.error("give --time-limit (this run) or --time-budget (all runs), not both")
+    if not 0.0 <= a.seg_paste <= 1.0:
+        p.error(f"--seg-paste is a probability, 0 to 1 (got {a.seg_paste:g})")
     if not 0.0 < a.seg_scale[0] <= a.seg_scale[1] <= 8.0:
         lo, hi = a.seg_scale
         p.error(f"--seg-scale takes LO:HI with 0 < LO <= HI <= 8, e.g. 0.5:2 (got {lo:g}:{hi:g})")
@@ -354,7 +362,7 @@ def parse(argv: list[str] | None) -> TrainConfig:
         dist_backend=a.dist_backend, pca=a.pca, linear_lr_scale=a.linear_lr_scale, init_partial=a.init_partial,
         fading=a.fading, channel_params=tuple(sorted(params_of(a).items())), freeze=tuple(a.freeze),
         snr_gate=a.snr_gate, seg_class_weights=a.seg_class_weights, seg_augment=a.seg_augment,
-        seg_scale=a.seg_scale,
+        seg_scale=a.seg_scale, seg_paste=a.seg_paste,
         seg_image_blocks=a.seg_image_blocks, seg_image_encoder=a.seg_image_encoder, seg_context=a.seg_context,
         seg_dropout=a.seg_dropout, seg_backbone=a.seg_backbone, seg_backbone_gate=a.seg_backbone_gate,
         backbone_lr_scale=a.seg_backbone_lr_scale,

@@ -253,6 +253,7 @@ class Trainer:
             seg = segmentation_dataset(tc.seg_data, tc.seg_split, tc.crop, train=True)
             seg.strong = tc.seg_augment == "strong"
             seg.scale = tc.seg_scale
+            seg.paste = tc.seg_paste
             if seg.num_classes != self.cfg.seg.num_classes or seg.ignore_index != self.cfg.seg.ignore_index:
                 raise SystemExit(f"semcom train: {tc.seg_data} has {seg.num_classes} classes (void "
                                  f"{seg.ignore_index}) but preset {self.cfg.name} expects "

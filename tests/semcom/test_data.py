@@ -1,3 +1,6 @@
+from pathlib import Path
+
+import numpy as np
 import pytest
 import torch
 from PIL import Image
@@ -150,3 +153,47 @@ def test_strong_augmentation_changes_the_look_not_the_labels(camvid_root):
     assert torch.equal(lab_a, lab_b)  # the same crop and flip: only the pixels' look differs
     assert img_a.shape == img_b.shape and not torch.equal(img_a, img_b)
     assert 0.0 <= img_b.min() and img_b.max() <= 1.0
+
+
+def _street(root: Path, n: int = 4) -> Path:
+    """Frames 0, 2, ... road and sky only; frames 1, 3, ... also a pedestrian (a red block, 4 % of the pixels)."""
+    lines = []
+    for i in range(n):
+        img = np.full((40, 60, 3), 100, np.uint8)
+        lab = np.full((40, 60), 3, np.uint8)  # road
+        lab[:12] = 0  # sky
+        if i % 2:
+            img[20:30, 5:15] = (200, 0, 0)
+            lab[20:30, 5:15] = 9  # pedestrian
+        (root / "train").mkdir(parents=True, exist_ok=True)
+        (root / "trainannot").mkdir(exist_ok=True)
+        Image.fromarray(img).save(root / "train" / f"f{i}.png")
+        Image.fromarray(lab, mode="L").save(root / "trainannot" / f"f{i}.png")
+        lines.append(f"/train/f{i}.png /trainannot/f{i}.png")
+    (root / "train.txt").write_text("\n".join(lines) + "\n")
+    return root
+
+
+def test_paste_puts_rare_classes_of_other_frames_on_a_crop(tmp_path):
+    """--seg-paste: the rare classes (under half a uniform share of the labels) of another frame's crop are
+    pasted where they lie, pixels and labels together; nothing else of the crop changes."""
+    root = _street(tmp_path / "camvid")
+    plain, pasting = CamVid(root, "train"), CamVid(root, "train")
+    for ds in (plain, pasting):
+        ds.photometric = (1.0, 1.0)
+    pasting.paste = 1.0
+    assert 9 in pasting.paste_classes and not {0, 3} & set(pasting.paste_classes.tolist())
+    torch.manual_seed(0)
+    pasted = 0
+    for epoch in range(3):
+        for ds in (plain, pasting):
+            ds.set_epoch(epoch)
+        for i in range(0, 4, 2):  # frames without a pedestrian of their own
+            (img_a, lab_a), (img_b, lab_b) = plain[i], pasting[i]
+            new = lab_a != lab_b
+            assert (lab_b[new] == 9).all() and torch.equal(img_a[:, ~new], img_b[:, ~new])
+            red = torch.tensor([200 / 255, 0.0, 0.0]).view(3, 1)
+            assert torch.allclose(img_b[:, new], red.expand(3, int(new.sum())))
+            pasted += int(new.any())
+    assert 0 < pasted < 6  # a pedestrian came whenever the donor drawn had one
+

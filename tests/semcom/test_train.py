@@ -398,6 +398,20 @@ def test_segmentation_rescale_range(image_folder, camvid_root, tmp_path, monkeyp
     for bad in ("2:1", "0:1", "a:b", "1", "1:2:3", "1:9"):
         with pytest.raises(SystemExit):
             parse(_args(image_folder, camvid_root, tmp_path / "x", "--seg-scale", bad))
+
+
+def test_segmentation_paste_probability(image_folder, camvid_root, tmp_path, monkeypatch):
+    """--seg-paste P reaches the training set (off by default); what is not a probability is refused."""
+    made = []
+    real = train_mod.segmentation_dataset
+    monkeypatch.setattr(train_mod, "segmentation_dataset", lambda *a, **k: made.append(real(*a, **k)) or made[-1])
+    Trainer(parse(_args(image_folder, camvid_root, tmp_path / "p", "--steps", "1", "--task", "segmentation",
+                        "--seg-paste", "0.5")))
+    assert made[0].paste == 0.5
+    assert parse(_args(image_folder, camvid_root, tmp_path / "x")).seg_paste == 0.0
+    for bad in ("1.5", "-0.1", "nan", "half"):
+        with pytest.raises(SystemExit):
+            parse(_args(image_folder, camvid_root, tmp_path / "x", "--seg-paste", bad))
     assert parse(_args(image_folder, camvid_root, tmp_path / "x", "--snr-range", "0:10")).snr_range == (0.0, 10.0)
     with pytest.raises(SystemExit):  # --snr-range reads its pair the same way: a usage line, not a traceback
         parse(_args(image_folder, camvid_root, tmp_path / "x", "--snr-range", "abc"))
