@@ -11,7 +11,6 @@ import grpc
 from channel.step import transmit
 from shared.channel import MAX_SYMBOLS
 from shared.config import ModelConfig
-from shared.devices import compute
 from shared.downstream import call_downstream, downstream_error
 from shared.endpoints import client_channel
 from shared.errors import abort
@@ -64,7 +63,7 @@ class ChannelService(Loading, rpc.ChannelServicer):
         except ValueError as exc:  # WireError among them
             abort(context, exc)
         t = time.perf_counter()
-        out = compute.run(transmit, symbols[None], sent.channel, sent.seed)
+        out = transmit(symbols[None], sent.channel, sent.seed)
         channel_s = time.perf_counter() - t
         self.metrics.stage("channel", channel_s)
         realised = float(out.realised_snr_db[0])

@@ -16,7 +16,7 @@ import torch
 from receiver import step
 from receiver.model import Receiver
 from receiver.results import ResultHub, ResultStore, StoreFailed
-from shared.devices import compute, pick_device
+from shared.devices import pick_device
 from shared.errors import abort
 from shared.ids import ID_RULE, id_ok
 from shared.observability import Metrics
@@ -101,7 +101,7 @@ class ReceiverService(Loading, rpc.ReceiverServicer):
             if taken:
                 context.abort(grpc.StatusCode.ALREADY_EXISTS, taken)
         try:
-            m = compute.run(self.kb.match, request.task)
+            m = self.kb.match(request.task)
         except TaskNotUnderstood as exc:
             abort(context, exc)
         return pb.NegotiateReply(task=m.task, score=m.score, kb_fingerprint=self.kb.fingerprint)
@@ -167,11 +167,11 @@ class ReceiverService(Loading, rpc.ReceiverServicer):
                     raise WireError(f"unexpected {part} message after the header")
             y = y.tensor()
             if h is not None and h.filled == 0 and not sent.channel.gains_on_wire:
-                h = compute.run(torch.ones_like, y)  # a channel without fading: h = 1, not sent
+                h = torch.ones_like(y)  # a channel without fading: h = 1, not sent
             else:
                 h = h.tensor() if h is not None else None
             job = Job(sent, header, y, h, first.noise_var, first.realised_snr_db, time.perf_counter())
-            compute.run(check_channel_state, job.h, job.noise_var, job.realised_snr_db)
+            check_channel_state(job.h, job.noise_var, job.realised_snr_db)
         except ValueError as exc:  # WireError among them
             abort(context, exc)
         try:  # pending since the header: the decoder may publish it at once
@@ -312,10 +312,10 @@ class ReceiverService(Loading, rpc.ReceiverServicer):
         timings = dict(job.header.timings_s)
         timings["rx_queue"] = time.perf_counter() - job.accepted
         t = time.perf_counter()
-        out = compute.run(step.decode, self.model, sent, job.y, job.h, job.noise_var)
+        out = step.decode(self.model, sent, job.y, job.h, job.noise_var)
         timings["decode"] = time.perf_counter() - t
         t = time.perf_counter()
-        fields = compute.run(step.render, out, sent, self.model)
+        fields = step.render(out, sent, self.model)
         timings["rx_encode_png"] = time.perf_counter() - t
         for stage in ("rx_queue", "decode", "rx_encode_png"):
             self.metrics.stage(stage, timings[stage])

@@ -4,13 +4,8 @@ from __future__ import annotations
 
 import ctypes
 import ctypes.util
-import threading
-from concurrent.futures import ThreadPoolExecutor
-from typing import Callable, TypeVar
 
 import torch
-
-T = TypeVar("T")
 
 _M_TRIM_THRESHOLD, _M_MMAP_THRESHOLD, _M_ARENA_MAX = -1, -3, -8  # glibc's mallopt parameters
 _MMAP_THRESHOLD_MAX = 32 * 1024 * 1024  # the largest glibc accepts on 64-bit (HEAP_MAX_SIZE / 2)
@@ -57,38 +52,3 @@ def keep_heap() -> bool:
     mallopt.argtypes, mallopt.restype = [ctypes.c_int, ctypes.c_int], ctypes.c_int
     return all(mallopt(param, value) == 1 for param, value in (
         (_M_ARENA_MAX, 1), (_M_MMAP_THRESHOLD, _MMAP_THRESHOLD_MAX), (_M_TRIM_THRESHOLD, 2**31 - 1)))
-
-
-class ComputeThread:
-    """One thread for all of a process's tensor work: ``run(fn, ...)`` calls `fn` there and returns what it
-    returns (or raises what it raises), waiting for the work before it; called from that thread, it calls `fn`
-    directly.
-
-    Why: torch's CPU operators run on an OpenMP team of the thread that calls them, and each thread that does
-    parallel work gets a team of its own. Once a process has more OpenMP threads than cores, libgomp stops
-    letting idle team threads spin between operators (its throttled spin count), and every operator pays a
-    sleep and a wake-up: a 224x224 segmentation's in-process chain took 90-99 ms in a process whose tensor work
-    had run on one thread and 170-190 ms once a second thread had done any (the first thread too, from then on;
-    ``python scripts/omp_teams.py``). A service's gRPC handlers run on a pool of threads; through this thread
-    its models keep one team. The services already ran one model call at a time (the transmitter's lock, the
-    receiver's one decoder), so nothing that ran side by side is serialized by it."""
-
-    def __init__(self, name: str = "compute") -> None:
-        self.name = name
-        self._pool: ThreadPoolExecutor | None = None
-        self._ident: int | None = None
-        self._lock = threading.Lock()
-
-    def _mark(self) -> None:
-        self._ident = threading.get_ident()
-
-    def run(self, fn: Callable[..., T], *args, **kwargs) -> T:
-        if threading.get_ident() == self._ident:
-            return fn(*args, **kwargs)
-        with self._lock:
-            if self._pool is None:
-                self._pool = ThreadPoolExecutor(1, thread_name_prefix=self.name, initializer=self._mark)
-        return self._pool.submit(fn, *args, **kwargs).result()
-
-
-compute = ComputeThread()  # the process's own; the services route their tensor work through it

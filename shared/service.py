@@ -195,7 +195,7 @@ def serve(name: str, args: argparse.Namespace, methods: tuple[str, ...], make_se
     if they cannot be) and attached with a task KB; SERVING until SIGTERM, then draining (``run_until_signal``;
     `drain`: the service's own ``drain`` finishes its queued work first)."""
     setup_logging(args.log_level, name, args.log_format)
-    from shared.devices import compute, keep_heap, set_threads  # loads torch: the flags (--help) must not wait
+    from shared.devices import keep_heap, set_threads  # loads torch, which the flags (--help) must not wait for
 
     keep_heap()
     set_threads(args.threads)
@@ -207,9 +207,9 @@ def serve(name: str, args: argparse.Namespace, methods: tuple[str, ...], make_se
     add_servicer(service, srv.server)
     metrics.serve(args.metrics_port, args.host)
     srv.server.start()
-    if load is not None:  # on the process's one compute thread, as every later model call (ComputeThread)
-        model = compute.run(load_models_or_exit, name, srv, load)
-        service.attach(model, compute.run(TaskKB))
+    if load is not None:
+        model = load_models_or_exit(name, srv, load)
+        service.attach(model, TaskKB())
     return run_until_signal(srv, args.grace, on_stop=service.drain if drain else None)
 
 

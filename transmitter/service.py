@@ -11,7 +11,7 @@ import grpc
 
 from shared import tasks
 from shared.config import WorkTooLarge
-from shared.devices import compute, pick_device
+from shared.devices import pick_device
 from shared.downstream import call_downstream, downstream_error
 from shared.endpoints import MiB, client_channel
 from shared.errors import abort
@@ -61,7 +61,7 @@ class TransmitterService(Loading, rpc.TransmitterServicer):
 
     def _negotiate(self, text: str, tid: str, context) -> TaskMatch:
         try:
-            mine = compute.run(self.kb.match, text)
+            mine = self.kb.match(text)
         except TaskNotUnderstood as exc:
             abort(context, exc)
         ask = pb.NegotiateRequest(task=text, transmission_id=tid)  # the receiver refuses an id in use (ALREADY_EXISTS)
@@ -126,9 +126,8 @@ class TransmitterService(Loading, rpc.TransmitterServicer):
         self._still_wanted(context, "encoding")
         t = time.perf_counter()
         with self._model_lock:
-            sent, x = compute.run(lambda: step.encode(
-                self.model, to_tensor(img), match.task, spec, request.channel.seed, request.diffusion_steps, tid,
-                match.score, self.kb.fingerprint))
+            sent, x = step.encode(self.model, to_tensor(img), match.task, spec, request.channel.seed,
+                                  request.diffusion_steps, tid, match.score, self.kb.fingerprint)
         timings["encode"] = time.perf_counter() - t
         header = header_of(sent, timings)
 

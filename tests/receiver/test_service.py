@@ -91,26 +91,3 @@ def test_fading_with_csi_without_gains_is_invalid_argument(parts):
     with pytest.raises(Aborted, match="received 0 of 192"):
         svc.Deliver(_stream(parts[1], "nogains", model="rayleigh", csi=True), ctx)
     assert ctx.code == grpc.StatusCode.INVALID_ARGUMENT
-
-
-def test_negotiation_and_decoding_run_on_the_compute_thread(parts, monkeypatch):
-    """The servicer's tensor work (the task KB, h = 1, the checks, decode, render) runs on the process's one
-    compute thread (shared.devices.compute), never on gRPC's handler threads: one OpenMP team per process."""
-    import receiver.service as service_mod
-    from shared.devices import compute
-
-    ran = []
-    real_run = compute.run
-    monkeypatch.setattr(compute, "run", lambda fn, *a, **k: real_run(
-        lambda: ran.append((getattr(fn, "__name__", "?"), threading.get_ident())) or fn(*a, **k)))
-    svc = _service(parts, queue_depth=8)
-    svc.Negotiate(pb.NegotiateRequest(task="segment this image"), FakeContext())
-    svc.Deliver(_stream(parts[1], "c1", csi=True), FakeContext())
-    svc.worker.start()
-    svc.drain(timeout=120)
-    r = svc.hub.get("c1")
-    assert r is not None and not r.error and r.labels_png
-    names = [n for n, _ in ran]
-    assert {"match", "ones_like", "check_channel_state", "decode", "render"} <= set(names), names
-    assert len({ident for _, ident in ran}) == 1 and ran[0][1] not in (threading.get_ident(), svc.worker.ident)
-    assert service_mod.compute is compute

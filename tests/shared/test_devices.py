@@ -1,12 +1,10 @@
 import platform
 import subprocess
 import sys
-import threading
-from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from shared.devices import ComputeThread, pick_device, set_threads
+from shared.devices import pick_device, set_threads
 
 # in a child process: keep_heap changes the allocator for the rest of the process it runs in
 _FAULTS = """
@@ -49,33 +47,3 @@ def test_set_threads_rejects_negative_and_reports_the_count():
 
 def test_pick_device_auto_is_cpu_or_cuda():
     assert pick_device("auto").type in ("cpu", "cuda") and pick_device("cpu").type == "cpu"
-
-
-def test_compute_thread_runs_everything_on_one_thread():
-    """Calls from many threads run on one thread, in turn; results and exceptions come back to the caller; a
-    call from inside a call runs at once (no deadlock)."""
-    ct = ComputeThread("ct")
-    seen, busy, overlap = set(), threading.Lock(), []
-
-    def work(i):
-        if not busy.acquire(blocking=False):
-            overlap.append(i)
-            busy.acquire()
-        try:
-            seen.add(threading.get_ident())
-            return i * i
-        finally:
-            busy.release()
-
-    with ThreadPoolExecutor(8) as callers:
-        assert list(callers.map(lambda i: ct.run(work, i), range(64))) == [i * i for i in range(64)]
-    assert len(seen) == 1 and threading.get_ident() not in seen and not overlap
-    assert ct.run(lambda: ct.run(lambda: threading.get_ident())) in seen  # nested: the same thread, at once
-
-    def fails():
-        raise ValueError("bad input")
-    with pytest.raises(ValueError, match="bad input"):
-        ct.run(fails)
-    with pytest.raises(SystemExit):  # what load_models_or_exit raises reaches the service's main thread
-        ct.run(sys.exit, 2)
-    assert ct.run(lambda: threading.get_ident()) in seen  # still the one thread after a failure
