@@ -3,9 +3,10 @@ before and after another thread has run the same chain once.
 
     python scripts/omp_teams.py [--task segmentation] [--size 224x224] [--runs 10]
 
-Everything (loading included) runs on one worker thread (as a service would if all its tensor work went through
-one thread: docs/services.md, "One compute thread"); the script prints the p50 of `--runs` chains (the first two left out) on that thread, then the
-same after one chain on a second thread, then on the second thread itself. Where libgomp's idle threads may
+Everything (loading included) runs on one worker thread (as a service would if all its tensor work went
+through one thread: docs/services.md, "One compute thread"); the script prints the p50 of `--runs` chains
+(the first two left out) on that thread, then the same after one chain on a second thread, then on the second
+thread itself. Where libgomp's idle threads may
 spin (OpenMP threads no more than cores) the first phase is the fast one; once a second thread has its own
 OpenMP team, every thread's operators pay a sleep and a wake-up. Compare ``OMP_WAIT_POLICY=PASSIVE python
 scripts/omp_teams.py`` (never spinning: every phase at the slow figure).

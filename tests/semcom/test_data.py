@@ -196,4 +196,3 @@ def test_paste_puts_rare_classes_of_other_frames_on_a_crop(tmp_path):
             assert torch.allclose(img_b[:, new], red.expand(3, int(new.sum())))
             pasted += int(new.any())
     assert 0 < pasted < 6  # a pedestrian came whenever the donor drawn had one
-

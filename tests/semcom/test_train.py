@@ -398,6 +398,9 @@ def test_segmentation_rescale_range(image_folder, camvid_root, tmp_path, monkeyp
     for bad in ("2:1", "0:1", "a:b", "1", "1:2:3", "1:9"):
         with pytest.raises(SystemExit):
             parse(_args(image_folder, camvid_root, tmp_path / "x", "--seg-scale", bad))
+    assert parse(_args(image_folder, camvid_root, tmp_path / "x", "--snr-range", "0:10")).snr_range == (0.0, 10.0)
+    with pytest.raises(SystemExit):  # --snr-range reads its pair the same way: a usage line, not a traceback
+        parse(_args(image_folder, camvid_root, tmp_path / "x", "--snr-range", "abc"))
 
 
 def test_segmentation_paste_probability(image_folder, camvid_root, tmp_path, monkeypatch):
@@ -412,9 +415,6 @@ def test_segmentation_paste_probability(image_folder, camvid_root, tmp_path, mon
     for bad in ("1.5", "-0.1", "nan", "half"):
         with pytest.raises(SystemExit):
             parse(_args(image_folder, camvid_root, tmp_path / "x", "--seg-paste", bad))
-    assert parse(_args(image_folder, camvid_root, tmp_path / "x", "--snr-range", "0:10")).snr_range == (0.0, 10.0)
-    with pytest.raises(SystemExit):  # --snr-range reads its pair the same way: a usage line, not a traceback
-        parse(_args(image_folder, camvid_root, tmp_path / "x", "--snr-range", "abc"))
 
 
 def test_segmentation_class_weights_and_added_image_blocks(image_folder, camvid_root, tmp_path, capsys):
