@@ -23,7 +23,8 @@ texture that tells fence from tree reaches the classifier through more than one 
 through a 1x1 convolution that starts at zero: the decoder starts as without it, and it costs no channel use.
 ``SegConfig.backbone`` (``shared.backbone``) reads the image estimate with a network pretrained on ImageNet
 instead: its features at strides 4, 8, 16 and 32 join the same three places (stride 32 upsampled onto the
-grid's 16), each through a 1x1 convolution that starts at zero. At low SNR, or in a deep fade, that image is
+grid's 16), each through a 1x1 convolution that starts at zero; ``SegConfig.backbone_scale`` resizes the image it
+reads first (its features are then resized to those places), so thin objects span more of its positions. At low SNR, or in a deep fade, that image is
 noisy and its features mislead; ``SegConfig.backbone_gate`` scales each of the three additions at each position
 by 2 sigmoid(f(SNR there)), f a small per-position network starting at zero (a gate of 1: the decoder as without
 it), so the decoder can lean on the symbol grid where the image is poor (FiLM-style conditioning, Perez et al.
@@ -148,6 +149,8 @@ class SegmentationDecoder(nn.Module):
         """The pretrained backbone's features of the image estimate -> additions at stride/4, stride/2 and the
         grid's stride, as ``ImagePyramid``'s (each scaled by the SNR gate where there is one)."""
         spec = BACKBONES[self.cfg.backbone]
+        if self.cfg.backbone_scale != 1.0:
+            image = F.interpolate(image, scale_factor=self.cfg.backbone_scale, mode="bilinear", align_corners=False)
         f4, f8, f16, f32 = self.backbone((image.clamp(0, 1) - spec.mean) / spec.std)
         h, w = grid
         sizes = ((4 * h, 4 * w), (2 * h, 2 * w), (h, w))

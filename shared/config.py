@@ -180,6 +180,10 @@ class SegConfig:
     # the backbone's additions scaled at each position by a learned function of the SNR there, starting at 1;
     # False in checkpoints made before it (``semcom train --seg-backbone-gate`` adds one)
     backbone_gate: bool = False
+    # the backbone reads the image estimate resized by this factor (its features are brought back to the decoder's
+    # resolutions): thin poles, signs and people span more of its stride-4 positions; 1 in checkpoints made
+    # before it (``semcom train --seg-backbone-scale``; the same weights, so it can change between runs)
+    backbone_scale: float = 1.0
     class_names: tuple[str, ...] = VOC_CLASSES
     ignore_index: int = 255
 
@@ -187,6 +191,9 @@ class SegConfig:
         check_backbone(self.backbone)
         if self.backbone_gate and not self.backbone:
             raise ValueError("seg.backbone_gate gates a pretrained backbone's features: name seg.backbone too")
+        if not 0.5 <= self.backbone_scale <= 2.0:
+            raise ValueError(f"seg.backbone_scale resizes the backbone's input by a factor in [0.5, 2], not "
+                             f"{self.backbone_scale}")
 
     @property
     def num_classes(self) -> int:

@@ -117,6 +117,7 @@ class TrainConfig:
     seg_backbone: str = ""  # give an --init checkpoint's segmentation decoder this ImageNet-pretrained backbone
     seg_backbone_gate: bool = False  # and/or an SNR gate on that backbone's features
     backbone_lr_scale: float = 0.1  # its learning rate, relative to the rest
+    seg_backbone_scale: float | None = None  # the backbone reads the image resized by this (None: the model's)
     seg_context: str = "keep"  # "add": pyramid pooling (identity start) in an --init checkpoint's segmentation
     # decoder; "drop": a decoder without it (the checkpoint's pooling tensors are left out)
     grow_refiner: int = 0  # append this many residual blocks (identity start) to an --init checkpoint's refiner
@@ -260,6 +261,10 @@ def parse(argv: list[str] | None) -> TrainConfig:
     p.add_argument("--seg-backbone-lr-scale", type=float, default=0.1, metavar="S",
                    help="the pretrained backbone's learning rate relative to the rest (default 0.1: fine-tuned, "
                         "not overwritten)")
+    p.add_argument("--seg-backbone-scale", type=float, metavar="S",
+                   help="the backbone reads the image estimate resized by S (0.5 to 2; default: the model's, 1) and "
+                        "its features are resized back: thin poles, signs and people span more of its positions, "
+                        "at S^2 times the backbone's compute; the same weights, so a run may change it")
     p.add_argument("--seg-dropout", type=float, metavar="P",
                    help="the segmentation decoder's channel dropout on the symbol grid (default: the model's, 0.1 "
                         "in every preset); a regulariser, so it changes training only and adds no weights")
@@ -326,6 +331,8 @@ def parse(argv: list[str] | None) -> TrainConfig:
         p.error("--ema takes a decay in [0, 1), e.g. 0.999 (0: no average)")
     if not 0.0 <= a.seg_backbone_lr_scale <= 1.0:
         p.error("--seg-backbone-lr-scale takes a factor in [0, 1], e.g. 0.1 (0: the backbone stays as pretrained)")
+    if a.seg_backbone_scale is not None and not 0.5 <= a.seg_backbone_scale <= 2.0:
+        p.error("--seg-backbone-scale takes a factor in [0.5, 2], e.g. 1.5")
     if a.seg_dropout is not None and not 0.0 <= a.seg_dropout < 1.0:
         p.error("--seg-dropout takes a probability in [0, 1), e.g. 0.3")
     if a.seg_image_blocks < 0 or a.seg_image_encoder < 0 or a.grow_refiner < 0:
@@ -365,7 +372,7 @@ def parse(argv: list[str] | None) -> TrainConfig:
         seg_scale=a.seg_scale, seg_paste=a.seg_paste,
         seg_image_blocks=a.seg_image_blocks, seg_image_encoder=a.seg_image_encoder, seg_context=a.seg_context,
         seg_dropout=a.seg_dropout, seg_backbone=a.seg_backbone, seg_backbone_gate=a.seg_backbone_gate,
-        backbone_lr_scale=a.seg_backbone_lr_scale,
+        backbone_lr_scale=a.seg_backbone_lr_scale, seg_backbone_scale=a.seg_backbone_scale,
         grow_refiner=a.grow_refiner, ema=a.ema, per_image_gains=tuple(a.per_image_gains),
         dct_code=tuple(a.dct_code), dct_allocation=a.dct_allocation,
         dct_spread=a.dct_spread, dct_side_info=a.dct_side_info)

@@ -74,6 +74,11 @@ def grow(cfg: ModelConfig, tc: TrainConfig,
         added += ("receiver.segmentation.backbone_gate",)
     if tc.seg_dropout is not None:
         cfg = cfg.replace(**{"seg.dropout": tc.seg_dropout})
+    if tc.seg_backbone_scale is not None:
+        if not cfg.seg.backbone:
+            raise SystemExit("semcom train: --seg-backbone-scale resizes a pretrained backbone's input; this "
+                             "model's segmentation decoder has none (add one with --seg-backbone)")
+        cfg = cfg.replace(**{"seg.backbone_scale": tc.seg_backbone_scale})
     if tc.seg_context == "drop" and (cfg.seg.context_bins or not resuming):
         if not cfg.seg.context_bins:
             raise SystemExit("semcom train: --no-seg-context: this model's segmentation decoder has no pyramid "

@@ -543,7 +543,15 @@ def test_segmentation_class_weights_and_added_image_blocks(image_folder, camvid_
         a = again.system(batch, generator=torch.Generator().manual_seed(0))[SEGMENTATION]["logits"]
         b = gated.system(batch, generator=torch.Generator().manual_seed(0))[SEGMENTATION]["logits"]
     torch.testing.assert_close(a, b)
-    for bad in (("--seg-backbone", "resnet9"), ("--seg-backbone-lr-scale", "2")):
+    # --seg-backbone-scale: a setting of the model with a backbone (its weights as they were); not without one
+    with pytest.raises(SystemExit, match="has none"):
+        Trainer(parse(_args(image_folder, camvid_root, tmp_path / "x", "--steps", "1", "--task", "segmentation",
+                            "--init", str(tmp_path / "ctx"), "--seg-backbone-scale", "1.5")))
+    scaled = Trainer(parse(_args(image_folder, camvid_root, tmp_path / "scaled", "--steps", "1", "--task",
+                                 "segmentation", "--init", str(tmp_path / "bb"), "--seg-backbone-scale", "1.5")))
+    assert scaled.cfg.seg.backbone_scale == 1.5 and scaled.system.receiver.segmentation.cfg.backbone_scale == 1.5
+    assert all(torch.equal(v, kept[k]) for k, v in scaled.system.receiver.segmentation.backbone.state_dict().items())
+    for bad in (("--seg-backbone", "resnet9"), ("--seg-backbone-lr-scale", "2"), ("--seg-backbone-scale", "3")):
         with pytest.raises(SystemExit):
             parse(_args(image_folder, camvid_root, tmp_path / "x", *bad))
     # --no-seg-context: the same decoder without its pooling; every other tensor as the checkpoint has it

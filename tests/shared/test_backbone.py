@@ -104,3 +104,31 @@ def test_the_snr_gate_starts_at_one_and_learns_to_scale_the_backbone_by_the_snr(
     assert low.max() < high.min()
     with pytest.raises(ValueError, match="name seg.backbone too"):
         SegConfig(backbone_gate=True)
+
+
+def test_the_backbone_can_read_the_image_at_a_larger_scale():
+    """seg.backbone_scale: the backbone reads the image estimate resized by it, the decoder's output keeps the
+    frame's size, and the same weights serve any scale (so a run may change it); refused outside [0.5, 2]."""
+    from receiver.segmentation import SegmentationDecoder
+
+    base = get_preset("test").seg
+    cfg = base.__class__(**{**base.__dict__, "backbone": "efficientnet_lite0"})
+    assert cfg.backbone_scale == 1.0  # as in every checkpoint made before it
+    torch.manual_seed(0)
+    one = SegmentationDecoder(cfg, 20, 16).eval()
+    with torch.no_grad():  # the joins moved off zero, as after training
+        for conv in one.backbone_out:
+            conv.weight.normal_(0, 0.1)
+    larger = SegmentationDecoder(cfg.__class__(**{**cfg.__dict__, "backbone_scale": 1.5}), 20, 16).eval()
+    larger.load_state_dict(one.state_dict())
+    seen = []
+    larger.backbone.register_forward_pre_hook(lambda m, args: seen.append(tuple(args[0].shape)))
+    x, image = torch.randn(2, 20, 7, 9), torch.rand(2, 3, 112, 144)
+    with torch.no_grad():
+        a, b = one(x, image), larger(x, image)
+    assert seen == [(2, 3, 168, 216)]
+    assert a.shape == b.shape == (2, cfg.num_classes, 112, 144)
+    assert not torch.allclose(a, b)  # the backbone's features differ, the rest is the same
+    for bad in (0.25, 3.0):
+        with pytest.raises(ValueError, match=r"factor in \[0.5, 2\]"):
+            cfg.__class__(**{**cfg.__dict__, "backbone_scale": bad})
