@@ -24,11 +24,11 @@ through a 1x1 convolution that starts at zero: the decoder starts as without it,
 ``SegConfig.backbone`` (``shared.backbone``) reads the image estimate with a network pretrained on ImageNet
 instead: its features at strides 4, 8, 16 and 32 join the same three places (stride 32 upsampled onto the
 grid's 16), each through a 1x1 convolution that starts at zero; ``SegConfig.backbone_scale`` resizes the image it
-reads first (its features are then resized to those places), so thin objects span more of its positions. At low SNR, or in a deep fade, that image is
-noisy and its features mislead; ``SegConfig.backbone_gate`` scales each of the three additions at each position
-by 2 sigmoid(f(SNR there)), f a small per-position network starting at zero (a gate of 1: the decoder as without
-it), so the decoder can lean on the symbol grid where the image is poor (FiLM-style conditioning, Perez et al.
-2018).
+reads first (its features are then resized to those places), so thin objects span more of its positions. At low
+SNR, or in a deep fade, that image is noisy and its features mislead; ``SegConfig.backbone_gate`` scales each of
+the three additions at each position by 2 sigmoid(f(SNR there)), f a small per-position network starting at zero
+(a gate of 1: the decoder as without it), so the decoder can lean on the symbol grid where the image is poor
+(FiLM-style conditioning, Perez et al. 2018).
 
 Loss: pixel-wise cross-entropy (eq. 6) with an ignore index for void pixels, optionally weighted per
 class (``class_balance_weights``: ENet's 1 / ln(1.02 + p_k), Paszke et al. 2016), as street scenes
