@@ -46,6 +46,7 @@ DCT_ALLOCATIONS = ("softcast", "mmse")
 DCT_SIDE_INFOS = ("plain", "compact")  # how the DCT code's side information is coded (shared.dct_code)
 # the EncoderConfig fields of the DCT code a run may change without touching a weight (`semcom train`, `semcom merge`)
 DCT_SETTINGS = ("dct_allocation", "dct_spread", "dct_side_info")
+BACKBONE_SCALES = (0.5, 2.0)  # the factors SegConfig.backbone_scale may resize the backbone's input by
 
 
 @dataclass(frozen=True)
@@ -191,9 +192,10 @@ class SegConfig:
         check_backbone(self.backbone)
         if self.backbone_gate and not self.backbone:
             raise ValueError("seg.backbone_gate gates a pretrained backbone's features: name seg.backbone too")
-        if not 0.5 <= self.backbone_scale <= 2.0:
-            raise ValueError(f"seg.backbone_scale resizes the backbone's input by a factor in [0.5, 2], not "
-                             f"{self.backbone_scale}")
+        lo, hi = BACKBONE_SCALES
+        if not lo <= self.backbone_scale <= hi:
+            raise ValueError(f"seg.backbone_scale resizes the backbone's input by a factor in [{lo:g}, {hi:g}], "
+                             f"not {self.backbone_scale}")
 
     @property
     def num_classes(self) -> int:

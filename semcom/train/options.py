@@ -25,7 +25,7 @@ from semcom.systems import trainable
 from shared.backbone import BACKBONES
 from shared.channel import CSI_MODES, MODELS, ChannelSpec, model_names
 from shared.channel_flags import add_param_flags, params_of
-from shared.config import DCT_ALLOCATIONS, DCT_SIDE_INFOS
+from shared.config import BACKBONE_SCALES, DCT_ALLOCATIONS, DCT_SIDE_INFOS
 from shared.endpoints import env
 from shared import tasks
 from shared.flags import DEFAULT_DEVICE, add_model_flags
@@ -331,8 +331,9 @@ def parse(argv: list[str] | None) -> TrainConfig:
         p.error("--ema takes a decay in [0, 1), e.g. 0.999 (0: no average)")
     if not 0.0 <= a.seg_backbone_lr_scale <= 1.0:
         p.error("--seg-backbone-lr-scale takes a factor in [0, 1], e.g. 0.1 (0: the backbone stays as pretrained)")
-    if a.seg_backbone_scale is not None and not 0.5 <= a.seg_backbone_scale <= 2.0:
-        p.error("--seg-backbone-scale takes a factor in [0.5, 2], e.g. 1.5")
+    lo, hi = BACKBONE_SCALES
+    if a.seg_backbone_scale is not None and not lo <= a.seg_backbone_scale <= hi:
+        p.error(f"--seg-backbone-scale takes a factor in [{lo:g}, {hi:g}], e.g. 1.5")
     if a.seg_dropout is not None and not 0.0 <= a.seg_dropout < 1.0:
         p.error("--seg-dropout takes a probability in [0, 1), e.g. 0.3")
     if a.seg_image_blocks < 0 or a.seg_image_encoder < 0 or a.grow_refiner < 0:
