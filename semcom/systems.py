@@ -150,6 +150,18 @@ def _classical(ctx: BuildContext, task: str, bits: int, rate: str) -> Evaluated:
                      {**fcn_prov, **prov}, (fcn.num_classes, fcn.ignore_index))
 
 
+def _avif_ldpc(ctx: BuildContext, task: str) -> Evaluated:
+    cbr = ctx.default_cbr()
+    chain = classical.AVIFLinkAdapted()
+
+    def run(img, spec, seed):
+        return chain.transmit(img, float(Fraction(cbr)), spec, seed, ctx.mean_image(img))[0].image
+
+    return Evaluated(run, cbr, {"codec": "AVIF (Pillow)", "codeword_bits": chain.codeword_bits,
+                                "ldpc_iterations": chain.num_iter, "link_margin_db": classical.LINK_MARGIN_DB,
+                                "mcs_table": [list(r) for r in classical.MCS_TABLE]})
+
+
 # ---------------------------------------------------------------------------------------------- the registry
 
 REC, SEG = (RECONSTRUCTION,), (SEGMENTATION,)
@@ -193,6 +205,9 @@ for _bits in (4, 6):
         _add(SystemEntry(f"fcn-{_jpeg}", SEG, f"JPEG + 5G LDPC rate {_rate} + {2 ** _bits}-QAM (Sionna), FCN "
                          "segmenter at the receiver", lambda ctx, task, b=_bits, r=_rate: _classical(ctx, task, b, r),
                          kind="training-free"))
+_add(SystemEntry("avif-ldpc", REC, "AVIF + 5G LDPC + QAM (Sionna) with link adaptation: the modulation and code rate "
+                 "chosen for the SNR from their measured AWGN thresholds, mean image when a block fails",
+                 _avif_ldpc, kind="training-free"))
 _add(SystemEntry("capacity-avif", REC, "AVIF (AV1 intra) at the Shannon capacity of the same channel uses: an upper "
                  "reference", _capacity, kind="reference"))
 

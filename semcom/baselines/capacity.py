@@ -65,6 +65,19 @@ def avif_bytes(img: Image.Image, quality: int) -> bytes:
     return buf.getvalue()
 
 
+def avif_at_budget(img: Image.Image, budget_bits: float) -> tuple[bytes, int] | None:
+    """The largest-quality AVIF (0..100) that fits `budget_bits`; None if even quality 0 is too big."""
+    lo, hi, best = 0, 100, None
+    while lo <= hi:
+        mid = (lo + hi) // 2
+        data = avif_bytes(img, mid)
+        if len(data) * 8 <= budget_bits:
+            best, lo = (data, mid), mid + 1
+        else:
+            hi = mid - 1
+    return best
+
+
 @dataclass
 class CapacityResult:
     image: torch.Tensor  # (3, H, W)
@@ -78,15 +91,7 @@ def avif_at_capacity(image: torch.Tensor, cbr: float, spec: ChannelSpec,
     """image (3, H, W) in [0, 1] -> the AVIF decode at the largest quality within the capacity budget."""
     h, w = image.shape[-2:]
     budget = math.floor(h * w * 3 * cbr) * capacity_bits_per_use(spec)
-    pil = to_pil(image)
-    lo, hi, best = 0, 100, None
-    while lo <= hi:
-        mid = (lo + hi) // 2
-        data = avif_bytes(pil, mid)
-        if len(data) * 8 <= budget:
-            best, lo = (data, mid), mid + 1
-        else:
-            hi = mid - 1
+    best = avif_at_budget(to_pil(image), budget)
     if best is None:
         fallback = mean_image if mean_image is not None else torch.full_like(image, 0.5)
         return CapacityResult(fallback, None, 0, budget)
