@@ -3,11 +3,12 @@
     python scripts/ldpc_thresholds.py [--blocks 100] [--bler 0.01] [--out results/ldpc_thresholds.json]
 
 For every modulation (QPSK, 16-, 64-, 256-QAM) and code rate of ``semcom.baselines.classical.MCS_RATES``, the
-lowest SNR on a 0.25 dB grid (from the configuration's Shannon limit up) at which `--blocks` codewords of 6144 coded bits (Sionna's 5G LDPC encoder, 20 BP
-iterations, the APP demapper; ``LDPCQAM.lost_blocks``) sent through the project's AWGN channel lose at most
-`--bler` of them (none at all when blocks * bler < 1). Seeded: the same table every run. The
-``MCS_TABLE`` of ``semcom.baselines.classical`` holds its output; `avif-ldpc` picks from it the configuration with
-the most information bits per channel use whose threshold, plus ``LINK_MARGIN_DB``, is at most the SNR it sends at.
+lowest SNR on a 0.25 dB grid (from the configuration's Shannon limit up) at which `--blocks` codewords of 6144
+coded bits (Sionna's 5G LDPC encoder, 20 BP iterations, the APP demapper; ``LDPCQAM.lost_blocks``) sent through
+the project's AWGN channel lose at most `--bler` of them (none at all when blocks * bler < 1). Seeded: the same
+table every run. The ``MCS_TABLE`` of ``semcom.baselines.classical`` holds its output; `avif-ldpc` and `hda-avif`
+pick from it the configuration with the most information bits per channel use whose threshold, plus
+``LINK_MARGIN_DB``, is at most the SNR it sends at.
 """
 
 from __future__ import annotations

@@ -27,6 +27,7 @@ pipeline = LazyModule("semcom.pipeline", globals())
 learned = LazyModule("semcom.baselines.learned", globals())
 linear = LazyModule("semcom.baselines.linear", globals())
 capacity = LazyModule("semcom.baselines.capacity", globals())
+hybrid = LazyModule("semcom.baselines.hybrid", globals())
 classical = LazyModule("semcom.baselines.classical", globals())
 
 
@@ -162,6 +163,14 @@ def _avif_ldpc(ctx: BuildContext, task: str) -> Evaluated:
                                 "mcs_table": [list(r) for r in classical.MCS_TABLE]})
 
 
+def _hda_avif(ctx: BuildContext, task: str) -> Evaluated:
+    system = hybrid.HybridAVIFDCT(ctx.default_cbr(), ctx.mean_image)
+    return Evaluated(system.reconstruct, system.cbr, {
+        "base": "AVIF (Pillow) over 5G LDPC + QAM, the configuration link_adapted() picks, the quality chosen "
+        "for the least expected error", "analog": "ChunkDCT: 16x16 chunks, MMSE allocation, spread 64, compact "
+        "side information", "link_margin_db": classical.LINK_MARGIN_DB, "qualities": list(hybrid.QUALITIES)})
+
+
 # ---------------------------------------------------------------------------------------------- the registry
 
 REC, SEG = (RECONSTRUCTION,), (SEGMENTATION,)
@@ -208,6 +217,9 @@ for _bits in (4, 6):
 _add(SystemEntry("avif-ldpc", REC, "AVIF + 5G LDPC + QAM (Sionna) with link adaptation: the modulation and code rate "
                  "chosen for the SNR from their measured AWGN thresholds, mean image when a block fails",
                  _avif_ldpc, kind="training-free"))
+_add(SystemEntry("hda-avif", REC, "hybrid digital-analog, no training: an AVIF base over avif-ldpc's link and "
+                 "SoftCast's DCT code (as the proposed system sends it) of what the base leaves, the split chosen "
+                 "for the SNR", _hda_avif, kind="training-free"))
 _add(SystemEntry("capacity-avif", REC, "AVIF (AV1 intra) at the Shannon capacity of the same channel uses: an upper "
                  "reference", _capacity, kind="reference"))
 

@@ -98,26 +98,35 @@ class LDPCQAM:
         return self.blocks_for(channel_uses) * self.k
 
     @torch.no_grad()
-    def lost_blocks(self, payload: np.ndarray, spec: ChannelSpec, seed: int) -> int:
-        """payload: 0/1 bits, padded with random filler to whole codewords (as real systems scramble) -> how many
-        codewords did not decode to the bits sent."""
+    def modulate(self, payload: np.ndarray, seed: int) -> tuple[torch.Tensor, torch.Tensor]:
+        """payload: 0/1 bits, padded with random filler to whole codewords (as real systems scramble) ->
+        (the QAM symbols (blocks * n / m,) complex at unit average power, the information bits (blocks, k))."""
         blocks = max(1, math.ceil(payload.size / self.k))
         bits = np.zeros(blocks * self.k, dtype=np.float32)
         bits[: payload.size] = payload
         rng = np.random.default_rng(derive_seed(seed, "padding"))
         bits[payload.size:] = rng.integers(0, 2, bits.size - payload.size)
         u = torch.from_numpy(bits).view(blocks, self.k)
-        c = self.encoder(u)  # (blocks, n)
-        x = self.mapper(c).reshape(1, -1)  # (1, blocks*n/m) complex, unit average power
+        return self.mapper(self.encoder(u)).reshape(-1).to(torch.complex64), u
+
+    @torch.no_grad()
+    def lost(self, y: torch.Tensor, noise_per_real: torch.Tensor, u: torch.Tensor) -> int:
+        """The received symbols as unit-gain estimates and their noise per real value (``Reception.unbiased``),
+        and the bits sent -> how many codewords did not decode to them."""
+        llr = self.demapper(y.reshape(-1), (2.0 * noise_per_real).reshape(-1).float())  # (blocks*n,)
+        u_hat = self.decoder(llr.view(len(u), self.n))  # (blocks, k) hard bits
+        return int((u_hat.round().to(torch.uint8) != u.to(torch.uint8)).any(dim=1).sum())
+
+    @torch.no_grad()
+    def lost_blocks(self, payload: np.ndarray, spec: ChannelSpec, seed: int) -> int:
+        """payload: 0/1 bits through the chain alone -> how many codewords did not decode to the bits sent."""
+        x, u = self.modulate(payload, seed)
         gen = torch.Generator().manual_seed(derive_seed(seed, "channel"))
-        out = Channel.of(spec)(x.to(torch.complex64), spec.snr_db, gen)
+        out = Channel.of(spec)(x[None], spec.snr_db, gen)
         # the demapper takes unit-gain symbols and their effective noise: y / h_known and (no + e) / |h_known|^2
         # with channel knowledge (e the estimate's error variance), y and no without
-        y_demap, noise_per_real = receive(out.y, out.known, out.noise_var, spec.snr_db, out.err_var).unbiased()
-        no_eff = 2.0 * noise_per_real
-        llr = self.demapper(y_demap.reshape(-1), no_eff.reshape(-1).float())  # (blocks*n,)
-        u_hat = self.decoder(llr.view(blocks, self.n))  # (blocks, k) hard bits
-        return int((u_hat.round().to(torch.uint8) != u.to(torch.uint8)).any(dim=1).sum())
+        y, noise_per_real = receive(out.y, out.known, out.noise_var, spec.snr_db, out.err_var).unbiased()
+        return self.lost(y, noise_per_real, u)
 
 
 class JPEGLDPCQAM(LDPCQAM):
@@ -149,26 +158,34 @@ class JPEGLDPCQAM(LDPCQAM):
 
 
 # the modulations (bits per symbol) and 5G LDPC code rates link adaptation chooses among
-MCS_RATES: dict[int, tuple[str, ...]] = {2: ("1/3", "1/2", "2/3", "3/4", "5/6"),
-                                         4: ("1/2", "2/3", "3/4", "5/6"),
-                                         6: ("2/3", "3/4", "5/6"),
-                                         8: ("3/4", "5/6")}
+# (0.07-0.67 information bits per channel use apart, as steps of 5G's MCS tables are: the rate between two steps
+# is what a link loses to the table)
+MCS_RATES: dict[int, tuple[str, ...]] = {2: ("1/3", "2/5", "1/2", "3/5", "2/3", "3/4", "5/6"),
+                                         4: ("1/2", "3/5", "2/3", "3/4", "5/6"),
+                                         6: ("1/2", "3/5", "2/3", "3/4", "5/6"),
+                                         8: ("2/3", "3/4", "5/6")}
 
 # (bits per symbol, code rate, SNR in dB at which at most 1 % of 6144-bit codewords are lost over AWGN): the output
 # of `python scripts/ldpc_thresholds.py` (results/ldpc_thresholds.json), 100 codewords per point, 0.25 dB grid
 MCS_TABLE: tuple[tuple[int, str, float], ...] = (
     (2, "1/3", -0.75),
+    (2, "2/5", 0.25),
     (2, "1/2", 1.5),
+    (2, "3/5", 2.75),
     (2, "2/3", 3.5),
     (2, "3/4", 4.5),
     (2, "5/6", 5.5),
     (4, "1/2", 6.75),
+    (4, "3/5", 8.25),
     (4, "2/3", 9.25),
     (4, "3/4", 10.5),
     (4, "5/6", 12.0),
+    (6, "1/2", 11.0),
+    (6, "3/5", 13.0),
     (6, "2/3", 14.25),
     (6, "3/4", 15.75),
     (6, "5/6", 17.5),
+    (8, "2/3", 18.5),
     (8, "3/4", 20.75),
     (8, "5/6", 22.5),
 )

@@ -7,7 +7,8 @@
 Reconstruction systems: proposed; deepjscc, adjscc and witt (trained with `semcom train --system NAME`, read from
 --baseline-weights); linear and softcast (linear analog codes of 16x16 patches, no training: the floor a learned
 code must clear); jpeg-{16,64}qam-{1/2,2/3} (JPEG + 5G LDPC + QAM, no training); avif-ldpc (AVIF + 5G LDPC +
-QAM, the modulation and code rate chosen for the SNR);
+QAM, the modulation and code rate chosen for the SNR); hda-avif (an AVIF base over that link and the DCT code of
+what it leaves);
 capacity-avif (AVIF at the channel's Shannon capacity: the reference line of separate coding).
 Segmentation systems: proposed; deeplab-jscc (trained, from --baseline-weights);
 fcn-jpeg-{16,64}qam-{1/2,2/3} (the classical chain, then the trained FCN in fcn/).
