@@ -33,7 +33,8 @@ from shared.imageio import open_rgb, to_pil, to_tensor
 from shared.layers import pad_to_multiple
 from shared.symbols import unit_power
 
-QUALITIES = tuple(range(0, 101, 5))  # the AVIF qualities the transmitter weighs
+STEP = 5
+QUALITIES = tuple(range(0, 101, STEP))  # the AVIF qualities the transmitter weighs first, then those around the best
 
 
 def expected_error(code: ChunkDCT, image: torch.Tensor, uses: int, snr_db: float) -> float:
@@ -80,17 +81,25 @@ class HybridAVIFDCT:
             return best[1:]
         chain = self.link.chain(*choice)
         pil = to_pil(image.float())
-        for q in QUALITIES:
+
+        def weigh(q: int) -> tuple[float, bytes | None, int | None, int]:
             data = avif_bytes(pil, q)
-            blocks = math.ceil(len(data) * 8 / chain.k)
-            digital = math.ceil(blocks * chain.n / chain.m)
+            digital = math.ceil(math.ceil(len(data) * 8 / chain.k) * chain.n / chain.m)  # whole codewords
             if digital >= uses:
-                break
+                return math.inf, None, None, 0
             base = to_tensor(open_rgb(data)).double()
-            err = expected_error(self.code, image.double() - base, uses - digital, snr_db)
-            if err < best[0]:
-                best = (err, data, q, digital)
-        return best[1:]
+            return expected_error(self.code, image.double() - base, uses - digital, snr_db), data, q, digital
+
+        coarse = (math.inf, None, None, 0)
+        for q in QUALITIES:  # larger files take more codewords: stop at the first that leaves no room
+            c = weigh(q)
+            if c[1] is None:
+                break
+            coarse = min(coarse, c, key=lambda c: c[0])
+        # then every quality around the best
+        fine = [weigh(q) for q in range(max(0, coarse[2] - STEP + 1), min(100, coarse[2] + STEP - 1) + 1)
+                if q != coarse[2]] if coarse[2] is not None else []
+        return min([best, coarse, *fine], key=lambda c: c[0])[1:]
 
     @torch.no_grad()
     def reconstruct(self, image: torch.Tensor, spec: ChannelSpec, seed: int) -> torch.Tensor:
