@@ -158,7 +158,7 @@ class JPEGLDPCQAM(LDPCQAM):
 
 
 # the modulations (bits per symbol) and 5G LDPC code rates link adaptation chooses among
-# (0.07-0.67 information bits per channel use apart, as steps of 5G's MCS tables are: the rate between two steps
+# (0.13-0.67 information bits per channel use apart; 5G's MCS tables step more finely: the rate between two steps
 # is what a link loses to the table)
 MCS_RATES: dict[int, tuple[str, ...]] = {2: ("1/3", "2/5", "1/2", "3/5", "2/3", "3/4", "5/6"),
                                          4: ("1/2", "3/5", "2/3", "3/4", "5/6"),
