@@ -49,6 +49,7 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from scripts.linear_codes import expected_mse, load  # noqa: E402
 from semcom.data import list_images  # noqa: E402
+from semcom.baselines.hybrid import expected_error_of  # noqa: E402
 from shared.dct_code import OPPONENT, ChunkDCT, dct_matrix  # noqa: E402
 
 SNRS = (1, 4, 7, 10, 13, 16, 20)  # 16 and 20 dB: where the digital path starts to pay
@@ -130,17 +131,13 @@ def hybrid(blocks: np.ndarray, snr_db: float, gap_db: float, code: ChunkDCT,
 
 def analog(blocks: np.ndarray, snr_db: float, code: ChunkDCT, uses: int | None = None) -> float:
     """The analog code alone in `uses` channel uses (the CBR's by default): mse per value."""
-    return analog_of((blocks ** 2).mean(1), blocks.shape[1], snr_db, code,
-                     blocks.size // (2 * RATE) if uses is None else uses)
+    return analog_of((blocks ** 2).mean(1), snr_db, code, blocks.size // (2 * RATE) if uses is None else uses)
 
 
-def analog_of(lam: np.ndarray, m: int, snr_db: float, code: ChunkDCT, uses: int) -> float:
-    """The same from the chunks' energies per value `lam` (chunks of m values): mse per value."""
-    n = len(lam)
-    k = code.chunks_sent(n, uses)
-    sent = np.zeros(n)
-    sent[np.argsort(lam)[::-1][:k]] = m
-    return expected_mse(lam, sent, float(lam.sum() * m), n * m, snr_db, "mmse")
+def analog_of(lam: np.ndarray, snr_db: float, code: ChunkDCT, uses: int) -> float:
+    """The same from the chunks' energies per value `lam` (``semcom.baselines.hybrid.expected_error_of``, what
+    the system `hda-avif` weighs): mse per value, inf when the uses do not hold a chunk."""
+    return expected_error_of(code, torch.from_numpy(lam), uses, snr_db) / (len(lam) * code.chunk ** 2)
 
 
 STEPS = np.geomspace(0.02, 16.0, 30)  # the digital base layer's step sizes an image chooses from
@@ -171,15 +168,8 @@ def hda(blocks: np.ndarray, layers, snr_db: float, gap_db: float, code: ChunkDCT
     best = (analog(blocks, snr_db, code), 0.0)
     for bits, side, _, resid in layers:
         left = uses - math.ceil(efficiency * bits / per_use + side)
-        try:
-            k = code.chunks_sent(n, left)  # the residual's chunks the analog layer sends, with their side information
-        except ValueError:
-            continue
-        order = np.argsort(resid)[::-1]
-        sent = np.zeros(n)
-        sent[order[:k]] = m
-        mse = expected_mse(resid, sent, float(resid.sum() * m), blocks.size, snr_db, "mmse")
-        best = min(best, (mse, 1 - left / uses))
+        if left > 0:  # the residual's strongest chunks, with their side information, in the uses left
+            best = min(best, (analog_of(resid, snr_db, code, left), 1 - left / uses))
     return best
 
 
@@ -215,13 +205,8 @@ def avif(layers, uses: int, snr_db: float, gap_db: float, hybrid_code: ChunkDCT 
         left = uses - math.ceil(bits / per_use)
         if left < 0:
             continue
-        mse = base_mse
-        if hybrid_code is not None:
-            try:
-                mse = analog_of(resid_lam, hybrid_code.chunk ** 2, snr_db, hybrid_code, left)
-            except ValueError:  # too few channel uses left for a chunk: the file alone
-                pass
-        best = min(best, (mse, q))
+        mse = analog_of(resid_lam, snr_db, hybrid_code, left) if hybrid_code is not None and left > 0 else math.inf
+        best = min(best, (mse if math.isfinite(mse) else base_mse, q))  # no room for a chunk: the file alone
     return best
 
 

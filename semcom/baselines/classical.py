@@ -31,6 +31,7 @@ import numpy as np
 import torch
 from PIL import Image
 
+from semcom.baselines.capacity import avif_at_budget
 from shared.channel import Channel, ChannelSpec, receive
 from shared.imageio import open_rgb, to_pil, to_tensor
 from shared.seeding import derive_seed
@@ -129,6 +130,18 @@ class LDPCQAM:
         return self.lost(y, noise_per_real, u)
 
 
+def deliver(chain: LDPCQAM, data: bytes, quality: int, spec: ChannelSpec, seed: int, fallback: torch.Tensor,
+            budget: int, uses: int) -> ClassicalResult:
+    """A codec's file through `chain`: the decoded image, or `fallback` when a codeword is lost or the file does
+    not decode."""
+    if not chain.lost_blocks(np.unpackbits(np.frombuffer(data, dtype=np.uint8)), spec, seed):
+        try:
+            return ClassicalResult(to_tensor(open_rgb(data)), False, quality, len(data) * 8, budget, uses)
+        except OSError:
+            pass
+    return ClassicalResult(fallback, True, quality, len(data) * 8, budget, uses)
+
+
 class JPEGLDPCQAM(LDPCQAM):
     """One configuration of the classical chain, e.g. 16-QAM with rate-1/2 LDPC."""
 
@@ -147,14 +160,7 @@ class JPEGLDPCQAM(LDPCQAM):
         fitted = jpeg_at_budget(to_pil(image), budget) if budget > 0 else None
         if fitted is None:
             return ClassicalResult(fallback, True, None, 0, budget, uses)
-        data, quality = fitted
-        if self.lost_blocks(np.unpackbits(np.frombuffer(data, dtype=np.uint8)), spec, seed):
-            return ClassicalResult(fallback, True, quality, len(data) * 8, budget, uses)
-        try:
-            received = to_tensor(open_rgb(data))
-        except OSError:
-            return ClassicalResult(fallback, True, quality, len(data) * 8, budget, uses)
-        return ClassicalResult(received, False, quality, len(data) * 8, budget, uses)
+        return deliver(self, *fitted, spec, seed, fallback, budget, uses)
 
 
 # the modulations (bits per symbol) and 5G LDPC code rates link adaptation chooses among
@@ -216,8 +222,6 @@ class AVIFLinkAdapted:
     def transmit(self, image: torch.Tensor, cbr: float, spec: ChannelSpec, seed: int,
                  mean_image: torch.Tensor | None = None) -> tuple[ClassicalResult, str | None]:
         """image (3, H, W) in [0, 1] -> (what arrives, the configuration used: e.g. "LDPC2/3+64QAM")."""
-        from semcom.baselines.capacity import avif_at_budget
-
         h, w = image.shape[-2:]
         uses = math.floor(h * w * 3 * cbr)
         fallback = mean_image if mean_image is not None else torch.full_like(image, 0.5)
@@ -229,10 +233,4 @@ class AVIFLinkAdapted:
         fitted = avif_at_budget(to_pil(image), budget) if budget > 0 else None
         if fitted is None:
             return ClassicalResult(fallback, True, None, 0, budget, uses), chain.mcs
-        data, quality = fitted
-        lost = chain.lost_blocks(np.unpackbits(np.frombuffer(data, dtype=np.uint8)), spec, seed) > 0
-        try:
-            received = fallback if lost else to_tensor(open_rgb(data))
-        except OSError:
-            received, lost = fallback, True
-        return ClassicalResult(received, lost, quality, len(data) * 8, budget, uses), chain.mcs
+        return deliver(chain, *fitted, spec, seed, fallback, budget, uses), chain.mcs

@@ -39,18 +39,22 @@ QUALITIES = tuple(range(0, 101, STEP))  # the AVIF qualities the transmitter wei
 
 def expected_error(code: ChunkDCT, image: torch.Tensor, uses: int, snr_db: float) -> float:
     """The squared error summed over `image` (3, H, W), whole chunks, that `code` (MMSE allocation) leaves in
-    `uses` channel uses at `snr_db`, in expectation over AWGN: each sent chunk of variance lambda and gain g leaves
-    lambda s / (g^2 lambda + s) per value (s the noise per real value at unit power per complex symbol), each
-    dropped chunk its energy. The chunks' own variances, not their 8-bit codes; spreading changes nothing over
-    AWGN (``ChunkDCT.decode``). inf when the uses do not hold a chunk."""
+    `uses` channel uses at `snr_db`, in expectation over AWGN (``expected_error_of`` its chunks' energies)."""
     h, w = image.shape[-2:]
     planes = torch.einsum("pc,chw->phw", OPPONENT.double(), image.double())
     planes = planes - planes.mean(dim=(1, 2), keepdim=True)
     blocks = code._chunks(dct_matrix(h) @ planes @ dct_matrix(w).T)  # (chunks, chunk^2)
-    m = blocks.shape[1]
-    energy = blocks.pow(2).mean(1)
+    return expected_error_of(code, blocks.pow(2).mean(1), uses, snr_db)
+
+
+def expected_error_of(code: ChunkDCT, energy: torch.Tensor, uses: int, snr_db: float) -> float:
+    """The same from each chunk's energy per value, (chunks,) float64: each sent chunk of variance lambda and gain
+    g leaves lambda s / (g^2 lambda + s) per value (s the noise per real value at unit power per complex symbol),
+    each dropped chunk its energy. The chunks' own variances, not their 8-bit codes; spreading changes nothing over
+    AWGN (``ChunkDCT.decode``). inf when the uses do not hold a chunk."""
+    m = code.chunk ** 2
     try:
-        sent = code.chunks_sent(len(blocks), uses)
+        sent = code.chunks_sent(len(energy), uses)
     except ValueError:
         return math.inf
     lam = torch.sort(energy, descending=True).values[:sent].clamp_min(1e-30)
@@ -95,11 +99,11 @@ class HybridAVIFDCT:
             c = weigh(q)
             if c[1] is None:
                 break
-            coarse = min(coarse, c, key=lambda c: c[0])
+            coarse = min(coarse, c, key=lambda weighed: weighed[0])
         # then every quality around the best
         fine = [weigh(q) for q in range(max(0, coarse[2] - STEP + 1), min(100, coarse[2] + STEP - 1) + 1)
                 if q != coarse[2]] if coarse[2] is not None else []
-        return min([best, coarse, *fine], key=lambda c: c[0])[1:]
+        return min([best, coarse, *fine], key=lambda weighed: weighed[0])[1:]
 
     @torch.no_grad()
     def reconstruct(self, image: torch.Tensor, spec: ChannelSpec, seed: int) -> torch.Tensor:
